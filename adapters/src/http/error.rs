@@ -1,0 +1,63 @@
+//! One JSON error body for every failure.
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::Object;
+
+/// The error body: a machine-readable code, a message, and the offending field when there is one.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorBody {
+    /// Machine-readable code, e.g. `bad_request`, `not_found`, `unauthorized`, `unavailable`.
+    pub code: String,
+    /// What went wrong, for humans.
+    pub message: String,
+    /// The offending field or parameter, when one is to blame.
+    pub field: Option<String>,
+}
+
+impl ErrorBody {
+    /// An error body.
+    #[must_use]
+    pub fn new(code: &str, message: impl Into<String>, field: Option<&str>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+            field: field.map(str::to_owned),
+        }
+    }
+}
+
+fn code_of(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthorized",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "unprocessable",
+        503 => "unavailable",
+        s if s >= 500 => "internal",
+        _ => "error",
+    }
+}
+
+/// Turns any poem error (bad JSON, bad path parameter, unknown route…) into the JSON body with
+/// the same status; a 5xx keeps its cause out of the body and in the log.
+pub async fn catch_all(err: poem::Error) -> Response {
+    // Our own typed error answers (ApiResponse) already carry the JSON body: pass them through.
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let status = err.status();
+    let message = if status.is_server_error() {
+        tracing::error!(error.cause_chain = ?err, "request failed");
+        "internal error".to_owned()
+    } else {
+        err.to_string()
+    };
+    let body = ErrorBody::new(code_of(status), message, None);
+    poem::web::Json(serde_json::json!({"code": body.code, "message": body.message, "field": body.field}))
+        .with_status(status)
+        .into_response()
+}

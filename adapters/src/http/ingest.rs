@@ -1,0 +1,239 @@
+//! `POST /api/v2/ingest/ticks` and `POST /api/v2/ingest/candles`.
+
+use application::ingest::IngestReport;
+use chrono::{DateTime, Utc};
+use domain::candles::Bar;
+use domain::instrument::InstrumentKey;
+use domain::market_data::Tick;
+use domain::ports::InstrumentCandle;
+use poem_openapi::param::Header;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::AppState;
+use super::error::ErrorBody;
+
+/// Most rows one request may carry.
+pub const MAX_ROWS: usize = 10_000;
+
+/// One tick. Prices in the instrument's price units; quantities in units of the underlying.
+#[derive(Debug, Clone, Object)]
+pub struct TickIn {
+    /// Instrument key, e.g. `NSE:NIFTY` or `NSE:NIFTY-20260203-26000-CE`.
+    pub key: String,
+    /// Exchange timestamp (RFC 3339); must lie in a trading session and not in the future.
+    pub ts: DateTime<Utc>,
+    /// Last traded price (> 0).
+    pub last: Option<f64>,
+    /// Best bid (> 0, ≤ ask).
+    pub bid: Option<f64>,
+    /// Best ask (> 0).
+    pub ask: Option<f64>,
+    /// Volume traded in the session so far (cumulative), units (≥ 0).
+    pub volume: Option<f64>,
+    /// Open interest, units (≥ 0).
+    pub oi: Option<f64>,
+}
+
+/// One 1-minute candle, labelled by its start.
+#[derive(Debug, Clone, Object)]
+pub struct CandleIn {
+    /// Instrument key.
+    pub key: String,
+    /// Bar start (RFC 3339), on a whole minute inside a session.
+    pub start: DateTime<Utc>,
+    /// First price (> 0, within [low, high]).
+    pub open: f64,
+    /// Highest price.
+    pub high: f64,
+    /// Lowest price (≤ high).
+    pub low: f64,
+    /// Last price (within [low, high]).
+    pub close: f64,
+    /// Volume traded in the minute, units (≥ 0).
+    pub volume: f64,
+    /// Open interest at the bar's end, units (≥ 0).
+    pub oi: Option<f64>,
+}
+
+/// A rejected row.
+#[derive(Debug, Clone, Object)]
+pub struct RejectedRow {
+    /// 0-based index of the row in the request.
+    pub index: u32,
+    /// Offending field.
+    pub field: String,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+/// The outcome of a batch: accepted rows are stored before this answer is sent.
+#[derive(Debug, Clone, Object)]
+pub struct IngestResult {
+    /// Rows accepted and durable.
+    pub accepted: u32,
+    /// Rows rejected, each with its reason; the others were accepted.
+    pub rejected: Vec<RejectedRow>,
+}
+
+#[derive(ApiResponse)]
+enum IngestOk {
+    /// The batch was processed; see `rejected` for rows that were not accepted.
+    #[oai(status = 200)]
+    Ok(Json<IngestResult>),
+}
+
+#[derive(ApiResponse)]
+enum IngestError {
+    /// A configured API key is required in `X-API-Key`.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// More than 10 000 rows.
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// The database is down; nothing of the batch was accepted.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+/// Ingest endpoints.
+pub struct IngestApi {
+    pub(super) state: AppState,
+}
+
+#[OpenApi]
+impl IngestApi {
+    /// Ingests ticks of underlyings and options.
+    ///
+    /// Each row is validated on its own: a bad row is listed in `rejected` with its index, field
+    /// and reason, and every good row of the batch is accepted. Accepted rows' 1-minute candles
+    /// are durable before the answer; IV and Greeks follow in memory at once and in the store
+    /// within the flush interval.
+    #[oai(path = "/ingest/ticks", method = "post", operation_id = "ingestTicks")]
+    async fn ingest_ticks(
+        &self,
+        /// API key, required when keys are configured.
+        #[oai(name = "X-API-Key")]
+        api_key: Header<Option<String>>,
+        body: Json<Vec<TickIn>>,
+    ) -> Result<IngestOk, IngestError> {
+        self.admit(api_key.0.as_deref(), body.0.len())?;
+        let (ticks, rejected, index_of) = parse_keys(
+            body.0,
+            |t| &t.key,
+            |key, t| Tick {
+                key,
+                ts: t.ts,
+                last: t.last,
+                bid: t.bid,
+                ask: t.ask,
+                volume: t.volume,
+                oi: t.oi,
+            },
+        );
+        let report = self
+            .state
+            .ingest
+            .execute(&ticks)
+            .await
+            .map_err(|e| IngestError::Unavailable(Json(ErrorBody::new("unavailable", e.to_string(), None))))?;
+        Ok(IngestOk::Ok(Json(merge(report, rejected, &index_of))))
+    }
+
+    /// Ingests 1-minute candles (bar-start labelled) of underlyings and options.
+    ///
+    /// Each row is validated on its own (prices positive and consistent, start on a whole minute
+    /// inside a session and not in the future, a known instrument); good rows are upserted and
+    /// durable before the answer, so sending a candle again replaces it with the same values.
+    #[oai(path = "/ingest/candles", method = "post", operation_id = "ingestCandles")]
+    async fn ingest_candles(
+        &self,
+        /// API key, required when keys are configured.
+        #[oai(name = "X-API-Key")]
+        api_key: Header<Option<String>>,
+        body: Json<Vec<CandleIn>>,
+    ) -> Result<IngestOk, IngestError> {
+        self.admit(api_key.0.as_deref(), body.0.len())?;
+        let (candles, rejected, index_of) = parse_keys(
+            body.0,
+            |c| &c.key,
+            |key, c| {
+                let mut bar = Bar::ohlcv(c.start, c.open, c.high, c.low, c.close, c.volume);
+                bar.oi = c.oi;
+                InstrumentCandle { key, bar }
+            },
+        );
+        let report = self
+            .state
+            .ingest
+            .execute_candles(&candles)
+            .await
+            .map_err(|e| IngestError::Unavailable(Json(ErrorBody::new("unavailable", e.to_string(), None))))?;
+        Ok(IngestOk::Ok(Json(merge(report, rejected, &index_of))))
+    }
+}
+
+impl IngestApi {
+    /// Checks the API key (when keys are configured) and the row limit.
+    fn admit(&self, api_key: Option<&str>, rows: usize) -> Result<(), IngestError> {
+        let keys = &self.state.api_keys;
+        if !keys.is_empty() && !api_key.is_some_and(|k| keys.iter().any(|x| x == k)) {
+            return Err(IngestError::Unauthorized(Json(ErrorBody::new(
+                "unauthorized",
+                "a valid X-API-Key header is required",
+                Some("X-API-Key"),
+            ))));
+        }
+        if rows > MAX_ROWS {
+            return Err(IngestError::TooLarge(Json(ErrorBody::new(
+                "payload_too_large",
+                format!("{rows} rows; at most {MAX_ROWS} per request"),
+                None,
+            ))));
+        }
+        Ok(())
+    }
+}
+
+/// Parses every row's instrument key: rows with a valid key are built with `build`, the others
+/// rejected; also returns each built row's index in the request.
+fn parse_keys<T, R>(
+    rows: Vec<T>,
+    key_of: impl Fn(&T) -> &str,
+    build: impl Fn(InstrumentKey, T) -> R,
+) -> (Vec<R>, Vec<RejectedRow>, Vec<usize>) {
+    let (mut built, mut rejected, mut index_of) = (
+        Vec::with_capacity(rows.len()),
+        Vec::new(),
+        Vec::with_capacity(rows.len()),
+    );
+    for (i, row) in rows.into_iter().enumerate() {
+        match InstrumentKey::parse(key_of(&row)) {
+            Ok(key) => {
+                index_of.push(i);
+                built.push(build(key, row));
+            }
+            Err(e) => rejected.push(RejectedRow {
+                index: i as u32,
+                field: "key".into(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    (built, rejected, index_of)
+}
+
+/// The use case's report (indices into the parsed rows) merged with the rows refused while
+/// parsing, all indexed in the request's order.
+fn merge(report: IngestReport, mut rejected: Vec<RejectedRow>, index_of: &[usize]) -> IngestResult {
+    rejected.extend(report.rejected.into_iter().map(|r| RejectedRow {
+        index: index_of[r.index] as u32,
+        field: r.field,
+        reason: r.reason,
+    }));
+    rejected.sort_by_key(|r| r.index);
+    IngestResult {
+        accepted: report.accepted as u32,
+        rejected,
+    }
+}

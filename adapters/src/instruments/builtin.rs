@@ -1,0 +1,134 @@
+//! The built-in catalogue of the embedded default: contracts generated from listing rules
+//! (`builtin_products.csv`, embedded) for the current date, rolling forward as the clock moves.
+
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use chrono::{NaiveDate, Weekday};
+use domain::instrument::{InstrumentKey, Market, OptionContract, ProductSpec, Underlying, UnderlyingKind};
+use domain::ports::{Clock, InstrumentSource, PortError};
+
+use super::Catalogue;
+
+const PRODUCTS: &str = include_str!("builtin_products.csv");
+
+fn weekday(s: &str) -> Option<Weekday> {
+    s.parse().ok()
+}
+
+/// Parses the embedded listing rules.
+///
+/// # Panics
+/// Never for the shipped file (a unit test parses it); a malformed line is skipped.
+#[must_use]
+pub fn builtin_products() -> Vec<ProductSpec> {
+    PRODUCTS
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').map(str::trim).collect();
+            Some(ProductSpec {
+                symbol: (*f.first()?).to_owned(),
+                market: (*f.get(1)?).to_owned(),
+                strike_step: f.get(2)?.parse().ok()?,
+                lot_size: f.get(3)?.parse().ok()?,
+                tick_size: f.get(4)?.parse().ok()?,
+                weekly: weekday(f.get(5)?),
+                monthly: weekday(f.get(6)?)?,
+                weeklies: f.get(7)?.parse().ok()?,
+                monthlies: f.get(8)?.parse().ok()?,
+                reference_price: f.get(9)?.parse().ok()?,
+                strikes_each_side: f.get(10)?.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// Generates the catalogue of `products` as listed on `today`.
+#[must_use]
+pub fn generate(products: &[ProductSpec], today: NaiveDate) -> Catalogue {
+    let mut underlyings = Vec::new();
+    let mut contracts: Vec<OptionContract> = Vec::new();
+    for p in products {
+        let (Some(market), Some(key)) = (Market::by_code(&p.market), p.underlying_key()) else {
+            continue;
+        };
+        underlyings.push(Underlying {
+            key,
+            symbol: p.symbol.clone(),
+            market: p.market.clone(),
+            kind: UnderlyingKind::Index,
+            strike_step: p.strike_step,
+        });
+        contracts.extend(p.contracts(&market, today));
+    }
+    Catalogue::new(underlyings, contracts)
+}
+
+/// The generated catalogue, regenerated when the exchange-local date moves on.
+pub struct BuiltinCatalogue {
+    products: Vec<ProductSpec>,
+    clock: Arc<dyn Clock>,
+    current: RwLock<Arc<(NaiveDate, Catalogue)>>,
+}
+
+impl BuiltinCatalogue {
+    /// The built-in products on `clock`'s date.
+    #[must_use]
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self::with_products(builtin_products(), clock)
+    }
+
+    /// Any products on `clock`'s date.
+    #[must_use]
+    pub fn with_products(products: Vec<ProductSpec>, clock: Arc<dyn Clock>) -> Self {
+        let today = Self::today(&clock);
+        let current = RwLock::new(Arc::new((today, generate(&products, today))));
+        Self {
+            products,
+            clock,
+            current,
+        }
+    }
+
+    fn today(clock: &Arc<dyn Clock>) -> NaiveDate {
+        Market::nse().local_date(clock.now())
+    }
+
+    /// The catalogue for today's date, regenerating it after a date change.
+    pub fn snapshot(&self) -> Arc<(NaiveDate, Catalogue)> {
+        let today = Self::today(&self.clock);
+        let cur = self
+            .current
+            .read()
+            .map(|g| Arc::clone(&g))
+            .unwrap_or_else(|e| Arc::clone(&e.into_inner()));
+        if cur.0 == today {
+            return cur;
+        }
+        let fresh = Arc::new((today, generate(&self.products, today)));
+        if let Ok(mut g) = self.current.write() {
+            *g = Arc::clone(&fresh);
+        }
+        fresh
+    }
+}
+
+#[async_trait]
+impl InstrumentSource for BuiltinCatalogue {
+    async fn underlyings(&self) -> Result<Vec<Underlying>, PortError> {
+        self.snapshot().1.underlyings().await
+    }
+
+    async fn expiries(&self, underlying: &InstrumentKey) -> Result<Vec<NaiveDate>, PortError> {
+        self.snapshot().1.expiries(underlying).await
+    }
+
+    async fn chain(&self, underlying: &InstrumentKey, expiry: NaiveDate) -> Result<Vec<OptionContract>, PortError> {
+        self.snapshot().1.chain(underlying, expiry).await
+    }
+
+    async fn contract(&self, key: &InstrumentKey) -> Result<OptionContract, PortError> {
+        self.snapshot().1.contract(key).await
+    }
+}

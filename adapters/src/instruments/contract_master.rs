@@ -1,0 +1,110 @@
+//! The contract-master CSV: one row per option contract, modelled on exchange contract files.
+//!
+//! Columns (header required, any order): `key,underlying,expiry,strike,right,lot_size,tick_size`.
+//! `expiry` is the RFC 3339 instant trading stops (NSE: `2025-12-30T15:30:00+05:30`), `right` is
+//! `call`/`put` (or `CE`/`PE`), `strike` and `tick_size` are in price units, `lot_size` in units.
+//! Underlyings are the distinct `underlying` keys; their strike step is the most common gap
+//! between their listed strikes. [`write`] produces the same layout, so files round-trip.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+use chrono::{DateTime, Utc};
+use domain::instrument::{
+    InstrumentKey, LotSize, Market, OptionContract, OptionRight, Strike, Underlying, UnderlyingKind,
+};
+use domain::moneyness::strike_step;
+
+use super::Catalogue;
+use crate::calc_csv::{CalcError, Input, RowRef, fmt_num};
+
+/// The header of a contract master.
+pub const COLUMNS: [&str; 7] = [
+    "key",
+    "underlying",
+    "expiry",
+    "strike",
+    "right",
+    "lot_size",
+    "tick_size",
+];
+
+fn key(r: &RowRef<'_>, i: usize) -> Result<InstrumentKey, CalcError> {
+    InstrumentKey::parse(r.str(i)).map_err(|e| r.err(i, e.to_string()))
+}
+
+fn contract(r: &RowRef<'_>) -> Result<OptionContract, CalcError> {
+    let expiry = DateTime::parse_from_rfc3339(r.str(2))
+        .map_err(|e| r.err(2, format!("'{}' is not an RFC 3339 instant ({e})", r.str(2))))?
+        .with_timezone(&Utc);
+    let lot: u32 = r
+        .str(5)
+        .parse()
+        .map_err(|_| r.err(5, format!("'{}' is not a whole number", r.str(5))))?;
+    let tick = r.num(6)?;
+    if !(tick.is_finite() && tick > 0.0) {
+        return Err(r.err(6, "must be a positive number"));
+    }
+    Ok(OptionContract {
+        key: key(r, 0)?,
+        underlying: key(r, 1)?,
+        expiry,
+        strike: Strike::new(r.num(3)?).map_err(|e| r.err(3, e.to_string()))?,
+        right: r.str(4).parse::<OptionRight>().map_err(|e| r.err(4, e.to_string()))?,
+        lot_size: LotSize::new(lot).map_err(|e| r.err(5, e.to_string()))?,
+        tick_size: tick,
+    })
+}
+
+/// Reads a contract master whose underlyings trade on `market` (an index by default).
+///
+/// # Errors
+/// [`CalcError`] naming the first bad row and column, or a missing column.
+pub fn read(input: impl Read, market: &Market) -> Result<Catalogue, CalcError> {
+    let mut contracts = Vec::new();
+    Input::new(input, &COLUMNS)?.for_each(|r| {
+        contracts.push(contract(r)?);
+        Ok(())
+    })?;
+    let mut strikes: BTreeMap<InstrumentKey, Vec<f64>> = BTreeMap::new();
+    for c in &contracts {
+        strikes.entry(c.underlying.clone()).or_default().push(c.strike.value());
+    }
+    let underlyings = strikes
+        .into_iter()
+        .map(|(key, ks)| Underlying {
+            symbol: key.as_str().rsplit(':').next().unwrap_or(key.as_str()).to_owned(),
+            market: market.code().to_owned(),
+            kind: UnderlyingKind::Index,
+            strike_step: strike_step(&ks).unwrap_or(1.0),
+            key,
+        })
+        .collect();
+    Ok(Catalogue::new(underlyings, contracts))
+}
+
+/// Writes contracts in the contract-master layout, expiries in `market`'s offset.
+///
+/// # Errors
+/// [`CalcError`] when the output cannot be written.
+pub fn write<'a>(
+    contracts: impl IntoIterator<Item = &'a OptionContract>,
+    market: &Market,
+    output: impl Write,
+) -> Result<(), CalcError> {
+    let mut w = csv::Writer::from_writer(output);
+    w.write_record(COLUMNS)?;
+    for c in contracts {
+        w.write_record([
+            c.key.as_str(),
+            c.underlying.as_str(),
+            &c.expiry.with_timezone(&market.tz()).to_rfc3339(),
+            &fmt_num(c.strike.value()),
+            c.right.as_str(),
+            &c.lot_size.units().to_string(),
+            &fmt_num(c.tick_size),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}

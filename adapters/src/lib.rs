@@ -1,0 +1,19 @@
+//! Adapters: concrete implementations of the domain ports and the inbound interfaces.
+//!
+//! - [`cache`]: moneyness-mapping caches (moka in process, Redis shared);
+//! - [`calc_csv`]: CSV codecs of the `calc` commands (inbound, over the application calculators);
+//! - [`clock`]: the system clock;
+//! - [`feed`]: the simulated market of the embedded default;
+//! - [`instruments`]: instrument catalogues (contract-master file, built-in generated listing,
+//!   external instrument service over HTTP);
+//! - [`replay`]: historical files (NSE option chains, candle CSVs) as ingest batches;
+//! - [`store`]: the sea-orm store on SQLite or PostgreSQL.
+
+pub mod cache;
+pub mod calc_csv;
+pub mod clock;
+pub mod feed;
+pub mod http;
+pub mod instruments;
+pub mod replay;
+pub mod store;

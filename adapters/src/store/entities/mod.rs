@@ -1,0 +1,8 @@
+//! sea-orm entities of the time-series tables. They stay inside the store adapter: nothing outside
+//! `adapters::store` sees a `Model`.
+
+pub mod candle;
+pub mod computation;
+pub mod greeks;
+pub mod instrument;
+pub mod moneyness;

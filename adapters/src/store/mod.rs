@@ -1,0 +1,283 @@
+//! The sea-orm store: [`domain::ports::SignalStore`] on SQLite or PostgreSQL.
+//!
+//! Writes are upserts on each table's primary key, one transaction per call, in chunks that stay
+//! under SQLite's bound-variable limit: replaying the same batch leaves the same rows, and a
+//! failing batch leaves nothing behind. Times are epoch milliseconds (see the `migration` crate).
+
+mod convert;
+pub mod entities;
+
+use async_trait::async_trait;
+use domain::instrument::{InstrumentKey, OptionContract};
+use domain::ports::{
+    ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, PortError, SignalStore, TimeRange,
+};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ColumnTrait, ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+
+use entities::{candle, computation, greeks, instrument, moneyness};
+
+/// Rows per INSERT statement (≤ 32 766 bound variables on SQLite even for the widest table).
+const CHUNK: usize = 500;
+
+/// The store.
+#[derive(Debug, Clone)]
+pub struct SeaStore {
+    db: DatabaseConnection,
+}
+
+pub(crate) fn db_error(e: DbErr) -> PortError {
+    match e {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => PortError::Unavailable(format!("database: {e}")),
+        other => PortError::Other(format!("database: {other}")),
+    }
+}
+
+impl SeaStore {
+    /// Wraps an open connection (migrations already applied).
+    #[must_use]
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Connects to `url` (`sqlite://…?mode=rwc` or `postgres://…`).
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, PortError> {
+        Ok(Self::new(
+            Database::connect(connect_options(url)).await.map_err(db_error)?,
+        ))
+    }
+
+    /// The connection (for migrations and health checks).
+    #[must_use]
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Checks the database answers.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when it does not.
+    pub async fn ping(&self) -> Result<(), PortError> {
+        self.db.ping().await.map_err(db_error)
+    }
+}
+
+/// Connection options: SQLite runs in WAL mode with `synchronous = NORMAL` (a committed
+/// transaction survives a process crash; only an OS crash or power loss can lose the last
+/// commits), a busy timeout instead of instant "database is locked", and no per-statement logs.
+#[must_use]
+pub fn connect_options(url: &str) -> ConnectOptions {
+    let mut o = ConnectOptions::new(url.to_owned());
+    o.sqlx_logging(false);
+    o.map_sqlx_sqlite_opts(|opts| {
+        opts.journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(5))
+    });
+    o
+}
+
+macro_rules! upsert_chunks {
+    ($txn:expr, $entity:ty, $models:expr, $keys:expr, $values:expr) => {{
+        for chunk in $models.chunks(CHUNK) {
+            <$entity>::insert_many(chunk.iter().cloned().map(sea_orm::IntoActiveModel::into_active_model))
+                .on_conflict(OnConflict::columns($keys).update_columns($values).to_owned())
+                .exec_without_returning($txn)
+                .await
+                .map_err(db_error)?;
+        }
+    }};
+}
+
+#[async_trait]
+impl SignalStore for SeaStore {
+    async fn save_candles(&self, candles: &[InstrumentCandle]) -> Result<(), PortError> {
+        if candles.is_empty() {
+            return Ok(());
+        }
+        let now_ms = convert::now_ms();
+        let models: Vec<candle::Model> = candles.iter().map(|c| convert::candle_model(c, now_ms)).collect();
+        let txn = self.db.begin().await.map_err(db_error)?;
+        use candle::Column as C;
+        upsert_chunks!(
+            &txn,
+            candle::Entity,
+            models,
+            [C::InstrumentKey, C::StartMs],
+            [
+                C::Open,
+                C::High,
+                C::Low,
+                C::Close,
+                C::Volume,
+                C::Vwap,
+                C::Oi,
+                C::UpdatedAtMs
+            ]
+        );
+        txn.commit().await.map_err(db_error)
+    }
+
+    async fn candles(&self, key: &InstrumentKey, range: TimeRange) -> Result<Vec<InstrumentCandle>, PortError> {
+        use candle::Column as C;
+        let rows = candle::Entity::find()
+            .filter(C::InstrumentKey.eq(key.as_str()))
+            .filter(C::StartMs.gte(range.from.timestamp_millis()))
+            .filter(C::StartMs.lt(range.to.timestamp_millis()))
+            .order_by_asc(C::StartMs)
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter().map(convert::candle_record).collect()
+    }
+
+    async fn save_greeks(&self, records: &[GreeksRecord]) -> Result<(), PortError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let models: Vec<greeks::Model> = records.iter().map(convert::greeks_model).collect();
+        let txn = self.db.begin().await.map_err(db_error)?;
+        use greeks::Column as C;
+        upsert_chunks!(
+            &txn,
+            greeks::Entity,
+            models,
+            [C::InstrumentKey, C::MinuteMs],
+            [
+                C::UnderlyingPrice,
+                C::Forward,
+                C::ForwardSource,
+                C::OptionPrice,
+                C::PriceSource,
+                C::Iv,
+                C::IvError,
+                C::Delta,
+                C::Gamma,
+                C::ThetaPerYear,
+                C::VegaPerUnit,
+                C::RhoPerUnit,
+                C::Vanna,
+                C::Volga,
+                C::CharmPerYear,
+                C::Speed,
+                C::Model,
+                C::Rate,
+                C::TimeBasis,
+                C::TYears,
+            ]
+        );
+        txn.commit().await.map_err(db_error)
+    }
+
+    async fn greeks(
+        &self,
+        key: &InstrumentKey,
+        range: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<GreeksRecord>, PortError> {
+        use greeks::Column as C;
+        let rows = greeks::Entity::find()
+            .filter(C::InstrumentKey.eq(key.as_str()))
+            .filter(C::MinuteMs.gte(range.from.timestamp_millis()))
+            .filter(C::MinuteMs.lt(range.to.timestamp_millis()))
+            .order_by_asc(C::MinuteMs)
+            .limit(u64::try_from(limit).unwrap_or(u64::MAX))
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter().map(convert::greeks_record).collect()
+    }
+
+    async fn register_contracts(&self, contracts: &[OptionContract], market: &str) -> Result<(), PortError> {
+        if contracts.is_empty() {
+            return Ok(());
+        }
+        let now_ms = convert::now_ms();
+        let models: Vec<instrument::Model> = contracts
+            .iter()
+            .map(|c| convert::instrument_model(c, market, now_ms))
+            .collect();
+        let txn = self.db.begin().await.map_err(db_error)?;
+        use instrument::Column as C;
+        upsert_chunks!(
+            &txn,
+            instrument::Entity,
+            models,
+            [C::Key],
+            [
+                C::Kind,
+                C::Underlying,
+                C::Market,
+                C::ExpiryMs,
+                C::Strike,
+                C::OptionRight,
+                C::LotSize,
+                C::TickSize
+            ]
+        );
+        txn.commit().await.map_err(db_error)
+    }
+
+    async fn save_computation(&self, r: &ComputationRecord) -> Result<(), PortError> {
+        use sea_orm::ActiveValue::{NotSet, Set};
+        let to_i32 = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        let row = computation::ActiveModel {
+            id: NotSet,
+            computation: Set(r.computation.clone()),
+            scope: Set(r.scope.clone()),
+            input_from_ms: Set(r.input_from.timestamp_millis()),
+            input_to_ms: Set(r.input_to.timestamp_millis()),
+            started_at_ms: Set(r.started_at.timestamp_millis()),
+            duration_us: Set(r.duration_us),
+            rows: Set(to_i32(r.rows)),
+            rows_without_iv: Set(to_i32(r.rows_without_iv)),
+            iv_errors: Set(serde_json::to_string(&r.iv_errors).unwrap_or_default()),
+            stale_inputs: Set(to_i32(r.stale_inputs)),
+        };
+        computation::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn save_moneyness(&self, records: &[MoneynessRecord]) -> Result<(), PortError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let models: Vec<moneyness::Model> = records.iter().map(convert::moneyness_model).collect();
+        let txn = self.db.begin().await.map_err(db_error)?;
+        use moneyness::Column as C;
+        upsert_chunks!(
+            &txn,
+            moneyness::Entity,
+            models,
+            [C::Underlying, C::Expiry, C::OptionRight, C::Level, C::MinuteMs],
+            [
+                C::Count,
+                C::CountWithIv,
+                C::MeanIv,
+                C::Delta,
+                C::Gamma,
+                C::ThetaPerYear,
+                C::VegaPerUnit,
+                C::RhoPerUnit,
+                C::Vanna,
+                C::Volga,
+                C::CharmPerYear,
+                C::Speed,
+                C::TotalVolume,
+                C::TotalOi,
+                C::AtmIv,
+            ]
+        );
+        txn.commit().await.map_err(db_error)
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the adapters, in one test binary.
+
+mod catalogue;
+mod fake_http;
+mod instrument_service;
+mod redis_cache;
+mod replay;
+mod store;

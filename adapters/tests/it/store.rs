@@ -1,0 +1,187 @@
+//! The sea-orm store on a fresh SQLite file and a fresh PostgreSQL database per test.
+
+use adapters::store::SeaStore;
+use chrono::{DateTime, Duration, Utc};
+use domain::candles::Bar;
+use domain::chain::QuotePrice;
+use domain::expiry::{ForwardSource, TimeBasis};
+use domain::instrument::{InstrumentKey, OptionRight};
+use domain::moneyness::{LevelAggregate, MoneynessLevel};
+use domain::ports::{GreeksRecord, InstrumentCandle, MoneynessRecord, SignalStore, TimeRange};
+use domain::pricing::{Greeks, IvError, PricingModel};
+use e2e_tests::FreshDatabase;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, Statement};
+
+async fn store(db: &FreshDatabase) -> SeaStore {
+    let s = SeaStore::connect(&db.url).await.unwrap();
+    Migrator::up(s.connection(), None).await.unwrap();
+    s
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn key(s: &str) -> InstrumentKey {
+    InstrumentKey::parse(s).unwrap()
+}
+
+fn candles(n: i64, price: f64) -> Vec<InstrumentCandle> {
+    (0..n)
+        .map(|i| InstrumentCandle {
+            key: key("NSE:NIFTY"),
+            bar: Bar {
+                oi: Some(1000.0 + i as f64),
+                ..Bar::ohlcv(
+                    t("2026-02-02T03:45:00Z") + Duration::minutes(i),
+                    price,
+                    price + 1.0,
+                    price - 1.0,
+                    price,
+                    10.0,
+                )
+            },
+        })
+        .collect()
+}
+
+async fn count(s: &SeaStore, table: &str) -> i64 {
+    let db = s.connection();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT count(*) AS n FROM {table}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+fn day() -> TimeRange {
+    TimeRange {
+        from: t("2026-02-02T00:00:00Z"),
+        to: t("2026-02-03T00:00:00Z"),
+    }
+}
+
+async fn candle_upserts_are_idempotent_and_reads_are_ordered_and_half_open(db: FreshDatabase) {
+    let s = store(&db).await;
+    let batch = candles(1_200, 100.0); // three INSERT chunks
+    s.save_candles(&batch).await.unwrap();
+    s.save_candles(&batch).await.unwrap();
+    assert_eq!(count(&s, "candles_1m").await, 1_200, "replaying changes nothing");
+    s.save_candles(&candles(1, 105.0)).await.unwrap();
+    let got = s.candles(&key("NSE:NIFTY"), day()).await.unwrap();
+    assert_eq!(got.len(), 1_200);
+    assert_eq!(got[0].bar.close, 105.0, "a corrected bar replaces the old one");
+    assert_eq!(got[1], batch[1]);
+    assert!(got.windows(2).all(|w| w[0].bar.start < w[1].bar.start));
+    let range = TimeRange {
+        from: batch[10].bar.start,
+        to: batch[20].bar.start,
+    };
+    assert_eq!(
+        s.candles(&key("NSE:NIFTY"), range).await.unwrap().len(),
+        10,
+        "[from, to)"
+    );
+    assert!(s.candles(&key("NSE:BANKNIFTY"), day()).await.unwrap().is_empty());
+}
+
+fn greeks_record(minute: &str, with_iv: bool) -> GreeksRecord {
+    GreeksRecord {
+        key: key("NSE:NIFTY-20260203-26000-CE"),
+        minute: t(minute),
+        underlying_price: 26_010.5,
+        forward: 26_030.25,
+        forward_source: ForwardSource::PutCallParity,
+        option_price: Some(95.5),
+        price_source: Some(QuotePrice::Mid),
+        iv: with_iv.then_some(0.1234),
+        iv_error: (!with_iv).then_some(IvError::BelowIntrinsic),
+        greeks: with_iv.then_some(Greeks {
+            delta: 0.51,
+            gamma: 0.0012,
+            theta_per_year: -9000.0,
+            vega_per_unit: 800.0,
+            rho_per_unit: -0.2,
+            vanna: 0.01,
+            volga: 3.0,
+            charm_per_year: -0.5,
+            speed: -1e-7,
+        }),
+        model: PricingModel::Black76,
+        rate: 0.065,
+        time_basis: TimeBasis::Exact,
+        t_years: 0.0027,
+    }
+}
+
+async fn greeks_round_trip_with_and_without_iv(db: FreshDatabase) {
+    let s = store(&db).await;
+    let recs = vec![
+        greeks_record("2026-02-02T04:00:00Z", true),
+        greeks_record("2026-02-02T04:01:00Z", false),
+    ];
+    s.save_greeks(&recs).await.unwrap();
+    s.save_greeks(&recs).await.unwrap();
+    let got = s.greeks(&recs[0].key, day(), 100).await.unwrap();
+    assert_eq!(got, recs);
+    assert_eq!(s.greeks(&recs[0].key, day(), 1).await.unwrap().len(), 1, "limit");
+}
+
+async fn moneyness_rows_are_upserted_per_level_and_minute(db: FreshDatabase) {
+    let s = store(&db).await;
+    let rec = |level, delta| MoneynessRecord {
+        underlying: key("NSE:NIFTY"),
+        expiry: chrono::NaiveDate::from_ymd_opt(2026, 2, 3).unwrap(),
+        minute: t("2026-02-02T04:00:00Z"),
+        right: OptionRight::Put,
+        level,
+        aggregate: LevelAggregate {
+            count: 3,
+            greeks_oi_weighted: Greeks {
+                delta,
+                ..Greeks::default()
+            },
+            ..LevelAggregate::default()
+        },
+        atm_iv: Some(0.12),
+    };
+    s.save_moneyness(&[rec(MoneynessLevel::Itm(1), -0.6), rec(MoneynessLevel::OtmGroup, -0.2)])
+        .await
+        .unwrap();
+    s.save_moneyness(&[rec(MoneynessLevel::Itm(1), -0.61)]).await.unwrap();
+    assert_eq!(count(&s, "signal_moneyness_greeks").await, 2);
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(e2e_tests::FreshDatabase::sqlite()).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(e2e_tests::FreshDatabase::postgres().await).await })*
+        }
+    };
+}
+
+on_both_backends!(
+    candle_upserts_are_idempotent_and_reads_are_ordered_and_half_open,
+    greeks_round_trip_with_and_without_iv,
+    moneyness_rows_are_upserted_per_level_and_minute,
+);
+
+#[tokio::test]
+async fn a_failing_batch_leaves_nothing_behind() {
+    // SQLite stores NaN as NULL, which the NOT NULL column refuses: the last chunk fails, and the
+    // transaction takes the first two back with it.
+    let db = FreshDatabase::sqlite();
+    let s = store(&db).await;
+    let mut batch = candles(1_200, 100.0);
+    batch[1_100].bar.open = f64::NAN;
+    assert!(s.save_candles(&batch).await.is_err());
+    assert_eq!(count(&s, "candles_1m").await, 0);
+}

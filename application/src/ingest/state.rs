@@ -1,0 +1,127 @@
+//! The latest state, in memory, for realtime reads and for pricing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::chain::ChainAnalytics;
+use domain::instrument::{InstrumentKey, OptionRight};
+use domain::ports::GreeksRecord;
+
+/// The latest quote of one option.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuoteState {
+    /// Exchange time of the latest tick.
+    pub ts: DateTime<Utc>,
+    /// Last traded price.
+    pub last: Option<f64>,
+    /// Best bid.
+    pub bid: Option<f64>,
+    /// Best ask.
+    pub ask: Option<f64>,
+    /// Session volume so far, units.
+    pub volume: f64,
+    /// Open interest, units.
+    pub oi: f64,
+}
+
+/// One expiry's options: (strike bits, right) → key and quote.
+#[derive(Debug, Clone, Default)]
+pub struct ExpiryState {
+    /// Quotes by strike then right.
+    pub quotes: BTreeMap<(u64, OptionRight), (InstrumentKey, f64, QuoteState)>,
+}
+
+/// (underlying, expiry date).
+pub type ExpiryKey = (InstrumentKey, NaiveDate);
+
+/// Everything the service knows now.
+#[derive(Debug, Default)]
+pub struct RealtimeState {
+    spot: RwLock<HashMap<InstrumentKey, (DateTime<Utc>, f64)>>,
+    expiries: RwLock<HashMap<(InstrumentKey, NaiveDate), ExpiryState>>,
+    greeks: RwLock<HashMap<InstrumentKey, GreeksRecord>>,
+    chains: RwLock<HashMap<ExpiryKey, (DateTime<Utc>, ChainAnalytics)>>,
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl RealtimeState {
+    /// Records an underlying price if it is not older than the one held.
+    pub fn set_spot(&self, key: &InstrumentKey, ts: DateTime<Utc>, price: f64) {
+        let mut g = write(&self.spot);
+        if g.get(key).is_none_or(|(t, _)| ts >= *t) {
+            g.insert(key.clone(), (ts, price));
+        }
+    }
+
+    /// The latest spot of an underlying.
+    #[must_use]
+    pub fn spot(&self, key: &InstrumentKey) -> Option<(DateTime<Utc>, f64)> {
+        read(&self.spot).get(key).copied()
+    }
+
+    /// Records an option quote if it is not older than the one held.
+    pub fn set_quote(
+        &self,
+        underlying: &InstrumentKey,
+        expiry: NaiveDate,
+        key: &InstrumentKey,
+        strike: f64,
+        right: OptionRight,
+        q: QuoteState,
+    ) {
+        let mut g = write(&self.expiries);
+        let e = g.entry((underlying.clone(), expiry)).or_default();
+        let slot = (strike.to_bits(), right);
+        if e.quotes.get(&slot).is_none_or(|(_, _, old)| q.ts >= old.ts) {
+            e.quotes.insert(slot, (key.clone(), strike, q));
+        }
+    }
+
+    /// A copy of one expiry's quotes.
+    #[must_use]
+    pub fn expiry(&self, underlying: &InstrumentKey, expiry: NaiveDate) -> ExpiryState {
+        read(&self.expiries)
+            .get(&(underlying.clone(), expiry))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every (underlying, expiry) with quotes.
+    #[must_use]
+    pub fn expiry_keys(&self) -> Vec<(InstrumentKey, NaiveDate)> {
+        read(&self.expiries).keys().cloned().collect()
+    }
+
+    /// Records the latest Greeks of an option.
+    pub fn set_greeks(&self, r: GreeksRecord) {
+        let mut g = write(&self.greeks);
+        if g.get(&r.key).is_none_or(|old| r.minute >= old.minute) {
+            g.insert(r.key.clone(), r);
+        }
+    }
+
+    /// Records the latest analytics of one expiry's chain, as of `minute`.
+    pub fn set_chain(&self, underlying: &InstrumentKey, expiry: NaiveDate, minute: DateTime<Utc>, a: ChainAnalytics) {
+        write(&self.chains).insert((underlying.clone(), expiry), (minute, a));
+    }
+
+    /// The latest analytics of one expiry's chain and their minute.
+    #[must_use]
+    pub fn chain(&self, underlying: &InstrumentKey, expiry: NaiveDate) -> Option<(DateTime<Utc>, ChainAnalytics)> {
+        read(&self.chains).get(&(underlying.clone(), expiry)).cloned()
+    }
+
+    /// The latest Greeks of an option.
+    #[must_use]
+    pub fn greeks(&self, key: &InstrumentKey) -> Option<GreeksRecord> {
+        read(&self.greeks).get(key).cloned()
+    }
+}

@@ -1,0 +1,10 @@
+//! Use cases of the Signal Service: each module is one capability, orchestrating the domain
+//! through its ports.
+//!
+//! - [`calculators`]: batch Greeks, IV, indicators and aggregation (the `calc` commands and,
+//!   later, the analytics endpoints);
+//! - [`moneyness`]: the tiered moneyness-mapping lookup and the moneyness-aware Greeks calculator.
+
+pub mod calculators;
+pub mod ingest;
+pub mod moneyness;

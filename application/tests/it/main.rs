@@ -1,0 +1,3 @@
+//! Use-case tests of the application with mock adapters (mockall) for every port.
+
+mod moneyness;

@@ -1,0 +1,201 @@
+//! The composition root of the server: builds every adapter from the settings and runs them.
+//!
+//! `Application::build(settings)` connects and migrates the database, loads the catalogue, wires
+//! the ingest pipeline and binds the listener (port 0 picks a free port); `port()` tells which;
+//! `run_until_stopped()` serves until ctrl-c or SIGTERM, then stops taking input, flushes the
+//! pending snapshots and returns.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapters::cache::{RedisCacheConfig, RedisMappingCache};
+use adapters::clock::SystemClock;
+use adapters::feed::{FeedConfig, SimulatedFeed};
+use adapters::http::{AppState, routes};
+use adapters::instruments::builtin::BuiltinCatalogue;
+use adapters::instruments::contract_master;
+use adapters::instruments::http::HttpInstrumentSource;
+use adapters::store::SeaStore;
+use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
+use domain::instrument::Market;
+use domain::ports::{Clock, InstrumentSource};
+use migration::{Migrator, MigratorTrait};
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+
+use crate::cli::instruments::resilience;
+use crate::settings::{Mode, Settings};
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    feed: Option<(SimulatedFeed, Duration)>,
+    state: AppState,
+    flush_every: Duration,
+    port: u16,
+}
+
+impl Application {
+    /// Builds everything named by `settings`.
+    ///
+    /// # Errors
+    /// Database, catalogue or bind failures, with what failed.
+    pub async fn build(settings: &Settings) -> Result<Self, Box<dyn std::error::Error>> {
+        let url = &settings.database.url;
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let file = path.split('?').next().unwrap_or(path);
+            if let Some(dir) = std::path::Path::new(file)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let store = SeaStore::connect(url)
+            .await
+            .map_err(|e| format!("database {url}: {e}"))?;
+        Migrator::up(store.connection(), None).await?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let market = Market::nse();
+        let cfg = &settings.instruments;
+        let source: Arc<dyn InstrumentSource> = match cfg.source.as_str() {
+            "file" => Arc::new(contract_master::read(
+                std::fs::File::open(&cfg.contract_master)?,
+                &market,
+            )?),
+            "http" => Arc::new(HttpInstrumentSource::new(
+                cfg.service_url.parse()?,
+                Duration::from_millis(cfg.timeout_ms),
+                resilience(settings),
+            )),
+            _ => Arc::new(BuiltinCatalogue::new(clock.clone())),
+        };
+        let registry = Arc::new(InstrumentRegistry::load(source.as_ref()).await?);
+        let feed = if settings.mode == Mode::Embedded && settings.feed.enabled {
+            let f = &settings.feed;
+            let cfg = FeedConfig {
+                strikes_each_side: f.strikes_each_side,
+                expiries: f.expiries,
+                interval_secs: f.interval_ms as f64 / 1000.0,
+            };
+            Some((
+                SimulatedFeed::new(source.as_ref(), cfg, clock.now()).await?,
+                Duration::from_millis(f.interval_ms.max(10)),
+            ))
+        } else {
+            None
+        };
+        let ingest = Arc::new(IngestTicks::new(
+            registry,
+            Arc::new(RealtimeState::default()),
+            Arc::new(store.clone()),
+            clock.clone(),
+            settings.conventions_for("NSE")?,
+        ));
+        let redis = if settings.redis.url.is_empty() {
+            None
+        } else {
+            Some(RedisMappingCache::new(RedisCacheConfig {
+                url: settings.redis.url.clone(),
+                key_prefix: settings.redis.key_prefix.clone(),
+                ..RedisCacheConfig::default()
+            })?)
+        };
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let acceptor = TcpListener::bind(addr.clone())
+            .into_acceptor()
+            .await
+            .map_err(|e| format!("bind {addr}: {e}"))?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().map(std::net::SocketAddr::port))
+            .unwrap_or(0);
+        let state = AppState {
+            ingest,
+            store,
+            clock,
+            api_keys: Arc::new(settings.ingest.api_keys.clone()),
+            redis,
+        };
+        Ok(Self {
+            acceptor,
+            feed,
+            state,
+            flush_every: Duration::from_millis(settings.ingest.flush_interval_ms.max(10)),
+            port,
+        })
+    }
+
+    /// The bound port.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until ctrl-c or SIGTERM; then flushes and returns.
+    ///
+    /// # Errors
+    /// Server or final-flush failures.
+    pub async fn run_until_stopped(self) -> Result<(), Box<dyn std::error::Error>> {
+        let ingest = self.state.ingest.clone();
+        let flusher = {
+            let ingest = ingest.clone();
+            let every = self.flush_every;
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = ingest.flush().await {
+                        tracing::warn!(error = %e, "snapshot flush failed; will retry");
+                    }
+                }
+            })
+        };
+        let feed = self.feed.map(|(feed, every)| {
+            let (ingest, clock) = (ingest.clone(), self.state.clock.clone());
+            tokio::spawn(adapters::feed::run(feed, every, clock, move |batch| {
+                let ingest = ingest.clone();
+                async move {
+                    match ingest.execute(&batch).await {
+                        Ok(r) if !r.rejected.is_empty() => {
+                            tracing::debug!(rejected = r.rejected.len(), "feed rows rejected")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "feed batch failed"),
+                    }
+                }
+            }))
+        });
+        poem::Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(routes(self.state), shutdown_signal(), Some(Duration::from_secs(10)))
+            .await?;
+        if let Some(f) = feed {
+            f.abort();
+        }
+        flusher.abort();
+        let n = ingest.flush().await?;
+        eprintln!("stopped; flushed {n} pending snapshots");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,107 @@
+//! `signal-service instruments`: the configured catalogue as contract-master CSV.
+
+use std::io::{BufWriter, stdout};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapters::clock::SystemClock;
+use adapters::instruments::builtin::BuiltinCatalogue;
+use adapters::instruments::contract_master;
+use adapters::instruments::http::{HttpInstrumentSource, ResilienceConfig};
+use chrono::NaiveDate;
+use clap::Args;
+use domain::instrument::{InstrumentKey, Market};
+use domain::ports::InstrumentSource;
+
+use crate::settings::Settings;
+
+/// Prints `key,underlying,expiry,strike,right,lot_size,tick_size` (expiry as an RFC 3339 instant).
+#[derive(Debug, Args)]
+pub struct InstrumentsArgs {
+    /// Only this underlying: its symbol (NIFTY) or key (NSE:NIFTY).
+    #[arg(long)]
+    underlying: Option<String>,
+    /// Only this expiry date (exchange-local), YYYY-MM-DD.
+    #[arg(long)]
+    expiry: Option<NaiveDate>,
+    /// Read the catalogue from a contract-master CSV instead of the built-in listing.
+    #[arg(long, conflicts_with = "instrument_service")]
+    contract_master: Option<PathBuf>,
+    /// Read the catalogue from the instrument service at this base URL (e.g. http://host:8080/).
+    #[arg(long)]
+    instrument_service: Option<surf::Url>,
+    /// Per-attempt timeout for the instrument service, milliseconds.
+    #[arg(long, default_value_t = 2_000)]
+    timeout_ms: u64,
+}
+
+/// The retry and breaker policy of the configuration.
+pub fn resilience(settings: &Settings) -> ResilienceConfig {
+    let c = &settings.instruments;
+    ResilienceConfig {
+        max_retries: c.max_retries,
+        backoff_base: Duration::from_millis(c.backoff_base_ms),
+        backoff_max: Duration::from_millis(c.backoff_max_ms),
+        breaker_failures: c.breaker_failures,
+        breaker_cooldown: Duration::from_millis(c.breaker_cooldown_ms),
+    }
+}
+
+/// Runs the command.
+///
+/// # Errors
+/// An unknown underlying or expiry, or an unreadable contract master.
+pub async fn run(args: InstrumentsArgs, settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let market = Market::nse();
+    let cfg = &settings.instruments;
+    let source: Arc<dyn InstrumentSource> = match (&args.contract_master, &args.instrument_service) {
+        (Some(path), _) => Arc::new(contract_master::read(std::fs::File::open(path)?, &market)?),
+        (None, Some(url)) => Arc::new(HttpInstrumentSource::new(
+            url.clone(),
+            Duration::from_millis(args.timeout_ms),
+            resilience(settings),
+        )),
+        (None, None) => match cfg.source.as_str() {
+            "file" => Arc::new(contract_master::read(
+                std::fs::File::open(&cfg.contract_master)?,
+                &market,
+            )?),
+            "http" => Arc::new(HttpInstrumentSource::new(
+                cfg.service_url.parse()?,
+                Duration::from_millis(cfg.timeout_ms),
+                resilience(settings),
+            )),
+            "builtin" => Arc::new(BuiltinCatalogue::new(Arc::new(SystemClock))),
+            other => return Err(format!("instruments.source '{other}' is not one of builtin, file, http").into()),
+        },
+    };
+    let underlyings = source.underlyings().await?;
+    let selected: Vec<InstrumentKey> = match &args.underlying {
+        None => underlyings.iter().map(|u| u.key.clone()).collect(),
+        Some(want) => {
+            let found = underlyings
+                .iter()
+                .find(|u| u.symbol.eq_ignore_ascii_case(want) || u.key.as_str() == want);
+            let known: Vec<&str> = underlyings.iter().map(|u| u.symbol.as_str()).collect();
+            vec![
+                found
+                    .ok_or_else(|| format!("unknown underlying '{want}'; known: {}", known.join(", ")))?
+                    .key
+                    .clone(),
+            ]
+        }
+    };
+    let mut contracts = Vec::new();
+    for u in &selected {
+        let expiries = match args.expiry {
+            Some(d) => vec![d],
+            None => source.expiries(u).await?,
+        };
+        for e in expiries {
+            contracts.extend(source.chain(u, e).await?);
+        }
+    }
+    contract_master::write(&contracts, &market, BufWriter::new(stdout().lock()))?;
+    Ok(())
+}

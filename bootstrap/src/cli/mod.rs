@@ -1,0 +1,63 @@
+//! Command-line interface: `signal-service <command>`.
+
+mod calc;
+pub mod instruments;
+mod migrate;
+mod replay;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+use crate::settings::Settings;
+
+/// Listed-options analytics: implied volatility, Greeks, moneyness, candles and indicators.
+#[derive(Debug, Parser)]
+#[command(name = "signal-service", version, about, long_about = None)]
+pub struct Cli {
+    /// A settings file layered over the built-in defaults (see docs/configuration.md).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Batch calculators: CSV on stdin, CSV on stdout, one output row per input row.
+    #[command(subcommand)]
+    Calc(calc::CalcCommand),
+    /// The instrument catalogue as contract-master CSV.
+    Instruments(instruments::InstrumentsArgs),
+    /// Database schema: migrate up, down or status.
+    Migrate(migrate::MigrateArgs),
+    /// Runs the service: HTTP API, ingest, health checks.
+    Serve(serve::ServeArgs),
+    /// Replays a historical file through the ingest pipeline into the database.
+    Replay(replay::ReplayArgs),
+    /// Prints the effective configuration as JSON (passwords in URLs masked).
+    Config,
+}
+
+/// Runs the parsed command.
+///
+/// # Errors
+/// The command's error, printed by `main` with exit code 2.
+pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Calc(c) => calc::run(c),
+        Command::Instruments(a) => runtime()?.block_on(instruments::run(a, &settings)),
+        Command::Migrate(a) => runtime()?.block_on(migrate::run(a, &settings)),
+        Command::Serve(a) => runtime()?.block_on(serve::run(a, settings)),
+        Command::Replay(a) => runtime()?.block_on(replay::run(a, &settings)),
+        Command::Config => {
+            println!("{}", serde_json::to_string_pretty(&settings.masked())?);
+            Ok(())
+        }
+    }
+}
+
+/// A multi-threaded tokio runtime for commands that talk to ports.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+}

@@ -1,0 +1,308 @@
+//! Settings: one typed tree, loaded once and passed down.
+//!
+//! Layers, later wins: `config/base.toml` (compiled in, so no file is needed) →
+//! `config/<SIGNAL_ENV>.toml` when `SIGNAL_ENV` is set and the file exists → `--config FILE` →
+//! `SIGNAL__<SECTION>__<KEY>` environment variables. Keys are documented in docs/configuration.md.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use config::{Config, Environment, File, FileFormat};
+use domain::chain::{Conventions, PriceSource};
+use domain::expiry::TimeBasis;
+use domain::moneyness::ReferencePrice;
+use domain::pricing::PricingModel;
+use serde::{Deserialize, Serialize};
+
+const BASE: &str = include_str!("../../config/base.toml");
+
+/// Deployment mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// SQLite, in-process cache and fan-out, built-in catalogue and feed.
+    Embedded,
+    /// PostgreSQL and Redis.
+    Production,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Listen address.
+    pub host: String,
+    /// Listen port.
+    pub port: u16,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://…?mode=rwc` or `postgres://…`.
+    pub url: String,
+}
+
+/// `[redis]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://host:port/db`; empty for in-process.
+    pub url: String,
+    /// Prefix of every key.
+    pub key_prefix: String,
+}
+
+/// `[instruments]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct InstrumentSettings {
+    pub source: String,
+    pub contract_master: String,
+    pub service_url: String,
+    pub timeout_ms: u64,
+    pub max_retries: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    pub breaker_failures: u32,
+    pub breaker_cooldown_ms: u64,
+}
+
+/// `[ingest]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Accepted `X-API-Key` values; empty means none is needed.
+    pub api_keys: Vec<String>,
+    /// Interval of the snapshot writer, milliseconds.
+    pub flush_interval_ms: u64,
+}
+
+/// `[feed]`: the built-in simulated market.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedSettings {
+    /// Run it (embedded mode only).
+    pub enabled: bool,
+    /// Milliseconds between batches.
+    pub interval_ms: u64,
+    /// Strikes quoted on each side of the money.
+    pub strikes_each_side: usize,
+    /// Expiries quoted per underlying.
+    pub expiries: usize,
+}
+
+/// `[mapping_cache]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct MappingCacheSettings {
+    pub ttl_secs: u64,
+    pub refresh_ahead: f64,
+    pub stale_horizon_secs: u64,
+    pub l1_max_entries: u64,
+}
+
+/// `[conventions]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConventionSettings {
+    /// `default` or `nse-published`.
+    pub preset: String,
+}
+
+/// `[markets.<CODE>]`: per-market overrides of the preset.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct MarketConventions {
+    pub model: Option<PricingModel>,
+    pub rate: Option<f64>,
+    pub div_yield: Option<f64>,
+    pub time_basis: Option<TimeBasis>,
+    pub price_source: Option<PriceSource>,
+    pub reference: Option<ReferencePrice>,
+}
+
+/// The whole tree.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct Settings {
+    pub mode: Mode,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub instruments: InstrumentSettings,
+    pub ingest: IngestSettings,
+    pub feed: FeedSettings,
+    pub mapping_cache: MappingCacheSettings,
+    pub conventions: ConventionSettings,
+    #[serde(default)]
+    pub markets: BTreeMap<String, MarketConventions>,
+}
+
+impl Settings {
+    /// Loads the layers; `file` is `--config FILE`.
+    ///
+    /// # Errors
+    /// A missing `--config` file, a malformed layer, an unknown key, or invalid conventions.
+    pub fn load(file: Option<&Path>) -> Result<Self, String> {
+        let mut b = Config::builder().add_source(File::from_str(BASE, FileFormat::Toml));
+        if let Ok(env) = std::env::var("SIGNAL_ENV") {
+            b = b.add_source(File::with_name(&format!("config/{env}")).required(false));
+        }
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(format!("--config {}: no such file", f.display()));
+            }
+            b = b.add_source(File::from(f));
+        }
+        b = b.add_source(
+            Environment::with_prefix("SIGNAL")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let mut s: Self = b
+            .build()
+            .and_then(Config::try_deserialize)
+            .map_err(|e| format!("configuration: {e}"))?;
+        // Environment keys arrive lower-cased (`SIGNAL__MARKETS__NSE__RATE` → `markets.nse`):
+        // market codes are matched case-insensitively, a lower-case (environment) entry winning.
+        let mut entries: Vec<(String, MarketConventions)> = std::mem::take(&mut s.markets).into_iter().collect();
+        entries.sort_by_key(|(k, _)| k.chars().any(char::is_lowercase));
+        for (code, m) in entries {
+            let e = s.markets.entry(code.to_ascii_uppercase()).or_default();
+            e.model = m.model.or(e.model);
+            e.rate = m.rate.or(e.rate);
+            e.div_yield = m.div_yield.or(e.div_yield);
+            e.time_basis = m.time_basis.or(e.time_basis);
+            e.price_source = m.price_source.or(e.price_source);
+            e.reference = m.reference.or(e.reference);
+        }
+        for code in s.markets.keys() {
+            s.conventions_for(code)?;
+        }
+        s.conventions_for("NSE")?;
+        Ok(s)
+    }
+
+    /// A copy safe to print: passwords inside URLs replaced by `***`.
+    #[must_use]
+    pub fn masked(&self) -> Self {
+        let mut s = self.clone();
+        s.ingest.api_keys = s.ingest.api_keys.iter().map(|_| "***".to_owned()).collect();
+        for url in [&mut s.database.url, &mut s.redis.url, &mut s.instruments.service_url] {
+            *url = mask_password(url);
+        }
+        s
+    }
+
+    /// The conventions of `market`: the preset (or `preset_override`) with the market's overrides.
+    ///
+    /// # Errors
+    /// An unknown preset or an invalid rate or yield.
+    pub fn conventions_for(&self, market: &str) -> Result<Conventions, String> {
+        self.conventions_with(market, None)
+    }
+
+    /// As [`Self::conventions_for`], with a preset chosen for this run (`--conventions NAME`);
+    /// a chosen preset wins over the market's overrides.
+    ///
+    /// # Errors
+    /// An unknown preset or an invalid rate or yield.
+    pub fn conventions_with(&self, market: &str, preset_override: Option<&str>) -> Result<Conventions, String> {
+        let name = preset_override.unwrap_or(&self.conventions.preset);
+        let mut c = Conventions::preset(name)
+            .ok_or_else(|| format!("conventions preset '{name}' is not one of default, nse-published"))?;
+        if preset_override.is_none()
+            && let Some(m) = self.markets.get(market)
+        {
+            c.model = m.model.unwrap_or(c.model);
+            c.rate = m.rate.unwrap_or(c.rate);
+            c.div_yield = m.div_yield.unwrap_or(c.div_yield);
+            c.time_basis = m.time_basis.unwrap_or(c.time_basis);
+            c.price_source = m.price_source.unwrap_or(c.price_source);
+            c.reference = m.reference.unwrap_or(c.reference);
+        }
+        c.validate().map_err(|e| format!("markets.{market}: {e}"))?;
+        Ok(c)
+    }
+}
+
+/// `scheme://user:secret@host` → `scheme://user:***@host`.
+fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((auth, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_default_loads_with_no_files() {
+        let s = Settings::load(None).unwrap();
+        assert_eq!(s.mode, Mode::Embedded);
+        assert_eq!(s.server.port, 8080);
+        assert_eq!(s.conventions_for("NSE").unwrap(), Conventions::DEFAULT);
+        assert_eq!(
+            s.conventions_with("NSE", Some("nse-published")).unwrap(),
+            Conventions::NSE_PUBLISHED
+        );
+        assert!(s.conventions_with("NSE", Some("nope")).is_err());
+    }
+
+    #[test]
+    fn printed_settings_hide_passwords() {
+        assert_eq!(
+            mask_password("postgres://app:hunter2@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(
+            mask_password("sqlite://./data/signal.db?mode=rwc"),
+            "sqlite://./data/signal.db?mode=rwc"
+        );
+        assert_eq!(mask_password("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
+    }
+
+    #[test]
+    fn a_config_file_overrides_and_unknown_keys_are_refused() {
+        let dir = std::env::temp_dir().join(format!("signal-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("prod.toml");
+        std::fs::write(
+            &f,
+            "mode = \"production\"\n[markets.NSE]\nrate = 0.07\ntime_basis = \"calendar_days\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&f)).unwrap();
+        assert_eq!(s.mode, Mode::Production);
+        let c = s.conventions_for("NSE").unwrap();
+        assert_eq!(
+            (c.rate, c.time_basis, c.model),
+            (0.07, TimeBasis::CalendarDays, PricingModel::Black76)
+        );
+        std::fs::write(&f, "[server]\nprot = 1\n").unwrap();
+        assert!(Settings::load(Some(&f)).unwrap_err().contains("prot"));
+        std::fs::write(&f, "[markets.NSE]\nrate = 5\n").unwrap();
+        assert!(Settings::load(Some(&f)).unwrap_err().contains("rate"));
+        assert!(
+            Settings::load(Some(&dir.join("missing.toml")))
+                .unwrap_err()
+                .contains("no such file")
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

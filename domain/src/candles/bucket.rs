@@ -1,0 +1,184 @@
+//! Session-anchored buckets: which bar a timestamp belongs to.
+//!
+//! Intraday buckets start at the session open every day (09:15 IST on NSE, never midnight UTC),
+//! step forward by the timeframe, and the last one is cut at the close. Day and week buckets hold
+//! the sessions of their calendar days. Instants outside every session belong to no bucket.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use super::{TimeUnit, Timeframe};
+use crate::instrument::{Market, TradingDay};
+
+/// One bucket of a timeframe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    /// First instant of the bucket (a session open plus whole steps), UTC.
+    pub start: DateTime<Utc>,
+    /// End of the bucket (exclusive), cut at the session close, UTC.
+    pub end: DateTime<Utc>,
+    /// Session minutes the bucket spans: the number of 1-minute bars a complete bucket holds.
+    pub expected_minutes: u32,
+    /// True when the session close cut the bucket shorter than the timeframe.
+    pub cut_at_close: bool,
+}
+
+impl Bucket {
+    /// True when `t` lies in `[start, end)`.
+    #[must_use]
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        t >= self.start && t < self.end
+    }
+}
+
+/// Maps instants to buckets for one market and timeframe, caching the current session so that
+/// consecutive bars cost a couple of comparisons.
+#[derive(Debug, Clone)]
+pub struct Bucketer {
+    market: Market,
+    timeframe: Timeframe,
+    day: Option<TradingDay>,
+    group: Option<Bucket>,
+}
+
+/// Monday 1970-01-05: the anchor of day and week groups.
+fn anchor() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 5).unwrap_or_default()
+}
+
+fn minutes_between(a: DateTime<Utc>, b: DateTime<Utc>) -> u32 {
+    u32::try_from((b - a).num_minutes()).unwrap_or(0)
+}
+
+impl Bucketer {
+    /// A bucketer for `timeframe` on `market`.
+    #[must_use]
+    pub fn new(market: Market, timeframe: Timeframe) -> Self {
+        Self {
+            market,
+            timeframe,
+            day: None,
+            group: None,
+        }
+    }
+
+    /// The timeframe.
+    #[must_use]
+    pub fn timeframe(&self) -> Timeframe {
+        self.timeframe
+    }
+
+    /// The market.
+    #[must_use]
+    pub fn market(&self) -> &Market {
+        &self.market
+    }
+
+    /// The session containing `t`, or `None` outside trading hours.
+    pub fn session_of(&mut self, t: DateTime<Utc>) -> Option<TradingDay> {
+        if let Some(d) = self.day.filter(|d| d.contains(t)) {
+            return Some(d);
+        }
+        let d = self.market.session_containing(t)?;
+        self.day = Some(d);
+        Some(d)
+    }
+
+    /// The bucket `t` falls in, or `None` when `t` is outside every session.
+    pub fn bucket_of(&mut self, t: DateTime<Utc>) -> Option<Bucket> {
+        let day = self.session_of(t)?;
+        match self.timeframe.unit() {
+            TimeUnit::Minute | TimeUnit::Hour => {
+                let step_min = i64::from(self.timeframe.intraday_minutes().unwrap_or(1));
+                let step_secs = step_min * 60;
+                let idx = (t - day.open).num_seconds() / step_secs;
+                let start = day.open + Duration::seconds(idx * step_secs);
+                let full_end = start + Duration::seconds(step_secs);
+                let end = full_end.min(day.close);
+                Some(Bucket {
+                    start,
+                    end,
+                    expected_minutes: minutes_between(start, end),
+                    cut_at_close: end < full_end,
+                })
+            }
+            TimeUnit::Day | TimeUnit::Week => {
+                if let Some(g) = self.group.filter(|g| g.contains(t)) {
+                    return Some(g);
+                }
+                let g = self.day_group(day.date)?;
+                self.group = Some(g);
+                Some(g)
+            }
+        }
+    }
+
+    fn day_group(&self, date: NaiveDate) -> Option<Bucket> {
+        let n = i64::from(self.timeframe.calendar_days().unwrap_or(1));
+        let offset = (date - anchor()).num_days().div_euclid(n) * n;
+        let first = anchor() + Duration::days(offset);
+        let sessions: Vec<TradingDay> = first
+            .iter_days()
+            .take(usize::try_from(n).unwrap_or(1))
+            .filter_map(|d| self.market.session_on(d))
+            .collect();
+        let (open, close) = (sessions.first()?, sessions.last()?);
+        let expected_minutes = sessions.iter().map(|s| minutes_between(s.open, s.close)).sum();
+        // Bars between two sessions of the group fall outside every session and are dropped
+        // before this bucket is consulted, so [first open, last close) is safe as its span.
+        Some(Bucket {
+            start: open.open,
+            end: close.close,
+            expected_minutes,
+            cut_at_close: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn bucketer(tf: &str) -> Bucketer {
+        Bucketer::new(Market::nse(), tf.parse().unwrap())
+    }
+
+    #[test]
+    fn seven_minute_buckets_start_at_the_open_and_the_last_is_cut_at_the_close() {
+        let mut b = bucketer("7m");
+        let first = b.bucket_of(at("2019-07-09T09:20:00+05:30")).unwrap();
+        assert_eq!(first.start, at("2019-07-09T09:15:00+05:30"));
+        assert_eq!(first.expected_minutes, 7);
+        let last = b.bucket_of(at("2019-07-09T15:29:00+05:30")).unwrap();
+        assert_eq!(last.start, at("2019-07-09T15:26:00+05:30"));
+        assert_eq!(last.end, at("2019-07-09T15:30:00+05:30"));
+        assert_eq!(last.expected_minutes, 4);
+        assert!(last.cut_at_close);
+        assert!(
+            b.bucket_of(at("2019-07-09T15:30:00+05:30")).is_none(),
+            "the close is outside the session"
+        );
+        assert!(b.bucket_of(at("2019-07-09T09:14:00+05:30")).is_none());
+    }
+
+    #[test]
+    fn hourly_buckets_anchor_at_0915_not_at_the_top_of_the_hour() {
+        let mut b = bucketer("1h");
+        let k = b.bucket_of(at("2019-07-10T10:20:00+05:30")).unwrap();
+        assert_eq!(k.start, at("2019-07-10T10:15:00+05:30"));
+    }
+
+    #[test]
+    fn weekly_buckets_hold_the_weeks_sessions() {
+        let mut b = bucketer("1w");
+        let w = b.bucket_of(at("2019-07-10T10:20:00+05:30")).unwrap();
+        assert_eq!(w.start, at("2019-07-08T09:15:00+05:30"));
+        assert_eq!(w.end, at("2019-07-12T15:30:00+05:30"));
+        assert_eq!(w.expected_minutes, 5 * 375);
+        assert!(b.bucket_of(at("2019-07-13T10:00:00+05:30")).is_none(), "Saturday");
+    }
+}

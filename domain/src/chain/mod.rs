@@ -1,0 +1,15 @@
+//! Chain analytics for one expiry: IV and Greeks for every quote, moneyness, ATM IV, skew,
+//! 25-delta risk reversal and butterfly, put–call ratios and max pain.
+
+mod conventions;
+mod evaluate;
+mod price_source;
+mod stats;
+
+pub use conventions::Conventions;
+pub use evaluate::{ChainAnalytics, ChainQuote, ChainSpec, IvFailure, evaluate_chain};
+pub use price_source::{PriceSource, QuotePrice, select_price};
+pub use stats::{
+    AtmIv, PutCallRatio, StrikeIv, Wing25, atm_iv, max_pain, put_call_ratio, skew_by_level, skew_by_strike,
+    wing_25_delta,
+};

@@ -1,0 +1,270 @@
+//! Markets: an exchange's time zone, regular session, weekend, holidays and special sessions.
+//!
+//! Everything calendar-specific is data ([`Market::from_calendar`] reads a small CSV); the code
+//! knows only the rules "weekends and holidays are closed, a special session replaces the
+//! regular hours of its day". NSE's calendar ships as `nse_calendar.csv` beside this module.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+
+/// Opening and closing time of one session, in the market's local time; open < close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionHours {
+    /// Local time of the first trade.
+    pub open: NaiveTime,
+    /// Local time trading stops (exclusive end of the last minute).
+    pub close: NaiveTime,
+}
+
+/// One day's session resolved to UTC instants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TradingDay {
+    /// The local trading date.
+    pub date: NaiveDate,
+    /// Session open, UTC.
+    pub open: DateTime<Utc>,
+    /// Session close, UTC (exclusive).
+    pub close: DateTime<Utc>,
+}
+
+impl TradingDay {
+    /// Session length in whole minutes.
+    #[must_use]
+    pub fn minutes(&self) -> i64 {
+        (self.close - self.open).num_minutes()
+    }
+
+    /// True when `t` lies in `[open, close)`.
+    #[must_use]
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        t >= self.open && t < self.close
+    }
+}
+
+/// Why a market calendar could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalendarError {
+    /// A calendar line is malformed.
+    #[error("calendar line {line}: {reason}")]
+    BadLine {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Session hours with open not before close.
+    #[error("session opens at {open} but closes at {close}")]
+    EmptySession {
+        /// Open time.
+        open: NaiveTime,
+        /// Close time.
+        close: NaiveTime,
+    },
+}
+
+/// An exchange's trading calendar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Market {
+    code: String,
+    tz: Tz,
+    regular: SessionHours,
+    weekend: Vec<Weekday>,
+    holidays: BTreeSet<NaiveDate>,
+    special: BTreeMap<NaiveDate, SessionHours>,
+}
+
+const NSE_CALENDAR: &str = include_str!("nse_calendar.csv");
+
+impl Market {
+    /// A market with no holidays yet.
+    ///
+    /// # Errors
+    /// [`CalendarError::EmptySession`] when `regular.open >= regular.close`.
+    pub fn new(code: &str, tz: Tz, regular: SessionHours, weekend: Vec<Weekday>) -> Result<Self, CalendarError> {
+        check_hours(regular)?;
+        Ok(Self {
+            code: code.to_owned(),
+            tz,
+            regular,
+            weekend,
+            holidays: BTreeSet::new(),
+            special: BTreeMap::new(),
+        })
+    }
+
+    /// Adds holidays and special sessions from CSV lines `kind,date,open,close,note`, where kind
+    /// is `holiday` (times empty) or `special` (local `HH:MM` times); `#` starts a comment line.
+    ///
+    /// # Errors
+    /// [`CalendarError::BadLine`] naming the first malformed line.
+    pub fn from_calendar(mut self, csv: &str) -> Result<Self, CalendarError> {
+        for (i, raw) in csv.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = |reason: String| CalendarError::BadLine { line: i + 1, reason };
+            let f: Vec<&str> = line.splitn(5, ',').collect();
+            if f.len() < 4 {
+                return Err(bad("expected kind,date,open,close,note".into()));
+            }
+            let date = NaiveDate::parse_from_str(f[1], "%Y-%m-%d").map_err(|e| bad(format!("date '{}': {e}", f[1])))?;
+            match f[0] {
+                "holiday" => {
+                    self.holidays.insert(date);
+                }
+                "special" => {
+                    let t =
+                        |s: &str| NaiveTime::parse_from_str(s, "%H:%M").map_err(|e| bad(format!("time '{s}': {e}")));
+                    let hours = SessionHours {
+                        open: t(f[2])?,
+                        close: t(f[3])?,
+                    };
+                    check_hours(hours).map_err(|e| bad(e.to_string()))?;
+                    self.special.insert(date, hours);
+                }
+                other => return Err(bad(format!("kind '{other}' is not holiday or special"))),
+            }
+        }
+        Ok(self)
+    }
+
+    /// The National Stock Exchange of India: Asia/Kolkata, 09:15–15:30, Saturday and Sunday closed,
+    /// holidays and special sessions from the shipped calendar.
+    #[must_use]
+    pub fn nse() -> Self {
+        let regular = SessionHours {
+            open: NaiveTime::from_hms_opt(9, 15, 0).unwrap_or_default(),
+            close: NaiveTime::from_hms_opt(15, 30, 0).unwrap_or_default(),
+        };
+        Self::new(
+            "NSE",
+            chrono_tz::Asia::Kolkata,
+            regular,
+            vec![Weekday::Sat, Weekday::Sun],
+        )
+        .and_then(|m| m.from_calendar(NSE_CALENDAR))
+        .unwrap_or_else(|e| unreachable!("the shipped NSE calendar is valid: {e}"))
+    }
+
+    /// Looks a market up by code (`NSE`), case-insensitively.
+    #[must_use]
+    pub fn by_code(code: &str) -> Option<Self> {
+        code.eq_ignore_ascii_case("NSE").then(Self::nse)
+    }
+
+    /// Market code, e.g. `NSE`.
+    #[must_use]
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The exchange time zone.
+    #[must_use]
+    pub fn tz(&self) -> Tz {
+        self.tz
+    }
+
+    /// Regular session hours.
+    #[must_use]
+    pub fn regular_hours(&self) -> SessionHours {
+        self.regular
+    }
+
+    /// The session of a local date, or `None` when the market is closed that day.
+    /// A special session overrides a holiday or weekend on its date.
+    #[must_use]
+    pub fn session_on(&self, date: NaiveDate) -> Option<TradingDay> {
+        let hours = match self.special.get(&date) {
+            Some(h) => *h,
+            None if self.holidays.contains(&date) || self.weekend.contains(&date.weekday()) => return None,
+            None => self.regular,
+        };
+        Some(TradingDay {
+            date,
+            open: self.to_utc(date, hours.open),
+            close: self.to_utc(date, hours.close),
+        })
+    }
+
+    /// The local date of an instant in this market's zone.
+    #[must_use]
+    pub fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
+        t.with_timezone(&self.tz).date_naive()
+    }
+
+    /// The session that contains `t`, if the market is open at `t`.
+    #[must_use]
+    pub fn session_containing(&self, t: DateTime<Utc>) -> Option<TradingDay> {
+        self.session_on(self.local_date(t)).filter(|d| d.contains(t))
+    }
+
+    /// The first trading day on or after `date`, looking at most 30 days ahead.
+    #[must_use]
+    pub fn next_session_from(&self, date: NaiveDate) -> Option<TradingDay> {
+        date.iter_days().take(30).find_map(|d| self.session_on(d))
+    }
+
+    /// Converts a local wall-clock time on `date` to UTC; in a DST gap the later instant is used.
+    #[must_use]
+    pub fn to_utc(&self, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+        let naive = date.and_time(time);
+        match self.tz.from_local_datetime(&naive) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+            LocalResult::None => {
+                let later = naive + chrono::Duration::hours(1);
+                self.tz
+                    .from_local_datetime(&later)
+                    .earliest()
+                    .map_or_else(|| naive.and_utc(), |t| t.with_timezone(&Utc))
+            }
+        }
+    }
+}
+
+fn check_hours(h: SessionHours) -> Result<(), CalendarError> {
+    if h.open < h.close {
+        Ok(())
+    } else {
+        Err(CalendarError::EmptySession {
+            open: h.open,
+            close: h.close,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn nse_regular_session_is_0915_to_1530_ist() {
+        let day = Market::nse().session_on(d("2019-07-09")).unwrap();
+        assert_eq!(day.open.to_rfc3339(), "2019-07-09T03:45:00+00:00");
+        assert_eq!(day.close.to_rfc3339(), "2019-07-09T10:00:00+00:00");
+        assert_eq!(day.minutes(), 375);
+    }
+
+    #[test]
+    fn weekends_and_holidays_are_closed_special_sessions_open() {
+        let nse = Market::nse();
+        assert!(nse.session_on(d("2019-07-13")).is_none(), "Saturday");
+        assert!(nse.session_on(d("2019-06-05")).is_none(), "Id-ul-Fitr");
+        let muhurat = nse.session_on(d("2019-10-27")).unwrap();
+        assert_eq!(muhurat.minutes(), 60);
+        assert_eq!(nse.next_session_from(d("2019-06-05")).unwrap().date, d("2019-06-06"));
+    }
+
+    #[test]
+    fn malformed_calendar_lines_are_named() {
+        let m = Market::new("X", chrono_tz::UTC, Market::nse().regular_hours(), vec![]).unwrap();
+        let err = m.from_calendar("holiday,2019-13-01,,,bad month").unwrap_err();
+        assert!(matches!(err, CalendarError::BadLine { line: 1, .. }), "{err}");
+    }
+}

@@ -1,0 +1,11 @@
+//! Instruments: underlyings, option contracts, their validated keys, and the markets they trade on.
+
+mod contract;
+mod key;
+mod listing;
+mod market;
+
+pub use contract::{ContractError, LotSize, OptionContract, OptionRight, Strike, Underlying, UnderlyingKind};
+pub use key::{InstrumentKey, InstrumentKeyError};
+pub use listing::ProductSpec;
+pub use market::{CalendarError, Market, SessionHours, TradingDay};

@@ -1,0 +1,185 @@
+//! Market data as it arrives: ticks and their validation rules.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::instrument::{InstrumentKey, Market};
+
+/// How far ahead of the service's clock an exchange timestamp may be (clock skew allowance).
+pub const MAX_FUTURE_SKEW_SECS: i64 = 5;
+
+/// One quote/trade update of an underlying, future or option.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tick {
+    /// The instrument.
+    pub key: InstrumentKey,
+    /// Exchange timestamp, UTC.
+    pub ts: DateTime<Utc>,
+    /// Last traded price, price units.
+    pub last: Option<f64>,
+    /// Best bid, price units.
+    pub bid: Option<f64>,
+    /// Best ask, price units.
+    pub ask: Option<f64>,
+    /// Volume traded in the session so far (cumulative), units.
+    pub volume: Option<f64>,
+    /// Open interest, units.
+    pub oi: Option<f64>,
+}
+
+/// A rejected field: its name as the API spells it, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("{field}: {reason}")]
+pub struct FieldRejection {
+    /// Field name.
+    pub field: String,
+    /// Reason.
+    pub reason: String,
+}
+
+fn reject(field: &str, reason: impl Into<String>) -> FieldRejection {
+    FieldRejection {
+        field: field.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn positive_price(field: &str, v: Option<f64>) -> Result<(), FieldRejection> {
+    match v {
+        Some(x) if !x.is_finite() => Err(reject(field, "must be a finite number")),
+        Some(x) if x <= 0.0 => Err(reject(field, format!("{x} must be a positive price"))),
+        _ => Ok(()),
+    }
+}
+
+fn quantity(field: &str, v: Option<f64>) -> Result<(), FieldRejection> {
+    match v {
+        Some(x) if !x.is_finite() || x < 0.0 => Err(reject(field, "must be a finite number ≥ 0")),
+        _ => Ok(()),
+    }
+}
+
+impl Tick {
+    /// Checks prices, quantities and the timestamp against `now` and `market`'s sessions.
+    ///
+    /// # Errors
+    /// The first [`FieldRejection`]: non-finite, zero or negative prices; bid above ask; negative
+    /// quantities; no price at all; a timestamp more than [`MAX_FUTURE_SKEW_SECS`] ahead of `now`
+    /// or outside every session.
+    pub fn validate(&self, now: DateTime<Utc>, market: &Market) -> Result<(), FieldRejection> {
+        positive_price("last", self.last)?;
+        positive_price("bid", self.bid)?;
+        positive_price("ask", self.ask)?;
+        quantity("volume", self.volume)?;
+        quantity("oi", self.oi)?;
+        if let (Some(b), Some(a)) = (self.bid, self.ask)
+            && b > a
+        {
+            return Err(reject("bid", format!("bid {b} is above ask {a}")));
+        }
+        if self.last.is_none() && self.bid.is_none() && self.ask.is_none() {
+            return Err(reject("last", "a tick needs a last price or a bid or an ask"));
+        }
+        if self.ts > now + Duration::seconds(MAX_FUTURE_SKEW_SECS) {
+            return Err(reject(
+                "ts",
+                format!("{} is in the future (now {now})", self.ts.to_rfc3339()),
+            ));
+        }
+        if market.session_containing(self.ts).is_none() {
+            return Err(reject(
+                "ts",
+                format!("{} is outside the {} session", self.ts.to_rfc3339(), market.code()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tick() -> Tick {
+        Tick {
+            key: InstrumentKey::parse("NSE:NIFTY").unwrap(),
+            ts: DateTime::parse_from_rfc3339("2026-02-02T10:00:00+05:30")
+                .unwrap()
+                .with_timezone(&Utc),
+            last: Some(100.0),
+            bid: Some(99.5),
+            ask: Some(100.5),
+            volume: Some(10.0),
+            oi: None,
+        }
+    }
+
+    #[test]
+    fn good_ticks_pass_and_bad_fields_are_named() {
+        let m = Market::nse();
+        let now = tick().ts + Duration::minutes(1);
+        assert!(tick().validate(now, &m).is_ok());
+        let field = |t: Tick| t.validate(now, &m).unwrap_err().field;
+        assert_eq!(
+            field(Tick {
+                last: Some(f64::NAN),
+                ..tick()
+            }),
+            "last"
+        );
+        assert_eq!(
+            field(Tick {
+                last: Some(0.0),
+                ..tick()
+            }),
+            "last"
+        );
+        assert_eq!(
+            field(Tick {
+                ask: Some(-1.0),
+                ..tick()
+            }),
+            "ask"
+        );
+        assert_eq!(
+            field(Tick {
+                bid: Some(101.0),
+                ..tick()
+            }),
+            "bid"
+        );
+        assert_eq!(
+            field(Tick {
+                volume: Some(-1.0),
+                ..tick()
+            }),
+            "volume"
+        );
+        assert_eq!(
+            field(Tick {
+                last: None,
+                bid: None,
+                ask: None,
+                ..tick()
+            }),
+            "last"
+        );
+        assert_eq!(
+            field(Tick {
+                ts: now + Duration::hours(1),
+                ..tick()
+            }),
+            "ts"
+        );
+        let night = DateTime::parse_from_rfc3339("2026-02-02T20:00:00+05:30")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert!(
+            Tick { ts: night, ..tick() }
+                .validate(night, &m)
+                .unwrap_err()
+                .reason
+                .contains("outside")
+        );
+    }
+}

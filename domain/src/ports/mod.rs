@@ -1,0 +1,32 @@
+//! Ports: the traits through which the application reaches the outside world. Adapters implement
+//! them; tests use the `Mock*` types (feature `mocks`) or in-memory fakes.
+//!
+//! All async ports are `#[async_trait]` and object-safe, used as `Arc<dyn Port>`.
+
+mod cache;
+mod clock;
+mod error;
+mod instruments;
+mod publisher;
+mod records;
+mod store;
+
+pub use crate::moneyness::MoneynessMapping;
+pub use cache::{MappingSource, SignalCache};
+pub use clock::{Clock, ManualClock};
+pub use error::PortError;
+pub use instruments::InstrumentSource;
+pub use publisher::{SignalEvent, SignalPublisher};
+pub use records::{ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, TimeRange};
+pub use store::SignalStore;
+
+#[cfg(any(test, feature = "mocks"))]
+pub use cache::{MockMappingSource, MockSignalCache};
+#[cfg(any(test, feature = "mocks"))]
+pub use clock::MockClock;
+#[cfg(any(test, feature = "mocks"))]
+pub use instruments::MockInstrumentSource;
+#[cfg(any(test, feature = "mocks"))]
+pub use publisher::MockSignalPublisher;
+#[cfg(any(test, feature = "mocks"))]
+pub use store::MockSignalStore;

@@ -1,0 +1,54 @@
+//! Signal storage: candles and computed signals, written in batches, read by time range.
+
+use async_trait::async_trait;
+
+use super::{ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, PortError, TimeRange};
+use crate::instrument::{InstrumentKey, OptionContract};
+
+/// Durable storage of market data and computed signals.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SignalStore: Send + Sync {
+    /// Upserts 1-minute candles (idempotent: the same bar twice leaves one row).
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database is down; nothing is half-written.
+    async fn save_candles(&self, candles: &[InstrumentCandle]) -> Result<(), PortError>;
+
+    /// 1-minute candles of one instrument in `range`, ascending.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database is down.
+    async fn candles(&self, key: &InstrumentKey, range: TimeRange) -> Result<Vec<InstrumentCandle>, PortError>;
+
+    /// Upserts per-option Greeks snapshots.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database is down.
+    async fn save_greeks(&self, records: &[GreeksRecord]) -> Result<(), PortError>;
+
+    /// Greeks snapshots of one option in `range`, ascending, at most `limit`.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database is down.
+    async fn greeks(&self, key: &InstrumentKey, range: TimeRange, limit: usize)
+    -> Result<Vec<GreeksRecord>, PortError>;
+
+    /// Registers option contracts met in data (idempotent), with their market code.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database is down.
+    async fn register_contracts(&self, contracts: &[OptionContract], market: &str) -> Result<(), PortError>;
+
+    /// Records what a computation run did (`signal_computation_metadata`).
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database is down.
+    async fn save_computation(&self, record: &ComputationRecord) -> Result<(), PortError>;
+
+    /// Upserts per-level moneyness aggregates.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database is down.
+    async fn save_moneyness(&self, records: &[MoneynessRecord]) -> Result<(), PortError>;
+}

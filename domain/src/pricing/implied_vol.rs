@@ -1,0 +1,167 @@
+//! Implied volatility through the `implied-vol` crate (Jäckel's "Let's Be Rational").
+//!
+//! The discounted premium is checked against the no-arbitrage bounds first, so a price outside
+//! them yields a reason, never a made-up number:
+//! call `(X·e^{(b−r)T} − K·e^{−rT})⁺ < p < X·e^{(b−r)T}`, put `(K·e^{−rT} − X·e^{(b−r)T})⁺ < p < K·e^{−rT}`.
+//! Inside them, the undiscounted price `p·e^{rT}` is inverted on the forward `F = X·e^{bT}`.
+
+use implied_vol::{DefaultSpecialFn, ImpliedBlackVolatility};
+use serde::{Deserialize, Serialize};
+
+use super::{OptionInputs, PricingContext, PricingModel};
+use crate::instrument::OptionRight;
+
+/// Why there is no implied volatility for a price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum IvError {
+    /// The premium is below the discounted intrinsic value (negative prices included).
+    #[error("below_intrinsic")]
+    BelowIntrinsic,
+    /// The premium is at or above the upper no-arbitrage bound (the discounted forward for a
+    /// call, the discounted strike for a put); at expiry, any premium above intrinsic.
+    #[error("above_upper_bound")]
+    AboveUpperBound,
+    /// The premium equals the intrinsic value: there is no time value, so every volatility fits.
+    #[error("no_time_value")]
+    NoTimeValue,
+    /// An input is not finite or out of range (spot, strike ≤ 0; time < 0).
+    #[error("invalid_input")]
+    InvalidInput,
+}
+
+impl IvError {
+    /// The snake_case code used in CSV and JSON.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::BelowIntrinsic => "below_intrinsic",
+            Self::AboveUpperBound => "above_upper_bound",
+            Self::NoTimeValue => "no_time_value",
+            Self::InvalidInput => "invalid_input",
+        }
+    }
+}
+
+/// Solves for the volatility that reproduces `price` (discounted premium, price units).
+/// `inputs.vol` is ignored.
+///
+/// # Errors
+/// [`IvError`] saying why no volatility exists.
+pub fn implied_volatility(model: PricingModel, inputs: &OptionInputs, price: f64) -> Result<f64, IvError> {
+    let OptionInputs {
+        right,
+        underlying: x,
+        strike: k,
+        t_years: t,
+        rate: r,
+        div_yield: q,
+        ..
+    } = *inputs;
+    let finite = [x, k, t, r, q, price].iter().all(|v| v.is_finite());
+    if !finite || x <= 0.0 || k <= 0.0 || t < 0.0 {
+        return Err(IvError::InvalidInput);
+    }
+    PricingContext::new(model, x, t, r, q).implied_vol(right, k, price)
+}
+
+impl PricingContext {
+    /// Implied volatility of one option in this context (the context's inputs assumed valid).
+    ///
+    /// # Errors
+    /// [`IvError`] saying why no volatility exists.
+    #[inline]
+    pub fn implied_vol(&self, right: OptionRight, k: f64, price: f64) -> Result<f64, IvError> {
+        if !(k.is_finite() && k > 0.0 && price.is_finite()) {
+            return Err(IvError::InvalidInput);
+        }
+        let xs = self.x * self.df_carry;
+        let ks = k * self.df_r;
+        let (lower, upper) = match right {
+            OptionRight::Call => ((xs - ks).max(0.0), xs),
+            OptionRight::Put => ((ks - xs).max(0.0), ks),
+        };
+        if price < lower {
+            return Err(IvError::BelowIntrinsic);
+        }
+        if price == lower {
+            return Err(IvError::NoTimeValue);
+        }
+        if price >= upper || self.t == 0.0 {
+            return Err(IvError::AboveUpperBound);
+        }
+        // F = x·e^{bT} = x·e^{(b−r)T}/e^{−rT}; exactly x for Black-76.
+        let forward = if self.b == 0.0 { self.x } else { xs / self.df_r };
+        let solved = ImpliedBlackVolatility::builder()
+            .option_price(price / self.df_r)
+            .forward(forward)
+            .strike(k)
+            .expiry(self.t)
+            .is_call(right == OptionRight::Call)
+            .build_unchecked()
+            .calculate::<DefaultSpecialFn>();
+        match solved {
+            Some(v) if v.is_finite() && v > 0.0 => Ok(v),
+            Some(0.0) => Err(IvError::NoTimeValue),
+            // Within a rounding of a bound after undiscounting: report the nearer bound.
+            _ if price - lower < upper - price => Err(IvError::BelowIntrinsic),
+            _ => Err(IvError::AboveUpperBound),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pricing::price_and_greeks;
+
+    fn call(price_vol: f64) -> (OptionInputs, f64) {
+        let o = OptionInputs {
+            right: OptionRight::Call,
+            underlying: 24_350.0,
+            strike: 24_500.0,
+            t_years: 3.0 / 365.0,
+            rate: 0.065,
+            div_yield: 0.0,
+            vol: price_vol,
+        };
+        let p = price_and_greeks(PricingModel::Black76, &o).unwrap().price;
+        (o, p)
+    }
+
+    #[test]
+    fn recovers_the_volatility_that_priced_the_option() {
+        let (o, p) = call(0.137);
+        let iv = implied_volatility(PricingModel::Black76, &o, p).unwrap();
+        assert!((iv - 0.137).abs() < 1e-12, "{iv}");
+    }
+
+    #[test]
+    fn prices_outside_the_bounds_say_why() {
+        let (o, _) = call(0.1);
+        assert_eq!(
+            implied_volatility(PricingModel::Black76, &o, -1.0),
+            Err(IvError::BelowIntrinsic)
+        );
+        assert_eq!(
+            implied_volatility(PricingModel::Black76, &o, 0.0),
+            Err(IvError::NoTimeValue)
+        );
+        assert_eq!(
+            implied_volatility(PricingModel::Black76, &o, 30_000.0),
+            Err(IvError::AboveUpperBound)
+        );
+        let mut bad = o;
+        bad.strike = 0.0;
+        assert_eq!(
+            implied_volatility(PricingModel::Black76, &bad, 10.0),
+            Err(IvError::InvalidInput)
+        );
+        let mut expired = o;
+        expired.t_years = 0.0;
+        assert_eq!(
+            implied_volatility(PricingModel::Black76, &expired, 10.0),
+            Err(IvError::AboveUpperBound)
+        );
+    }
+}

@@ -1,0 +1,67 @@
+//! Helpers shared by the domain's integration tests.
+
+use std::path::PathBuf;
+
+/// Reads any CSV into its header and records.
+pub fn read_csv(path: &std::path::Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let h = r.headers().unwrap().clone();
+    let rows = r.records().map(Result::unwrap).collect();
+    (h, rows)
+}
+
+/// Path of a file under `../shared/reference`, or `None` (after saying so) when it is absent
+/// outside CI. Under `CI` a missing file fails the test.
+pub fn shared_reference(rel: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/reference")
+        .join(rel);
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but {} is missing",
+        p.display()
+    );
+    eprintln!("SKIPPED: {} is absent (no ../shared beside the checkout)", p.display());
+    None
+}
+
+/// Column accessor by name.
+pub struct Row<'a> {
+    pub header: &'a csv::StringRecord,
+    pub rec: &'a csv::StringRecord,
+}
+
+impl Row<'_> {
+    pub fn s(&self, col: &str) -> &str {
+        let i = self
+            .header
+            .iter()
+            .position(|h| h == col)
+            .unwrap_or_else(|| panic!("no column {col}"));
+        &self.rec[i]
+    }
+    pub fn f(&self, col: &str) -> f64 {
+        self.s(col)
+            .parse()
+            .unwrap_or_else(|e| panic!("{col}={:?}: {e}", self.s(col)))
+    }
+    pub fn opt(&self, col: &str) -> Option<f64> {
+        if !self.header.iter().any(|h| h == col) {
+            return None;
+        }
+        let s = self.s(col);
+        (!s.is_empty()).then(|| s.parse().unwrap())
+    }
+}
+
+/// Reads a fixture with its header for [`Row`] access.
+pub fn fixture_with_header(name: &str) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    read_csv(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+}

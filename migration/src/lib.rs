@@ -1,0 +1,38 @@
+//! Database migrations (sea-orm-migration) for SQLite and PostgreSQL.
+//!
+//! Conventions of the schema:
+//! - Instants are `BIGINT` epoch milliseconds in UTC, in columns named `*_ms`. SQLite has no
+//!   timestamp type, so one integer representation keeps both backends identical, sorts and
+//!   compares natively, and makes time-range scans index-friendly (BRIN on PostgreSQL).
+//! - Expiry dates are exchange-local `YYYY-MM-DD` text.
+//! - Every time-series table's primary key is (series …, time), which makes upserts idempotent:
+//!   replaying the same input writes the same rows.
+//! - On PostgreSQL the time-series tables get BRIN indexes on their time column (append-mostly
+//!   data, a few KB of index for months of rows); when the `timescaledb` extension is available
+//!   they become hypertables instead ([`m20261124_000006_time_series`]).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_instruments;
+mod m20261124_000002_candles;
+mod m20261124_000003_signal_greeks;
+mod m20261124_000004_signal_moneyness;
+mod m20261124_000005_custom_timeframes_and_metadata;
+pub mod m20261124_000006_time_series;
+
+/// All migrations, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_instruments::Migration),
+            Box::new(m20261124_000002_candles::Migration),
+            Box::new(m20261124_000003_signal_greeks::Migration),
+            Box::new(m20261124_000004_signal_moneyness::Migration),
+            Box::new(m20261124_000005_custom_timeframes_and_metadata::Migration),
+            Box::new(m20261124_000006_time_series::Migration),
+        ]
+    }
+}
