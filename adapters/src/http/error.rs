@@ -49,14 +49,24 @@ pub async fn catch_all(err: poem::Error) -> Response {
     if err.is_from_response() {
         return err.into_response();
     }
+    use poem_openapi::error::{ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError};
     let status = err.status();
-    let message = if status.is_server_error() {
+    // Name the culprit: the body, a parameter, or the Content-Type header.
+    let (message, field) = if status.is_server_error() {
         tracing::error!(error.cause_chain = ?err, "request failed");
-        "internal error".to_owned()
+        ("internal error".to_owned(), None)
+    } else if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        (format!("the request body is not valid: {}", e.reason), Some("body"))
+    } else if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        (err.to_string(), Some(e.name))
+    } else if let Some(e) = err.downcast_ref::<ParsePathError>() {
+        (err.to_string(), Some(e.name))
+    } else if err.is::<ContentTypeError>() {
+        (err.to_string(), Some("Content-Type"))
     } else {
-        err.to_string()
+        (err.to_string(), None)
     };
-    let body = ErrorBody::new(code_of(status), message, None);
+    let body = ErrorBody::new(code_of(status), message, field);
     poem::web::Json(serde_json::json!({"code": body.code, "message": body.message, "field": body.field}))
         .with_status(status)
         .into_response()

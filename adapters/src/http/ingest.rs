@@ -8,9 +8,10 @@ use domain::market_data::Tick;
 use domain::ports::InstrumentCandle;
 use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiRequest, ApiResponse, Object, OpenApi};
 
 use super::AppState;
+use super::csv_body::{self, CsvText};
 use super::error::ErrorBody;
 
 /// Most rows one request may carry.
@@ -88,12 +89,42 @@ enum IngestError {
     /// A configured API key is required in `X-API-Key`.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
+    /// The body as a whole is unusable: a CSV header without a required column or with an unknown one.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
     /// More than 10 000 rows.
     #[oai(status = 413)]
     TooLarge(Json<ErrorBody>),
     /// The database is down; nothing of the batch was accepted.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
+}
+
+/// Columns of a ticks CSV body: required, then optional.
+const TICK_REQUIRED: &[&str] = &["key", "ts"];
+const TICK_OPTIONAL: &[&str] = &["last", "bid", "ask", "volume", "oi"];
+/// Columns of a candles CSV body: required, then optional.
+const CANDLE_REQUIRED: &[&str] = &["key", "start", "open", "high", "low", "close", "volume"];
+const CANDLE_OPTIONAL: &[&str] = &["oi"];
+
+/// A batch of ticks: a JSON array, or CSV with a header row (`key,ts,last,bid,ask,volume,oi`;
+/// `key` and `ts` required, the others optional, empty cells absent).
+#[derive(ApiRequest)]
+enum TicksBody {
+    /// A JSON array of ticks.
+    Json(Json<Vec<TickIn>>),
+    /// CSV: a header row naming the columns (as the JSON fields), then one tick per row.
+    Csv(CsvText),
+}
+
+/// A batch of 1-minute candles: a JSON array, or CSV with a header row
+/// (`key,start,open,high,low,close,volume,oi`; `oi` optional).
+#[derive(ApiRequest)]
+enum CandlesBody {
+    /// A JSON array of candles.
+    Json(Json<Vec<CandleIn>>),
+    /// CSV: a header row naming the columns (as the JSON fields), then one candle per row.
+    Csv(CsvText),
 }
 
 /// Ingest endpoints.
@@ -115,11 +146,30 @@ impl IngestApi {
         /// API key, required when keys are configured.
         #[oai(name = "X-API-Key")]
         api_key: Header<Option<String>>,
-        body: Json<Vec<TickIn>>,
+        body: TicksBody,
     ) -> Result<IngestOk, IngestError> {
-        self.admit(api_key.0.as_deref(), body.0.len())?;
+        self.authorize(api_key.0.as_deref())?;
+        let (rows, rejected) = match body {
+            TicksBody::Json(Json(rows)) => {
+                within_limit(rows.len())?;
+                (rows.into_iter().enumerate().collect(), Vec::new())
+            }
+            TicksBody::Csv(CsvText(text)) => csv_body::parse(&text, TICK_REQUIRED, TICK_OPTIONAL, MAX_ROWS, |r| {
+                Ok(TickIn {
+                    key: r.text("key")?,
+                    ts: r.instant("ts")?,
+                    last: r.opt_f64("last")?,
+                    bid: r.opt_f64("bid")?,
+                    ask: r.opt_f64("ask")?,
+                    volume: r.opt_f64("volume")?,
+                    oi: r.opt_f64("oi")?,
+                })
+            })
+            .map_err(bad_csv)?,
+        };
         let (ticks, rejected, index_of) = parse_keys(
-            body.0,
+            rows,
+            rejected,
             |t| &t.key,
             |key, t| Tick {
                 key,
@@ -151,11 +201,33 @@ impl IngestApi {
         /// API key, required when keys are configured.
         #[oai(name = "X-API-Key")]
         api_key: Header<Option<String>>,
-        body: Json<Vec<CandleIn>>,
+        body: CandlesBody,
     ) -> Result<IngestOk, IngestError> {
-        self.admit(api_key.0.as_deref(), body.0.len())?;
+        self.authorize(api_key.0.as_deref())?;
+        let (rows, rejected) = match body {
+            CandlesBody::Json(Json(rows)) => {
+                within_limit(rows.len())?;
+                (rows.into_iter().enumerate().collect(), Vec::new())
+            }
+            CandlesBody::Csv(CsvText(text)) => {
+                csv_body::parse(&text, CANDLE_REQUIRED, CANDLE_OPTIONAL, MAX_ROWS, |r| {
+                    Ok(CandleIn {
+                        key: r.text("key")?,
+                        start: r.instant("start")?,
+                        open: r.f64("open")?,
+                        high: r.f64("high")?,
+                        low: r.f64("low")?,
+                        close: r.f64("close")?,
+                        volume: r.f64("volume")?,
+                        oi: r.opt_f64("oi")?,
+                    })
+                })
+                .map_err(bad_csv)?
+            }
+        };
         let (candles, rejected, index_of) = parse_keys(
-            body.0,
+            rows,
+            rejected,
             |c| &c.key,
             |key, c| {
                 let mut bar = Bar::ohlcv(c.start, c.open, c.high, c.low, c.close, c.volume);
@@ -174,8 +246,8 @@ impl IngestApi {
 }
 
 impl IngestApi {
-    /// Checks the API key (when keys are configured) and the row limit.
-    fn admit(&self, api_key: Option<&str>, rows: usize) -> Result<(), IngestError> {
+    /// Checks the API key when keys are configured.
+    fn authorize(&self, api_key: Option<&str>) -> Result<(), IngestError> {
         let keys = &self.state.api_keys;
         if !keys.is_empty() && !api_key.is_some_and(|k| keys.iter().any(|x| x == k)) {
             return Err(IngestError::Unauthorized(Json(ErrorBody::new(
@@ -184,30 +256,32 @@ impl IngestApi {
                 Some("X-API-Key"),
             ))));
         }
-        if rows > MAX_ROWS {
-            return Err(IngestError::TooLarge(Json(ErrorBody::new(
-                "payload_too_large",
-                format!("{rows} rows; at most {MAX_ROWS} per request"),
-                None,
-            ))));
-        }
         Ok(())
     }
 }
 
+/// Refuses a JSON batch over [`MAX_ROWS`] (a CSV body is counted while it is read).
+fn within_limit(rows: usize) -> Result<(), IngestError> {
+    if rows > MAX_ROWS {
+        return Err(IngestError::TooLarge(Json(ErrorBody::new(
+            "payload_too_large",
+            format!("{rows} rows; at most {MAX_ROWS} per request"),
+            None,
+        ))));
+    }
+    Ok(())
+}
+
 /// Parses every row's instrument key: rows with a valid key are built with `build`, the others
-/// rejected; also returns each built row's index in the request.
+/// added to `rejected`; also returns each built row's index in the request.
 fn parse_keys<T, R>(
-    rows: Vec<T>,
+    rows: Vec<(usize, T)>,
+    mut rejected: Vec<RejectedRow>,
     key_of: impl Fn(&T) -> &str,
     build: impl Fn(InstrumentKey, T) -> R,
 ) -> (Vec<R>, Vec<RejectedRow>, Vec<usize>) {
-    let (mut built, mut rejected, mut index_of) = (
-        Vec::with_capacity(rows.len()),
-        Vec::new(),
-        Vec::with_capacity(rows.len()),
-    );
-    for (i, row) in rows.into_iter().enumerate() {
+    let (mut built, mut index_of) = (Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()));
+    for (i, row) in rows {
         match InstrumentKey::parse(key_of(&row)) {
             Ok(key) => {
                 index_of.push(i);
@@ -221,6 +295,15 @@ fn parse_keys<T, R>(
         }
     }
     (built, rejected, index_of)
+}
+
+/// A CSV body refused as a whole (a missing or unknown column, too many rows).
+fn bad_csv(body: ErrorBody) -> IngestError {
+    if body.code == "payload_too_large" {
+        IngestError::TooLarge(Json(body))
+    } else {
+        IngestError::BadRequest(Json(body))
+    }
 }
 
 /// The use case's report (indices into the parsed rows) merged with the rows refused while

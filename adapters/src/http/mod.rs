@@ -3,6 +3,7 @@
 //! [`routes`] builds the whole endpoint tree from an [`AppState`]; bootstrap serves it. Every
 //! error, including poem-openapi's own parameter and body errors, is the JSON [`error::ErrorBody`].
 
+mod csv_body;
 pub mod error;
 mod health;
 mod ingest;

@@ -2,6 +2,7 @@
 
 mod catalogue;
 mod fake_http;
+mod ingest_http;
 mod instrument_service;
 mod redis_cache;
 mod replay;

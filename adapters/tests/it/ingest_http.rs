@@ -1,0 +1,325 @@
+//! The ingest endpoints in process (poem's test client) on a fresh SQLite store: JSON and CSV
+//! bodies, and every kind of bad input rejected row by row with its field and reason while the
+//! good rows of the batch are stored, and nothing of a bad row is.
+
+use std::sync::Arc;
+
+use adapters::http::{AppState, routes};
+use adapters::store::SeaStore;
+use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use domain::chain::Conventions;
+use domain::instrument::{InstrumentKey, LotSize, OptionContract, OptionRight, Strike};
+use domain::ports::{Clock, ManualClock, SignalStore, TimeRange};
+use e2e_tests::FreshDatabase;
+use migration::{Migrator, MigratorTrait};
+use poem::test::TestClient;
+use serde_json::{Value, json};
+
+/// Monday 2026-02-02 10:00 IST, inside the NSE session.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 2, 2, 4, 30, 0).unwrap()
+}
+
+fn ts(minutes: i64) -> String {
+    (now() - Duration::minutes(30) + Duration::minutes(minutes)).to_rfc3339()
+}
+
+const CALL: &str = "NSE:NIFTY-20260224-26000-CE";
+
+struct Harness {
+    _db: FreshDatabase,
+    store: SeaStore,
+    client: TestClient<poem::endpoint::BoxEndpoint<'static>>,
+}
+
+async fn harness(api_keys: &[&str]) -> Harness {
+    let db = FreshDatabase::sqlite();
+    let store = SeaStore::connect(&db.url).await.unwrap();
+    Migrator::up(store.connection(), None).await.unwrap();
+    let registry = InstrumentRegistry::default();
+    registry.register_underlying(InstrumentKey::parse("NSE:NIFTY").unwrap(), "NSE");
+    registry.register_option(
+        OptionContract {
+            key: InstrumentKey::parse(CALL).unwrap(),
+            underlying: InstrumentKey::parse("NSE:NIFTY").unwrap(),
+            expiry: Utc.with_ymd_and_hms(2026, 2, 24, 10, 0, 0).unwrap(),
+            strike: Strike::new(26_000.0).unwrap(),
+            right: OptionRight::Call,
+            lot_size: LotSize::new(65).unwrap(),
+            tick_size: 0.05,
+        },
+        "NSE",
+    );
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
+    let ingest = Arc::new(IngestTicks::new(
+        Arc::new(registry),
+        Arc::new(RealtimeState::default()),
+        Arc::new(store.clone()),
+        clock.clone(),
+        Conventions::DEFAULT,
+    ));
+    let state = AppState {
+        ingest,
+        store: store.clone(),
+        clock,
+        api_keys: Arc::new(api_keys.iter().map(|s| (*s).to_owned()).collect()),
+        redis: None,
+    };
+    use poem::EndpointExt;
+    Harness {
+        _db: db,
+        store,
+        client: TestClient::new(routes(state).map_to_response().boxed()),
+    }
+}
+
+impl Harness {
+    async fn post(&self, path: &str, content_type: &str, body: String) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(path)
+            .content_type(content_type)
+            .body(body)
+            .send()
+            .await;
+        let status = resp.0.status().as_u16();
+        let v = resp.0.into_body().into_json::<Value>().await.unwrap_or(Value::Null);
+        (status, v)
+    }
+
+    async fn ticks(&self, body: Value) -> (u16, Value) {
+        self.post("/api/v2/ingest/ticks", "application/json", body.to_string())
+            .await
+    }
+
+    async fn stored_minutes(&self, key: &str) -> usize {
+        let range = TimeRange {
+            from: now() - Duration::days(1),
+            to: now() + Duration::days(1),
+        };
+        self.store
+            .candles(&InstrumentKey::parse(key).unwrap(), range)
+            .await
+            .unwrap()
+            .len()
+    }
+}
+
+/// `(index, field)` of every rejected row, and the reasons, of an ingest answer.
+fn rejected(v: &Value) -> Vec<(u64, String, String)> {
+    v["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().unwrap(),
+                r["field"].as_str().unwrap().to_owned(),
+                r["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn good_tick(minute: i64) -> Value {
+    json!({"key": "NSE:NIFTY", "ts": ts(minute), "last": 25_900.0 + minute as f64, "volume": 10.0 * minute as f64})
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_400_with_a_json_error_and_stores_nothing() {
+    let h = harness(&[]).await;
+    let (status, v) = h
+        .post(
+            "/api/v2/ingest/ticks",
+            "application/json",
+            "[{\"key\": \"NSE:NIFTY\",".into(),
+        )
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(
+        (v["code"].as_str(), v["field"].as_str()),
+        (Some("bad_request"), Some("body")),
+        "{v}"
+    );
+    assert!(v["message"].as_str().unwrap().contains("EOF while parsing"), "{v}");
+    assert_eq!(h.stored_minutes("NSE:NIFTY").await, 0);
+}
+
+#[tokio::test]
+async fn a_csv_body_is_ingested_and_a_missing_column_is_named() {
+    let h = harness(&[]).await;
+    let csv = format!(
+        "key,ts,last,bid,ask,volume,oi\nNSE:NIFTY,{},25900,,,100,\nNSE:NIFTY,{},abc,,,110,\nNSE:NIFTY,{},25910,,,120,\n",
+        ts(0),
+        ts(1),
+        ts(2)
+    );
+    let (status, v) = h.post("/api/v2/ingest/ticks", "text/csv; charset=utf-8", csv).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["accepted"], 2, "{v}");
+    let r = rejected(&v);
+    assert_eq!((r[0].0, r[0].1.as_str()), (1, "last"), "{v}");
+    assert!(r[0].2.contains("not a number"));
+    assert_eq!(h.stored_minutes("NSE:NIFTY").await, 2);
+
+    let no_ts = "key,last\nNSE:NIFTY,25900\n".to_owned();
+    let (status, v) = h.post("/api/v2/ingest/ticks", "text/csv", no_ts).await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["field"], "ts");
+    assert!(v["message"].as_str().unwrap().contains("no \"ts\" column"), "{v}");
+
+    let typo = format!("key,ts,lst\nNSE:NIFTY,{},25900\n", ts(3));
+    let (status, v) = h.post("/api/v2/ingest/ticks", "text/csv", typo).await;
+    assert_eq!((status, v["field"].as_str()), (400, Some("lst")), "{v}");
+
+    let candles = format!(
+        "key,start,open,high,low,close,volume\nNSE:NIFTY,{},100,101,99,100.5,5\nNSE:NIFTY,{},100,99,101,100,5\n",
+        ts(5),
+        ts(6)
+    );
+    let (status, v) = h.post("/api/v2/ingest/candles", "text/csv", candles).await;
+    assert_eq!((status, v["accepted"].as_u64()), (200, Some(1)), "{v}");
+    assert_eq!(rejected(&v)[0].0, 1);
+    let (status, v) = h
+        .post(
+            "/api/v2/ingest/candles",
+            "text/csv",
+            "key,start,open,high,low,close\n".into(),
+        )
+        .await;
+    assert_eq!((status, v["field"].as_str()), (400, Some("volume")), "{v}");
+    assert_eq!(h.stored_minutes("NSE:NIFTY").await, 3);
+}
+
+#[tokio::test]
+async fn nan_zero_and_negative_prices_are_rejected_row_by_row() {
+    let h = harness(&[]).await;
+    // JSON has no NaN literal; a NaN reaches the service as a CSV cell.
+    let csv = format!(
+        "key,ts,last\nNSE:NIFTY,{},NaN\nNSE:NIFTY,{},0\nNSE:NIFTY,{},-5\nNSE:NIFTY,{},25900\n",
+        ts(0),
+        ts(1),
+        ts(2),
+        ts(3)
+    );
+    let (status, v) = h.post("/api/v2/ingest/ticks", "text/csv", csv).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["accepted"], 1);
+    let r = rejected(&v);
+    assert_eq!(
+        r.iter().map(|x| (x.0, x.1.as_str())).collect::<Vec<_>>(),
+        [(0, "last"), (1, "last"), (2, "last")]
+    );
+    assert!(r[0].2.contains("finite"), "{r:?}");
+    assert!(r[1].2.contains("positive"), "{r:?}");
+    assert_eq!(h.stored_minutes("NSE:NIFTY").await, 1, "only the good row's minute");
+
+    let (_, v) = h
+        .ticks(json!([{"key": CALL, "ts": ts(4), "bid": -1.0, "ask": 10.0}, good_tick(5)]))
+        .await;
+    assert_eq!(
+        (v["accepted"].as_u64(), rejected(&v)[0].1.as_str()),
+        (Some(1), "bid"),
+        "{v}"
+    );
+    assert_eq!(h.stored_minutes(CALL).await, 0);
+}
+
+#[tokio::test]
+async fn a_bid_above_the_ask_is_rejected() {
+    let h = harness(&[]).await;
+    let (_, v) = h
+        .ticks(json!([good_tick(0), {"key": CALL, "ts": ts(1), "bid": 120.0, "ask": 110.0, "last": 115.0}]))
+        .await;
+    assert_eq!(v["accepted"], 1);
+    let r = rejected(&v);
+    assert_eq!((r[0].0, r[0].1.as_str()), (1, "bid"));
+    assert!(r[0].2.contains("above ask"), "{r:?}");
+    assert_eq!(h.stored_minutes(CALL).await, 0);
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_instrument_keys_are_rejected() {
+    let h = harness(&[]).await;
+    let (_, v) = h
+        .ticks(json!([
+            {"key": "NSE:NOSUCH", "ts": ts(0), "last": 1.0},
+            {"key": "not a key", "ts": ts(0), "last": 1.0},
+            good_tick(1)
+        ]))
+        .await;
+    assert_eq!(v["accepted"], 1);
+    let r = rejected(&v);
+    assert_eq!(
+        r.iter().map(|x| (x.0, x.1.as_str())).collect::<Vec<_>>(),
+        [(0, "key"), (1, "key")]
+    );
+    assert!(r[0].2.contains("unknown instrument"), "{r:?}");
+    let (_, v) = h
+        .post(
+            "/api/v2/ingest/candles",
+            "application/json",
+            json!([{"key": "NSE:NOSUCH", "start": ts(0), "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 0.0}])
+                .to_string(),
+        )
+        .await;
+    assert_eq!(
+        (v["accepted"].as_u64(), rejected(&v)[0].1.as_str()),
+        (Some(0), "key"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn timestamps_in_the_future_or_outside_the_session_are_rejected() {
+    let h = harness(&[]).await;
+    let future = (now() + Duration::hours(1)).to_rfc3339();
+    let night = Utc.with_ymd_and_hms(2026, 1, 30, 15, 0, 0).unwrap().to_rfc3339();
+    let sunday = Utc.with_ymd_and_hms(2026, 2, 1, 5, 0, 0).unwrap().to_rfc3339();
+    let (_, v) = h
+        .ticks(json!([
+            {"key": "NSE:NIFTY", "ts": future, "last": 1.0},
+            {"key": "NSE:NIFTY", "ts": night, "last": 1.0},
+            {"key": "NSE:NIFTY", "ts": sunday, "last": 1.0},
+            good_tick(2)
+        ]))
+        .await;
+    assert_eq!(v["accepted"], 1, "{v}");
+    let r = rejected(&v);
+    assert_eq!(
+        r.iter().map(|x| (x.0, x.1.as_str())).collect::<Vec<_>>(),
+        [(0, "ts"), (1, "ts"), (2, "ts")]
+    );
+    assert!(r[0].2.contains("future"), "{r:?}");
+    assert!(r[1].2.contains("outside"), "{r:?}");
+    assert_eq!(h.stored_minutes("NSE:NIFTY").await, 1);
+}
+
+#[tokio::test]
+async fn keys_guard_ingest_and_limits_are_explicit() {
+    let h = harness(&["s3cret"]).await;
+    let (status, v) = h.ticks(json!([good_tick(0)])).await;
+    assert_eq!((status, v["field"].as_str()), (401, Some("X-API-Key")), "{v}");
+    let resp = h
+        .client
+        .post("/api/v2/ingest/ticks")
+        .header("X-API-Key", "s3cret")
+        .body_json(&json!([good_tick(0)]))
+        .send()
+        .await;
+    resp.assert_status_is_ok();
+    let too_many: Vec<Value> = (0..10_001).map(|_| good_tick(0)).collect();
+    let resp = h
+        .client
+        .post("/api/v2/ingest/ticks")
+        .header("X-API-Key", "s3cret")
+        .body_json(&too_many)
+        .send()
+        .await;
+    resp.assert_status(poem::http::StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, v) = h
+        .post("/api/v2/ingest/ticks", "application/xml", "<ticks/>".into())
+        .await;
+    assert!(status == 401 || status == 415, "{status} {v}");
+}
