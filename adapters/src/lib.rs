@@ -7,7 +7,9 @@
 //! - [`instruments`]: instrument catalogues (contract-master file, built-in generated listing,
 //!   external instrument service over HTTP);
 //! - [`replay`]: historical files (NSE option chains, candle CSVs) as ingest batches;
-//! - [`store`]: the sea-orm store on SQLite or PostgreSQL.
+//! - [`store`]: the sea-orm store on SQLite or PostgreSQL;
+//! - [`streams`]: the Redis Streams consumer (production ingest, inbound);
+//! - [`http`]: the REST API (inbound).
 
 pub mod cache;
 pub mod calc_csv;
@@ -17,3 +19,4 @@ pub mod http;
 pub mod instruments;
 pub mod replay;
 pub mod store;
+pub mod streams;

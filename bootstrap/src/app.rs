@@ -16,6 +16,7 @@ use adapters::instruments::builtin::BuiltinCatalogue;
 use adapters::instruments::contract_master;
 use adapters::instruments::http::HttpInstrumentSource;
 use adapters::store::SeaStore;
+use adapters::streams::{StreamConsumer, StreamConsumerConfig};
 use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
 use domain::instrument::Market;
 use domain::ports::{Clock, InstrumentSource};
@@ -29,6 +30,7 @@ use crate::settings::{Mode, Settings};
 pub struct Application {
     acceptor: TcpAcceptor,
     feed: Option<(SimulatedFeed, Duration)>,
+    consumer: Option<StreamConsumer>,
     state: AppState,
     flush_every: Duration,
     port: u16,
@@ -100,6 +102,11 @@ impl Application {
                 ..RedisCacheConfig::default()
             })?)
         };
+        let consumer = if settings.streams.enabled {
+            Some(stream_consumer(settings, ingest.clone())?)
+        } else {
+            None
+        };
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let acceptor = TcpListener::bind(addr.clone())
             .into_acceptor()
@@ -120,6 +127,7 @@ impl Application {
         Ok(Self {
             acceptor,
             feed,
+            consumer,
             state,
             flush_every: Duration::from_millis(settings.ingest.flush_interval_ms.max(10)),
             port,
@@ -166,17 +174,64 @@ impl Application {
                 }
             }))
         });
+        let (stop_consumer, consumer_stopped) = tokio::sync::oneshot::channel::<()>();
+        let consumer = self.consumer.map(|c| {
+            tokio::spawn(c.run(async {
+                let _ = consumer_stopped.await;
+            }))
+        });
         poem::Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes(self.state), shutdown_signal(), Some(Duration::from_secs(10)))
             .await?;
         if let Some(f) = feed {
             f.abort();
         }
+        // Stop reading the stream; a batch in flight is dropped unacknowledged and delivered again.
+        let _ = stop_consumer.send(());
+        if let Some(c) = consumer {
+            let _ = c.await;
+        }
         flusher.abort();
         let n = ingest.flush().await?;
         eprintln!("stopped; flushed {n} pending snapshots");
         Ok(())
     }
+}
+
+/// The stream consumer named by `[streams]`.
+fn stream_consumer(
+    settings: &Settings,
+    ingest: Arc<IngestTicks>,
+) -> Result<StreamConsumer, Box<dyn std::error::Error>> {
+    let s = &settings.streams;
+    if settings.redis.url.is_empty() {
+        return Err("streams.enabled needs redis.url".into());
+    }
+    let consumer = if s.consumer.is_empty() {
+        std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+            })
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "signal-service".to_owned())
+    } else {
+        s.consumer.clone()
+    };
+    let cfg = StreamConsumerConfig {
+        url: settings.redis.url.clone(),
+        stream: s.stream.clone(),
+        group: s.group.clone(),
+        consumer,
+        batch: s.batch.max(1),
+        block: Duration::from_millis(s.block_ms),
+        claim_idle: Duration::from_millis(s.claim_idle_ms),
+        claim_every: Duration::from_millis(s.claim_every_ms.max(10)),
+    };
+    Ok(StreamConsumer::new(cfg, ingest)?)
 }
 
 async fn shutdown_signal() {

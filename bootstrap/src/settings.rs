@@ -94,6 +94,28 @@ pub struct FeedSettings {
     pub expiries: usize,
 }
 
+/// `[streams]`: the Redis Streams consumer (production ingest).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSettings {
+    /// Run the consumer (needs `redis.url`).
+    pub enabled: bool,
+    /// Stream key; rejected rows go to `<stream>:rejected`.
+    pub stream: String,
+    /// Consumer group.
+    pub group: String,
+    /// This instance's consumer name; empty: `$HOSTNAME` (a pod's name under Kubernetes).
+    pub consumer: String,
+    /// Entries per read.
+    pub batch: usize,
+    /// How long one read blocks, milliseconds.
+    pub block_ms: u64,
+    /// Entries left pending this long by another consumer are claimed, milliseconds.
+    pub claim_idle_ms: u64,
+    /// How often to look for them, milliseconds.
+    pub claim_every_ms: u64,
+}
+
 /// `[mapping_cache]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -138,6 +160,7 @@ pub struct Settings {
     pub instruments: InstrumentSettings,
     pub ingest: IngestSettings,
     pub feed: FeedSettings,
+    pub streams: StreamSettings,
     pub mapping_cache: MappingCacheSettings,
     pub conventions: ConventionSettings,
     #[serde(default)]

@@ -18,7 +18,7 @@ use super::error::ErrorBody;
 pub const MAX_ROWS: usize = 10_000;
 
 /// One tick. Prices in the instrument's price units; quantities in units of the underlying.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Deserialize)]
 pub struct TickIn {
     /// Instrument key, e.g. `NSE:NIFTY` or `NSE:NIFTY-20260203-26000-CE`.
     pub key: String,
@@ -37,7 +37,7 @@ pub struct TickIn {
 }
 
 /// One 1-minute candle, labelled by its start.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Deserialize)]
 pub struct CandleIn {
     /// Instrument key.
     pub key: String,
@@ -55,6 +55,32 @@ pub struct CandleIn {
     pub volume: f64,
     /// Open interest at the bar's end, units (≥ 0).
     pub oi: Option<f64>,
+}
+
+impl TickIn {
+    /// The domain tick, once its key is known valid.
+    #[must_use]
+    pub fn into_tick(self, key: InstrumentKey) -> Tick {
+        Tick {
+            key,
+            ts: self.ts,
+            last: self.last,
+            bid: self.bid,
+            ask: self.ask,
+            volume: self.volume,
+            oi: self.oi,
+        }
+    }
+}
+
+impl CandleIn {
+    /// The domain candle, once its key is known valid.
+    #[must_use]
+    pub fn into_candle(self, key: InstrumentKey) -> InstrumentCandle {
+        let mut bar = Bar::ohlcv(self.start, self.open, self.high, self.low, self.close, self.volume);
+        bar.oi = self.oi;
+        InstrumentCandle { key, bar }
+    }
 }
 
 /// A rejected row.
@@ -167,20 +193,7 @@ impl IngestApi {
             })
             .map_err(bad_csv)?,
         };
-        let (ticks, rejected, index_of) = parse_keys(
-            rows,
-            rejected,
-            |t| &t.key,
-            |key, t| Tick {
-                key,
-                ts: t.ts,
-                last: t.last,
-                bid: t.bid,
-                ask: t.ask,
-                volume: t.volume,
-                oi: t.oi,
-            },
-        );
+        let (ticks, rejected, index_of) = parse_keys(rows, rejected, |t| &t.key, |k, t| t.into_tick(k));
         let report = self
             .state
             .ingest
@@ -225,16 +238,7 @@ impl IngestApi {
                 .map_err(bad_csv)?
             }
         };
-        let (candles, rejected, index_of) = parse_keys(
-            rows,
-            rejected,
-            |c| &c.key,
-            |key, c| {
-                let mut bar = Bar::ohlcv(c.start, c.open, c.high, c.low, c.close, c.volume);
-                bar.oi = c.oi;
-                InstrumentCandle { key, bar }
-            },
-        );
+        let (candles, rejected, index_of) = parse_keys(rows, rejected, |c| &c.key, |k, c| c.into_candle(k));
         let report = self
             .state
             .ingest
@@ -274,7 +278,7 @@ fn within_limit(rows: usize) -> Result<(), IngestError> {
 
 /// Parses every row's instrument key: rows with a valid key are built with `build`, the others
 /// added to `rejected`; also returns each built row's index in the request.
-fn parse_keys<T, R>(
+pub(crate) fn parse_keys<T, R>(
     rows: Vec<(usize, T)>,
     mut rejected: Vec<RejectedRow>,
     key_of: impl Fn(&T) -> &str,
@@ -308,7 +312,7 @@ fn bad_csv(body: ErrorBody) -> IngestError {
 
 /// The use case's report (indices into the parsed rows) merged with the rows refused while
 /// parsing, all indexed in the request's order.
-fn merge(report: IngestReport, mut rejected: Vec<RejectedRow>, index_of: &[usize]) -> IngestResult {
+pub(crate) fn merge(report: IngestReport, mut rejected: Vec<RejectedRow>, index_of: &[usize]) -> IngestResult {
     rejected.extend(report.rejected.into_iter().map(|r| RejectedRow {
         index: index_of[r.index] as u32,
         field: r.field,

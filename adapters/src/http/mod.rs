@@ -7,6 +7,7 @@ mod csv_body;
 pub mod error;
 mod health;
 mod ingest;
+pub use ingest::{CandleIn, IngestResult, RejectedRow, TickIn};
 mod realtime;
 
 use std::sync::Arc;

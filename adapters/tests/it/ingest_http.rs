@@ -6,26 +6,15 @@ use std::sync::Arc;
 
 use adapters::http::{AppState, routes};
 use adapters::store::SeaStore;
-use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use domain::chain::Conventions;
-use domain::instrument::{InstrumentKey, LotSize, OptionContract, OptionRight, Strike};
-use domain::ports::{Clock, ManualClock, SignalStore, TimeRange};
+use chrono::{Duration, TimeZone, Utc};
+use domain::instrument::InstrumentKey;
+use domain::ports::{SignalStore, TimeRange};
 use e2e_tests::FreshDatabase;
 use migration::{Migrator, MigratorTrait};
 use poem::test::TestClient;
 use serde_json::{Value, json};
 
-/// Monday 2026-02-02 10:00 IST, inside the NSE session.
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 2, 2, 4, 30, 0).unwrap()
-}
-
-fn ts(minutes: i64) -> String {
-    (now() - Duration::minutes(30) + Duration::minutes(minutes)).to_rfc3339()
-}
-
-const CALL: &str = "NSE:NIFTY-20260224-26000-CE";
+use crate::support::{CALL, now, pipeline, ts};
 
 struct Harness {
     _db: FreshDatabase,
@@ -37,28 +26,8 @@ async fn harness(api_keys: &[&str]) -> Harness {
     let db = FreshDatabase::sqlite();
     let store = SeaStore::connect(&db.url).await.unwrap();
     Migrator::up(store.connection(), None).await.unwrap();
-    let registry = InstrumentRegistry::default();
-    registry.register_underlying(InstrumentKey::parse("NSE:NIFTY").unwrap(), "NSE");
-    registry.register_option(
-        OptionContract {
-            key: InstrumentKey::parse(CALL).unwrap(),
-            underlying: InstrumentKey::parse("NSE:NIFTY").unwrap(),
-            expiry: Utc.with_ymd_and_hms(2026, 2, 24, 10, 0, 0).unwrap(),
-            strike: Strike::new(26_000.0).unwrap(),
-            right: OptionRight::Call,
-            lot_size: LotSize::new(65).unwrap(),
-            tick_size: 0.05,
-        },
-        "NSE",
-    );
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
-    let ingest = Arc::new(IngestTicks::new(
-        Arc::new(registry),
-        Arc::new(RealtimeState::default()),
-        Arc::new(store.clone()),
-        clock.clone(),
-        Conventions::DEFAULT,
-    ));
+    let ingest = pipeline(Arc::new(store.clone()));
+    let clock = ingest.clock().clone();
     let state = AppState {
         ingest,
         store: store.clone(),

@@ -7,3 +7,5 @@ mod instrument_service;
 mod redis_cache;
 mod replay;
 mod store;
+mod streams;
+mod support;

@@ -93,7 +93,9 @@ impl IngestTicks {
         &self.state
     }
 
-    pub(super) fn clock(&self) -> &Arc<dyn Clock> {
+    /// The clock the pipeline judges timestamps by.
+    #[must_use]
+    pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
 

@@ -364,3 +364,123 @@ fn readiness_includes_redis_when_it_is_configured() {
     assert!(up.stop().success());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `XPENDING <stream> <group>`'s count (0 before the group exists).
+fn stream_pending(conn: &mut redis::Connection, stream: &str) -> i64 {
+    redis::cmd("XPENDING")
+        .arg(stream)
+        .arg("signal-service")
+        .query::<redis::Value>(conn)
+        .ok()
+        .and_then(|v| match v {
+            redis::Value::Array(items) => items.into_iter().next(),
+            _ => None,
+        })
+        .and_then(|n| match n {
+            redis::Value::Int(n) => Some(n),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_stream_consumer_killed_mid_ingest_loses_nothing_and_its_pending_entries_are_taken_over() {
+    let (dir, db_url) = super::scratch("stream-kill");
+    #[allow(clippy::disallowed_methods)] // a unique name from the wall clock
+    let stream = format!("test:{}:{}:ingest", std::process::id(), Utc::now().timestamp_micros());
+    let config = |consumer: &str| {
+        let path = dir.join(format!("{consumer}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "[redis]\nurl = \"redis://127.0.0.1:6379/0\"\n[streams]\nenabled = true\nstream = \"{stream}\"\n\
+                 consumer = \"{consumer}\"\nbatch = 5\nblock_ms = 100\nclaim_idle_ms = 300\nclaim_every_ms = 100\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let (a, b) = (config("node-a"), config("node-b"));
+    let mut redis = redis::Client::open("redis://127.0.0.1:6379/0")
+        .unwrap()
+        .get_connection()
+        .expect("the local Redis");
+    let _: () = redis::cmd("DEL").arg(&stream).query(&mut redis).unwrap();
+    let open = past_session_instant() - chrono::Duration::minutes(60);
+    let n = 300i64;
+    let add = |redis: &mut redis::Connection, i: i64| {
+        let ts = (open + chrono::Duration::minutes(i)).to_rfc3339();
+        let tick =
+            serde_json::json!({"key": "NSE:NIFTY", "ts": ts, "last": 26_000.0 + i as f64, "volume": 100.0 * i as f64});
+        let _: String = redis::cmd("XADD")
+            .arg(&stream)
+            .arg("*")
+            .arg("ticks")
+            .arg(tick.to_string())
+            .query(redis)
+            .unwrap();
+    };
+
+    // node-a consumes while the producer writes. Once a few entries are in, node-a is frozen
+    // (SIGSTOP) at a moment it holds delivered, unacknowledged entries, and killed (SIGKILL).
+    let node_a = Server::start_args(&db_url, false, &["--config", a.to_str().unwrap()]);
+    let mut child = node_a.child;
+    let pid = child.id().to_string();
+    let signal = |sig: &str| {
+        Command::new("kill").args([sig, &pid]).status().unwrap();
+    };
+    let mut left_pending = 0;
+    for i in 0..n {
+        add(&mut redis, i);
+        if left_pending == 0 && i >= 20 {
+            signal("-STOP");
+            left_pending = stream_pending(&mut redis, &stream);
+            if left_pending > 0 {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+            } else {
+                signal("-CONT");
+            }
+        }
+    }
+    assert!(
+        left_pending > 0,
+        "node-a was never caught holding unacknowledged entries"
+    );
+    eprintln!("node-a killed holding {left_pending} unacknowledged entries");
+
+    // node-b (another instance) takes over node-a's unacknowledged entries and the rest.
+    let node_b = Server::start_args(&db_url, false, &["--config", b.to_str().unwrap()]);
+    let started = std::time::Instant::now();
+    let stored = |db_url: &str| -> i64 {
+        super::count(
+            db_url,
+            "SELECT count(*) AS n FROM candles_1m WHERE instrument_key = 'NSE:NIFTY'",
+        )
+    };
+    while stored(&db_url) < n || stream_pending(&mut redis, &stream) > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "stored {} of {n}, {} pending",
+            stored(&db_url),
+            stream_pending(&mut redis, &stream)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(node_b.stop().success());
+    assert_eq!(stored(&db_url), n, "every entry's minute is stored once");
+    let right_close = super::count(
+        &db_url,
+        &format!(
+            "SELECT count(*) AS n FROM candles_1m WHERE close = 26000 + (start_ms - {}) / 60000",
+            open.timestamp_millis()
+        ),
+    );
+    assert_eq!(right_close, n, "each minute holds its own tick's price");
+    let _: () = redis::cmd("DEL")
+        .arg(&stream)
+        .arg(format!("{stream}:rejected"))
+        .query(&mut redis)
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,49 @@
+//! What several test modules share: a fixed clock inside an NSE session and an ingest pipeline
+//! that knows NIFTY and one of its calls.
+
+use std::sync::Arc;
+
+use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use domain::chain::Conventions;
+use domain::instrument::{InstrumentKey, LotSize, OptionContract, OptionRight, Strike};
+use domain::ports::{Clock, ManualClock, SignalStore};
+
+/// Monday 2026-02-02 10:00 IST, inside the NSE session.
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 2, 2, 4, 30, 0).unwrap()
+}
+
+/// An instant `minutes` after 09:30 IST on that day (RFC 3339).
+pub fn ts(minutes: i64) -> String {
+    (now() - Duration::minutes(30) + Duration::minutes(minutes)).to_rfc3339()
+}
+
+/// The one option contract the pipeline knows besides the index.
+pub const CALL: &str = "NSE:NIFTY-20260224-26000-CE";
+
+/// An ingest pipeline over `store` with the default conventions and the clock at [`now`].
+pub fn pipeline(store: Arc<dyn SignalStore>) -> Arc<IngestTicks> {
+    let registry = InstrumentRegistry::default();
+    registry.register_underlying(InstrumentKey::parse("NSE:NIFTY").unwrap(), "NSE");
+    registry.register_option(
+        OptionContract {
+            key: InstrumentKey::parse(CALL).unwrap(),
+            underlying: InstrumentKey::parse("NSE:NIFTY").unwrap(),
+            expiry: Utc.with_ymd_and_hms(2026, 2, 24, 10, 0, 0).unwrap(),
+            strike: Strike::new(26_000.0).unwrap(),
+            right: OptionRight::Call,
+            lot_size: LotSize::new(65).unwrap(),
+            tick_size: 0.05,
+        },
+        "NSE",
+    );
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
+    Arc::new(IngestTicks::new(
+        Arc::new(registry),
+        Arc::new(RealtimeState::default()),
+        store,
+        clock,
+        Conventions::DEFAULT,
+    ))
+}
