@@ -173,6 +173,7 @@ async fn entries_are_stored_then_acknowledged_and_bad_rows_are_dead_lettered() {
 #[tokio::test]
 async fn nothing_is_acknowledged_while_the_store_fails() {
     let mut failing = MockSignalStore::new();
+    failing.expect_candles().returning(|_, _| Ok(Vec::new()));
     failing
         .expect_save_candles()
         .returning(|_| Err(PortError::Unavailable("database down".into())));

@@ -10,7 +10,7 @@ use domain::expiry::{Forward, time_to_expiry};
 use domain::instrument::InstrumentKey;
 use domain::market_data::Tick;
 use domain::ports::{
-    Clock, ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, PortError, SignalStore,
+    Clock, ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, PortError, SignalStore, TimeRange,
 };
 
 use super::moneyness::chain_records;
@@ -123,6 +123,7 @@ impl IngestTicks {
     #[tracing::instrument(skip(self, ticks), fields(n = ticks.len()))]
     pub async fn execute(&self, ticks: &[Tick]) -> Result<IngestReport, PortError> {
         self.close_minutes(ticks);
+        self.resume_builders(ticks).await?;
         let now = self.clock.now();
         let mut report = IngestReport::default();
         let mut candles = Vec::new();
@@ -189,6 +190,48 @@ impl IngestTicks {
         self.store.save_candles(&candles).await?;
         self.price(ticks, &priced, &touched);
         Ok(report)
+    }
+
+    /// Gives every instrument met for the first time since start a bar builder resumed from the
+    /// bars already stored for the tick's session, so a restart mid-session neither overwrites a
+    /// stored minute with a partial one nor miscounts the next minute's volume.
+    async fn resume_builders(&self, ticks: &[Tick]) -> Result<(), PortError> {
+        let fresh: HashMap<InstrumentKey, (NaiveDate, TimeRange)> = {
+            let builders = self.builders.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            ticks
+                .iter()
+                .filter(|t| !builders.contains_key(&t.key))
+                .filter_map(|t| {
+                    let market = InstrumentRegistry::market_of(&self.registry.get(&t.key)?);
+                    let day = market.session_containing(t.ts)?;
+                    Some((
+                        t.key.clone(),
+                        (
+                            day.date,
+                            TimeRange {
+                                from: day.open,
+                                to: day.close,
+                            },
+                        ),
+                    ))
+                })
+                .collect()
+        };
+        for (key, (date, range)) in fresh {
+            let bars: Vec<_> = self
+                .store
+                .candles(&key, range)
+                .await?
+                .into_iter()
+                .map(|c| c.bar)
+                .collect();
+            self.builders
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(key)
+                .or_insert_with(|| MinuteBarBuilder::resume(date, &bars));
+        }
+        Ok(())
     }
 
     fn price(&self, ticks: &[Tick], priced: &[usize], touched: &HashSet<(InstrumentKey, NaiveDate)>) {

@@ -421,43 +421,65 @@ fn a_stream_consumer_killed_mid_ingest_loses_nothing_and_its_pending_entries_are
             .unwrap();
     };
 
-    // node-a consumes while the producer writes. Once a few entries are in, node-a is frozen
-    // (SIGSTOP) at a moment it holds delivered, unacknowledged entries, and killed (SIGKILL).
-    let node_a = Server::start_args(&db_url, false, &["--config", a.to_str().unwrap()]);
-    let mut child = node_a.child;
-    let pid = child.id().to_string();
-    let signal = |sig: &str| {
-        Command::new("kill").args([sig, &pid]).status().unwrap();
-    };
-    let mut left_pending = 0;
-    for i in 0..n {
-        add(&mut redis, i);
-        if left_pending == 0 && i >= 20 {
-            signal("-STOP");
-            left_pending = stream_pending(&mut redis, &stream);
-            if left_pending > 0 {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
-            } else {
-                signal("-CONT");
-            }
-        }
-    }
-    assert!(
-        left_pending > 0,
-        "node-a was never caught holding unacknowledged entries"
-    );
-    eprintln!("node-a killed holding {left_pending} unacknowledged entries");
-
-    // node-b (another instance) takes over node-a's unacknowledged entries and the rest.
-    let node_b = Server::start_args(&db_url, false, &["--config", b.to_str().unwrap()]);
-    let started = std::time::Instant::now();
     let stored = |db_url: &str| -> i64 {
         super::count(
             db_url,
             "SELECT count(*) AS n FROM candles_1m WHERE instrument_key = 'NSE:NIFTY'",
         )
     };
+    // node-a consumes the first entries. Then the test holds SQLite's write lock, so node-a
+    // reads the next entries but cannot store them; it is killed (SIGKILL) in that state.
+    let node_a = Server::start_args(&db_url, false, &["--config", a.to_str().unwrap()]);
+    let first = 20;
+    for i in 0..first {
+        add(&mut redis, i);
+    }
+    let waiting = std::time::Instant::now();
+    while stored(&db_url) < first {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "node-a stored {}",
+            stored(&db_url)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let lock = rt.block_on(async {
+        use sea_orm::{ConnectOptions, ConnectionTrait, Database};
+        let mut o = ConnectOptions::new(db_url.clone());
+        o.max_connections(1).min_connections(1);
+        let db = Database::connect(o).await.unwrap();
+        db.execute_unprepared("BEGIN EXCLUSIVE").await.unwrap();
+        db
+    });
+    for i in first..n / 2 {
+        add(&mut redis, i);
+    }
+    let waiting = std::time::Instant::now();
+    let left_pending = loop {
+        let p = stream_pending(&mut redis, &stream);
+        if p > 0 {
+            break p;
+        }
+        assert!(waiting.elapsed() < Duration::from_secs(30), "node-a read nothing more");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut child = node_a.child;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    rt.block_on(async {
+        use sea_orm::ConnectionTrait;
+        lock.execute_unprepared("ROLLBACK").await.unwrap();
+        lock.close().await.unwrap();
+    });
+    eprintln!("node-a killed holding {left_pending} unacknowledged entries");
+    for i in n / 2..n {
+        add(&mut redis, i);
+    }
+
+    // node-b (another instance) takes over node-a's unacknowledged entries and the rest.
+    let node_b = Server::start_args(&db_url, false, &["--config", b.to_str().unwrap()]);
+    let started = std::time::Instant::now();
     while stored(&db_url) < n || stream_pending(&mut redis, &stream) > 0 {
         assert!(
             started.elapsed() < Duration::from_secs(60),
@@ -477,6 +499,16 @@ fn a_stream_consumer_killed_mid_ingest_loses_nothing_and_its_pending_entries_are
         ),
     );
     assert_eq!(right_close, n, "each minute holds its own tick's price");
+    // Cumulative volume 100·i: every minute after the first traded 100, across the takeover too.
+    let right_volume = super::count(
+        &db_url,
+        "SELECT count(*) AS n FROM candles_1m WHERE instrument_key = 'NSE:NIFTY' AND volume = 100",
+    );
+    assert_eq!(
+        right_volume,
+        n - 1,
+        "volumes are measured from the stored cumulative volume"
+    );
     let _: () = redis::cmd("DEL")
         .arg(&stream)
         .arg(format!("{stream}:rejected"))

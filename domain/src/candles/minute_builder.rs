@@ -50,6 +50,45 @@ fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 impl MinuteBarBuilder {
+    /// A builder resuming `session` from its stored bars (after a restart), so that later ticks
+    /// of a stored minute extend its bar instead of replacing it, and the next minute's volume
+    /// is measured from the right cumulative volume.
+    ///
+    /// The stored bars carry no tick times: a bar's open and close are taken as stamped at its
+    /// minute's start (so any later tick of the minute moves the close, none moves the open), and
+    /// the session's cumulative volume at a bar's end as the sum of the stored volumes up to it.
+    #[must_use]
+    pub fn resume(session: NaiveDate, bars: &[Bar]) -> Self {
+        let mut cum = 0.0;
+        let mut minutes = BTreeMap::new();
+        let mut sorted: Vec<&Bar> = bars.iter().collect();
+        sorted.sort_by_key(|b| b.start);
+        for b in sorted {
+            cum += b.volume;
+            minutes.insert(
+                b.start,
+                Minute {
+                    open: (b.start, b.open),
+                    close: (b.start, b.close),
+                    high: b.high,
+                    low: b.low,
+                    cum_volume: Some(cum),
+                    oi: b.oi.map(|oi| (b.start, oi)),
+                },
+            );
+        }
+        Self {
+            session: Some(session),
+            minutes,
+        }
+    }
+
+    /// Whether the builder holds nothing yet (no session seen).
+    #[must_use]
+    pub fn is_fresh(&self) -> bool {
+        self.session.is_none()
+    }
+
     /// Applies a tick whose exchange-local session date is `session`.
     pub fn apply(&mut self, tick: &Tick, session: NaiveDate) -> TickEffect {
         match self.session {
@@ -141,6 +180,41 @@ impl MinuteBarBuilder {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_resumed_builder_extends_stored_bars_and_keeps_volumes_right() {
+        let day = NaiveDate::from_ymd_opt(2026, 2, 2).unwrap_or_default();
+        let m0 = DateTime::parse_from_rfc3339("2026-02-02T04:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let tick = |secs: i64, last: f64, volume: f64| Tick {
+            key: crate::instrument::InstrumentKey::parse("NSE:NIFTY").unwrap(),
+            ts: m0 + Duration::seconds(secs),
+            last: Some(last),
+            bid: None,
+            ask: None,
+            volume: Some(volume),
+            oi: None,
+        };
+        let mut whole = MinuteBarBuilder::default();
+        for t in [
+            tick(1, 100.0, 10.0),
+            tick(20, 103.0, 30.0),
+            tick(61, 101.0, 35.0),
+            tick(70, 99.0, 50.0),
+        ] {
+            whole.apply(&t, day);
+        }
+        // The process stopped after the first three ticks; the stored bars are what it had written.
+        let mut first = MinuteBarBuilder::default();
+        for t in [tick(1, 100.0, 10.0), tick(20, 103.0, 30.0), tick(61, 101.0, 35.0)] {
+            first.apply(&t, day);
+        }
+        let mut resumed = MinuteBarBuilder::resume(day, &first.bars());
+        resumed.apply(&tick(70, 99.0, 50.0), day);
+        assert_eq!(resumed.bars(), whole.bars());
+        assert!(!resumed.is_fresh() && MinuteBarBuilder::default().is_fresh());
+    }
+
     use super::*;
     use crate::instrument::InstrumentKey;
 
