@@ -3,8 +3,11 @@
 //!
 //! - [`calculators`]: batch Greeks, IV, indicators and aggregation (the `calc` commands and,
 //!   later, the analytics endpoints);
+//! - [`candles`]: bars on any timeframe through the `signal_custom_timeframes` cache;
+//! - [`ingest`]: market data in, candles, IV, Greeks and moneyness aggregates out;
 //! - [`moneyness`]: the tiered moneyness-mapping lookup and the moneyness-aware Greeks calculator.
 
 pub mod calculators;
+pub mod candles;
 pub mod ingest;
 pub mod moneyness;

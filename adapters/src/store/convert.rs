@@ -1,14 +1,14 @@
 //! Domain records ↔ table rows. Enum codes are the serde names the API uses.
 
 use chrono::{DateTime, Utc};
-use domain::candles::Bar;
+use domain::candles::{AggregatedBar, Bar, Timeframe};
 use domain::instrument::{InstrumentKey, OptionContract};
 use domain::moneyness::LevelAggregate;
 use domain::ports::{GreeksRecord, InstrumentCandle, MoneynessRecord, PortError};
 use domain::pricing::Greeks;
 use serde::de::DeserializeOwned;
 
-use super::entities::{candle, greeks, instrument, moneyness};
+use super::entities::{candle, custom_timeframe, greeks, instrument, moneyness};
 
 pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -59,6 +59,52 @@ pub(super) fn candle_record(m: candle::Model) -> Result<InstrumentCandle, PortEr
             oi: m.oi,
             minutes: 1,
         },
+    })
+}
+
+pub(super) fn timeframe_model(
+    key: &InstrumentKey,
+    timeframe: Timeframe,
+    b: &AggregatedBar,
+    computed_at_ms: i64,
+) -> custom_timeframe::Model {
+    let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+    custom_timeframe::Model {
+        instrument_key: key.as_str().to_owned(),
+        timeframe: timeframe.to_string(),
+        bucket_start_ms: b.start.timestamp_millis(),
+        bucket_end_ms: b.end.timestamp_millis(),
+        open: b.open,
+        high: b.high,
+        low: b.low,
+        close: b.close,
+        volume: b.volume,
+        vwap: b.vwap,
+        oi: b.oi,
+        n_bars: count(b.n_bars),
+        expected_bars: count(b.expected_bars),
+        partial: b.partial,
+        gaps: count(b.gaps),
+        computed_at_ms,
+    }
+}
+
+pub(super) fn timeframe_record(m: custom_timeframe::Model) -> Result<AggregatedBar, PortError> {
+    let count = |n: i32| u32::try_from(n).map_err(|_| PortError::Invalid(format!("stored count {n}")));
+    Ok(AggregatedBar {
+        start: time(m.bucket_start_ms)?,
+        end: time(m.bucket_end_ms)?,
+        open: m.open,
+        high: m.high,
+        low: m.low,
+        close: m.close,
+        volume: m.volume,
+        vwap: m.vwap,
+        oi: m.oi,
+        n_bars: count(m.n_bars)?,
+        expected_bars: count(m.expected_bars)?,
+        partial: m.partial,
+        gaps: count(m.gaps)?,
     })
 }
 

@@ -7,7 +7,10 @@
 mod convert;
 pub mod entities;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
+use domain::candles::{AggregatedBar, Timeframe};
 use domain::instrument::{InstrumentKey, OptionContract};
 use domain::ports::{
     ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, PortError, SignalStore, TimeRange,
@@ -15,11 +18,11 @@ use domain::ports::{
 use sea_orm::sea_query::OnConflict;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ColumnTrait, ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
-use entities::{candle, computation, greeks, instrument, moneyness};
+use entities::{candle, computation, custom_timeframe, greeks, instrument, moneyness};
 
 /// Rows per INSERT statement (≤ 32 766 bound variables on SQLite even for the widest table).
 const CHUNK: usize = 500;
@@ -84,6 +87,33 @@ pub fn connect_options(url: &str) -> ConnectOptions {
     o
 }
 
+/// Drops the cached aggregates (every timeframe) of each written instrument whose bucket spans
+/// a minute between the earliest and the latest written for it: one `DELETE` per instrument.
+async fn invalidate_timeframes(txn: &DatabaseTransaction, candles: &[InstrumentCandle]) -> Result<(), PortError> {
+    let mut spans: HashMap<&str, (i64, i64)> = HashMap::new();
+    for c in candles {
+        let t = c.bar.start.timestamp_millis();
+        spans
+            .entry(c.key.as_str())
+            .and_modify(|(lo, hi)| {
+                *lo = (*lo).min(t);
+                *hi = (*hi).max(t);
+            })
+            .or_insert((t, t));
+    }
+    use custom_timeframe::Column as C;
+    for (key, (lo, hi)) in spans {
+        custom_timeframe::Entity::delete_many()
+            .filter(C::InstrumentKey.eq(key))
+            .filter(C::BucketEndMs.gt(lo))
+            .filter(C::BucketStartMs.lte(hi))
+            .exec(txn)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
 macro_rules! upsert_chunks {
     ($txn:expr, $entity:ty, $models:expr, $keys:expr, $values:expr) => {{
         for chunk in $models.chunks(CHUNK) {
@@ -120,6 +150,66 @@ impl SignalStore for SeaStore {
                 C::Vwap,
                 C::Oi,
                 C::UpdatedAtMs
+            ]
+        );
+        invalidate_timeframes(&txn, candles).await?;
+        txn.commit().await.map_err(db_error)
+    }
+
+    async fn timeframe_bars(
+        &self,
+        key: &InstrumentKey,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<Vec<AggregatedBar>, PortError> {
+        use custom_timeframe::Column as C;
+        let rows = custom_timeframe::Entity::find()
+            .filter(C::InstrumentKey.eq(key.as_str()))
+            .filter(C::Timeframe.eq(timeframe.to_string()))
+            .filter(C::BucketStartMs.gte(range.from.timestamp_millis()))
+            .filter(C::BucketStartMs.lt(range.to.timestamp_millis()))
+            .order_by_asc(C::BucketStartMs)
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter().map(convert::timeframe_record).collect()
+    }
+
+    async fn save_timeframe_bars(
+        &self,
+        key: &InstrumentKey,
+        timeframe: Timeframe,
+        bars: &[AggregatedBar],
+    ) -> Result<(), PortError> {
+        if bars.is_empty() {
+            return Ok(());
+        }
+        let now_ms = convert::now_ms();
+        let models: Vec<custom_timeframe::Model> = bars
+            .iter()
+            .map(|b| convert::timeframe_model(key, timeframe, b, now_ms))
+            .collect();
+        let txn = self.db.begin().await.map_err(db_error)?;
+        use custom_timeframe::Column as C;
+        upsert_chunks!(
+            &txn,
+            custom_timeframe::Entity,
+            models,
+            [C::InstrumentKey, C::Timeframe, C::BucketStartMs],
+            [
+                C::BucketEndMs,
+                C::Open,
+                C::High,
+                C::Low,
+                C::Close,
+                C::Volume,
+                C::Vwap,
+                C::Oi,
+                C::NBars,
+                C::ExpectedBars,
+                C::Partial,
+                C::Gaps,
+                C::ComputedAtMs
             ]
         );
         txn.commit().await.map_err(db_error)

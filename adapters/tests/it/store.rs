@@ -1,5 +1,7 @@
 //! The sea-orm store on a fresh SQLite file and a fresh PostgreSQL database per test.
 
+use std::sync::Arc;
+
 use adapters::store::SeaStore;
 use chrono::{DateTime, Duration, Utc};
 use domain::candles::Bar;
@@ -157,6 +159,56 @@ async fn moneyness_rows_are_upserted_per_level_and_minute(db: FreshDatabase) {
     assert_eq!(count(&s, "signal_moneyness_greeks").await, 2);
 }
 
+/// 7-minute bars through the cache: the first read aggregates and caches the closed buckets,
+/// the second is answered from the cache, and a late 1-minute bar drops exactly its bucket,
+/// which the next read recomputes with the new data.
+async fn custom_timeframes_are_cached_and_a_late_bar_invalidates_its_bucket(db: FreshDatabase) {
+    use application::candles::TimeframeBars;
+    use domain::instrument::Market;
+    use domain::ports::ManualClock;
+    let s = store(&db).await;
+    // 60 one-minute bars from 09:15 IST; the clock stands at 10:16 IST, inside the last bucket.
+    s.save_candles(&candles(60, 100.0)).await.unwrap();
+    let clock = Arc::new(ManualClock::new(t("2026-02-02T04:46:00Z")));
+    let uc = TimeframeBars::new(Arc::new(s.clone()), clock);
+    let tf = "7m".parse().unwrap();
+    let range = TimeRange {
+        from: t("2026-02-02T03:45:00Z"),
+        to: t("2026-02-02T05:00:00Z"),
+    };
+    let (first, stats) = uc.bars(&key("NSE:NIFTY"), &Market::nse(), tf, range).await.unwrap();
+    // 60 minutes make 8 full 7-minute buckets and a ninth of 4 bars.
+    assert_eq!(first.len(), 9);
+    assert_eq!(
+        (stats.cached, stats.computed, stats.stored),
+        (0, 9, 8),
+        "the open bucket is not cached"
+    );
+    assert_eq!(count(&s, "signal_custom_timeframes").await, 8);
+    let (again, stats) = uc.bars(&key("NSE:NIFTY"), &Market::nse(), tf, range).await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!((stats.cached, stats.computed), (8, 1), "{stats:?}");
+
+    // A late correction of 09:30 (the third bucket, 09:29–09:36) with a new high.
+    let mut late = candles(16, 100.0).pop().unwrap();
+    late.bar.high = 150.0;
+    s.save_candles(&[late]).await.unwrap();
+    assert_eq!(
+        count(&s, "signal_custom_timeframes").await,
+        7,
+        "only its bucket is dropped"
+    );
+    let (after, stats) = uc.bars(&key("NSE:NIFTY"), &Market::nse(), tf, range).await.unwrap();
+    assert_eq!((stats.cached, stats.computed), (7, 2), "{stats:?}");
+    assert_eq!(after[2].high, 150.0);
+    assert_eq!(after[2].start, t("2026-02-02T03:59:00Z"));
+    assert_eq!(
+        after.iter().filter(|b| b.high == 150.0).count(),
+        1,
+        "the other buckets are untouched"
+    );
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -172,6 +224,7 @@ on_both_backends!(
     candle_upserts_are_idempotent_and_reads_are_ordered_and_half_open,
     greeks_round_trip_with_and_without_iv,
     moneyness_rows_are_upserted_per_level_and_minute,
+    custom_timeframes_are_cached_and_a_late_bar_invalidates_its_bucket,
 );
 
 #[tokio::test]

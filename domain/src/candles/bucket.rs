@@ -112,6 +112,33 @@ impl Bucketer {
         }
     }
 
+    /// Every bucket that starts in `[from, to)`, ascending: the grid a range of bars can fill.
+    /// Holidays and weekends have none; a day or week group appears once.
+    pub fn buckets_between(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Bucket> {
+        let mut out: Vec<Bucket> = Vec::new();
+        if from >= to {
+            return out;
+        }
+        let tz = self.market.tz();
+        let (first, last) = (from.with_timezone(&tz).date_naive(), to.with_timezone(&tz).date_naive());
+        let mut date = first;
+        while date <= last {
+            if let Some(day) = self.market.session_on(date) {
+                let mut t = day.open;
+                while t < day.close {
+                    let Some(b) = self.bucket_of(t) else { break };
+                    if b.start >= from && b.start < to && out.last().is_none_or(|l| l.start != b.start) {
+                        out.push(b);
+                    }
+                    t = b.end.max(t + Duration::minutes(1));
+                }
+            }
+            let Some(next) = date.succ_opt() else { break };
+            date = next;
+        }
+        out
+    }
+
     fn day_group(&self, date: NaiveDate) -> Option<Bucket> {
         let n = i64::from(self.timeframe.calendar_days().unwrap_or(1));
         let offset = (date - anchor()).num_days().div_euclid(n) * n;
@@ -163,6 +190,30 @@ mod tests {
             "the close is outside the session"
         );
         assert!(b.bucket_of(at("2019-07-09T09:14:00+05:30")).is_none());
+    }
+
+    #[test]
+    fn the_grid_between_two_instants_skips_nights_weekends_and_holidays() {
+        // Friday 2019-07-12 14:00 IST to Monday 2019-07-15 10:00 IST, hourly from 09:15.
+        let grid = bucketer("1h").buckets_between(at("2019-07-12T14:00:00+05:30"), at("2019-07-15T10:00:00+05:30"));
+        let starts: Vec<_> = grid.iter().map(|b| b.start).collect();
+        assert_eq!(
+            starts,
+            [
+                at("2019-07-12T14:15:00+05:30"),
+                at("2019-07-12T15:15:00+05:30"),
+                at("2019-07-15T09:15:00+05:30")
+            ]
+        );
+        assert_eq!(grid[1].expected_minutes, 15, "cut at the close");
+        assert_eq!(
+            bucketer("7m")
+                .buckets_between(at("2019-07-09T00:00:00Z"), at("2019-07-10T00:00:00Z"))
+                .len(),
+            54
+        );
+        let days = bucketer("1d").buckets_between(at("2019-07-08T00:00:00Z"), at("2019-07-15T00:00:00Z"));
+        assert_eq!(days.len(), 5, "one bucket per trading day of the week");
     }
 
     #[test]

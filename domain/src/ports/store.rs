@@ -3,13 +3,16 @@
 use async_trait::async_trait;
 
 use super::{ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, PortError, TimeRange};
+use crate::candles::{AggregatedBar, Timeframe};
 use crate::instrument::{InstrumentKey, OptionContract};
 
 /// Durable storage of market data and computed signals.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SignalStore: Send + Sync {
-    /// Upserts 1-minute candles (idempotent: the same bar twice leaves one row).
+    /// Upserts 1-minute candles (idempotent: the same bar twice leaves one row), and in the same
+    /// transaction drops every cached aggregate (see [`Self::save_timeframe_bars`]) of those
+    /// instruments whose bucket spans one of the written minutes.
     ///
     /// # Errors
     /// [`PortError::Unavailable`] when the database is down; nothing is half-written.
@@ -20,6 +23,29 @@ pub trait SignalStore: Send + Sync {
     /// # Errors
     /// [`PortError::Unavailable`] when the database is down.
     async fn candles(&self, key: &InstrumentKey, range: TimeRange) -> Result<Vec<InstrumentCandle>, PortError>;
+
+    /// Cached aggregated bars of one instrument and timeframe whose bucket starts in `range`,
+    /// ascending (`signal_custom_timeframes`).
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database is down.
+    async fn timeframe_bars(
+        &self,
+        key: &InstrumentKey,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<Vec<AggregatedBar>, PortError>;
+
+    /// Caches aggregated bars of one instrument and timeframe (upsert by bucket start).
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database is down.
+    async fn save_timeframe_bars(
+        &self,
+        key: &InstrumentKey,
+        timeframe: Timeframe,
+        bars: &[AggregatedBar],
+    ) -> Result<(), PortError>;
 
     /// Upserts per-option Greeks snapshots.
     ///

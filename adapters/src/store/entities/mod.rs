@@ -3,6 +3,7 @@
 
 pub mod candle;
 pub mod computation;
+pub mod custom_timeframe;
 pub mod greeks;
 pub mod instrument;
 pub mod moneyness;
