@@ -1,7 +1,7 @@
 //! The built-in market feed of the embedded default: a simulated NIFTY and BANKNIFTY market.
 //!
 //! Every interval it moves each underlying by a small random step (a geometric random walk at
-//! about 12–14 % a year), prices the nearest strikes of the first expiries off a smile with
+//! about 12–14 % a year), quotes its monthly futures at fair value (spot carried at 6.5 %), prices the nearest strikes of the first expiries off a smile with
 //! Black-76 on the carried forward, quotes them with a spread of half a percent (at least one
 //! tick), and adds volume and open interest; the ticks go through the same ingest path as any
 //! other source. Timestamps are the exchange clock while the market is open; outside hours the
@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use domain::instrument::{InstrumentKey, Market, OptionContract, OptionRight};
+use domain::instrument::{FutureContract, InstrumentKey, Market, OptionContract, OptionRight};
 use domain::market_data::Tick;
 use domain::ports::{InstrumentSource, PortError};
 use domain::pricing::{OptionInputs, PricingModel, price_and_greeks};
@@ -36,6 +36,7 @@ pub struct SimulatedFeed {
     rng: u64,
     spots: HashMap<InstrumentKey, (f64, f64, f64)>, // (spot, atm vol, strike step)
     chains: HashMap<InstrumentKey, Vec<OptionContract>>,
+    futures: HashMap<InstrumentKey, Vec<FutureContract>>,
     volumes: HashMap<InstrumentKey, (f64, f64)>,
 }
 
@@ -47,7 +48,9 @@ impl SimulatedFeed {
     pub async fn new(source: &dyn InstrumentSource, cfg: FeedConfig, now: DateTime<Utc>) -> Result<Self, PortError> {
         let mut spots = HashMap::new();
         let mut chains = HashMap::new();
+        let mut futures = HashMap::new();
         for u in source.underlyings().await? {
+            futures.insert(u.key.clone(), source.futures(&u.key).await?);
             let (spot, vol) = if u.symbol == "BANKNIFTY" {
                 (59_000.0, 0.14)
             } else {
@@ -68,6 +71,7 @@ impl SimulatedFeed {
             rng: seed,
             spots,
             chains,
+            futures,
             volumes: HashMap::new(),
         })
     }
@@ -124,6 +128,25 @@ impl SimulatedFeed {
                 volume: None,
                 oi: None,
             });
+            let futures: Vec<FutureContract> = self.futures.get(&u).cloned().unwrap_or_default();
+            for f in &futures {
+                // Fair value at the feed's rate, quoted two ticks wide around it.
+                let t = ((f.expiry - ts).num_seconds().max(60) as f64) / (365.0 * 86_400.0);
+                let fair = (spot * (0.065 * t).exp() / f.tick_size).round() * f.tick_size;
+                let (traded, oi) = self.volumes.get(&f.key).copied().unwrap_or((0.0, 1.0e7));
+                let lot = f64::from(f.lot_size.units());
+                let traded = traded + (self.uniform() * 50.0).floor() * lot;
+                self.volumes.insert(f.key.clone(), (traded, oi));
+                out.push(Tick {
+                    key: f.key.clone(),
+                    ts,
+                    last: Some(fair),
+                    bid: Some(fair - f.tick_size),
+                    ask: Some(fair + f.tick_size),
+                    volume: Some(traded),
+                    oi: Some(oi),
+                });
+            }
             let chain: Vec<OptionContract> = self.chains.get(&u).cloned().unwrap_or_default();
             let atm = (spot / step).round() * step;
             let width = step * self.cfg.strikes_each_side as f64;

@@ -5,7 +5,9 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use chrono::{NaiveDate, Weekday};
-use domain::instrument::{InstrumentKey, Market, OptionContract, ProductSpec, Underlying, UnderlyingKind};
+use domain::instrument::{
+    FutureContract, InstrumentKey, Market, OptionContract, ProductSpec, Underlying, UnderlyingKind,
+};
 use domain::ports::{Clock, InstrumentSource, PortError};
 
 use super::Catalogue;
@@ -130,5 +132,17 @@ impl InstrumentSource for BuiltinCatalogue {
 
     async fn contract(&self, key: &InstrumentKey) -> Result<OptionContract, PortError> {
         self.snapshot().1.contract(key).await
+    }
+
+    async fn futures(&self, underlying: &InstrumentKey) -> Result<Vec<FutureContract>, PortError> {
+        let today = self.snapshot().0;
+        let spec = self
+            .products
+            .iter()
+            .find(|p| p.underlying_key().as_ref() == Some(underlying))
+            .ok_or_else(|| PortError::NotFound(format!("underlying {underlying}")))?;
+        let market =
+            Market::by_code(&spec.market).ok_or_else(|| PortError::Invalid(format!("market {}", spec.market)))?;
+        Ok(spec.futures(&market, today))
     }
 }

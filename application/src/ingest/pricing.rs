@@ -16,8 +16,18 @@ pub(super) fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms - ms.rem_euclid(60_000)).unwrap_or(t)
 }
 
-/// The forward of an expiry at `t` from its quotes (parity), else spot carried.
+/// How much older than the expiry's latest option quote a futures price may be and still be
+/// the forward (a future that stopped trading must not pin the forward).
+pub const FUTURE_MAX_AGE_SECS: i64 = 60;
+
+/// The forward of an expiry at `t`: the same-expiry future's price when it is fresh (see
+/// [`FUTURE_MAX_AGE_SECS`]), else put–call parity over its quotes, else spot carried.
 pub(super) fn expiry_forward(c: &Conventions, e: &ExpiryState, spot: Option<f64>, t_years: f64) -> Option<Forward> {
+    let latest_quote = e.quotes.values().map(|(_, _, q)| q.ts).max();
+    let future = e
+        .future
+        .filter(|(ts, _)| latest_quote.is_none_or(|q| (q - *ts).num_seconds() <= FUTURE_MAX_AGE_SECS))
+        .map(|(_, price)| price);
     let mut pairs: Vec<ParityQuote> = Vec::new();
     let mut it = e.quotes.iter().peekable();
     while let Some(((bits, right), (_, strike, q))) = it.next() {
@@ -39,7 +49,7 @@ pub(super) fn expiry_forward(c: &Conventions, e: &ExpiryState, spot: Option<f64>
             });
         }
     }
-    resolve_forward(None, &pairs, spot, c.rate, c.div_yield, t_years).ok()
+    resolve_forward(future, &pairs, spot, c.rate, c.div_yield, t_years).ok()
 }
 
 /// Prices `contract` at `ts`; `None` when neither a spot nor a forward is known.

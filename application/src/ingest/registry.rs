@@ -1,9 +1,9 @@
-//! The instruments ingest accepts: underlyings and option contracts, by key.
+//! The instruments ingest accepts: underlyings, futures and option contracts, by key.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use domain::instrument::{InstrumentKey, Market, OptionContract};
+use domain::instrument::{FutureContract, InstrumentKey, Market, OptionContract};
 use domain::ports::{InstrumentSource, PortError};
 
 /// What an instrument is.
@@ -13,6 +13,8 @@ pub enum InstrumentKind {
     Underlying,
     /// An option contract.
     Option(OptionContract),
+    /// A futures contract: its price is the forward of the options expiring with it.
+    Future(FutureContract),
 }
 
 /// A known instrument and its market.
@@ -39,6 +41,9 @@ impl InstrumentRegistry {
         let reg = Self::default();
         for u in source.underlyings().await? {
             reg.register_underlying(u.key.clone(), &u.market);
+            for f in source.futures(&u.key).await? {
+                reg.register_future(f, &u.market);
+            }
             for e in source.expiries(&u.key).await? {
                 for c in source.chain(&u.key, e).await? {
                     reg.register_option(c, &u.market);
@@ -67,6 +72,18 @@ impl InstrumentRegistry {
             contract.key.clone(),
             RegisteredInstrument {
                 kind: InstrumentKind::Option(contract),
+                market: market.to_owned(),
+            },
+        );
+    }
+
+    /// Adds a futures contract.
+    pub fn register_future(&self, contract: FutureContract, market: &str) {
+        let mut g = self.by_key.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.insert(
+            contract.key.clone(),
+            RegisteredInstrument {
+                kind: InstrumentKind::Future(contract),
                 market: market.to_owned(),
             },
         );

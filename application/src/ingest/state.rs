@@ -30,6 +30,8 @@ pub struct QuoteState {
 pub struct ExpiryState {
     /// Quotes by strike then right.
     pub quotes: BTreeMap<(u64, OptionRight), (InstrumentKey, f64, QuoteState)>,
+    /// The latest price of the future expiring with these options, and its exchange time.
+    pub future: Option<(DateTime<Utc>, f64)>,
 }
 
 /// (underlying, expiry date).
@@ -82,6 +84,15 @@ impl RealtimeState {
         let slot = (strike.to_bits(), right);
         if e.quotes.get(&slot).is_none_or(|(_, _, old)| q.ts >= old.ts) {
             e.quotes.insert(slot, (key.clone(), strike, q));
+        }
+    }
+
+    /// Records the price of the future expiring on `expiry` if it is not older than the one held.
+    pub fn set_future(&self, underlying: &InstrumentKey, expiry: NaiveDate, ts: DateTime<Utc>, price: f64) {
+        let mut g = write(&self.expiries);
+        let e = g.entry((underlying.clone(), expiry)).or_default();
+        if e.future.is_none_or(|(t, _)| ts >= t) {
+            e.future = Some((ts, price));
         }
     }
 

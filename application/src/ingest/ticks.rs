@@ -166,6 +166,13 @@ impl IngestTicks {
                             self.state.set_spot(&t.key, t.ts, px);
                         }
                     }
+                    InstrumentKind::Future(f) => {
+                        if let Some(px) = t.last.or_else(|| t.bid.zip(t.ask).map(|(b, a)| 0.5 * (b + a))) {
+                            let expiry = market.local_date(f.expiry);
+                            self.state.set_future(&f.underlying, expiry, t.ts, px);
+                            touched.insert((f.underlying.clone(), expiry));
+                        }
+                    }
                     InstrumentKind::Option(c) => {
                         let expiry = market.local_date(c.expiry);
                         let q = QuoteState {
@@ -247,7 +254,7 @@ impl IngestTicks {
                     InstrumentKind::Option(oc) => {
                         time_to_expiry(c.time_basis, q.ts, oc.expiry, &InstrumentRegistry::market_of(&reg))
                     }
-                    InstrumentKind::Underlying => 0.0,
+                    InstrumentKind::Underlying | InstrumentKind::Future(_) => 0.0,
                 },
                 _ => 0.0,
             };

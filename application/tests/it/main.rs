@@ -1,3 +1,4 @@
 //! Use-case tests of the application with mock adapters (mockall) for every port.
 
+mod forward;
 mod moneyness;

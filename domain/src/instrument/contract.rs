@@ -182,6 +182,22 @@ pub struct Underlying {
     pub strike_step: f64,
 }
 
+/// A listed futures contract on an underlying: its price is the forward of the options that
+/// expire with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FutureContract {
+    /// The contract's own key, e.g. `NSE:NIFTY-20260224-FUT`.
+    pub key: InstrumentKey,
+    /// Key of the underlying.
+    pub underlying: InstrumentKey,
+    /// The instant it settles (NSE: 15:30 IST on expiry day), UTC.
+    pub expiry: DateTime<Utc>,
+    /// Units of the underlying per contract.
+    pub lot_size: LotSize,
+    /// Minimum price increment, price units.
+    pub tick_size: f64,
+}
+
 /// A listed European option contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OptionContract {

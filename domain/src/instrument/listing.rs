@@ -9,7 +9,7 @@
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
-use super::{InstrumentKey, LotSize, Market, OptionContract, OptionRight, Strike};
+use super::{FutureContract, InstrumentKey, LotSize, Market, OptionContract, OptionRight, Strike};
 
 /// How one product is listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,20 +83,48 @@ impl ProductSpec {
                 d += Duration::days(7);
             }
         }
+        out.extend(self.monthly_expiries(market, today));
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The monthly expiry dates on or after `today`, ascending.
+    fn monthly_expiries(&self, market: &Market, today: NaiveDate) -> Vec<NaiveDate> {
+        let mut out = Vec::new();
         let mut month = today.with_day(1).unwrap_or(today);
-        let mut n = 0;
-        while n < self.monthlies {
+        while out.len() < self.monthlies as usize {
             let e = Self::roll_back(market, last_weekday_of_month(month, self.monthly));
             if e >= today {
                 out.push(e);
-                n += 1;
             }
             month = last_weekday_of_month(month, self.monthly) + Duration::days(7);
             month = month.with_day(1).unwrap_or(month);
         }
-        out.sort_unstable();
-        out.dedup();
         out
+    }
+
+    /// The futures listed on or after `today`: one per monthly expiry (index futures settle with
+    /// the month's monthly options), keyed `<market>:<symbol>-<YYYYMMDD>-FUT`.
+    #[must_use]
+    pub fn futures(&self, market: &Market, today: NaiveDate) -> Vec<FutureContract> {
+        let (Some(underlying), Ok(lot)) = (self.underlying_key(), LotSize::new(self.lot_size)) else {
+            return Vec::new();
+        };
+        self.monthly_expiries(market, today)
+            .into_iter()
+            .filter_map(|date| {
+                let session = market.session_on(date)?;
+                let key = format!("{}:{}-{}-FUT", self.market, self.symbol, date.format("%Y%m%d"));
+                Some(FutureContract {
+                    key: InstrumentKey::parse(&key).ok()?,
+                    underlying: underlying.clone(),
+                    expiry: session.close,
+                    lot_size: lot,
+                    tick_size: self.tick_size,
+                })
+            })
+            .collect()
     }
 
     /// The strike ladder: `2·strikes_each_side + 1` strikes centred on the reference price.
@@ -208,5 +236,17 @@ mod tests {
         assert_eq!(c[0].key.as_str(), "NSE:NIFTY-20251223-25900-CE");
         assert_eq!(c[0].expiry.to_rfc3339(), "2025-12-23T10:00:00+00:00");
         assert_eq!(nifty().strikes(), [25_900.0, 25_950.0, 26_000.0, 26_050.0, 26_100.0]);
+    }
+
+    #[test]
+    fn futures_settle_with_the_monthly_options() {
+        let f = nifty().futures(&Market::nse(), d("2025-12-17"));
+        let keys: Vec<&str> = f.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["NSE:NIFTY-20251230-FUT", "NSE:NIFTY-20260127-FUT", "NSE:NIFTY-20260224-FUT"]
+        );
+        assert_eq!(f[0].expiry.to_rfc3339(), "2025-12-30T10:00:00+00:00");
+        assert_eq!(f[0].underlying.as_str(), "NSE:NIFTY");
     }
 }

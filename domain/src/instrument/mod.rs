@@ -5,7 +5,9 @@ mod key;
 mod listing;
 mod market;
 
-pub use contract::{ContractError, LotSize, OptionContract, OptionRight, Strike, Underlying, UnderlyingKind};
+pub use contract::{
+    ContractError, FutureContract, LotSize, OptionContract, OptionRight, Strike, Underlying, UnderlyingKind,
+};
 pub use key::{InstrumentKey, InstrumentKeyError};
 pub use listing::ProductSpec;
 pub use market::{CalendarError, Market, SessionHours, TradingDay};

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 
 use super::PortError;
-use crate::instrument::{InstrumentKey, OptionContract, Underlying};
+use crate::instrument::{FutureContract, InstrumentKey, OptionContract, Underlying};
 
 /// Where the instrument catalogue comes from (a file, an instrument service, a database).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -33,6 +33,16 @@ pub trait InstrumentSource: Send + Sync {
     /// # Errors
     /// [`PortError::NotFound`] for an unknown key; [`PortError::Unavailable`].
     async fn contract(&self, key: &InstrumentKey) -> Result<OptionContract, PortError>;
+
+    /// An underlying's listed futures, ascending by expiry; none by default (a source without
+    /// futures leaves the forward to put–call parity).
+    ///
+    /// # Errors
+    /// [`PortError::NotFound`] for an unknown underlying; [`PortError::Unavailable`].
+    async fn futures(&self, underlying: &InstrumentKey) -> Result<Vec<FutureContract>, PortError> {
+        let _ = underlying;
+        Ok(Vec::new())
+    }
 
     /// The distance between an underlying's listed strikes, price units.
     ///
