@@ -7,8 +7,6 @@
 mod convert;
 pub mod entities;
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use domain::candles::{AggregatedBar, Timeframe};
 use domain::instrument::{InstrumentKey, OptionContract};
@@ -87,26 +85,26 @@ pub fn connect_options(url: &str) -> ConnectOptions {
     o
 }
 
-/// Drops the cached aggregates (every timeframe) of each written instrument whose bucket spans
-/// a minute between the earliest and the latest written for it: one `DELETE` per instrument.
+/// Drops the cached aggregates (every timeframe) of the written instruments whose bucket spans
+/// a minute between the batch's earliest and latest: one `DELETE` per batch, cheap when nothing
+/// is cached (an index probe per key). A batch spanning a long time range over-invalidates, which
+/// costs a recomputation, never a stale answer.
 async fn invalidate_timeframes(txn: &DatabaseTransaction, candles: &[InstrumentCandle]) -> Result<(), PortError> {
-    let mut spans: HashMap<&str, (i64, i64)> = HashMap::new();
-    for c in candles {
-        let t = c.bar.start.timestamp_millis();
-        spans
-            .entry(c.key.as_str())
-            .and_modify(|(lo, hi)| {
-                *lo = (*lo).min(t);
-                *hi = (*hi).max(t);
-            })
-            .or_insert((t, t));
-    }
+    let (Some(lo), Some(hi)) = (
+        candles.iter().map(|c| c.bar.start).min(),
+        candles.iter().map(|c| c.bar.start).max(),
+    ) else {
+        return Ok(());
+    };
+    let mut keys: Vec<&str> = candles.iter().map(|c| c.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
     use custom_timeframe::Column as C;
-    for (key, (lo, hi)) in spans {
+    for chunk in keys.chunks(CHUNK) {
         custom_timeframe::Entity::delete_many()
-            .filter(C::InstrumentKey.eq(key))
-            .filter(C::BucketEndMs.gt(lo))
-            .filter(C::BucketStartMs.lte(hi))
+            .filter(C::InstrumentKey.is_in(chunk.iter().copied()))
+            .filter(C::BucketEndMs.gt(lo.timestamp_millis()))
+            .filter(C::BucketStartMs.lte(hi.timestamp_millis()))
             .exec(txn)
             .await
             .map_err(db_error)?;

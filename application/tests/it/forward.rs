@@ -97,5 +97,9 @@ async fn a_fresh_future_is_the_forward_and_a_stale_one_gives_way_to_parity() {
     assert_eq!(g.forward_source, ForwardSource::PutCallParity);
     // C − P = e^{−rT}(F − K) with mids 400 and 300.
     let t = g.t_years;
-    assert!((g.forward - (26_000.0 + (0.065 * t).exp() * 100.0)).abs() < 1e-6, "{}", g.forward);
+    assert!(
+        (g.forward - (26_000.0 + (0.065 * t).exp() * 100.0)).abs() < 1e-6,
+        "{}",
+        g.forward
+    );
 }

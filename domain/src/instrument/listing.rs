@@ -244,7 +244,11 @@ mod tests {
         let keys: Vec<&str> = f.iter().map(|f| f.key.as_str()).collect();
         assert_eq!(
             keys,
-            ["NSE:NIFTY-20251230-FUT", "NSE:NIFTY-20260127-FUT", "NSE:NIFTY-20260224-FUT"]
+            [
+                "NSE:NIFTY-20251230-FUT",
+                "NSE:NIFTY-20260127-FUT",
+                "NSE:NIFTY-20260224-FUT"
+            ]
         );
         assert_eq!(f[0].expiry.to_rfc3339(), "2025-12-30T10:00:00+00:00");
         assert_eq!(f[0].underlying.as_str(), "NSE:NIFTY");

@@ -5,6 +5,7 @@
 //! regular hours of its day". NSE's calendar ships as `nse_calendar.csv` beside this module.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
@@ -71,9 +72,32 @@ pub struct Market {
     tz: Tz,
     regular: SessionHours,
     weekend: Vec<Weekday>,
+    /// Holidays and special sessions, shared between clones (a market is cloned per lookup).
+    calendar: Arc<Calendar>,
+}
+
+/// The dated exceptions to a market's regular week.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Calendar {
     holidays: BTreeSet<NaiveDate>,
     special: BTreeMap<NaiveDate, SessionHours>,
 }
+
+/// The shipped NSE market, parsed once.
+static NSE: LazyLock<Market> = LazyLock::new(|| {
+    let regular = SessionHours {
+        open: NaiveTime::from_hms_opt(9, 15, 0).unwrap_or_default(),
+        close: NaiveTime::from_hms_opt(15, 30, 0).unwrap_or_default(),
+    };
+    Market::new(
+        "NSE",
+        chrono_tz::Asia::Kolkata,
+        regular,
+        vec![Weekday::Sat, Weekday::Sun],
+    )
+    .and_then(|m| m.from_calendar(NSE_CALENDAR))
+    .unwrap_or_else(|e| unreachable!("the shipped NSE calendar is valid: {e}"))
+});
 
 const NSE_CALENDAR: &str = include_str!("nse_calendar.csv");
 
@@ -89,8 +113,7 @@ impl Market {
             tz,
             regular,
             weekend,
-            holidays: BTreeSet::new(),
-            special: BTreeMap::new(),
+            calendar: Arc::default(),
         })
     }
 
@@ -100,6 +123,7 @@ impl Market {
     /// # Errors
     /// [`CalendarError::BadLine`] naming the first malformed line.
     pub fn from_calendar(mut self, csv: &str) -> Result<Self, CalendarError> {
+        let calendar = Arc::make_mut(&mut self.calendar);
         for (i, raw) in csv.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -113,7 +137,7 @@ impl Market {
             let date = NaiveDate::parse_from_str(f[1], "%Y-%m-%d").map_err(|e| bad(format!("date '{}': {e}", f[1])))?;
             match f[0] {
                 "holiday" => {
-                    self.holidays.insert(date);
+                    calendar.holidays.insert(date);
                 }
                 "special" => {
                     let t =
@@ -123,7 +147,7 @@ impl Market {
                         close: t(f[3])?,
                     };
                     check_hours(hours).map_err(|e| bad(e.to_string()))?;
-                    self.special.insert(date, hours);
+                    calendar.special.insert(date, hours);
                 }
                 other => return Err(bad(format!("kind '{other}' is not holiday or special"))),
             }
@@ -132,21 +156,10 @@ impl Market {
     }
 
     /// The National Stock Exchange of India: Asia/Kolkata, 09:15–15:30, Saturday and Sunday closed,
-    /// holidays and special sessions from the shipped calendar.
+    /// holidays and special sessions from the shipped calendar (parsed once, shared by clones).
     #[must_use]
     pub fn nse() -> Self {
-        let regular = SessionHours {
-            open: NaiveTime::from_hms_opt(9, 15, 0).unwrap_or_default(),
-            close: NaiveTime::from_hms_opt(15, 30, 0).unwrap_or_default(),
-        };
-        Self::new(
-            "NSE",
-            chrono_tz::Asia::Kolkata,
-            regular,
-            vec![Weekday::Sat, Weekday::Sun],
-        )
-        .and_then(|m| m.from_calendar(NSE_CALENDAR))
-        .unwrap_or_else(|e| unreachable!("the shipped NSE calendar is valid: {e}"))
+        NSE.clone()
     }
 
     /// Looks a market up by code (`NSE`), case-insensitively.
@@ -177,9 +190,9 @@ impl Market {
     /// A special session overrides a holiday or weekend on its date.
     #[must_use]
     pub fn session_on(&self, date: NaiveDate) -> Option<TradingDay> {
-        let hours = match self.special.get(&date) {
+        let hours = match self.calendar.special.get(&date) {
             Some(h) => *h,
-            None if self.holidays.contains(&date) || self.weekend.contains(&date.weekday()) => return None,
+            None if self.calendar.holidays.contains(&date) || self.weekend.contains(&date.weekday()) => return None,
             None => self.regular,
         };
         Some(TradingDay {
