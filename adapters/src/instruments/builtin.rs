@@ -51,6 +51,7 @@ pub fn builtin_products() -> Vec<ProductSpec> {
 pub fn generate(products: &[ProductSpec], today: NaiveDate) -> Catalogue {
     let mut underlyings = Vec::new();
     let mut contracts: Vec<OptionContract> = Vec::new();
+    let mut futures = Vec::new();
     for p in products {
         let (Some(market), Some(key)) = (Market::by_code(&p.market), p.underlying_key()) else {
             continue;
@@ -63,8 +64,9 @@ pub fn generate(products: &[ProductSpec], today: NaiveDate) -> Catalogue {
             strike_step: p.strike_step,
         });
         contracts.extend(p.contracts(&market, today));
+        futures.extend(p.futures(&market, today));
     }
-    Catalogue::new(underlyings, contracts)
+    Catalogue::new(underlyings, contracts).with_futures(futures)
 }
 
 /// The generated catalogue, regenerated when the exchange-local date moves on.
@@ -135,14 +137,6 @@ impl InstrumentSource for BuiltinCatalogue {
     }
 
     async fn futures(&self, underlying: &InstrumentKey) -> Result<Vec<FutureContract>, PortError> {
-        let today = self.snapshot().0;
-        let spec = self
-            .products
-            .iter()
-            .find(|p| p.underlying_key().as_ref() == Some(underlying))
-            .ok_or_else(|| PortError::NotFound(format!("underlying {underlying}")))?;
-        let market =
-            Market::by_code(&spec.market).ok_or_else(|| PortError::Invalid(format!("market {}", spec.market)))?;
-        Ok(spec.futures(&market, today))
+        self.snapshot().1.futures(underlying).await
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use domain::instrument::{InstrumentKey, Market, OptionContract, Underlying};
+use domain::instrument::{FutureContract, InstrumentKey, Market, OptionContract, Underlying};
 use domain::ports::{InstrumentSource, PortError};
 
 /// Contracts indexed by key and by (underlying, local expiry date).
@@ -13,6 +13,7 @@ pub struct Catalogue {
     underlyings: BTreeMap<InstrumentKey, Underlying>,
     contracts: BTreeMap<InstrumentKey, OptionContract>,
     chains: BTreeMap<(InstrumentKey, NaiveDate), Vec<InstrumentKey>>,
+    futures: BTreeMap<InstrumentKey, Vec<FutureContract>>,
 }
 
 impl Catalogue {
@@ -50,7 +51,28 @@ impl Catalogue {
             underlyings,
             contracts: by_key,
             chains,
+            futures: BTreeMap::new(),
         }
+    }
+
+    /// Adds futures contracts (those of unknown underlyings are skipped), ascending by expiry.
+    #[must_use]
+    pub fn with_futures(mut self, futures: Vec<FutureContract>) -> Self {
+        for f in futures {
+            if self.underlyings.contains_key(&f.underlying) {
+                self.futures.entry(f.underlying.clone()).or_default().push(f);
+            }
+        }
+        for v in self.futures.values_mut() {
+            v.sort_by_key(|f| f.expiry);
+        }
+        self
+    }
+
+    /// Every futures contract, ascending by underlying then expiry.
+    #[must_use]
+    pub fn all_futures(&self) -> Vec<&FutureContract> {
+        self.futures.values().flatten().collect()
     }
 
     /// Every contract, ascending by underlying, expiry, strike, right.
@@ -112,5 +134,10 @@ impl InstrumentSource for Catalogue {
             .get(key)
             .cloned()
             .ok_or_else(|| PortError::NotFound(format!("contract {key}")))
+    }
+
+    async fn futures(&self, underlying: &InstrumentKey) -> Result<Vec<FutureContract>, PortError> {
+        self.underlying(underlying)?;
+        Ok(self.futures.get(underlying).cloned().unwrap_or_default())
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Columns (header required, any order): `key,underlying,expiry,strike,right,lot_size,tick_size`.
 //! `expiry` is the RFC 3339 instant trading stops (NSE: `2025-12-30T15:30:00+05:30`), `right` is
-//! `call`/`put` (or `CE`/`PE`), `strike` and `tick_size` are in price units, `lot_size` in units.
+//! `call`/`put` (or `CE`/`PE`), or `FUT` for a futures contract (its `strike` empty); `strike` and
+//! `tick_size` are in price units, `lot_size` in units.
 //! Underlyings are the distinct `underlying` keys; their strike step is the most common gap
 //! between their listed strikes. [`write`] produces the same layout, so files round-trip.
 
@@ -11,7 +12,7 @@ use std::io::{Read, Write};
 
 use chrono::{DateTime, Utc};
 use domain::instrument::{
-    InstrumentKey, LotSize, Market, OptionContract, OptionRight, Strike, Underlying, UnderlyingKind,
+    FutureContract, InstrumentKey, LotSize, Market, OptionContract, OptionRight, Strike, Underlying, UnderlyingKind,
 };
 use domain::moneyness::strike_step;
 
@@ -33,7 +34,13 @@ fn key(r: &RowRef<'_>, i: usize) -> Result<InstrumentKey, CalcError> {
     InstrumentKey::parse(r.str(i)).map_err(|e| r.err(i, e.to_string()))
 }
 
-fn contract(r: &RowRef<'_>) -> Result<OptionContract, CalcError> {
+/// One row: an option contract, or a future when `right` is `FUT`.
+enum Listed {
+    Option(OptionContract),
+    Future(FutureContract),
+}
+
+fn contract(r: &RowRef<'_>) -> Result<Listed, CalcError> {
     let expiry = DateTime::parse_from_rfc3339(r.str(2))
         .map_err(|e| r.err(2, format!("'{}' is not an RFC 3339 instant ({e})", r.str(2))))?
         .with_timezone(&Utc);
@@ -45,15 +52,28 @@ fn contract(r: &RowRef<'_>) -> Result<OptionContract, CalcError> {
     if !(tick.is_finite() && tick > 0.0) {
         return Err(r.err(6, "must be a positive number"));
     }
-    Ok(OptionContract {
+    let lot_size = LotSize::new(lot).map_err(|e| r.err(5, e.to_string()))?;
+    if r.str(4).eq_ignore_ascii_case("FUT") {
+        if !r.str(3).trim().is_empty() {
+            return Err(r.err(3, "must be empty for a future"));
+        }
+        return Ok(Listed::Future(FutureContract {
+            key: key(r, 0)?,
+            underlying: key(r, 1)?,
+            expiry,
+            lot_size,
+            tick_size: tick,
+        }));
+    }
+    Ok(Listed::Option(OptionContract {
         key: key(r, 0)?,
         underlying: key(r, 1)?,
         expiry,
         strike: Strike::new(r.num(3)?).map_err(|e| r.err(3, e.to_string()))?,
         right: r.str(4).parse::<OptionRight>().map_err(|e| r.err(4, e.to_string()))?,
-        lot_size: LotSize::new(lot).map_err(|e| r.err(5, e.to_string()))?,
+        lot_size,
         tick_size: tick,
-    })
+    }))
 }
 
 /// Reads a contract master whose underlyings trade on `market` (an index by default).
@@ -61,12 +81,18 @@ fn contract(r: &RowRef<'_>) -> Result<OptionContract, CalcError> {
 /// # Errors
 /// [`CalcError`] naming the first bad row and column, or a missing column.
 pub fn read(input: impl Read, market: &Market) -> Result<Catalogue, CalcError> {
-    let mut contracts = Vec::new();
+    let (mut contracts, mut futures) = (Vec::new(), Vec::new());
     Input::new(input, &COLUMNS)?.for_each(|r| {
-        contracts.push(contract(r)?);
+        match contract(r)? {
+            Listed::Option(c) => contracts.push(c),
+            Listed::Future(f) => futures.push(f),
+        }
         Ok(())
     })?;
     let mut strikes: BTreeMap<InstrumentKey, Vec<f64>> = BTreeMap::new();
+    for f in &futures {
+        strikes.entry(f.underlying.clone()).or_default();
+    }
     for c in &contracts {
         strikes.entry(c.underlying.clone()).or_default().push(c.strike.value());
     }
@@ -80,15 +106,16 @@ pub fn read(input: impl Read, market: &Market) -> Result<Catalogue, CalcError> {
             key,
         })
         .collect();
-    Ok(Catalogue::new(underlyings, contracts))
+    Ok(Catalogue::new(underlyings, contracts).with_futures(futures))
 }
 
-/// Writes contracts in the contract-master layout, expiries in `market`'s offset.
+/// Writes contracts, then futures, in the contract-master layout, expiries in `market`'s offset.
 ///
 /// # Errors
 /// [`CalcError`] when the output cannot be written.
 pub fn write<'a>(
     contracts: impl IntoIterator<Item = &'a OptionContract>,
+    futures: impl IntoIterator<Item = &'a FutureContract>,
     market: &Market,
     output: impl Write,
 ) -> Result<(), CalcError> {
@@ -103,6 +130,17 @@ pub fn write<'a>(
             c.right.as_str(),
             &c.lot_size.units().to_string(),
             &fmt_num(c.tick_size),
+        ])?;
+    }
+    for f in futures {
+        w.write_record([
+            f.key.as_str(),
+            f.underlying.as_str(),
+            &f.expiry.with_timezone(&market.tz()).to_rfc3339(),
+            "",
+            "FUT",
+            &f.lot_size.units().to_string(),
+            &fmt_num(f.tick_size),
         ])?;
     }
     w.flush()?;

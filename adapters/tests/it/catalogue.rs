@@ -82,13 +82,23 @@ async fn a_contract_master_round_trips_and_bad_rows_are_named() {
     let market = Market::nse();
     let cat = generate(&builtin_products(), d("2026-02-02"));
     let mut buf = Vec::new();
-    contract_master::write(cat.all_contracts(), &market, &mut buf).unwrap();
+    contract_master::write(cat.all_contracts(), cat.all_futures(), &market, &mut buf).unwrap();
     let text = String::from_utf8(buf.clone()).unwrap();
     assert!(text.starts_with("key,underlying,expiry,strike,right,lot_size,tick_size\n"));
     assert!(text.contains("NSE:NIFTY-20260203-26000-CE,NSE:NIFTY,2026-02-03T15:30:00+05:30,26000.0,call,65,0.05"));
     let back = contract_master::read(&buf[..], &market).unwrap();
     assert_eq!(back.len(), cat.len());
     assert_eq!(back.all_contracts(), cat.all_contracts());
+    assert!(
+        text.contains("NSE:NIFTY-20260224-FUT,NSE:NIFTY,2026-02-24T15:30:00+05:30,,FUT,65,0.05"),
+        "{text}"
+    );
+    assert_eq!(back.all_futures(), cat.all_futures());
+    assert_eq!(
+        back.all_futures().len(),
+        6,
+        "three monthly futures each for BANKNIFTY and NIFTY"
+    );
     assert_eq!(back.underlyings().await.unwrap()[1].strike_step, 50.0);
 
     let bad = "key,underlying,expiry,strike,right,lot_size,tick_size\nNSE:X-1,NSE:X,2026-02-03T15:30:00+05:30,-5,call,65,0.05\n";

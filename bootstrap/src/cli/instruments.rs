@@ -92,8 +92,15 @@ pub async fn run(args: InstrumentsArgs, settings: &Settings) -> Result<(), Box<d
             ]
         }
     };
-    let mut contracts = Vec::new();
+    let (mut contracts, mut futures) = (Vec::new(), Vec::new());
     for u in &selected {
+        futures.extend(
+            source
+                .futures(u)
+                .await?
+                .into_iter()
+                .filter(|f| args.expiry.is_none_or(|d| market.local_date(f.expiry) == d)),
+        );
         let expiries = match args.expiry {
             Some(d) => vec![d],
             None => source.expiries(u).await?,
@@ -102,6 +109,6 @@ pub async fn run(args: InstrumentsArgs, settings: &Settings) -> Result<(), Box<d
             contracts.extend(source.chain(u, e).await?);
         }
     }
-    contract_master::write(&contracts, &market, BufWriter::new(stdout().lock()))?;
+    contract_master::write(&contracts, &futures, &market, BufWriter::new(stdout().lock()))?;
     Ok(())
 }

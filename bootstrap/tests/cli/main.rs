@@ -259,7 +259,18 @@ fn instruments_prints_the_builtin_catalogue_and_filters_it() {
     let first = expiries[0].clone();
     let date = &first[..10];
     let one = text(&run(&["instruments", "--underlying", "NSE:NIFTY", "--expiry", date]).stdout);
-    assert_eq!(column(&one, "key").len(), 81 * 2, "one expiry: 81 strikes, both rights");
+    let rights = column(&one, "right");
+    assert_eq!(
+        rights.iter().filter(|r| *r != "FUT").count(),
+        81 * 2,
+        "one expiry: 81 strikes, both rights"
+    );
+    assert!(
+        rights.iter().filter(|r| *r == "FUT").count() <= 1,
+        "a monthly expiry has its future"
+    );
+    let futures = column(&csv_text, "right").iter().filter(|r| *r == "FUT").count();
+    assert_eq!(futures, 3, "three monthly futures listed");
 
     let bad = run(&["instruments", "--underlying", "FOO"]);
     assert_eq!(bad.status.code(), Some(2));
