@@ -194,12 +194,7 @@ impl IngestApi {
             .map_err(bad_csv)?,
         };
         let (ticks, rejected, index_of) = parse_keys(rows, rejected, |t| &t.key, |k, t| t.into_tick(k));
-        let report = self
-            .state
-            .ingest
-            .execute(&ticks)
-            .await
-            .map_err(|e| IngestError::Unavailable(Json(ErrorBody::new("unavailable", e.to_string(), None))))?;
+        let report = self.state.ingest.execute(&ticks).await.map_err(unavailable)?;
         Ok(IngestOk::Ok(Json(merge(report, rejected, &index_of))))
     }
 
@@ -239,12 +234,7 @@ impl IngestApi {
             }
         };
         let (candles, rejected, index_of) = parse_keys(rows, rejected, |c| &c.key, |k, c| c.into_candle(k));
-        let report = self
-            .state
-            .ingest
-            .execute_candles(&candles)
-            .await
-            .map_err(|e| IngestError::Unavailable(Json(ErrorBody::new("unavailable", e.to_string(), None))))?;
+        let report = self.state.ingest.execute_candles(&candles).await.map_err(unavailable)?;
         Ok(IngestOk::Ok(Json(merge(report, rejected, &index_of))))
     }
 }
@@ -299,6 +289,11 @@ pub(crate) fn parse_keys<T, R>(
         }
     }
     (built, rejected, index_of)
+}
+
+/// The store failed: nothing of the batch was accepted.
+fn unavailable(e: domain::ports::PortError) -> IngestError {
+    IngestError::Unavailable(Json(ErrorBody::new("unavailable", e.to_string(), None)))
 }
 
 /// A CSV body refused as a whole (a missing or unknown column, too many rows).
