@@ -58,6 +58,20 @@ impl Server {
             .status();
         self.child.wait().unwrap()
     }
+
+    /// SIGKILL, as a crash.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+/// A test that panics must not leave its server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// One HTTP/1.1 request; `None` when the connection fails (the server is gone).
@@ -247,7 +261,7 @@ fn the_embedded_default_shows_live_numbers_from_its_own_feed() {
 #[test]
 fn every_batch_answered_as_accepted_survives_a_sigkill() {
     let (dir, db_url) = super::scratch("kill");
-    let server = Server::start(&db_url);
+    let mut server = Server::start(&db_url);
     let port = server.port;
     let open = past_session_instant() - chrono::Duration::minutes(60);
     let sender = std::thread::spawn(move || {
@@ -265,9 +279,7 @@ fn every_batch_answered_as_accepted_survives_a_sigkill() {
         answered
     });
     std::thread::sleep(Duration::from_millis(400));
-    let mut child = server.child;
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    server.kill();
     let answered = sender.join().unwrap();
     assert!(!answered.is_empty(), "some batches were answered before the kill");
 
@@ -429,7 +441,7 @@ fn a_stream_consumer_killed_mid_ingest_loses_nothing_and_its_pending_entries_are
     };
     // node-a consumes the first entries. Then the test holds SQLite's write lock, so node-a
     // reads the next entries but cannot store them; it is killed (SIGKILL) in that state.
-    let node_a = Server::start_args(&db_url, false, &["--config", a.to_str().unwrap()]);
+    let mut node_a = Server::start_args(&db_url, false, &["--config", a.to_str().unwrap()]);
     let first = 20;
     for i in 0..first {
         add(&mut redis, i);
@@ -464,9 +476,7 @@ fn a_stream_consumer_killed_mid_ingest_loses_nothing_and_its_pending_entries_are
         assert!(waiting.elapsed() < Duration::from_secs(30), "node-a read nothing more");
         std::thread::sleep(Duration::from_millis(10));
     };
-    let mut child = node_a.child;
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    node_a.kill();
     rt.block_on(async {
         use sea_orm::ConnectionTrait;
         lock.execute_unprepared("ROLLBACK").await.unwrap();
