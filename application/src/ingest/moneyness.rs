@@ -53,11 +53,7 @@ pub(super) fn chain_records(
         aggregate,
         atm_iv,
     };
-    let mut out: Vec<MoneynessRecord> = a
-        .levels
-        .iter()
-        .map(|((right, level), agg)| record(*right, *level, *agg))
-        .collect();
+    let mut out: Vec<MoneynessRecord> = a.levels.iter().map(|e| record(e.right, e.level, e.aggregate)).collect();
     if let (Some(atm), Some(step)) = (a.atm_strike, a.strike_step) {
         for right in [OptionRight::Call, OptionRight::Put] {
             for group in [MoneynessLevel::ItmGroup, MoneynessLevel::OtmGroup] {

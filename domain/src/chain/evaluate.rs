@@ -1,16 +1,16 @@
 //! One pass over an expiry's quotes: IV and Greeks per option, then every chain statistic.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::stats::{
-    AtmIv, PutCallRatio, StrikeIv, Wing25, atm_iv, max_pain, put_call_ratio, skew_by_strike, wing_25_delta,
+    AtmIv, PutCallRatio, StrikeIv, Wing25, atm_iv, max_pain_on_grid, put_call_ratio, skew_on_grid, wing_25_delta,
 };
+use super::strikes::StrikeGrid;
 use crate::expiry::Forward;
 use crate::instrument::OptionRight;
 use crate::moneyness::{
-    LevelAggregate, MoneynessLevel, OptionPoint, ReferencePrice, aggregate_by_level, atm_strike, strike_step,
+    LevelAggregate, LevelEntry, MoneynessLevel, OptionPoint, ReferencePrice, aggregate_by_level, atm_strike,
+    strike_step,
 };
 use crate::pricing::{IvError, PricingContext, PricingModel};
 
@@ -72,8 +72,8 @@ pub struct ChainAnalytics {
     pub atm_strike: Option<f64>,
     /// The strike step used.
     pub strike_step: Option<f64>,
-    /// Aggregates per (right, level).
-    pub levels: BTreeMap<(OptionRight, MoneynessLevel), LevelAggregate>,
+    /// Aggregates per single level: calls, then puts, each ascending by strike.
+    pub levels: Vec<LevelEntry>,
     /// IVs per strike.
     pub skew: Vec<StrikeIv>,
     /// ATM IV at the forward.
@@ -84,6 +84,17 @@ pub struct ChainAnalytics {
     pub pcr: PutCallRatio,
     /// Max-pain strike.
     pub max_pain: Option<f64>,
+}
+
+impl ChainAnalytics {
+    /// The aggregate of one single level of one right, if the chain has options there.
+    #[must_use]
+    pub fn level(&self, right: OptionRight, level: MoneynessLevel) -> Option<&LevelAggregate> {
+        self.levels
+            .iter()
+            .find(|e| e.right == right && e.level == level)
+            .map(|e| &e.aggregate)
+    }
 }
 
 /// Solves IV and Greeks for every quote and computes the chain statistics.
@@ -122,23 +133,23 @@ pub fn evaluate_chain(spec: &ChainSpec, quotes: &[ChainQuote]) -> ChainAnalytics
             volume: q.volume,
         });
     }
-    let strikes: Vec<f64> = quotes.iter().map(|q| q.strike).collect();
+    let grid = StrikeGrid::new(quotes.iter().map(|q| q.strike));
     let reference = match spec.reference {
         ReferencePrice::Forward => f,
         ReferencePrice::Spot => spec.spot.unwrap_or(f),
     };
-    let atm = atm_strike(&strikes, reference);
-    let step = spec.strike_step.or_else(|| strike_step(&strikes));
+    let atm = atm_strike(grid.as_slice(), reference);
+    let step = spec.strike_step.or_else(|| strike_step(grid.as_slice()));
     let levels = match (atm, step) {
         (Some(a), Some(s)) => aggregate_by_level(&points, a, s),
-        _ => BTreeMap::new(),
+        _ => Vec::new(),
     };
-    let skew = skew_by_strike(&points, f);
+    let skew = skew_on_grid(&points, &grid, f);
     let atm_iv = atm_iv(&skew, f);
     ChainAnalytics {
         wing_25: wing_25_delta(&points, atm_iv),
         pcr: put_call_ratio(&points),
-        max_pain: max_pain(&points),
+        max_pain: max_pain_on_grid(&points, &grid),
         points,
         iv_failures,
         atm_strike: atm,
@@ -209,6 +220,6 @@ mod tests {
         assert!(w.risk_reversal.abs() < 1e-9 && w.butterfly.abs() < 1e-9, "{w:?}");
         assert_eq!(a.iv_failures.len(), 1);
         assert_eq!(a.iv_failures[0].reason, None);
-        assert_eq!(a.levels[&(OptionRight::Call, MoneynessLevel::Atm)].count, 1);
+        assert_eq!(a.level(OptionRight::Call, MoneynessLevel::Atm).unwrap().count, 1);
     }
 }

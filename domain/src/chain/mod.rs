@@ -5,6 +5,7 @@ mod conventions;
 mod evaluate;
 mod price_source;
 mod stats;
+mod strikes;
 
 pub use conventions::Conventions;
 pub use evaluate::{ChainAnalytics, ChainQuote, ChainSpec, IvFailure, evaluate_chain};

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::strikes::StrikeGrid;
 use crate::instrument::OptionRight;
 use crate::moneyness::{MoneynessLevel, OptionPoint, aggregate_by_level};
 
@@ -57,23 +58,27 @@ pub struct PutCallRatio {
 /// Per-strike IVs, ascending by strike.
 #[must_use]
 pub fn skew_by_strike(points: &[OptionPoint], forward: f64) -> Vec<StrikeIv> {
-    // Chains arrive sorted by strike, so this sort is a linear pass in practice.
-    let mut sorted: Vec<&OptionPoint> = points.iter().collect();
-    sorted.sort_by(|a, b| a.strike.total_cmp(&b.strike));
-    let mut v: Vec<StrikeIv> = Vec::with_capacity(points.len() / 2 + 1);
-    for p in sorted {
-        if v.last().is_none_or(|s| s.strike != p.strike) {
-            v.push(StrikeIv {
-                strike: p.strike,
-                call_iv: None,
-                put_iv: None,
-                otm_iv: None,
-            });
-        }
-        if let Some(e) = v.last_mut() {
+    skew_on_grid(points, &StrikeGrid::new(points.iter().map(|p| p.strike)), forward)
+}
+
+/// [`skew_by_strike`] on the chain's strikes, already collected.
+pub(crate) fn skew_on_grid(points: &[OptionPoint], grid: &StrikeGrid, forward: f64) -> Vec<StrikeIv> {
+    let mut v: Vec<StrikeIv> = grid
+        .as_slice()
+        .iter()
+        .map(|&strike| StrikeIv {
+            strike,
+            call_iv: None,
+            put_iv: None,
+            otm_iv: None,
+        })
+        .collect();
+    let mut hint = 0;
+    for p in points {
+        if let Some(i) = grid.index(p.strike, &mut hint) {
             match p.right {
-                OptionRight::Call => e.call_iv = p.iv,
-                OptionRight::Put => e.put_iv = p.iv,
+                OptionRight::Call => v[i].call_iv = p.iv,
+                OptionRight::Put => v[i].put_iv = p.iv,
             }
         }
     }
@@ -96,7 +101,7 @@ pub fn skew_by_level(
 ) -> BTreeMap<(OptionRight, MoneynessLevel), Option<f64>> {
     aggregate_by_level(points, atm, step)
         .into_iter()
-        .map(|(k, a)| (k, a.mean_iv))
+        .map(|e| ((e.right, e.level), e.aggregate.mean_iv))
         .collect()
 }
 
@@ -178,16 +183,20 @@ pub fn put_call_ratio(points: &[OptionPoint]) -> PutCallRatio {
 /// strike): `Σ_calls OI·(K*−K)⁺ + Σ_puts OI·(K−K*)⁺`, by prefix sums in O(n log n).
 #[must_use]
 pub fn max_pain(points: &[OptionPoint]) -> Option<f64> {
-    let mut strikes: Vec<f64> = points.iter().map(|p| p.strike).collect();
-    strikes.sort_by(f64::total_cmp);
-    strikes.dedup();
+    max_pain_on_grid(points, &StrikeGrid::new(points.iter().map(|p| p.strike)))
+}
+
+/// [`max_pain`] on the chain's strikes, already collected.
+pub(crate) fn max_pain_on_grid(points: &[OptionPoint], grid: &StrikeGrid) -> Option<f64> {
+    let strikes = grid.as_slice();
     if strikes.is_empty() {
         return None;
     }
     let n = strikes.len();
     let (mut call_oi, mut put_oi) = (vec![0.0; n], vec![0.0; n]);
+    let mut hint = 0;
     for p in points {
-        if let Ok(i) = strikes.binary_search_by(|k| k.total_cmp(&p.strike)) {
+        if let Some(i) = grid.index(p.strike, &mut hint) {
             match p.right {
                 OptionRight::Call => call_oi[i] += p.oi,
                 OptionRight::Put => put_oi[i] += p.oi,

@@ -152,12 +152,18 @@ pub fn atm_strike(strikes: &[f64], reference: f64) -> Option<f64> {
 /// The level of `strike` for `right`, given the ATM strike and the strike step.
 #[must_use]
 pub fn level_of(strike: f64, right: OptionRight, atm: f64, step: f64) -> MoneynessLevel {
-    let steps = ((strike - atm) / step).round();
-    if steps == 0.0 {
+    #[allow(clippy::cast_possible_truncation)]
+    let steps = ((strike - atm) / step).round().clamp(-1e12, 1e12) as i64;
+    level_of_steps(steps, right)
+}
+
+/// The level of a strike `steps` strike steps above (negative: below) the ATM strike.
+pub(crate) fn level_of_steps(steps: i64, right: OptionRight) -> MoneynessLevel {
+    if steps == 0 {
         return MoneynessLevel::Atm;
     }
-    let n = steps.abs().min(f64::from(u32::MAX)) as u32;
-    match (right, steps > 0.0) {
+    let n = u32::try_from(steps.unsigned_abs()).unwrap_or(u32::MAX);
+    match (right, steps > 0) {
         (OptionRight::Call, true) | (OptionRight::Put, false) => MoneynessLevel::Otm(n),
         (OptionRight::Call, false) | (OptionRight::Put, true) => MoneynessLevel::Itm(n),
     }

@@ -7,6 +7,8 @@ mod aggregate;
 mod level;
 mod mapping;
 
-pub use aggregate::{LevelAggregate, OptionPoint, aggregate_by_group, aggregate_by_level, aggregate_points};
+pub use aggregate::{
+    LevelAggregate, LevelEntry, OptionPoint, aggregate_by_group, aggregate_by_level, aggregate_points,
+};
 pub use level::{LevelError, MoneynessLevel, ReferencePrice, atm_strike, level_of, strike_step};
 pub use mapping::MoneynessMapping;
