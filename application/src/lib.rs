@@ -5,9 +5,11 @@
 //!   later, the analytics endpoints);
 //! - [`candles`]: bars on any timeframe through the `signal_custom_timeframes` cache;
 //! - [`ingest`]: market data in, candles, IV, Greeks and moneyness aggregates out;
-//! - [`moneyness`]: the tiered moneyness-mapping lookup and the moneyness-aware Greeks calculator.
+//! - [`moneyness`]: the tiered moneyness-mapping lookup and the moneyness-aware Greeks calculator;
+//! - [`realtime`]: the latest chain, moneyness and Greeks from memory, with staleness.
 
 pub mod calculators;
 pub mod candles;
 pub mod ingest;
 pub mod moneyness;
+pub mod realtime;

@@ -3,16 +3,21 @@
 //! [`routes`] builds the whole endpoint tree from an [`AppState`]; bootstrap serves it. Every
 //! error, including poem-openapi's own parameter and body errors, is the JSON [`error::ErrorBody`].
 
+mod chain;
 mod csv_body;
 pub mod error;
 mod health;
 mod ingest;
 pub use ingest::{CandleIn, IngestResult, RejectedRow, TickIn};
+mod moneyness;
 mod realtime;
+mod shapes;
 
 use std::sync::Arc;
 
-use application::ingest::IngestTicks;
+use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
+use application::realtime::RealtimeReads;
+use domain::chain::Conventions;
 use domain::ports::Clock;
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
@@ -34,18 +39,79 @@ pub struct AppState {
     pub redis: Option<crate::cache::RedisMappingCache>,
 }
 
+impl AppState {
+    /// The realtime read use cases over this state.
+    #[must_use]
+    pub fn reads(&self) -> RealtimeReads {
+        RealtimeReads::new(self.ingest.state().clone(), self.clock.clone())
+    }
+
+    /// A state that serves nothing (no database, no instruments, no data): enough to render the
+    /// OpenAPI document without a running service.
+    #[must_use]
+    pub fn detached() -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
+        let store = SeaStore::new(sea_orm::DatabaseConnection::default());
+        Self {
+            ingest: Arc::new(IngestTicks::new(
+                Arc::new(InstrumentRegistry::default()),
+                Arc::new(RealtimeState::default()),
+                Arc::new(store.clone()),
+                clock.clone(),
+                Conventions::DEFAULT,
+            )),
+            store,
+            clock,
+            api_keys: Arc::default(),
+            redis: None,
+        }
+    }
+}
+
+/// The document's description: conventions, units and errors that hold for every operation.
+const API_DESCRIPTION: &str = "Listed-options analytics: implied volatility, Greeks, moneyness, \
+chain statistics, candles and indicators.\n\n\
+**Units.** IV is a decimal per √year (0.15 = 15 %); prices, strikes and forwards are in the \
+underlying's price units; theta is per calendar day, vega per volatility point (0.01), rho per \
+rate point (0.01); times are RFC 3339, minutes are identified by their UTC start. Every answer \
+carries the conventions it was computed with (`conventions`: model, rate, time basis, price \
+source, units) and the as-of time of its data; realtime answers say whether they are `stale` \
+(more than 120 s behind the service clock).\n\n\
+**Errors.** Every error is a JSON body `{code, message, field}`: `field` names the parameter, \
+body field or header to blame. 400 for malformed parameters or bodies, 401 for a missing or \
+wrong API key, 404 when nothing is known for what was asked, 413 for a body over its limit, \
+415 for an unsupported Content-Type, 503 when a dependency (the database) is down.";
+
+/// Every endpoint group of the v2 API.
+pub type ApiGroups = (
+    ingest::IngestApi,
+    realtime::RealtimeApi,
+    chain::ChainApi,
+    moneyness::MoneynessApi,
+);
+
 /// The OpenAPI service of the v2 API.
 #[must_use]
-pub fn api(state: &AppState) -> OpenApiService<(ingest::IngestApi, realtime::RealtimeApi), ()> {
+pub fn api(state: &AppState) -> OpenApiService<ApiGroups, ()> {
     OpenApiService::new(
         (
             ingest::IngestApi { state: state.clone() },
             realtime::RealtimeApi { state: state.clone() },
+            chain::ChainApi { state: state.clone() },
+            moneyness::MoneynessApi { state: state.clone() },
         ),
         "Signal Service",
         "2.0",
     )
+    .description(API_DESCRIPTION)
     .server("/api/v2")
+}
+
+/// The OpenAPI document of the v2 API, pretty JSON: what `signal-service openapi` prints and
+/// `openapi/signal-service.json` holds.
+#[must_use]
+pub fn openapi_json() -> String {
+    api(&AppState::detached()).spec()
 }
 
 /// Every route: `/api/v2/…`, `/health/…`, `/docs` (Swagger UI).

@@ -4,6 +4,8 @@ mod catalogue;
 mod fake_http;
 mod ingest_http;
 mod instrument_service;
+mod openapi;
+mod realtime_http;
 mod redis_cache;
 mod replay;
 mod store;

@@ -15,5 +15,5 @@ mod state;
 mod ticks;
 
 pub use registry::{InstrumentKind, InstrumentRegistry, RegisteredInstrument};
-pub use state::{ExpiryState, QuoteState, RealtimeState};
+pub use state::{ChainSnapshot, ExpiryState, QuoteState, RealtimeState};
 pub use ticks::{IngestReport, IngestTicks, RowRejection};

@@ -5,6 +5,7 @@ use std::sync::RwLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::chain::ChainAnalytics;
+use domain::expiry::Forward;
 use domain::instrument::{InstrumentKey, OptionRight};
 use domain::ports::GreeksRecord;
 
@@ -37,13 +38,28 @@ pub struct ExpiryState {
 /// (underlying, expiry date).
 pub type ExpiryKey = (InstrumentKey, NaiveDate);
 
+/// One expiry's chain as last evaluated: the analytics and the market state they were computed on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainSnapshot {
+    /// The minute (UTC start) whose quotes were evaluated.
+    pub minute: DateTime<Utc>,
+    /// The expiry's forward used.
+    pub forward: Forward,
+    /// Time to expiry used, years.
+    pub t_years: f64,
+    /// The underlying's spot then, when known.
+    pub spot: Option<f64>,
+    /// IV, Greeks and every chain statistic.
+    pub analytics: ChainAnalytics,
+}
+
 /// Everything the service knows now.
 #[derive(Debug, Default)]
 pub struct RealtimeState {
     spot: RwLock<HashMap<InstrumentKey, (DateTime<Utc>, f64)>>,
     expiries: RwLock<HashMap<(InstrumentKey, NaiveDate), ExpiryState>>,
     greeks: RwLock<HashMap<InstrumentKey, GreeksRecord>>,
-    chains: RwLock<HashMap<ExpiryKey, (DateTime<Utc>, ChainAnalytics)>>,
+    chains: RwLock<HashMap<ExpiryKey, ChainSnapshot>>,
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -119,15 +135,27 @@ impl RealtimeState {
         }
     }
 
-    /// Records the latest analytics of one expiry's chain, as of `minute`.
-    pub fn set_chain(&self, underlying: &InstrumentKey, expiry: NaiveDate, minute: DateTime<Utc>, a: ChainAnalytics) {
-        write(&self.chains).insert((underlying.clone(), expiry), (minute, a));
+    /// Records the latest evaluation of one expiry's chain.
+    pub fn set_chain(&self, underlying: &InstrumentKey, expiry: NaiveDate, snapshot: ChainSnapshot) {
+        write(&self.chains).insert((underlying.clone(), expiry), snapshot);
     }
 
-    /// The latest analytics of one expiry's chain and their minute.
+    /// The latest evaluation of one expiry's chain.
     #[must_use]
-    pub fn chain(&self, underlying: &InstrumentKey, expiry: NaiveDate) -> Option<(DateTime<Utc>, ChainAnalytics)> {
+    pub fn chain(&self, underlying: &InstrumentKey, expiry: NaiveDate) -> Option<ChainSnapshot> {
         read(&self.chains).get(&(underlying.clone(), expiry)).cloned()
+    }
+
+    /// The expiries of `underlying` with an evaluated chain, ascending.
+    #[must_use]
+    pub fn chain_expiries(&self, underlying: &InstrumentKey) -> Vec<NaiveDate> {
+        let mut v: Vec<NaiveDate> = read(&self.chains)
+            .keys()
+            .filter(|(u, _)| u == underlying)
+            .map(|(_, e)| *e)
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     /// The latest Greeks of an option.

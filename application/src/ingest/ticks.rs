@@ -16,7 +16,7 @@ use domain::ports::{
 use super::moneyness::chain_records;
 use super::pricing::{expiry_forward, minute_of, price_option};
 use super::registry::{InstrumentKind, InstrumentRegistry};
-use super::state::{ExpiryKey, QuoteState, RealtimeState};
+use super::state::{ChainSnapshot, ExpiryKey, QuoteState, RealtimeState};
 
 /// One rejected row of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +91,12 @@ impl IngestTicks {
     #[must_use]
     pub fn state(&self) -> &Arc<RealtimeState> {
         &self.state
+    }
+
+    /// The pricing conventions of this pipeline.
+    #[must_use]
+    pub fn conventions(&self) -> &Conventions {
+        &self.conventions
     }
 
     /// The clock the pipeline judges timestamps by.
@@ -326,7 +332,17 @@ impl IngestTicks {
             let spot = self.state.spot(&u).map(|(_, s)| s);
             let state = self.state.expiry(&u, e);
             let (analytics, recs) = chain_records(&self.conventions, &u, e, minute, &state, spot, forward, t);
-            self.state.set_chain(&u, e, minute, analytics);
+            self.state.set_chain(
+                &u,
+                e,
+                ChainSnapshot {
+                    minute,
+                    forward,
+                    t_years: t,
+                    spot,
+                    analytics,
+                },
+            );
             out.extend(recs);
         }
         out

@@ -36,6 +36,9 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Prints the effective configuration as JSON (passwords in URLs masked).
     Config,
+    /// Prints the OpenAPI 3 document of the REST API (JSON), as committed in
+    /// `openapi/signal-service.json`.
+    Openapi,
 }
 
 /// Runs the parsed command.
@@ -50,6 +53,10 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Migrate(a) => runtime()?.block_on(migrate::run(a, &settings)),
         Command::Serve(a) => runtime()?.block_on(serve::run(a, settings)),
         Command::Replay(a) => runtime()?.block_on(replay::run(a, &settings)),
+        Command::Openapi => {
+            println!("{}", adapters::http::openapi_json());
+            Ok(())
+        }
         Command::Config => {
             println!("{}", serde_json::to_string_pretty(&settings.masked())?);
             Ok(())

@@ -215,13 +215,21 @@ fn the_server_ingests_ticks_answers_realtime_greeks_and_flushes_on_sigterm() {
 
     let (status, g) = server.request("GET", &format!("/api/v2/realtime/greeks/{call}"), None);
     assert_eq!(status, 200, "{g}");
-    assert!((g["forward"].as_f64().unwrap() - f).abs() < 1e-6, "parity forward: {g}");
-    assert_eq!(g["forward_source"], "put_call_parity");
+    assert!(
+        (g["forward"]["value"].as_f64().unwrap() - f).abs() < 1e-6,
+        "parity forward: {g}"
+    );
+    assert_eq!(g["forward"]["source"], "put_call_parity");
     assert!((g["iv"].as_f64().unwrap() - vol).abs() < 1e-9, "{g}");
     assert_eq!(
-        (g["model"].as_str(), g["price_source"].as_str(), g["stale"].as_bool()),
+        (
+            g["conventions"]["model"].as_str(),
+            g["price_source"].as_str(),
+            g["stale"].as_bool()
+        ),
         (Some("black76"), Some("mid"), Some(true))
     );
+    assert!(g["greeks"]["vega_per_vol_point"].as_f64().unwrap() > 0.0, "{g}");
 
     let (status, e) = server.request("GET", "/api/v2/realtime/greeks/NSE:NOPE", None);
     assert_eq!(

@@ -15,6 +15,18 @@ pub enum PriceSource {
     Auto,
 }
 
+impl PriceSource {
+    /// The snake_case code used in configuration and JSON.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mid => "mid",
+            Self::Last => "last",
+            Self::Auto => "auto",
+        }
+    }
+}
+
 /// The price chosen and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

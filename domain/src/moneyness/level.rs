@@ -25,6 +25,17 @@ pub enum ReferencePrice {
     Spot,
 }
 
+impl ReferencePrice {
+    /// The snake_case code used in configuration and JSON.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Forward => "forward",
+            Self::Spot => "spot",
+        }
+    }
+}
+
 /// A moneyness level, or a group level (`ITM`, `OTM`) spanning every strike of that kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

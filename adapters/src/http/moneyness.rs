@@ -1,0 +1,266 @@
+//! `GET /api/v2/realtime/moneyness/{underlying}/…`: one level's aggregated Greeks, the ATM IV and
+//! the IV skew of an expiry, as last evaluated from the in-memory state.
+
+use chrono::NaiveDate;
+use domain::instrument::OptionRight;
+use domain::moneyness::{MoneynessLevel, aggregate_by_group, level_of};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+
+use super::AppState;
+use super::chain::{ChainMeta, read_chain};
+use super::shapes::{LevelOut, ReadFailure};
+
+/// Call or put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum RightParam {
+    /// Calls only.
+    Call,
+    /// Puts only.
+    Put,
+}
+
+/// One moneyness level's aggregates for each right.
+#[derive(Debug, Clone, Object)]
+pub struct RealtimeLevelGreeks {
+    /// Which chain, as of when, how.
+    pub meta: ChainMeta,
+    /// The level asked for: `ATM`, `ITMn`, `OTMn`, or a group `ITM` / `OTM`.
+    pub level: String,
+    /// One entry per right (or only the right asked for), with the strikes it covers.
+    pub rights: Vec<LevelStrikes>,
+}
+
+/// A level's aggregates for one right and the strikes in it.
+#[derive(Debug, Clone, Object)]
+pub struct LevelStrikes {
+    /// Aggregates (mean IV, OI-weighted Greeks, totals).
+    pub aggregate: LevelOut,
+    /// The strikes in the level for this right, ascending, price units.
+    pub strikes: Vec<f64>,
+}
+
+/// ATM IV of an expiry.
+#[derive(Debug, Clone, Object)]
+pub struct RealtimeAtmIv {
+    /// Which chain, as of when, how.
+    pub meta: ChainMeta,
+    /// IV at the forward, decimal per √year: linear in strike between the two strikes around the
+    /// forward, each strike's IV the mean of its call and put IVs. Null when the chain has no IV
+    /// on one side of the forward.
+    pub atm_iv: Option<f64>,
+    /// The strike at or below the forward used, price units.
+    pub lower_strike: Option<f64>,
+    /// The strike at or above the forward used, price units.
+    pub upper_strike: Option<f64>,
+}
+
+/// One strike's IVs.
+#[derive(Debug, Clone, Object)]
+pub struct SkewPoint {
+    /// Strike, price units.
+    pub strike: f64,
+    /// `ln(strike / forward)`.
+    pub log_moneyness: f64,
+    /// The call's level: `ATM`, `ITMn`, `OTMn` (the put's is the mirror).
+    pub call_level: Option<String>,
+    /// The call's IV, decimal per √year.
+    pub call_iv: Option<f64>,
+    /// The put's IV, decimal per √year.
+    pub put_iv: Option<f64>,
+    /// The out-of-the-money side's IV (call at or above the forward, put below), else the other's.
+    pub otm_iv: Option<f64>,
+}
+
+/// Mean IV of one level of one right.
+#[derive(Debug, Clone, Object)]
+pub struct LevelIv {
+    /// `call` or `put`.
+    pub right: String,
+    /// `ATM`, `ITMn` or `OTMn`.
+    pub level: String,
+    /// Mean IV, decimal per √year.
+    pub mean_iv: Option<f64>,
+}
+
+/// The IV skew of an expiry.
+#[derive(Debug, Clone, Object)]
+pub struct RealtimeSkew {
+    /// Which chain, as of when, how.
+    pub meta: ChainMeta,
+    /// ATM IV, decimal per √year.
+    pub atm_iv: Option<f64>,
+    /// 25-delta risk reversal `σ25C − σ25P`, decimal per √year.
+    pub risk_reversal_25d: Option<f64>,
+    /// 25-delta butterfly `(σ25C + σ25P)/2 − σATM`, decimal per √year.
+    pub butterfly_25d: Option<f64>,
+    /// By strike, ascending.
+    pub by_strike: Vec<SkewPoint>,
+    /// By level: calls then puts, ascending by strike.
+    pub by_level: Vec<LevelIv>,
+}
+
+#[derive(ApiResponse)]
+enum LevelOk {
+    /// The level's aggregates.
+    #[oai(status = 200)]
+    Ok(Json<RealtimeLevelGreeks>),
+}
+
+#[derive(ApiResponse)]
+enum AtmIvOk {
+    /// The ATM IV.
+    #[oai(status = 200)]
+    Ok(Json<RealtimeAtmIv>),
+}
+
+#[derive(ApiResponse)]
+enum SkewOk {
+    /// The skew.
+    #[oai(status = 200)]
+    Ok(Json<RealtimeSkew>),
+}
+
+/// Realtime moneyness endpoints.
+pub struct MoneynessApi {
+    pub(super) state: AppState,
+}
+
+#[OpenApi]
+impl MoneynessApi {
+    /// Aggregated Greeks of one moneyness level (or the ITM / OTM group) of an expiry: mean IV,
+    /// OI-weighted Greeks, total volume and OI, per right.
+    #[oai(
+        path = "/realtime/moneyness/:underlying/greeks/:level",
+        method = "get",
+        operation_id = "getRealtimeMoneynessGreeks"
+    )]
+    async fn level_greeks(
+        &self,
+        /// Underlying key, e.g. `NSE:NIFTY`.
+        underlying: Path<String>,
+        /// `ATM`, `ITM1`…`ITM1000`, `OTM1`…`OTM1000`, or the groups `ITM`, `OTM` (per right: a
+        /// call below the ATM strike is ITM, a put below it OTM).
+        level: Path<String>,
+        /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
+        expiry: Query<Option<NaiveDate>>,
+        /// Only this right; default both.
+        right: Query<Option<RightParam>>,
+    ) -> Result<LevelOk, ReadFailure> {
+        let wanted: MoneynessLevel = level
+            .0
+            .parse()
+            .map_err(|e: domain::moneyness::LevelError| ReadFailure::bad("level", e.to_string()))?;
+        let r = read_chain(&self.state, &underlying.0, expiry.0)?;
+        let a = &r.snapshot.analytics;
+        let (Some(atm), Some(step)) = (a.atm_strike, a.strike_step) else {
+            return Err(ReadFailure::not_found("underlying", "the chain has no ATM strike yet"));
+        };
+        let rights: Vec<OptionRight> = match right.0 {
+            Some(RightParam::Call) => vec![OptionRight::Call],
+            Some(RightParam::Put) => vec![OptionRight::Put],
+            None => vec![OptionRight::Call, OptionRight::Put],
+        };
+        let mut out = Vec::new();
+        for right in rights {
+            let mut strikes: Vec<f64> = a
+                .points
+                .iter()
+                .filter(|p| p.right == right && wanted.covers(level_of(p.strike, right, atm, step)))
+                .map(|p| p.strike)
+                .collect();
+            strikes.sort_by(f64::total_cmp);
+            strikes.dedup();
+            if strikes.is_empty() {
+                continue;
+            }
+            out.push(LevelStrikes {
+                aggregate: LevelOut::new(right, wanted, &aggregate_by_group(&a.points, right, wanted, atm, step)),
+                strikes,
+            });
+        }
+        if out.is_empty() {
+            return Err(ReadFailure::not_found(
+                "level",
+                format!("no option of the chain is at level {wanted}"),
+            ));
+        }
+        Ok(LevelOk::Ok(Json(RealtimeLevelGreeks {
+            meta: ChainMeta::new(&self.state, &r),
+            level: wanted.to_string(),
+            rights: out,
+        })))
+    }
+
+    /// ATM IV of an expiry at its forward.
+    #[oai(
+        path = "/realtime/moneyness/:underlying/atm-iv",
+        method = "get",
+        operation_id = "getRealtimeAtmIv"
+    )]
+    async fn atm_iv(
+        &self,
+        /// Underlying key, e.g. `NSE:NIFTY`.
+        underlying: Path<String>,
+        /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
+        expiry: Query<Option<NaiveDate>>,
+    ) -> Result<AtmIvOk, ReadFailure> {
+        let r = read_chain(&self.state, &underlying.0, expiry.0)?;
+        let atm = r.snapshot.analytics.atm_iv;
+        Ok(AtmIvOk::Ok(Json(RealtimeAtmIv {
+            meta: ChainMeta::new(&self.state, &r),
+            atm_iv: atm.map(|a| a.iv),
+            lower_strike: atm.map(|a| a.lower_strike),
+            upper_strike: atm.map(|a| a.upper_strike),
+        })))
+    }
+
+    /// IV skew of an expiry: by strike (call, put and OTM-side IV) and by moneyness level, with
+    /// the 25-delta risk reversal and butterfly.
+    #[oai(
+        path = "/realtime/moneyness/:underlying/skew",
+        method = "get",
+        operation_id = "getRealtimeSkew"
+    )]
+    async fn skew(
+        &self,
+        /// Underlying key, e.g. `NSE:NIFTY`.
+        underlying: Path<String>,
+        /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
+        expiry: Query<Option<NaiveDate>>,
+    ) -> Result<SkewOk, ReadFailure> {
+        let r = read_chain(&self.state, &underlying.0, expiry.0)?;
+        let a = &r.snapshot.analytics;
+        let f = r.snapshot.forward.value;
+        let grid = a.atm_strike.zip(a.strike_step);
+        Ok(SkewOk::Ok(Json(RealtimeSkew {
+            meta: ChainMeta::new(&self.state, &r),
+            atm_iv: a.atm_iv.map(|x| x.iv),
+            risk_reversal_25d: a.wing_25.map(|w| w.risk_reversal),
+            butterfly_25d: a.wing_25.map(|w| w.butterfly),
+            by_strike: a
+                .skew
+                .iter()
+                .map(|s| SkewPoint {
+                    strike: s.strike,
+                    log_moneyness: (s.strike / f).ln(),
+                    call_level: grid.map(|(atm, step)| level_of(s.strike, OptionRight::Call, atm, step).to_string()),
+                    call_iv: s.call_iv,
+                    put_iv: s.put_iv,
+                    otm_iv: s.otm_iv,
+                })
+                .collect(),
+            by_level: a
+                .levels
+                .iter()
+                .map(|e| LevelIv {
+                    right: e.right.as_str().to_owned(),
+                    level: e.level.to_string(),
+                    mean_iv: e.aggregate.mean_iv,
+                })
+                .collect(),
+        })))
+    }
+}

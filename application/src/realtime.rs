@@ -1,0 +1,107 @@
+//! Realtime reads: the latest evaluated chain of an underlying's expiry, from the in-memory
+//! state the ingest pipeline keeps, and whether it is stale.
+//!
+//! Which expiry when the caller names none: the nearest one not yet past (by the clock's UTC
+//! date), else the latest one known.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use domain::instrument::InstrumentKey;
+use domain::ports::Clock;
+
+use crate::ingest::{ChainSnapshot, ExpiryState, RealtimeState};
+
+/// Data whose as-of time is more than this behind the clock is reported stale.
+pub const STALE_AFTER_SECS: i64 = 120;
+
+/// Why a realtime read has no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// Nothing known yet for what was asked; names the field.
+    #[error("{message}")]
+    NotFound {
+        /// The request field that selected nothing (`underlying`, `expiry`, `instrument_key`).
+        field: &'static str,
+        /// What is missing.
+        message: String,
+    },
+}
+
+/// One expiry's latest chain with the quotes it was computed from.
+#[derive(Debug, Clone)]
+pub struct ChainRead {
+    /// The underlying.
+    pub underlying: InstrumentKey,
+    /// The expiry date (market-local).
+    pub expiry: NaiveDate,
+    /// The analytics and their inputs.
+    pub snapshot: ChainSnapshot,
+    /// The latest quotes of the expiry's options (keys, bid, ask, last, OI, volume).
+    pub quotes: ExpiryState,
+    /// Whether the snapshot's minute is more than [`STALE_AFTER_SECS`] behind the clock.
+    pub stale: bool,
+}
+
+/// The realtime read use cases.
+pub struct RealtimeReads {
+    state: Arc<RealtimeState>,
+    clock: Arc<dyn Clock>,
+}
+
+impl RealtimeReads {
+    /// Reads from `state`, judging staleness by `clock`.
+    #[must_use]
+    pub fn new(state: Arc<RealtimeState>, clock: Arc<dyn Clock>) -> Self {
+        Self { state, clock }
+    }
+
+    /// Whether data as of `as_of` is stale now.
+    #[must_use]
+    pub fn is_stale(&self, as_of: DateTime<Utc>) -> bool {
+        self.clock.now() - as_of > Duration::seconds(STALE_AFTER_SECS)
+    }
+
+    /// The latest chain of `underlying` for `expiry` (or the nearest expiry, see the module docs).
+    ///
+    /// # Errors
+    /// [`ReadError::NotFound`] when no chain of that underlying (or expiry) was evaluated yet.
+    pub fn chain(&self, underlying: &InstrumentKey, expiry: Option<NaiveDate>) -> Result<ChainRead, ReadError> {
+        let known = self.state.chain_expiries(underlying);
+        let expiry = match expiry {
+            Some(e) => e,
+            None => {
+                let today = self.clock.now().date_naive();
+                *known
+                    .iter()
+                    .find(|e| **e >= today)
+                    .or(known.last())
+                    .ok_or_else(|| ReadError::NotFound {
+                        field: "underlying",
+                        message: format!("no option chain of {underlying} evaluated yet"),
+                    })?
+            }
+        };
+        let snapshot = self
+            .state
+            .chain(underlying, expiry)
+            .ok_or_else(|| ReadError::NotFound {
+                field: "expiry",
+                message: format!(
+                    "no chain of {underlying} expiring {expiry} evaluated yet; known expiries: {}",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    }
+                ),
+            })?;
+        Ok(ChainRead {
+            underlying: underlying.clone(),
+            expiry,
+            stale: self.is_stale(snapshot.minute),
+            quotes: self.state.expiry(underlying, expiry),
+            snapshot,
+        })
+    }
+}
