@@ -5,11 +5,13 @@
 //!   later, the analytics endpoints);
 //! - [`candles`]: bars on any timeframe through the `signal_custom_timeframes` cache;
 //! - [`ingest`]: market data in, candles, IV, Greeks and moneyness aggregates out;
+//! - [`instruments`]: the underlyings, expiries and listed chains the service knows;
 //! - [`moneyness`]: the tiered moneyness-mapping lookup and the moneyness-aware Greeks calculator;
 //! - [`realtime`]: the latest chain, moneyness and Greeks from memory, with staleness.
 
 pub mod calculators;
 pub mod candles;
 pub mod ingest;
+pub mod instruments;
 pub mod moneyness;
 pub mod realtime;

@@ -8,6 +8,7 @@ mod csv_body;
 pub mod error;
 mod health;
 mod ingest;
+mod instruments;
 pub use ingest::{CandleIn, IngestResult, RejectedRow, TickIn};
 mod moneyness;
 mod realtime;
@@ -16,6 +17,7 @@ mod shapes;
 use std::sync::Arc;
 
 use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
+use application::instruments::InstrumentReads;
 use application::realtime::RealtimeReads;
 use domain::chain::Conventions;
 use domain::ports::Clock;
@@ -44,6 +46,12 @@ impl AppState {
     #[must_use]
     pub fn reads(&self) -> RealtimeReads {
         RealtimeReads::new(self.ingest.state().clone(), self.clock.clone())
+    }
+
+    /// The instrument read use cases over the pipeline's registry.
+    #[must_use]
+    pub fn instruments(&self) -> InstrumentReads {
+        InstrumentReads::new(self.ingest.registry().clone(), self.clock.clone())
     }
 
     /// A state that serves nothing (no database, no instruments, no data): enough to render the
@@ -88,6 +96,7 @@ pub type ApiGroups = (
     realtime::RealtimeApi,
     chain::ChainApi,
     moneyness::MoneynessApi,
+    instruments::InstrumentsApi,
 );
 
 /// The OpenAPI service of the v2 API.
@@ -99,6 +108,7 @@ pub fn api(state: &AppState) -> OpenApiService<ApiGroups, ()> {
             realtime::RealtimeApi { state: state.clone() },
             chain::ChainApi { state: state.clone() },
             moneyness::MoneynessApi { state: state.clone() },
+            instruments::InstrumentsApi { state: state.clone() },
         ),
         "Signal Service",
         "2.0",

@@ -5,7 +5,7 @@ mod fake_http;
 mod ingest_http;
 mod instrument_service;
 mod openapi;
-mod realtime_http;
+mod reads_http;
 mod redis_cache;
 mod replay;
 mod store;

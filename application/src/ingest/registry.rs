@@ -99,6 +99,17 @@ impl InstrumentRegistry {
             .cloned()
     }
 
+    /// A copy of every instrument with its key (for listings; not for the ingest hot path).
+    #[must_use]
+    pub fn all(&self) -> Vec<(InstrumentKey, RegisteredInstrument)> {
+        self.by_key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(k, r)| (k.clone(), r.clone()))
+            .collect()
+    }
+
     /// The market of an instrument (NSE when the code is unknown).
     #[must_use]
     pub fn market_of(r: &RegisteredInstrument) -> Market {

@@ -105,7 +105,9 @@ impl IngestTicks {
         &self.clock
     }
 
-    pub(super) fn registry(&self) -> &Arc<InstrumentRegistry> {
+    /// The instruments this pipeline accepts.
+    #[must_use]
+    pub fn registry(&self) -> &Arc<InstrumentRegistry> {
         &self.registry
     }
 

@@ -1,7 +1,7 @@
-//! The realtime chain and moneyness endpoints in process (poem's test client): a five-strike
-//! NIFTY chain priced at one volatility is ingested and flushed, then every endpoint is read and
-//! checked against what the chain must give, and every kind of bad or unknown selector is answered
-//! with the JSON error naming its field.
+//! The read endpoints in process (poem's test client): instruments, and the realtime chain and
+//! moneyness. A five-strike NIFTY chain priced at one volatility is ingested and flushed, then
+//! every endpoint is read and checked against what the chain must give, and every kind of bad or
+//! unknown selector is answered with the JSON error naming its field.
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use adapters::store::SeaStore;
 use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use domain::chain::Conventions;
-use domain::instrument::{InstrumentKey, LotSize, OptionContract, OptionRight, Strike};
+use domain::instrument::{FutureContract, InstrumentKey, LotSize, OptionContract, OptionRight, Strike};
 use domain::market_data::Tick;
 use domain::ports::{Clock, ManualClock};
 use domain::pricing::{OptionInputs, PricingModel, price_and_greeks};
@@ -72,6 +72,30 @@ async fn harness() -> Harness {
             );
         }
     }
+    // A later monthly expiry with one strike and its future, never quoted.
+    let march = Utc.with_ymd_and_hms(2026, 3, 31, 10, 0, 0).unwrap();
+    registry.register_option(
+        OptionContract {
+            key: InstrumentKey::parse("NSE:NIFTY-20260331-27000-CE").unwrap(),
+            underlying: nifty.clone(),
+            expiry: march,
+            strike: Strike::new(27_000.0).unwrap(),
+            right: OptionRight::Call,
+            lot_size: LotSize::new(65).unwrap(),
+            tick_size: 0.05,
+        },
+        "NSE",
+    );
+    registry.register_future(
+        FutureContract {
+            key: InstrumentKey::parse("NSE:NIFTY-20260331-FUT").unwrap(),
+            underlying: nifty.clone(),
+            expiry: march,
+            lot_size: LotSize::new(65).unwrap(),
+            tick_size: 0.1,
+        },
+        "NSE",
+    );
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
     let ingest = Arc::new(IngestTicks::new(
         Arc::new(registry),
@@ -320,4 +344,50 @@ async fn bad_and_unknown_selectors_are_json_errors_naming_the_field() {
         e["message"].as_str().unwrap().contains("2026-02-24"),
         "names the known expiries: {e}"
     );
+}
+
+#[tokio::test]
+async fn instruments_list_underlyings_expiries_and_listed_chains() {
+    let h = harness().await;
+    let (status, u) = h.get("/api/v2/instruments/underlyings").await;
+    assert_eq!(status, 200, "{u}");
+    assert_eq!(
+        u["underlyings"],
+        serde_json::json!([{"key": "NSE:NIFTY", "market": "NSE", "expiries": 2, "options": 11, "futures": 1}])
+    );
+
+    let (status, e) = h.get("/api/v2/instruments/NSE:NIFTY/expiries").await;
+    assert_eq!(status, 200, "{e}");
+    let e = e["expiries"].as_array().unwrap();
+    assert_eq!(e.len(), 2);
+    assert_eq!(
+        (&e[0]["date"], &e[0]["options"], &e[0]["strikes"]),
+        (&"2026-02-24".into(), &10.into(), &5.into())
+    );
+    assert_eq!(e[0]["future_key"], Value::Null);
+    assert_eq!(e[1]["future_key"], "NSE:NIFTY-20260331-FUT");
+    assert_eq!(e[1]["expiry_time"], "2026-03-31T10:00:00+00:00");
+
+    let (status, c) = h.get("/api/v2/instruments/NSE:NIFTY/chain").await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["expiry"], "2026-02-24", "nearest expiry by default");
+    let strikes = c["strikes"].as_array().unwrap();
+    assert_eq!(strikes.len(), 5);
+    assert_eq!(strikes[0]["put"]["key"], "NSE:NIFTY-20260224-25800-PE");
+    assert_eq!(strikes[0]["call"]["lot_size"], 65);
+
+    let (status, c) = h.get("/api/v2/instruments/NSE:NIFTY/chain?expiry=2026-03-31").await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["future"]["key"], "NSE:NIFTY-20260331-FUT");
+    assert_eq!(c["strikes"][0]["put"], Value::Null);
+
+    for (path, status, field) in [
+        ("/api/v2/instruments/NSE:BANKNIFTY/expiries", 404, "underlying"),
+        ("/api/v2/instruments/bad%20key/chain", 400, "underlying"),
+        ("/api/v2/instruments/NSE:NIFTY/chain?expiry=2026-02-25", 404, "expiry"),
+        ("/api/v2/instruments/NSE:NIFTY/chain?expiry=tomorrow", 400, "expiry"),
+    ] {
+        let (got, e) = h.get(path).await;
+        assert_eq!((got, e["field"].as_str()), (status, Some(field)), "{path}: {e}");
+    }
 }
