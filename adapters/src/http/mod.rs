@@ -3,6 +3,7 @@
 //! [`routes`] builds the whole endpoint tree from an [`AppState`]; bootstrap serves it. Every
 //! error, including poem-openapi's own parameter and body errors, is the JSON [`error::ErrorBody`].
 
+mod analytics;
 mod chain;
 mod csv_body;
 pub mod error;
@@ -97,6 +98,7 @@ pub type ApiGroups = (
     chain::ChainApi,
     moneyness::MoneynessApi,
     instruments::InstrumentsApi,
+    analytics::AnalyticsApi,
 );
 
 /// The OpenAPI service of the v2 API.
@@ -109,6 +111,7 @@ pub fn api(state: &AppState) -> OpenApiService<ApiGroups, ()> {
             chain::ChainApi { state: state.clone() },
             moneyness::MoneynessApi { state: state.clone() },
             instruments::InstrumentsApi { state: state.clone() },
+            analytics::AnalyticsApi,
         ),
         "Signal Service",
         "2.0",

@@ -1,5 +1,6 @@
 //! Integration tests of the adapters, in one test binary.
 
+mod analytics_http;
 mod catalogue;
 mod fake_http;
 mod ingest_http;
