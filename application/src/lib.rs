@@ -4,6 +4,7 @@
 //! - [`calculators`]: batch Greeks, IV, indicators and aggregation (the `calc` commands and,
 //!   later, the analytics endpoints);
 //! - [`candles`]: bars on any timeframe through the `signal_custom_timeframes` cache;
+//! - [`history`]: pages of stored candles and Greeks on any timeframe, with cursors and limits;
 //! - [`ingest`]: market data in, candles, IV, Greeks and moneyness aggregates out;
 //! - [`instruments`]: the underlyings, expiries and listed chains the service knows;
 //! - [`moneyness`]: the tiered moneyness-mapping lookup and the moneyness-aware Greeks calculator;
@@ -11,6 +12,7 @@
 
 pub mod calculators;
 pub mod candles;
+pub mod history;
 pub mod ingest;
 pub mod instruments;
 pub mod moneyness;

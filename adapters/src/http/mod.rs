@@ -8,6 +8,7 @@ mod chain;
 mod csv_body;
 pub mod error;
 mod health;
+mod historical;
 mod ingest;
 mod instruments;
 pub use ingest::{CandleIn, IngestResult, RejectedRow, TickIn};
@@ -17,6 +18,7 @@ mod shapes;
 
 use std::sync::Arc;
 
+use application::history::HistoryReads;
 use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
 use application::instruments::InstrumentReads;
 use application::realtime::RealtimeReads;
@@ -53,6 +55,16 @@ impl AppState {
     #[must_use]
     pub fn instruments(&self) -> InstrumentReads {
         InstrumentReads::new(self.ingest.registry().clone(), self.clock.clone())
+    }
+
+    /// The historical read use cases over the store.
+    #[must_use]
+    pub fn history(&self) -> HistoryReads {
+        HistoryReads::new(
+            Arc::new(self.store.clone()),
+            self.ingest.registry().clone(),
+            self.clock.clone(),
+        )
     }
 
     /// A state that serves nothing (no database, no instruments, no data): enough to render the
@@ -99,6 +111,7 @@ pub type ApiGroups = (
     moneyness::MoneynessApi,
     instruments::InstrumentsApi,
     analytics::AnalyticsApi,
+    historical::HistoricalApi,
 );
 
 /// The OpenAPI service of the v2 API.
@@ -112,6 +125,7 @@ pub fn api(state: &AppState) -> OpenApiService<ApiGroups, ()> {
             moneyness::MoneynessApi { state: state.clone() },
             instruments::InstrumentsApi { state: state.clone() },
             analytics::AnalyticsApi,
+            historical::HistoricalApi { state: state.clone() },
         ),
         "Signal Service",
         "2.0",

@@ -1,9 +1,11 @@
 //! Response parts shared by the read endpoints: the conventions block, a level's aggregates,
 //! Greeks in API units, and the 400/404 failure answer.
 
+use chrono::{DateTime, Utc};
 use domain::chain::Conventions;
 use domain::expiry::Forward;
 use domain::moneyness::LevelAggregate;
+use domain::ports::GreeksRecord;
 use domain::pricing::Greeks;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
@@ -103,6 +105,58 @@ impl From<Greeks> for GreeksOut {
             volga: g.volga,
             charm_per_year: g.charm_per_year,
             speed: g.speed,
+        }
+    }
+}
+
+/// One option's IV and Greeks at one minute, and how they were computed.
+#[derive(Debug, Clone, Object)]
+pub struct GreeksSnapshotOut {
+    /// The minute (UTC start) the values are for.
+    pub as_of: DateTime<Utc>,
+    /// Underlying spot, price units.
+    pub underlying_price: f64,
+    /// The forward used and its source.
+    pub forward: ForwardOut,
+    /// Time to expiry used, years.
+    pub t_years: f64,
+    /// Premium the IV was solved from, price units.
+    pub option_price: Option<f64>,
+    /// Which quote that premium is: `mid` or `last`.
+    pub price_source: Option<String>,
+    /// Implied volatility, decimal per √year (0.15 = 15 %).
+    pub iv: Option<f64>,
+    /// Why there is no IV: `below_intrinsic`, `above_upper_bound`, `no_time_value`, `invalid_input`.
+    pub iv_error: Option<String>,
+    /// Greeks at that IV.
+    pub greeks: Option<GreeksOut>,
+    /// Model used: `black76` or `bsm`.
+    pub model: String,
+    /// Rate used, decimal per year.
+    pub rate: f64,
+    /// Time basis used: `exact` or `calendar_days`.
+    pub time_basis: String,
+}
+
+impl From<GreeksRecord> for GreeksSnapshotOut {
+    fn from(r: GreeksRecord) -> Self {
+        Self {
+            as_of: r.minute,
+            underlying_price: r.underlying_price,
+            forward: Forward {
+                value: r.forward,
+                source: r.forward_source,
+            }
+            .into(),
+            t_years: r.t_years,
+            option_price: r.option_price,
+            price_source: r.price_source.map(|p| p.as_str().to_owned()),
+            iv: r.iv,
+            iv_error: r.iv_error.map(|e| e.code().to_owned()),
+            greeks: r.greeks.map(Into::into),
+            model: r.model.as_str().to_owned(),
+            rate: r.rate,
+            time_basis: r.time_basis.as_str().to_owned(),
         }
     }
 }

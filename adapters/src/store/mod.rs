@@ -280,7 +280,8 @@ impl SignalStore for SeaStore {
             .filter(C::MinuteMs.gte(range.from.timestamp_millis()))
             .filter(C::MinuteMs.lt(range.to.timestamp_millis()))
             .order_by_asc(C::MinuteMs)
-            .limit(u64::try_from(limit).unwrap_or(u64::MAX))
+            // SQL limits are signed 64-bit: a larger limit means "all".
+            .limit(u64::try_from(limit.min(i64::MAX as usize)).unwrap_or(i64::MAX as u64))
             .all(&self.db)
             .await
             .map_err(db_error)?;

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use adapters::http::{AppState, routes};
+use adapters::http::AppState;
 use adapters::store::SeaStore;
 use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -16,7 +16,6 @@ use domain::ports::{Clock, ManualClock};
 use domain::pricing::{OptionInputs, PricingModel, price_and_greeks};
 use e2e_tests::FreshDatabase;
 use migration::{Migrator, MigratorTrait};
-use poem::test::TestClient;
 use serde_json::Value;
 
 use crate::support::now;
@@ -46,7 +45,7 @@ fn oi(strike: f64, right: OptionRight) -> f64 {
 struct Harness {
     _db: FreshDatabase,
     ingest: Arc<IngestTicks>,
-    client: TestClient<poem::endpoint::BoxEndpoint<'static>>,
+    client: crate::support::App,
 }
 
 async fn harness() -> Harness {
@@ -111,11 +110,10 @@ async fn harness() -> Harness {
         api_keys: Arc::default(),
         redis: None,
     };
-    use poem::EndpointExt;
     Harness {
         _db: db,
         ingest,
-        client: TestClient::new(routes(state).map_to_response().boxed()),
+        client: crate::support::app(state),
     }
 }
 
@@ -162,12 +160,7 @@ async fn ingest_chain(h: &Harness) {
 
 impl Harness {
     async fn get(&self, path: &str) -> (u16, Value) {
-        let resp = self.client.get(path).send().await;
-        let status = resp.0.status().as_u16();
-        (
-            status,
-            resp.0.into_body().into_json::<Value>().await.unwrap_or(Value::Null),
-        )
+        crate::support::get(&self.client, path).await
     }
 }
 

@@ -132,6 +132,11 @@ async fn greeks_round_trip_with_and_without_iv(db: FreshDatabase) {
     let got = s.greeks(&recs[0].key, day(), 100).await.unwrap();
     assert_eq!(got, recs);
     assert_eq!(s.greeks(&recs[0].key, day(), 1).await.unwrap().len(), 1, "limit");
+    assert_eq!(
+        s.greeks(&recs[0].key, day(), usize::MAX).await.unwrap(),
+        recs,
+        "no limit"
+    );
 }
 
 async fn moneyness_rows_are_upserted_per_level_and_minute(db: FreshDatabase) {
@@ -207,17 +212,6 @@ async fn custom_timeframes_are_cached_and_a_late_bar_invalidates_its_bucket(db: 
         1,
         "the other buckets are untouched"
     );
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(e2e_tests::FreshDatabase::sqlite()).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(e2e_tests::FreshDatabase::postgres().await).await })*
-        }
-    };
 }
 
 on_both_backends!(

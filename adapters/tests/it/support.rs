@@ -1,5 +1,5 @@
-//! What several test modules share: a fixed clock inside an NSE session and an ingest pipeline
-//! that knows NIFTY and one of its calls.
+//! What several test modules share: a fixed clock inside an NSE session, an ingest pipeline
+//! that knows NIFTY and one of its calls, and the whole HTTP app in process.
 
 use std::sync::Arc;
 
@@ -46,4 +46,31 @@ pub fn pipeline(store: Arc<dyn SignalStore>) -> Arc<IngestTicks> {
         clock,
         Conventions::DEFAULT,
     ))
+}
+
+/// The whole HTTP app in process (poem's test client).
+pub type App = poem::test::TestClient<poem::endpoint::BoxEndpoint<'static>>;
+
+/// The app serving `state`.
+pub fn app(state: adapters::http::AppState) -> App {
+    use poem::EndpointExt;
+    poem::test::TestClient::new(adapters::http::routes(state).map_to_response().boxed())
+}
+
+/// A response's status and JSON body (`Null` when the body is not JSON).
+pub async fn status_and_json(resp: poem::test::TestResponse) -> (u16, serde_json::Value) {
+    let status = resp.0.status().as_u16();
+    (
+        status,
+        resp.0
+            .into_body()
+            .into_json::<serde_json::Value>()
+            .await
+            .unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// `GET path` on `app`.
+pub async fn get(app: &App, path: &str) -> (u16, serde_json::Value) {
+    status_and_json(app.get(path).send().await).await
 }

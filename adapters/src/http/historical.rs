@@ -1,0 +1,272 @@
+//! `GET /api/v2/historical/…`: pages of stored candles and Greeks of one instrument on any
+//! timeframe, with an opaque cursor (limits in [`application::history`]).
+
+use application::history::{DEFAULT_LIMIT, GreeksBucket, HistoryError, PageRequest};
+use chrono::{DateTime, Utc};
+use domain::candles::{AggregatedBar, Timeframe};
+use domain::ports::TimeRange;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::AppState;
+use super::error::ErrorBody;
+use super::shapes::{GreeksSnapshotOut, UNITS, key_param};
+
+/// One candle (bucket) of a timeframe.
+#[derive(Debug, Clone, Object)]
+pub struct CandleOut {
+    /// Bucket start (a session open plus whole timeframes), UTC.
+    pub start: DateTime<Utc>,
+    /// Bucket end (exclusive; cut at the session close), UTC.
+    pub end: DateTime<Utc>,
+    /// First open, price units.
+    pub open: f64,
+    /// Highest high, price units.
+    pub high: f64,
+    /// Lowest low, price units.
+    pub low: f64,
+    /// Last close, price units.
+    pub close: f64,
+    /// Summed volume.
+    pub volume: f64,
+    /// Volume-weighted average price, price units (typical price weighted when bars carry none).
+    pub vwap: Option<f64>,
+    /// Last open interest.
+    pub oi: Option<f64>,
+    /// 1-minute bars in the bucket.
+    pub n_bars: u32,
+    /// 1-minute bars a complete bucket holds.
+    pub expected_bars: u32,
+    /// Cut short by the session close.
+    pub partial: bool,
+    /// Missing 1-minute bars (`expected_bars − n_bars`).
+    pub gaps: u32,
+}
+
+impl From<AggregatedBar> for CandleOut {
+    fn from(b: AggregatedBar) -> Self {
+        Self {
+            start: b.start,
+            end: b.end,
+            open: b.open,
+            high: b.high,
+            low: b.low,
+            close: b.close,
+            volume: b.volume,
+            vwap: b.vwap,
+            oi: b.oi,
+            n_bars: b.n_bars,
+            expected_bars: b.expected_bars,
+            partial: b.partial,
+            gaps: b.gaps,
+        }
+    }
+}
+
+/// A page of candles.
+#[derive(Debug, Clone, Object)]
+pub struct CandlesPage {
+    /// The instrument.
+    pub instrument_key: String,
+    /// The timeframe, e.g. `5m`.
+    pub timeframe: String,
+    /// Ascending by start.
+    pub candles: Vec<CandleOut>,
+    /// Pass as `cursor` (with the same other parameters) for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+    /// The units of every number in the answer.
+    pub units: String,
+}
+
+/// The Greeks of one bucket: its last 1-minute snapshot.
+#[derive(Debug, Clone, Object)]
+pub struct GreeksBucketOut {
+    /// Bucket start, UTC.
+    pub start: DateTime<Utc>,
+    /// Bucket end (exclusive), UTC.
+    pub end: DateTime<Utc>,
+    /// Minutes of the bucket with a snapshot.
+    pub minutes: u32,
+    /// The bucket's last snapshot.
+    #[oai(flatten)]
+    pub snapshot: GreeksSnapshotOut,
+}
+
+impl From<GreeksBucket> for GreeksBucketOut {
+    fn from(b: GreeksBucket) -> Self {
+        Self {
+            start: b.start,
+            end: b.end,
+            minutes: b.minutes,
+            snapshot: b.last.into(),
+        }
+    }
+}
+
+/// A page of Greeks.
+#[derive(Debug, Clone, Object)]
+pub struct GreeksPage {
+    /// The option.
+    pub instrument_key: String,
+    /// The timeframe, e.g. `5m`.
+    pub timeframe: String,
+    /// Ascending by start.
+    pub rows: Vec<GreeksBucketOut>,
+    /// Pass as `cursor` (with the same other parameters) for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+    /// The units of every number in the answer.
+    pub units: String,
+}
+
+#[derive(ApiResponse)]
+enum CandlesOk {
+    /// One page.
+    #[oai(status = 200)]
+    Ok(Json<CandlesPage>),
+}
+
+#[derive(ApiResponse)]
+enum GreeksOk {
+    /// One page.
+    #[oai(status = 200)]
+    Ok(Json<GreeksPage>),
+}
+
+/// A historical read that could not be answered.
+#[derive(ApiResponse)]
+pub enum HistoryFailure {
+    /// A parameter is malformed or out of range (`field` names it): a bad key or timeframe,
+    /// `to` not after `from`, a span over the limit, a limit out of range, a foreign cursor.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// The instrument's market is unknown.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The database is down.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+impl From<HistoryError> for HistoryFailure {
+    fn from(e: HistoryError) -> Self {
+        match e {
+            HistoryError::BadParam { field, message } => {
+                Self::BadRequest(Json(ErrorBody::new("bad_request", message, Some(field))))
+            }
+            HistoryError::NotFound { field, message } => {
+                Self::NotFound(Json(ErrorBody::new("not_found", message, Some(field))))
+            }
+            HistoryError::Store(e) => {
+                tracing::error!(error = %e, "historical read failed");
+                Self::Unavailable(Json(ErrorBody::new("unavailable", "the database is unavailable", None)))
+            }
+        }
+    }
+}
+
+impl From<super::shapes::ReadFailure> for HistoryFailure {
+    fn from(e: super::shapes::ReadFailure) -> Self {
+        match e {
+            super::shapes::ReadFailure::BadRequest(b) => Self::BadRequest(b),
+            super::shapes::ReadFailure::NotFound(b) => Self::NotFound(b),
+        }
+    }
+}
+
+/// The paging parameters, checked.
+fn page_request(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    timeframe: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+) -> Result<PageRequest, HistoryFailure> {
+    let timeframe: Timeframe = timeframe.as_deref().unwrap_or("1m").parse().map_err(|e| {
+        HistoryFailure::BadRequest(Json(ErrorBody::new("bad_request", format!("{e}"), Some("timeframe"))))
+    })?;
+    Ok(PageRequest {
+        range: TimeRange { from, to },
+        timeframe,
+        limit: limit.map_or(DEFAULT_LIMIT, |l| usize::try_from(l).unwrap_or(usize::MAX)),
+        cursor,
+    })
+}
+
+/// Historical endpoints.
+pub struct HistoricalApi {
+    pub(super) state: AppState,
+}
+
+#[OpenApi]
+impl HistoricalApi {
+    /// Candles of an instrument on any timeframe (`5m`, `7m`, `13m`, `1h`, `1d`…), buckets
+    /// anchored at each session's open, aggregated from the stored 1-minute bars.
+    #[oai(
+        path = "/historical/candles/:instrument_key",
+        method = "get",
+        operation_id = "getHistoricalCandles"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn candles(
+        &self,
+        /// Instrument key, e.g. `NSE:NIFTY` or `NSE:NIFTY-20260224-26000-CE`.
+        instrument_key: Path<String>,
+        /// Range start (RFC 3339, inclusive): buckets starting at or after it.
+        from: Query<DateTime<Utc>>,
+        /// Range end (RFC 3339, exclusive); at most 31 days after `from` (1830 for `1d`, `1w`).
+        to: Query<DateTime<Utc>>,
+        /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
+        timeframe: Query<Option<String>>,
+        /// Rows per page, 1 to 5000; default 500.
+        limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<CandlesOk, HistoryFailure> {
+        let key = key_param("instrument_key", &instrument_key.0)?;
+        let req = page_request(from.0, to.0, timeframe.0, limit.0, cursor.0)?;
+        let page = self.state.history().candles(&key, &req).await?;
+        Ok(CandlesOk::Ok(Json(CandlesPage {
+            instrument_key: key.to_string(),
+            timeframe: req.timeframe.to_string(),
+            candles: page.rows.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+            units: UNITS.to_owned(),
+        })))
+    }
+
+    /// IV and Greeks of an option over time: on `1m` every stored minute snapshot, on a coarser
+    /// timeframe each bucket's last snapshot.
+    #[oai(
+        path = "/historical/greeks/:instrument_key",
+        method = "get",
+        operation_id = "getHistoricalGreeks"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn greeks(
+        &self,
+        /// Option key, e.g. `NSE:NIFTY-20260224-26000-CE`.
+        instrument_key: Path<String>,
+        /// Range start (RFC 3339, inclusive).
+        from: Query<DateTime<Utc>>,
+        /// Range end (RFC 3339, exclusive); at most 31 days after `from` (1830 for `1d`, `1w`).
+        to: Query<DateTime<Utc>>,
+        /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
+        timeframe: Query<Option<String>>,
+        /// Rows per page, 1 to 5000; default 500.
+        limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<GreeksOk, HistoryFailure> {
+        let key = key_param("instrument_key", &instrument_key.0)?;
+        let req = page_request(from.0, to.0, timeframe.0, limit.0, cursor.0)?;
+        let page = self.state.history().greeks(&key, &req).await?;
+        Ok(GreeksOk::Ok(Json(GreeksPage {
+            instrument_key: key.to_string(),
+            timeframe: req.timeframe.to_string(),
+            rows: page.rows.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+            units: UNITS.to_owned(),
+        })))
+    }
+}

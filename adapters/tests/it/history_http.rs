@@ -1,0 +1,225 @@
+//! The historical endpoints on SQLite and on PostgreSQL: a session of 1-minute bars and an hour of
+//! Greeks snapshots are stored, then read back on several timeframes page by page (the pages
+//! joined equal one big page), and every bad parameter is a 400 naming it.
+
+use std::sync::Arc;
+
+use adapters::http::AppState;
+use adapters::store::SeaStore;
+use chrono::{DateTime, Duration, Utc};
+use domain::candles::Bar;
+use domain::expiry::{ForwardSource, TimeBasis};
+use domain::instrument::InstrumentKey;
+use domain::ports::{GreeksRecord, InstrumentCandle, SignalStore};
+use domain::pricing::PricingModel;
+use e2e_tests::FreshDatabase;
+use migration::{Migrator, MigratorTrait};
+use serde_json::Value;
+
+use crate::support::{CALL, pipeline};
+
+/// 09:15 IST on Friday 2026-01-30, the session open: the whole session lies before the clock
+/// (Monday 2026-02-02 10:00 IST), as history does.
+fn open() -> DateTime<Utc> {
+    "2026-01-30T03:45:00Z".parse().unwrap()
+}
+
+struct Harness {
+    _db: FreshDatabase,
+    client: crate::support::App,
+}
+
+async fn harness(db: FreshDatabase) -> Harness {
+    let store = SeaStore::connect(&db.url).await.unwrap();
+    Migrator::up(store.connection(), None).await.unwrap();
+    let nifty = InstrumentKey::parse("NSE:NIFTY").unwrap();
+    let bars: Vec<InstrumentCandle> = (0..375)
+        .map(|m| {
+            let px = 26_000.0 + f64::from(m % 17) - f64::from(m % 5);
+            InstrumentCandle {
+                key: nifty.clone(),
+                bar: Bar::ohlcv(
+                    open() + Duration::minutes(m.into()),
+                    px,
+                    px + 3.0,
+                    px - 2.0,
+                    px + 1.0,
+                    10.0,
+                ),
+            }
+        })
+        .collect();
+    store.save_candles(&bars).await.unwrap();
+    let greeks: Vec<GreeksRecord> = (0..60)
+        .map(|m| GreeksRecord {
+            key: InstrumentKey::parse(CALL).unwrap(),
+            minute: open() + Duration::minutes(m),
+            underlying_price: 26_000.0 + m as f64,
+            forward: 26_010.0 + m as f64,
+            forward_source: ForwardSource::PutCallParity,
+            option_price: Some(100.0),
+            price_source: None,
+            iv: Some(0.10 + m as f64 * 1e-3),
+            iv_error: None,
+            greeks: None,
+            model: PricingModel::Black76,
+            rate: 0.065,
+            time_basis: TimeBasis::Exact,
+            t_years: 0.06,
+        })
+        .collect();
+    store.save_greeks(&greeks).await.unwrap();
+    let ingest = pipeline(Arc::new(store.clone()));
+    let clock = ingest.clock().clone();
+    let state = AppState {
+        ingest,
+        store,
+        clock,
+        api_keys: Arc::default(),
+        redis: None,
+    };
+    Harness {
+        _db: db,
+        client: crate::support::app(state),
+    }
+}
+
+impl Harness {
+    async fn get(&self, path: &str) -> (u16, Value) {
+        crate::support::get(&self.client, path).await
+    }
+
+    /// Every page of `path` (which has no cursor yet), joined; `field` holds the rows.
+    async fn all_pages(&self, path: &str, field: &str) -> (Vec<Value>, usize) {
+        let (mut rows, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("{path}&cursor={c}"),
+                None => path.to_owned(),
+            };
+            let (status, page) = self.get(&url).await;
+            assert_eq!(status, 200, "{url}: {page}");
+            rows.extend(page[field].as_array().unwrap().iter().cloned());
+            pages += 1;
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return (rows, pages),
+            }
+        }
+    }
+}
+
+const DAY: &str = "from=2026-01-30T03:45:00Z&to=2026-01-30T10:00:00Z";
+
+async fn candles_on_any_timeframe_page_by_page(db: FreshDatabase) {
+    let h = harness(db).await;
+    let (one, pages) = h
+        .all_pages(
+            &format!("/api/v2/historical/candles/NSE:NIFTY?{DAY}&timeframe=7m&limit=20"),
+            "candles",
+        )
+        .await;
+    assert_eq!(
+        (one.len(), pages),
+        (54, 3),
+        "375 minutes in 7m buckets: 53 whole and a partial last"
+    );
+    let (status, big) = h
+        .get(&format!(
+            "/api/v2/historical/candles/NSE:NIFTY?{DAY}&timeframe=7m&limit=100"
+        ))
+        .await;
+    assert_eq!(status, 200, "{big}");
+    assert_eq!(big["candles"].as_array().unwrap(), &one, "pages joined = one page");
+    assert!(big["next_cursor"].is_null());
+    let first = &one[0];
+    assert_eq!(first["start"], "2026-01-30T03:45:00+00:00");
+    assert_eq!(
+        (first["n_bars"].as_u64(), first["volume"].as_f64()),
+        (Some(7), Some(70.0))
+    );
+    let want_high = (0..7)
+        .map(|m| 26_003.0 + f64::from(m % 17) - f64::from(m % 5))
+        .fold(f64::MIN, f64::max);
+    assert_eq!(first["high"].as_f64(), Some(want_high));
+    let last = one.last().unwrap();
+    assert_eq!(
+        (last["n_bars"].as_u64(), last["partial"].as_bool()),
+        (Some(4), Some(true))
+    );
+
+    let (minutes, _) = h
+        .all_pages(&format!("/api/v2/historical/candles/NSE:NIFTY?{DAY}"), "candles")
+        .await;
+    assert_eq!(minutes.len(), 375, "1m by default, 500 rows per page by default");
+
+    let (status, empty) = h.get(&format!("/api/v2/historical/candles/NSE:BANKNIFTY?{DAY}")).await;
+    assert_eq!((status, empty["candles"].as_array().map(Vec::len)), (200, Some(0)));
+}
+
+async fn greeks_per_minute_and_per_bucket(db: FreshDatabase) {
+    let h = harness(db).await;
+    let path = format!("/api/v2/historical/greeks/{CALL}?{DAY}&limit=25");
+    let (rows, pages) = h.all_pages(&path, "rows").await;
+    assert_eq!((rows.len(), pages), (60, 3));
+    assert!((rows[59]["iv"].as_f64().unwrap() - 0.159).abs() < 1e-12);
+    assert_eq!(rows[0]["forward"]["source"], "put_call_parity");
+
+    let (status, five) = h
+        .get(&format!("/api/v2/historical/greeks/{CALL}?{DAY}&timeframe=5m"))
+        .await;
+    assert_eq!(status, 200, "{five}");
+    let buckets = five["rows"].as_array().unwrap();
+    assert_eq!(buckets.len(), 12);
+    assert_eq!(buckets[0]["minutes"], 5);
+    assert_eq!(
+        buckets[0]["as_of"], "2026-01-30T03:49:00+00:00",
+        "a bucket's last snapshot"
+    );
+    assert!((buckets[0]["iv"].as_f64().unwrap() - 0.104).abs() < 1e-12);
+    assert_eq!(five["timeframe"], "5m");
+}
+
+async fn bad_parameters_are_400s_naming_them(db: FreshDatabase) {
+    let h = harness(db).await;
+    let (_, first) = h
+        .get(&format!(
+            "/api/v2/historical/candles/NSE:NIFTY?{DAY}&timeframe=7m&limit=2"
+        ))
+        .await;
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let base = "/api/v2/historical/candles/NSE:NIFTY";
+    for (query, status, field) in [
+        (
+            "from=2026-01-30T10:00:00Z&to=2026-01-30T10:00:00Z".to_owned(),
+            400,
+            "to",
+        ),
+        (
+            "from=2025-12-01T00:00:00Z&to=2026-01-30T10:00:00Z".to_owned(),
+            400,
+            "to",
+        ),
+        (format!("{DAY}&limit=0"), 400, "limit"),
+        (format!("{DAY}&limit=5001"), 400, "limit"),
+        (format!("{DAY}&timeframe=7x"), 400, "timeframe"),
+        (format!("{DAY}&timeframe=0m"), 400, "timeframe"),
+        (format!("{DAY}&cursor=nonsense"), 400, "cursor"),
+        (format!("{DAY}&timeframe=5m&cursor={cursor}"), 400, "cursor"),
+        ("from=yesterday&to=2026-01-30T10:00:00Z".to_owned(), 400, "from"),
+        ("to=2026-01-30T10:00:00Z".to_owned(), 400, "from"),
+    ] {
+        let (got, e) = h.get(&format!("{base}?{query}")).await;
+        assert_eq!((got, e["field"].as_str()), (status, Some(field)), "{query}: {e}");
+    }
+    let (got, e) = h.get(&format!("/api/v2/historical/greeks/XXX:FOO?{DAY}")).await;
+    assert_eq!((got, e["field"].as_str()), (404, Some("instrument_key")), "{e}");
+    let (got, e) = h.get(&format!("/api/v2/historical/greeks/not%20a%20key?{DAY}")).await;
+    assert_eq!((got, e["field"].as_str()), (400, Some("instrument_key")), "{e}");
+}
+
+on_both_backends!(
+    candles_on_any_timeframe_page_by_page,
+    greeks_per_minute_and_per_bucket,
+    bad_parameters_are_400s_naming_them,
+);

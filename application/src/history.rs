@@ -1,0 +1,347 @@
+//! Historical reads: pages of stored data of one instrument on any timeframe.
+//!
+//! Every read names a range `[from, to)`, a timeframe (default 1m), a page size `limit` and,
+//! for the pages after the first, the opaque `cursor` the previous page returned. Limits: at most
+//! [`MAX_LIMIT`] rows per page; a span of at most [`MAX_INTRADAY_SPAN_DAYS`] days for intraday
+//! timeframes and [`MAX_DAILY_SPAN_DAYS`] for daily and weekly ones.
+//!
+//! - Candles: 1-minute bars aggregated to the timeframe's session-anchored buckets (through the
+//!   `signal_custom_timeframes` cache for timeframes above 1m, see [`crate::candles`]).
+//! - Greeks: the last 1-minute snapshot of each bucket (as a candle's close), with the number of
+//!   minutes the bucket had snapshots for.
+//!
+//! A cursor encodes the request it continues (range start and timeframe) and where the next page
+//! starts; a cursor from another request, or tampered with, is refused.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use domain::candles::{AggregatedBar, Bucketer, Timeframe, aggregate};
+use domain::instrument::{InstrumentKey, Market};
+use domain::ports::{Clock, GreeksRecord, PortError, SignalStore, TimeRange};
+
+use crate::candles::TimeframeBars;
+use crate::ingest::InstrumentRegistry;
+
+/// Rows per page at most.
+pub const MAX_LIMIT: usize = 5_000;
+/// Rows per page when the caller names no limit.
+pub const DEFAULT_LIMIT: usize = 500;
+/// The longest range of one request on an intraday timeframe, days.
+pub const MAX_INTRADAY_SPAN_DAYS: i64 = 31;
+/// The longest range of one request on a daily or weekly timeframe, days.
+pub const MAX_DAILY_SPAN_DAYS: i64 = 1_830;
+
+/// One page request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRequest {
+    /// The range asked for.
+    pub range: TimeRange,
+    /// Bucket size.
+    pub timeframe: Timeframe,
+    /// Rows per page, 1 to [`MAX_LIMIT`].
+    pub limit: usize,
+    /// Where to continue, from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of rows, ascending in time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The rows.
+    pub rows: Vec<T>,
+    /// The cursor of the next page; `None` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// One bucket of Greeks: the last snapshot in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GreeksBucket {
+    /// Bucket start, UTC.
+    pub start: DateTime<Utc>,
+    /// Bucket end (exclusive), UTC.
+    pub end: DateTime<Utc>,
+    /// Minutes of the bucket with a snapshot.
+    pub minutes: u32,
+    /// The bucket's last snapshot.
+    pub last: GreeksRecord,
+}
+
+/// Why a historical read has no answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HistoryError {
+    /// A parameter is out of range or malformed; names it.
+    #[error("{field}: {message}")]
+    BadParam {
+        /// The parameter.
+        field: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// The instrument is unknown.
+    #[error("{message}")]
+    NotFound {
+        /// The parameter selecting it.
+        field: &'static str,
+        /// What is unknown.
+        message: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] PortError),
+}
+
+fn bad(field: &'static str, message: impl Into<String>) -> HistoryError {
+    HistoryError::BadParam {
+        field,
+        message: message.into(),
+    }
+}
+
+/// The cursor of the page starting at `next` for a request starting at `from` on `timeframe`:
+/// hex of `v1|<from ms>|<timeframe>|<next ms>`.
+fn encode_cursor(from: DateTime<Utc>, timeframe: Timeframe, next: DateTime<Utc>) -> String {
+    let plain = format!("v1|{}|{timeframe}|{}", from.timestamp_millis(), next.timestamp_millis());
+    plain.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_cursor(cursor: &str, req: &PageRequest) -> Result<DateTime<Utc>, HistoryError> {
+    let invalid = || {
+        bad(
+            "cursor",
+            "not a cursor of this request (use the next_cursor of its previous page)",
+        )
+    };
+    let bytes: Option<Vec<u8>> = cursor
+        .len()
+        .is_multiple_of(2)
+        .then(|| {
+            (0..cursor.len())
+                .step_by(2)
+                .map(|i| cursor.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+                .collect()
+        })
+        .flatten();
+    let plain = bytes.and_then(|b| String::from_utf8(b).ok()).ok_or_else(invalid)?;
+    let parts: Vec<&str> = plain.split('|').collect();
+    let [version, from, tf, next] = parts.as_slice() else {
+        return Err(invalid());
+    };
+    if *version != "v1"
+        || from.parse::<i64>().ok() != Some(req.range.from.timestamp_millis())
+        || *tf != req.timeframe.to_string()
+    {
+        return Err(invalid());
+    }
+    let next = next
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+        .ok_or_else(invalid)?;
+    if next < req.range.from || next >= req.range.to {
+        return Err(invalid());
+    }
+    Ok(next)
+}
+
+/// Checks the request and returns the range of this page.
+///
+/// # Errors
+/// [`HistoryError::BadParam`] naming `to`, `limit` or `cursor`.
+pub fn page_range(req: &PageRequest) -> Result<TimeRange, HistoryError> {
+    let TimeRange { from, to } = req.range;
+    if to <= from {
+        return Err(bad("to", format!("must be after from ({from})")));
+    }
+    let max_days = if req.timeframe.intraday_minutes().is_some() {
+        MAX_INTRADAY_SPAN_DAYS
+    } else {
+        MAX_DAILY_SPAN_DAYS
+    };
+    if to - from > Duration::days(max_days) {
+        return Err(bad(
+            "to",
+            format!(
+                "the range spans more than {max_days} days, the most for timeframe {}",
+                req.timeframe
+            ),
+        ));
+    }
+    if req.limit == 0 || req.limit > MAX_LIMIT {
+        return Err(bad("limit", format!("must be between 1 and {MAX_LIMIT}")));
+    }
+    let from = match &req.cursor {
+        Some(c) => decode_cursor(c, req)?,
+        None => from,
+    };
+    Ok(TimeRange { from, to })
+}
+
+/// Cuts `rows` (ascending by `start`) to one page.
+fn paginate<T>(mut rows: Vec<T>, req: &PageRequest, start: impl Fn(&T) -> DateTime<Utc>) -> Page<T> {
+    let next_cursor = rows
+        .get(req.limit)
+        .map(|r| encode_cursor(req.range.from, req.timeframe, start(r)));
+    rows.truncate(req.limit);
+    Page { rows, next_cursor }
+}
+
+/// The historical read use cases.
+pub struct HistoryReads {
+    store: Arc<dyn SignalStore>,
+    registry: Arc<InstrumentRegistry>,
+    bars: TimeframeBars,
+}
+
+impl HistoryReads {
+    /// Reads `store`; `registry` gives each instrument's market (sessions for the buckets).
+    #[must_use]
+    pub fn new(store: Arc<dyn SignalStore>, registry: Arc<InstrumentRegistry>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            bars: TimeframeBars::new(store.clone(), clock),
+            store,
+            registry,
+        }
+    }
+
+    /// The market of `key`: from the registry, else from the key's exchange prefix (contracts
+    /// met only in replayed files are not in the registry after a restart).
+    fn market(&self, key: &InstrumentKey) -> Result<Market, HistoryError> {
+        if let Some(r) = self.registry.get(key) {
+            return Ok(InstrumentRegistry::market_of(&r));
+        }
+        key.as_str()
+            .split(':')
+            .next()
+            .and_then(Market::by_code)
+            .ok_or_else(|| HistoryError::NotFound {
+                field: "instrument_key",
+                message: format!("unknown instrument {key}"),
+            })
+    }
+
+    /// Candles of `key` on the request's timeframe.
+    ///
+    /// # Errors
+    /// [`HistoryError`]: a bad parameter, an unknown market, or the store's failure.
+    pub async fn candles(&self, key: &InstrumentKey, req: &PageRequest) -> Result<Page<AggregatedBar>, HistoryError> {
+        let range = page_range(req)?;
+        let market = self.market(key)?;
+        let bars = if req.timeframe == Timeframe::one_minute() {
+            let minutes: Vec<_> = self
+                .store
+                .candles(key, range)
+                .await?
+                .into_iter()
+                .map(|c| c.bar)
+                .collect();
+            aggregate(&minutes, req.timeframe, &market)
+                .map_err(|e| PortError::Invalid(format!("stored 1-minute bars of {key}: {e}")))?
+        } else {
+            self.bars.bars(key, &market, req.timeframe, range).await?.0
+        };
+        Ok(paginate(bars, req, |b| b.start))
+    }
+
+    /// Greeks of `key`: each bucket's last snapshot.
+    ///
+    /// # Errors
+    /// [`HistoryError`]: a bad parameter, an unknown market, or the store's failure.
+    pub async fn greeks(&self, key: &InstrumentKey, req: &PageRequest) -> Result<Page<GreeksBucket>, HistoryError> {
+        let range = page_range(req)?;
+        let market = self.market(key)?;
+        // One row more than a page tells whether there is a next page (1m); coarser timeframes
+        // read the whole (bounded) span and bucket it.
+        let limit = if req.timeframe == Timeframe::one_minute() {
+            req.limit + 1
+        } else {
+            usize::try_from(MAX_DAILY_SPAN_DAYS * 1_440).unwrap_or(usize::MAX)
+        };
+        let records = self.store.greeks(key, range, limit).await?;
+        let mut bucketer = Bucketer::new(market, req.timeframe);
+        let mut out: Vec<GreeksBucket> = Vec::new();
+        for r in records {
+            let Some(b) = bucketer.bucket_of(r.minute) else {
+                continue;
+            };
+            match out.last_mut() {
+                Some(last) if last.start == b.start => {
+                    last.minutes += 1;
+                    last.last = r;
+                }
+                _ => out.push(GreeksBucket {
+                    start: b.start,
+                    end: b.end,
+                    minutes: 1,
+                    last: r,
+                }),
+            }
+        }
+        Ok(paginate(out, req, |b| b.start))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn req(cursor: Option<String>) -> PageRequest {
+        PageRequest {
+            range: TimeRange {
+                from: Utc.with_ymd_and_hms(2026, 2, 2, 3, 45, 0).unwrap(),
+                to: Utc.with_ymd_and_hms(2026, 2, 3, 10, 0, 0).unwrap(),
+            },
+            timeframe: "5m".parse().unwrap(),
+            limit: 10,
+            cursor,
+        }
+    }
+
+    #[test]
+    fn a_cursor_continues_its_own_request_only() {
+        let r = req(None);
+        let next = Utc.with_ymd_and_hms(2026, 2, 2, 5, 0, 0).unwrap();
+        let c = encode_cursor(r.range.from, r.timeframe, next);
+        assert_eq!(page_range(&req(Some(c.clone()))).unwrap().from, next);
+        let mut other = req(Some(c.clone()));
+        other.timeframe = "7m".parse().unwrap();
+        assert!(matches!(
+            page_range(&other),
+            Err(HistoryError::BadParam { field: "cursor", .. })
+        ));
+        for bad in ["", "zz", "00", &c[..c.len() - 2]] {
+            assert!(
+                matches!(
+                    page_range(&req(Some(bad.to_owned()))),
+                    Err(HistoryError::BadParam { field: "cursor", .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn ranges_and_limits_are_bounded() {
+        let mut r = req(None);
+        r.range.to = r.range.from;
+        assert!(matches!(
+            page_range(&r),
+            Err(HistoryError::BadParam { field: "to", .. })
+        ));
+        let mut r = req(None);
+        r.range.to = r.range.from + Duration::days(32);
+        assert!(matches!(
+            page_range(&r),
+            Err(HistoryError::BadParam { field: "to", .. })
+        ));
+        r.timeframe = "1d".parse().unwrap();
+        assert!(page_range(&r).is_ok(), "daily bars may span years");
+        let mut r = req(None);
+        r.limit = MAX_LIMIT + 1;
+        assert!(matches!(
+            page_range(&r),
+            Err(HistoryError::BadParam { field: "limit", .. })
+        ));
+    }
+}
