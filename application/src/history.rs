@@ -7,18 +7,20 @@
 //!
 //! - Candles: 1-minute bars aggregated to the timeframe's session-anchored buckets (through the
 //!   `signal_custom_timeframes` cache for timeframes above 1m, see [`crate::candles`]).
-//! - Greeks: the last 1-minute snapshot of each bucket (as a candle's close), with the number of
-//!   minutes the bucket had snapshots for.
+//! - Greeks, moneyness aggregates and ATM IV: the last 1-minute snapshot of each bucket (as a
+//!   candle's close), with the number of minutes the bucket had snapshots for.
 //!
 //! A cursor encodes the request it continues (range start and timeframe) and where the next page
 //! starts; a cursor from another request, or tampered with, is refused.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use domain::candles::{AggregatedBar, Bucketer, Timeframe, aggregate};
-use domain::instrument::{InstrumentKey, Market};
-use domain::ports::{Clock, GreeksRecord, PortError, SignalStore, TimeRange};
+use domain::instrument::{InstrumentKey, Market, OptionRight};
+use domain::moneyness::MoneynessLevel;
+use domain::ports::{Clock, GreeksRecord, MoneynessRecord, PortError, SignalStore, TimeRange};
 
 use crate::candles::TimeframeBars;
 use crate::ingest::InstrumentRegistry;
@@ -54,9 +56,9 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// One bucket of Greeks: the last snapshot in it.
+/// One bucket of a series of minute snapshots: the last snapshot in it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GreeksBucket {
+pub struct Bucketed<T> {
     /// Bucket start, UTC.
     pub start: DateTime<Utc>,
     /// Bucket end (exclusive), UTC.
@@ -64,7 +66,53 @@ pub struct GreeksBucket {
     /// Minutes of the bucket with a snapshot.
     pub minutes: u32,
     /// The bucket's last snapshot.
-    pub last: GreeksRecord,
+    pub last: T,
+}
+
+/// One bucket of an option's Greeks.
+pub type GreeksBucket = Bucketed<GreeksRecord>;
+
+/// One bucket of a moneyness level: the last aggregates of each right in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelBucket {
+    /// Bucket start, UTC.
+    pub start: DateTime<Utc>,
+    /// Bucket end (exclusive), UTC.
+    pub end: DateTime<Utc>,
+    /// The calls' last aggregates in the bucket and the minutes with one.
+    pub call: Option<(u32, MoneynessRecord)>,
+    /// The puts' last aggregates in the bucket and the minutes with one.
+    pub put: Option<(u32, MoneynessRecord)>,
+}
+
+/// Groups minute snapshots (ascending) into the timeframe's buckets, keeping each bucket's last;
+/// snapshots outside the market's sessions are dropped.
+fn last_per_bucket<T>(
+    records: Vec<T>,
+    market: Market,
+    timeframe: Timeframe,
+    minute: impl Fn(&T) -> DateTime<Utc>,
+) -> Vec<Bucketed<T>> {
+    let mut bucketer = Bucketer::new(market, timeframe);
+    let mut out: Vec<Bucketed<T>> = Vec::new();
+    for r in records {
+        let Some(b) = bucketer.bucket_of(minute(&r)) else {
+            continue;
+        };
+        match out.last_mut() {
+            Some(last) if last.start == b.start => {
+                last.minutes += 1;
+                last.last = r;
+            }
+            _ => out.push(Bucketed {
+                start: b.start,
+                end: b.end,
+                minutes: 1,
+                last: r,
+            }),
+        }
+    }
+    out
 }
 
 /// Why a historical read has no answer.
@@ -186,6 +234,16 @@ fn paginate<T>(mut rows: Vec<T>, req: &PageRequest, start: impl Fn(&T) -> DateTi
     Page { rows, next_cursor }
 }
 
+/// Minute rows to read for one page: one more than a page on 1m tells whether there is a next
+/// page; coarser timeframes read the whole (bounded) span and bucket it.
+fn rows_to_read(req: &PageRequest) -> usize {
+    if req.timeframe == Timeframe::one_minute() {
+        req.limit + 1
+    } else {
+        usize::try_from(MAX_DAILY_SPAN_DAYS * 1_440).unwrap_or(usize::MAX)
+    }
+}
+
 /// The historical read use cases.
 pub struct HistoryReads {
     store: Arc<dyn SignalStore>,
@@ -250,34 +308,77 @@ impl HistoryReads {
     pub async fn greeks(&self, key: &InstrumentKey, req: &PageRequest) -> Result<Page<GreeksBucket>, HistoryError> {
         let range = page_range(req)?;
         let market = self.market(key)?;
-        // One row more than a page tells whether there is a next page (1m); coarser timeframes
-        // read the whole (bounded) span and bucket it.
-        let limit = if req.timeframe == Timeframe::one_minute() {
-            req.limit + 1
-        } else {
-            usize::try_from(MAX_DAILY_SPAN_DAYS * 1_440).unwrap_or(usize::MAX)
-        };
+        let limit = rows_to_read(req);
         let records = self.store.greeks(key, range, limit).await?;
-        let mut bucketer = Bucketer::new(market, req.timeframe);
-        let mut out: Vec<GreeksBucket> = Vec::new();
-        for r in records {
-            let Some(b) = bucketer.bucket_of(r.minute) else {
-                continue;
-            };
-            match out.last_mut() {
-                Some(last) if last.start == b.start => {
-                    last.minutes += 1;
-                    last.last = r;
-                }
-                _ => out.push(GreeksBucket {
+        let out = last_per_bucket(records, market, req.timeframe, |r| r.minute);
+        Ok(paginate(out, req, |b| b.start))
+    }
+
+    /// One moneyness level (or group) of an expiry over time, both rights, each bucket's last
+    /// aggregates.
+    ///
+    /// # Errors
+    /// [`HistoryError`]: a bad parameter, an unknown market, or the store's failure.
+    pub async fn moneyness_level(
+        &self,
+        underlying: &InstrumentKey,
+        expiry: NaiveDate,
+        level: MoneynessLevel,
+        req: &PageRequest,
+    ) -> Result<Page<LevelBucket>, HistoryError> {
+        let range = page_range(req)?;
+        let market = self.market(underlying)?;
+        let mut merged: BTreeMap<DateTime<Utc>, LevelBucket> = BTreeMap::new();
+        for right in [OptionRight::Call, OptionRight::Put] {
+            let records = self
+                .store
+                .moneyness(underlying, expiry, right, level, range, rows_to_read(req))
+                .await?;
+            for b in last_per_bucket(records, market.clone(), req.timeframe, |r| r.minute) {
+                let e = merged.entry(b.start).or_insert_with(|| LevelBucket {
                     start: b.start,
                     end: b.end,
-                    minutes: 1,
-                    last: r,
-                }),
+                    call: None,
+                    put: None,
+                });
+                match right {
+                    OptionRight::Call => e.call = Some((b.minutes, b.last)),
+                    OptionRight::Put => e.put = Some((b.minutes, b.last)),
+                }
             }
         }
-        Ok(paginate(out, req, |b| b.start))
+        Ok(paginate(merged.into_values().collect(), req, |b| b.start))
+    }
+
+    /// The ATM IV of an expiry over time (as stored with each minute's ATM call aggregates),
+    /// each bucket's last.
+    ///
+    /// # Errors
+    /// [`HistoryError`]: a bad parameter, an unknown market, or the store's failure.
+    pub async fn atm_iv(
+        &self,
+        underlying: &InstrumentKey,
+        expiry: NaiveDate,
+        req: &PageRequest,
+    ) -> Result<Page<Bucketed<MoneynessRecord>>, HistoryError> {
+        let range = page_range(req)?;
+        let market = self.market(underlying)?;
+        let records = self
+            .store
+            .moneyness(
+                underlying,
+                expiry,
+                OptionRight::Call,
+                MoneynessLevel::Atm,
+                range,
+                rows_to_read(req),
+            )
+            .await?;
+        Ok(paginate(
+            last_per_bucket(records, market, req.timeframe, |r| r.minute),
+            req,
+            |b| b.start,
+        ))
     }
 }
 

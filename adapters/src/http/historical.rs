@@ -1,9 +1,12 @@
-//! `GET /api/v2/historical/…`: pages of stored candles and Greeks of one instrument on any
-//! timeframe, with an opaque cursor (limits in [`application::history`]).
+//! `GET /api/v2/historical/…`: pages of stored candles and Greeks of one instrument, and of an
+//! expiry's moneyness aggregates and ATM IV, on any timeframe, with an opaque cursor (limits in
+//! [`application::history`]).
 
 use application::history::{DEFAULT_LIMIT, GreeksBucket, HistoryError, PageRequest};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::candles::{AggregatedBar, Timeframe};
+use domain::moneyness::MoneynessLevel;
+use domain::ports::MoneynessRecord;
 use domain::ports::TimeRange;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -11,7 +14,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::AppState;
 use super::error::ErrorBody;
-use super::shapes::{GreeksSnapshotOut, UNITS, key_param};
+use super::shapes::{GreeksSnapshotOut, LevelOut, UNITS, key_param};
 
 /// One candle (bucket) of a timeframe.
 #[derive(Debug, Clone, Object)]
@@ -117,6 +120,108 @@ pub struct GreeksPage {
     pub next_cursor: Option<String>,
     /// The units of every number in the answer.
     pub units: String,
+}
+
+/// A level's aggregates of one right at a bucket's last minute.
+#[derive(Debug, Clone, Object)]
+pub struct LevelSnapshotOut {
+    /// Minutes of the bucket with aggregates for this right.
+    pub minutes: u32,
+    /// The minute (UTC start) of the aggregates given.
+    pub as_of: DateTime<Utc>,
+    /// The aggregates (mean IV, OI-weighted Greeks, totals).
+    pub aggregate: LevelOut,
+    /// The expiry's ATM IV at that minute, decimal per √year.
+    pub atm_iv: Option<f64>,
+}
+
+impl LevelSnapshotOut {
+    fn new((minutes, r): (u32, MoneynessRecord)) -> Self {
+        Self {
+            minutes,
+            as_of: r.minute,
+            aggregate: LevelOut::new(r.right, r.level, &r.aggregate),
+            atm_iv: r.atm_iv,
+        }
+    }
+}
+
+/// One bucket of a moneyness level, both rights.
+#[derive(Debug, Clone, Object)]
+pub struct LevelBucketOut {
+    /// Bucket start, UTC.
+    pub start: DateTime<Utc>,
+    /// Bucket end (exclusive), UTC.
+    pub end: DateTime<Utc>,
+    /// The calls at this level, when stored.
+    pub call: Option<LevelSnapshotOut>,
+    /// The puts at this level, when stored.
+    pub put: Option<LevelSnapshotOut>,
+}
+
+/// A page of a moneyness level's history.
+#[derive(Debug, Clone, Object)]
+pub struct LevelPage {
+    /// The underlying.
+    pub underlying: String,
+    /// The expiry date (market-local).
+    pub expiry: NaiveDate,
+    /// The level: `ATM`, `ITMn`, `OTMn`, `ITM` or `OTM`.
+    pub level: String,
+    /// The timeframe, e.g. `5m`.
+    pub timeframe: String,
+    /// Ascending by start.
+    pub rows: Vec<LevelBucketOut>,
+    /// Pass as `cursor` (with the same other parameters) for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+    /// The units of every number in the answer.
+    pub units: String,
+}
+
+/// The ATM IV of one bucket (its last minute).
+#[derive(Debug, Clone, Object)]
+pub struct AtmIvBucketOut {
+    /// Bucket start, UTC.
+    pub start: DateTime<Utc>,
+    /// Bucket end (exclusive), UTC.
+    pub end: DateTime<Utc>,
+    /// Minutes of the bucket with a value.
+    pub minutes: u32,
+    /// The minute (UTC start) of the value given.
+    pub as_of: DateTime<Utc>,
+    /// ATM IV at the forward, decimal per √year.
+    pub atm_iv: Option<f64>,
+}
+
+/// A page of an expiry's ATM IV history.
+#[derive(Debug, Clone, Object)]
+pub struct AtmIvPage {
+    /// The underlying.
+    pub underlying: String,
+    /// The expiry date (market-local).
+    pub expiry: NaiveDate,
+    /// The timeframe, e.g. `5m`.
+    pub timeframe: String,
+    /// Ascending by start.
+    pub rows: Vec<AtmIvBucketOut>,
+    /// Pass as `cursor` (with the same other parameters) for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+    /// The units of every number in the answer.
+    pub units: String,
+}
+
+#[derive(ApiResponse)]
+enum LevelOk {
+    /// One page.
+    #[oai(status = 200)]
+    Ok(Json<LevelPage>),
+}
+
+#[derive(ApiResponse)]
+enum AtmIvOk {
+    /// One page.
+    #[oai(status = 200)]
+    Ok(Json<AtmIvPage>),
 }
 
 #[derive(ApiResponse)]
@@ -265,6 +370,110 @@ impl HistoricalApi {
             instrument_key: key.to_string(),
             timeframe: req.timeframe.to_string(),
             rows: page.rows.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+            units: UNITS.to_owned(),
+        })))
+    }
+
+    /// A moneyness level (or the ITM / OTM group) of an expiry over time: per bucket, each
+    /// right's last aggregates (mean IV, OI-weighted Greeks, volume and OI totals).
+    #[oai(
+        path = "/historical/moneyness/:underlying/greeks/:level",
+        method = "get",
+        operation_id = "getHistoricalMoneynessGreeks"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn moneyness_level(
+        &self,
+        /// Underlying key, e.g. `NSE:NIFTY`.
+        underlying: Path<String>,
+        /// `ATM`, `ITM1`…`ITM1000`, `OTM1`…`OTM1000`, or the groups `ITM`, `OTM`.
+        level: Path<String>,
+        /// Expiry date (YYYY-MM-DD).
+        expiry: Query<NaiveDate>,
+        /// Range start (RFC 3339, inclusive).
+        from: Query<DateTime<Utc>>,
+        /// Range end (RFC 3339, exclusive); at most 31 days after `from` (1830 for `1d`, `1w`).
+        to: Query<DateTime<Utc>>,
+        /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
+        timeframe: Query<Option<String>>,
+        /// Rows per page, 1 to 5000; default 500.
+        limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<LevelOk, HistoryFailure> {
+        let key = key_param("underlying", &underlying.0)?;
+        let wanted: MoneynessLevel = level.0.parse().map_err(|e: domain::moneyness::LevelError| {
+            HistoryFailure::BadRequest(Json(ErrorBody::new("bad_request", e.to_string(), Some("level"))))
+        })?;
+        let req = page_request(from.0, to.0, timeframe.0, limit.0, cursor.0)?;
+        let page = self
+            .state
+            .history()
+            .moneyness_level(&key, expiry.0, wanted, &req)
+            .await?;
+        Ok(LevelOk::Ok(Json(LevelPage {
+            underlying: key.to_string(),
+            expiry: expiry.0,
+            level: wanted.to_string(),
+            timeframe: req.timeframe.to_string(),
+            rows: page
+                .rows
+                .into_iter()
+                .map(|b| LevelBucketOut {
+                    start: b.start,
+                    end: b.end,
+                    call: b.call.map(LevelSnapshotOut::new),
+                    put: b.put.map(LevelSnapshotOut::new),
+                })
+                .collect(),
+            next_cursor: page.next_cursor,
+            units: UNITS.to_owned(),
+        })))
+    }
+
+    /// The ATM IV of an expiry over time, each bucket's last value.
+    #[oai(
+        path = "/historical/moneyness/:underlying/atm-iv",
+        method = "get",
+        operation_id = "getHistoricalAtmIv"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn atm_iv(
+        &self,
+        /// Underlying key, e.g. `NSE:NIFTY`.
+        underlying: Path<String>,
+        /// Expiry date (YYYY-MM-DD).
+        expiry: Query<NaiveDate>,
+        /// Range start (RFC 3339, inclusive).
+        from: Query<DateTime<Utc>>,
+        /// Range end (RFC 3339, exclusive); at most 31 days after `from` (1830 for `1d`, `1w`).
+        to: Query<DateTime<Utc>>,
+        /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
+        timeframe: Query<Option<String>>,
+        /// Rows per page, 1 to 5000; default 500.
+        limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<AtmIvOk, HistoryFailure> {
+        let key = key_param("underlying", &underlying.0)?;
+        let req = page_request(from.0, to.0, timeframe.0, limit.0, cursor.0)?;
+        let page = self.state.history().atm_iv(&key, expiry.0, &req).await?;
+        Ok(AtmIvOk::Ok(Json(AtmIvPage {
+            underlying: key.to_string(),
+            expiry: expiry.0,
+            timeframe: req.timeframe.to_string(),
+            rows: page
+                .rows
+                .into_iter()
+                .map(|b| AtmIvBucketOut {
+                    start: b.start,
+                    end: b.end,
+                    minutes: b.minutes,
+                    as_of: b.last.minute,
+                    atm_iv: b.last.atm_iv,
+                })
+                .collect(),
             next_cursor: page.next_cursor,
             units: UNITS.to_owned(),
         })))

@@ -200,6 +200,37 @@ pub(super) fn moneyness_model(r: &MoneynessRecord) -> moneyness::Model {
     }
 }
 
+pub(super) fn moneyness_record(m: moneyness::Model) -> Result<MoneynessRecord, PortError> {
+    let count = |v: i32| u32::try_from(v).unwrap_or(0);
+    Ok(MoneynessRecord {
+        underlying: key(&m.underlying)?,
+        expiry: chrono::NaiveDate::parse_from_str(&m.expiry, "%Y-%m-%d")
+            .map_err(|e| PortError::Invalid(format!("stored expiry {}: {e}", m.expiry)))?,
+        minute: time(m.minute_ms)?,
+        right: parse(&m.option_right, "option right")?,
+        level: parse(&m.level, "moneyness level")?,
+        aggregate: LevelAggregate {
+            count: count(m.count),
+            count_with_iv: count(m.count_with_iv),
+            mean_iv: m.mean_iv,
+            greeks_oi_weighted: Greeks {
+                delta: m.delta,
+                gamma: m.gamma,
+                theta_per_year: m.theta_per_year,
+                vega_per_unit: m.vega_per_unit,
+                rho_per_unit: m.rho_per_unit,
+                vanna: m.vanna,
+                volga: m.volga,
+                charm_per_year: m.charm_per_year,
+                speed: m.speed,
+            },
+            total_volume: m.total_volume,
+            total_oi: m.total_oi,
+        },
+        atm_iv: m.atm_iv,
+    })
+}
+
 pub(super) fn instrument_model(c: &OptionContract, market: &str, now_ms: i64) -> instrument::Model {
     instrument::Model {
         key: c.key.as_str().to_owned(),

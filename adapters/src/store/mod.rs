@@ -116,6 +116,11 @@ async fn invalidate_timeframes(txn: &DatabaseTransaction, candles: &[InstrumentC
     Ok(())
 }
 
+/// A row limit for SQL: limits are signed 64-bit there, so anything larger means "all".
+fn sql_limit(limit: usize) -> u64 {
+    u64::try_from(limit).map_or(i64::MAX.unsigned_abs(), |l| l.min(i64::MAX.unsigned_abs()))
+}
+
 macro_rules! upsert_chunks {
     ($txn:expr, $entity:ty, $models:expr, $keys:expr, $values:expr) => {{
         for chunk in $models.chunks(CHUNK) {
@@ -280,8 +285,7 @@ impl SignalStore for SeaStore {
             .filter(C::MinuteMs.gte(range.from.timestamp_millis()))
             .filter(C::MinuteMs.lt(range.to.timestamp_millis()))
             .order_by_asc(C::MinuteMs)
-            // SQL limits are signed 64-bit: a larger limit means "all".
-            .limit(u64::try_from(limit.min(i64::MAX as usize)).unwrap_or(i64::MAX as u64))
+            .limit(sql_limit(limit))
             .all(&self.db)
             .await
             .map_err(db_error)?;
@@ -372,5 +376,30 @@ impl SignalStore for SeaStore {
             ]
         );
         txn.commit().await.map_err(db_error)
+    }
+
+    async fn moneyness(
+        &self,
+        underlying: &InstrumentKey,
+        expiry: chrono::NaiveDate,
+        right: domain::instrument::OptionRight,
+        level: domain::moneyness::MoneynessLevel,
+        range: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<MoneynessRecord>, PortError> {
+        use moneyness::Column as C;
+        let rows = moneyness::Entity::find()
+            .filter(C::Underlying.eq(underlying.as_str()))
+            .filter(C::Expiry.eq(expiry.format("%Y-%m-%d").to_string()))
+            .filter(C::OptionRight.eq(right.as_str()))
+            .filter(C::Level.eq(level.to_string()))
+            .filter(C::MinuteMs.gte(range.from.timestamp_millis()))
+            .filter(C::MinuteMs.lt(range.to.timestamp_millis()))
+            .order_by_asc(C::MinuteMs)
+            .limit(sql_limit(limit))
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter().map(convert::moneyness_record).collect()
     }
 }

@@ -9,8 +9,9 @@ use adapters::store::SeaStore;
 use chrono::{DateTime, Duration, Utc};
 use domain::candles::Bar;
 use domain::expiry::{ForwardSource, TimeBasis};
-use domain::instrument::InstrumentKey;
-use domain::ports::{GreeksRecord, InstrumentCandle, SignalStore};
+use domain::instrument::{InstrumentKey, OptionRight};
+use domain::moneyness::{LevelAggregate, MoneynessLevel};
+use domain::ports::{GreeksRecord, InstrumentCandle, MoneynessRecord, SignalStore};
 use domain::pricing::PricingModel;
 use e2e_tests::FreshDatabase;
 use migration::{Migrator, MigratorTrait};
@@ -69,6 +70,31 @@ async fn harness(db: FreshDatabase) -> Harness {
         })
         .collect();
     store.save_greeks(&greeks).await.unwrap();
+    let mut levels = Vec::new();
+    for m in 0..60 {
+        for (right, level) in [
+            (OptionRight::Call, MoneynessLevel::Atm),
+            (OptionRight::Put, MoneynessLevel::Atm),
+            (OptionRight::Call, MoneynessLevel::ItmGroup),
+        ] {
+            levels.push(MoneynessRecord {
+                underlying: nifty.clone(),
+                expiry: "2026-02-24".parse().unwrap(),
+                minute: open() + Duration::minutes(m),
+                right,
+                level,
+                aggregate: LevelAggregate {
+                    count: 1,
+                    count_with_iv: 1,
+                    mean_iv: Some(0.12),
+                    total_oi: 1_000.0 + m as f64,
+                    ..LevelAggregate::default()
+                },
+                atm_iv: Some(0.12 + m as f64 * 1e-4),
+            });
+        }
+    }
+    store.save_moneyness(&levels).await.unwrap();
     let ingest = pipeline(Arc::new(store.clone()));
     let clock = ingest.clock().clone();
     let state = AppState {
@@ -180,6 +206,49 @@ async fn greeks_per_minute_and_per_bucket(db: FreshDatabase) {
     assert_eq!(five["timeframe"], "5m");
 }
 
+async fn moneyness_levels_and_atm_iv_over_time(db: FreshDatabase) {
+    let h = harness(db).await;
+    let base = "/api/v2/historical/moneyness/NSE:NIFTY";
+    let (status, atm) = h
+        .get(&format!("{base}/greeks/ATM?expiry=2026-02-24&{DAY}&timeframe=5m"))
+        .await;
+    assert_eq!(status, 200, "{atm}");
+    let rows = atm["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 12);
+    assert_eq!(rows[1]["call"]["minutes"], 5);
+    assert_eq!(rows[1]["put"]["aggregate"]["right"], "put");
+    assert_eq!(rows[1]["call"]["as_of"], "2026-01-30T03:54:00+00:00");
+    assert_eq!(rows[1]["call"]["aggregate"]["total_oi"], 1_009.0);
+
+    let (status, itm) = h
+        .get(&format!("{base}/greeks/ITM?expiry=2026-02-24&{DAY}&timeframe=1h"))
+        .await;
+    assert_eq!(status, 200, "{itm}");
+    let rows = itm["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "an hour from the open is one 1h bucket");
+    assert_eq!(
+        (rows[0]["call"]["minutes"].as_u64(), &rows[0]["put"]),
+        (Some(60), &Value::Null)
+    );
+
+    let (iv, pages) = h
+        .all_pages(&format!("{base}/atm-iv?expiry=2026-02-24&{DAY}&limit=25"), "rows")
+        .await;
+    assert_eq!((iv.len(), pages), (60, 3));
+    assert!((iv[10]["atm_iv"].as_f64().unwrap() - 0.121).abs() < 1e-12);
+
+    let (status, none) = h.get(&format!("{base}/atm-iv?expiry=2026-03-31&{DAY}")).await;
+    assert_eq!((status, none["rows"].as_array().map(Vec::len)), (200, Some(0)));
+    for (path, field) in [
+        (format!("{base}/greeks/XTM3?expiry=2026-02-24&{DAY}"), "level"),
+        (format!("{base}/greeks/ATM?{DAY}"), "expiry"),
+        (format!("{base}/atm-iv?expiry=24-02-2026&{DAY}"), "expiry"),
+    ] {
+        let (status, e) = h.get(&path).await;
+        assert_eq!((status, e["field"].as_str()), (400, Some(field)), "{path}: {e}");
+    }
+}
+
 async fn bad_parameters_are_400s_naming_them(db: FreshDatabase) {
     let h = harness(db).await;
     let (_, first) = h
@@ -221,5 +290,6 @@ async fn bad_parameters_are_400s_naming_them(db: FreshDatabase) {
 on_both_backends!(
     candles_on_any_timeframe_page_by_page,
     greeks_per_minute_and_per_bucket,
+    moneyness_levels_and_atm_iv_over_time,
     bad_parameters_are_400s_naming_them,
 );

@@ -1,10 +1,12 @@
 //! Signal storage: candles and computed signals, written in batches, read by time range.
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 
 use super::{ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, PortError, TimeRange};
 use crate::candles::{AggregatedBar, Timeframe};
-use crate::instrument::{InstrumentKey, OptionContract};
+use crate::instrument::{InstrumentKey, OptionContract, OptionRight};
+use crate::moneyness::MoneynessLevel;
 
 /// Durable storage of market data and computed signals.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -77,4 +79,19 @@ pub trait SignalStore: Send + Sync {
     /// # Errors
     /// [`PortError::Unavailable`] when the database is down.
     async fn save_moneyness(&self, records: &[MoneynessRecord]) -> Result<(), PortError>;
+
+    /// Moneyness aggregates of one underlying, expiry, right and level in `range`, ascending by
+    /// minute, at most `limit`.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database is down.
+    async fn moneyness(
+        &self,
+        underlying: &InstrumentKey,
+        expiry: NaiveDate,
+        right: OptionRight,
+        level: MoneynessLevel,
+        range: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<MoneynessRecord>, PortError>;
 }
