@@ -226,7 +226,7 @@ pub fn page_range(req: &PageRequest) -> Result<TimeRange, HistoryError> {
 }
 
 /// Cuts `rows` (ascending by `start`) to one page.
-fn paginate<T>(mut rows: Vec<T>, req: &PageRequest, start: impl Fn(&T) -> DateTime<Utc>) -> Page<T> {
+pub(crate) fn paginate<T>(mut rows: Vec<T>, req: &PageRequest, start: impl Fn(&T) -> DateTime<Utc>) -> Page<T> {
     let next_cursor = rows
         .get(req.limit)
         .map(|r| encode_cursor(req.range.from, req.timeframe, start(r)));
@@ -264,7 +264,7 @@ impl HistoryReads {
 
     /// The market of `key`: from the registry, else from the key's exchange prefix (contracts
     /// met only in replayed files are not in the registry after a restart).
-    fn market(&self, key: &InstrumentKey) -> Result<Market, HistoryError> {
+    pub(crate) fn market(&self, key: &InstrumentKey) -> Result<Market, HistoryError> {
         if let Some(r) = self.registry.get(key) {
             return Ok(InstrumentRegistry::market_of(&r));
         }
@@ -278,14 +278,16 @@ impl HistoryReads {
             })
     }
 
-    /// Candles of `key` on the request's timeframe.
-    ///
-    /// # Errors
-    /// [`HistoryError`]: a bad parameter, an unknown market, or the store's failure.
-    pub async fn candles(&self, key: &InstrumentKey, req: &PageRequest) -> Result<Page<AggregatedBar>, HistoryError> {
-        let range = page_range(req)?;
-        let market = self.market(key)?;
-        let bars = if req.timeframe == Timeframe::one_minute() {
+    /// Bars of `key` on `timeframe` starting in `range` (the still-open bucket included, as it
+    /// stands): 1-minute bars straight from the store, coarser ones through the cache.
+    pub(crate) async fn bars(
+        &self,
+        key: &InstrumentKey,
+        market: &Market,
+        timeframe: Timeframe,
+        range: TimeRange,
+    ) -> Result<Vec<AggregatedBar>, PortError> {
+        if timeframe == Timeframe::one_minute() {
             let minutes: Vec<_> = self
                 .store
                 .candles(key, range)
@@ -293,11 +295,21 @@ impl HistoryReads {
                 .into_iter()
                 .map(|c| c.bar)
                 .collect();
-            aggregate(&minutes, req.timeframe, &market)
-                .map_err(|e| PortError::Invalid(format!("stored 1-minute bars of {key}: {e}")))?
+            aggregate(&minutes, timeframe, market)
+                .map_err(|e| PortError::Invalid(format!("stored 1-minute bars of {key}: {e}")))
         } else {
-            self.bars.bars(key, &market, req.timeframe, range).await?.0
-        };
+            Ok(self.bars.bars(key, market, timeframe, range).await?.0)
+        }
+    }
+
+    /// Candles of `key` on the request's timeframe.
+    ///
+    /// # Errors
+    /// [`HistoryError`]: a bad parameter, an unknown market, or the store's failure.
+    pub async fn candles(&self, key: &InstrumentKey, req: &PageRequest) -> Result<Page<AggregatedBar>, HistoryError> {
+        let range = page_range(req)?;
+        let market = self.market(key)?;
+        let bars = self.bars(key, &market, req.timeframe, range).await?;
         Ok(paginate(bars, req, |b| b.start))
     }
 

@@ -5,6 +5,7 @@
 //!   later, the analytics endpoints);
 //! - [`candles`]: bars on any timeframe through the `signal_custom_timeframes` cache;
 //! - [`history`]: pages of stored candles and Greeks on any timeframe, with cursors and limits;
+//! - [`indicators`]: an indicator on any timeframe over history or now, with warm-up history;
 //! - [`ingest`]: market data in, candles, IV, Greeks and moneyness aggregates out;
 //! - [`instruments`]: the underlyings, expiries and listed chains the service knows;
 //! - [`moneyness`]: the tiered moneyness-mapping lookup and the moneyness-aware Greeks calculator;
@@ -13,6 +14,7 @@
 pub mod calculators;
 pub mod candles;
 pub mod history;
+pub mod indicators;
 pub mod ingest;
 pub mod instruments;
 pub mod moneyness;

@@ -9,6 +9,7 @@ mod csv_body;
 pub mod error;
 mod health;
 mod historical;
+mod indicators;
 mod ingest;
 mod instruments;
 pub use ingest::{CandleIn, IngestResult, RejectedRow, TickIn};
@@ -19,6 +20,7 @@ mod shapes;
 use std::sync::Arc;
 
 use application::history::HistoryReads;
+use application::indicators::IndicatorReads;
 use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
 use application::instruments::InstrumentReads;
 use application::realtime::RealtimeReads;
@@ -67,6 +69,12 @@ impl AppState {
         )
     }
 
+    /// The indicator read use cases over the store.
+    #[must_use]
+    pub fn indicators(&self) -> IndicatorReads {
+        IndicatorReads::new(self.history(), self.clock.clone())
+    }
+
     /// A state that serves nothing (no database, no instruments, no data): enough to render the
     /// OpenAPI document without a running service.
     #[must_use]
@@ -112,6 +120,7 @@ pub type ApiGroups = (
     instruments::InstrumentsApi,
     analytics::AnalyticsApi,
     historical::HistoricalApi,
+    indicators::IndicatorsApi,
 );
 
 /// The OpenAPI service of the v2 API.
@@ -126,6 +135,7 @@ pub fn api(state: &AppState) -> OpenApiService<ApiGroups, ()> {
             instruments::InstrumentsApi { state: state.clone() },
             analytics::AnalyticsApi,
             historical::HistoricalApi { state: state.clone() },
+            indicators::IndicatorsApi { state: state.clone() },
         ),
         "Signal Service",
         "2.0",

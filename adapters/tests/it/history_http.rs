@@ -249,6 +249,72 @@ async fn moneyness_levels_and_atm_iv_over_time(db: FreshDatabase) {
     }
 }
 
+async fn indicators_over_history_and_now(db: FreshDatabase) {
+    let h = harness(db).await;
+    let base = "/api/v2/historical/indicators/NSE:NIFTY";
+    let (rows, pages) = h
+        .all_pages(&format!("{base}/ema?{DAY}&period=5&limit=100"), "rows")
+        .await;
+    assert_eq!((rows.len(), pages), (375, 4));
+    // The same EMA computed here from the same bars (no earlier history exists).
+    let market = domain::instrument::Market::nse();
+    let mut ema = domain::indicators::Indicator::new("ema:5".parse().unwrap(), &market).unwrap();
+    for (m, row) in rows.iter().enumerate() {
+        let px = 26_000.0 + f64::from(m as u32 % 17) - f64::from(m as u32 % 5);
+        let bar = Bar::ohlcv(
+            open() + Duration::minutes(m as i64),
+            px,
+            px + 3.0,
+            px - 2.0,
+            px + 1.0,
+            10.0,
+        );
+        let want = ema.update(&bar).unwrap().map(|v| v[0]);
+        let got = row["values"][0].as_f64();
+        match (want, got) {
+            (Some(w), Some(g)) => assert!((w - g).abs() <= 1e-9 * w.abs(), "minute {m}: {g} vs {w}"),
+            (None, None) => assert!(m < 4, "warm-up only at the start"),
+            other => panic!("minute {m}: {other:?}"),
+        }
+    }
+    let (status, big) = h.get(&format!("{base}/ema?{DAY}&period=5&limit=500")).await;
+    assert_eq!(status, 200, "{big}");
+    assert_eq!(big["rows"].as_array().unwrap(), &rows, "pages joined = one page");
+    assert_eq!(big["meta"]["columns"], serde_json::json!(["ema_5"]));
+
+    let (status, macd) = h.get(&format!("{base}/macd?{DAY}&timeframe=5m")).await;
+    assert_eq!(status, 200, "{macd}");
+    assert_eq!(macd["meta"]["columns"].as_array().unwrap().len(), 3);
+    assert_eq!(macd["rows"].as_array().unwrap().len(), 75);
+    assert_eq!(
+        macd["meta"]["params"][1],
+        serde_json::json!({"name": "slow", "value": 26.0})
+    );
+
+    // The clock stands on Monday 10:00 IST: Friday's last bar is the last closed one.
+    let (status, now) = h.get("/api/v2/realtime/indicators/NSE:NIFTY/ema?period=5").await;
+    assert_eq!(status, 200, "{now}");
+    assert_eq!(now["closed"]["start"], "2026-01-30T09:59:00+00:00");
+    assert_eq!(now["closed"]["values"], rows[374]["values"]);
+    assert_eq!((now["stale"].as_bool(), &now["forming"]), (Some(true), &Value::Null));
+
+    for (query, field) in [
+        (format!("{base}/foo?{DAY}"), "indicator"),
+        (format!("{base}/ema?{DAY}&period=1"), "period"),
+        (format!("{base}/ema?{DAY}&fast=3"), "fast"),
+        (format!("{base}/ema?{DAY}&bogus=1"), "bogus"),
+        (format!("{base}/ema?{DAY}&period=abc"), "period"),
+        (format!("{base}/macd?{DAY}&fast=30&slow=26"), "fast"),
+        (
+            "/api/v2/realtime/indicators/NSE:NIFTY/rsi?timeframe=7x".to_owned(),
+            "timeframe",
+        ),
+    ] {
+        let (status, e) = h.get(&query).await;
+        assert_eq!((status, e["field"].as_str()), (400, Some(field)), "{query}: {e}");
+    }
+}
+
 async fn bad_parameters_are_400s_naming_them(db: FreshDatabase) {
     let h = harness(db).await;
     let (_, first) = h
@@ -291,5 +357,6 @@ on_both_backends!(
     candles_on_any_timeframe_page_by_page,
     greeks_per_minute_and_per_bucket,
     moneyness_levels_and_atm_iv_over_time,
+    indicators_over_history_and_now,
     bad_parameters_are_400s_naming_them,
 );

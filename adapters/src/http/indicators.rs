@@ -1,0 +1,373 @@
+//! `GET /api/v2/realtime/indicators/{instrument_key}/{indicator}` and
+//! `/historical/indicators/{instrument_key}/{indicator}`: technical indicators on any timeframe.
+//!
+//! Parameters are named query parameters (`period`, `fast`, `slow`, `signal`, …, see each
+//! indicator in [`domain::indicators::IndicatorKind`]); a missing one takes its default, one the
+//! indicator does not take, or any unknown query parameter, is a 400 naming it.
+
+use application::history::PageRequest;
+use application::indicators::IndicatorPoint;
+use chrono::{DateTime, Utc};
+use domain::candles::Timeframe;
+use domain::indicators::{IndicatorKind, IndicatorSpec};
+use domain::ports::TimeRange;
+use poem::Request;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::AppState;
+use super::error::ErrorBody;
+use super::historical::HistoryFailure;
+use super::shapes::key_param;
+
+/// Every indicator parameter name any indicator takes, in the handlers' argument order.
+const PARAM_NAMES: [&str; 12] = [
+    "period",
+    "fast",
+    "slow",
+    "signal",
+    "dev_up",
+    "dev_down",
+    "fastk",
+    "slowk",
+    "slowd",
+    "acceleration",
+    "maximum",
+    "multiplier",
+];
+
+/// The other query parameters of the two endpoints.
+const OTHER_PARAMS: [&str; 5] = ["timeframe", "from", "to", "limit", "cursor"];
+
+/// One parameter of the indicator as used.
+#[derive(Debug, Clone, Object)]
+pub struct ParamOut {
+    /// Its name.
+    pub name: String,
+    /// Its value (the default when not given).
+    pub value: f64,
+}
+
+/// The indicator's values at one bar.
+#[derive(Debug, Clone, Object)]
+pub struct IndicatorPointOut {
+    /// Bar (bucket) start, UTC.
+    pub start: DateTime<Utc>,
+    /// Bar end (exclusive), UTC.
+    pub end: DateTime<Utc>,
+    /// One value per entry of `columns`; null during warm-up.
+    pub values: Vec<Option<f64>>,
+}
+
+impl From<IndicatorPoint> for IndicatorPointOut {
+    fn from(p: IndicatorPoint) -> Self {
+        Self {
+            start: p.start,
+            end: p.end,
+            values: p.values,
+        }
+    }
+}
+
+/// What every indicator answer starts with.
+#[derive(Debug, Clone, Object)]
+pub struct IndicatorMeta {
+    /// The instrument.
+    pub instrument_key: String,
+    /// The indicator, e.g. `macd`.
+    pub indicator: String,
+    /// Its parameters as used.
+    pub params: Vec<ParamOut>,
+    /// The timeframe of the bars, e.g. `5m`.
+    pub timeframe: String,
+    /// Output names, as the `calc indicators` columns (`macd_12_26_9_macd`, `ema_20`…).
+    pub columns: Vec<String>,
+    /// Units: moving averages, bands, ATR, SAR, SuperTrend and VWAP in price units; RSI,
+    /// stochastic, ADX and MFI 0–100; Williams %R −100–0; ROC in percent; OBV in volume units.
+    pub units: String,
+}
+
+/// An indicator now.
+#[derive(Debug, Clone, Object)]
+pub struct IndicatorNowOut {
+    /// Which indicator, on which bars.
+    pub meta: IndicatorMeta,
+    /// At the last closed bar.
+    pub closed: Option<IndicatorPointOut>,
+    /// What the bar still forming would give if it closed now; absent between sessions.
+    pub forming: Option<IndicatorPointOut>,
+    /// True when the newest bar is more than 120 s behind the service clock.
+    pub stale: bool,
+}
+
+/// A page of an indicator's history.
+#[derive(Debug, Clone, Object)]
+pub struct IndicatorPage {
+    /// Which indicator, on which bars.
+    pub meta: IndicatorMeta,
+    /// One per closed bar in the range, ascending.
+    pub rows: Vec<IndicatorPointOut>,
+    /// Pass as `cursor` (with the same other parameters) for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum NowOk {
+    /// The indicator now.
+    #[oai(status = 200)]
+    Ok(Json<IndicatorNowOut>),
+}
+
+#[derive(ApiResponse)]
+enum PageOk {
+    /// One page.
+    #[oai(status = 200)]
+    Ok(Json<IndicatorPage>),
+}
+
+fn bad(field: &str, message: impl Into<String>) -> HistoryFailure {
+    HistoryFailure::BadRequest(Json(ErrorBody::new("bad_request", message, Some(field))))
+}
+
+/// The spec from the path's indicator name and the named parameters (`given`, in
+/// [`PARAM_NAMES`] order); `req`'s query names anything else.
+fn spec_of(req: &Request, indicator: &str, given: [Option<f64>; 12]) -> Result<IndicatorSpec, HistoryFailure> {
+    let kind: IndicatorKind = indicator.parse().map_err(|e| bad("indicator", format!("{e}")))?;
+    let pairs: Vec<(String, String)> = req
+        .params()
+        .map_err(|e| bad("query", format!("the query string is not valid: {e}")))?;
+    if let Some((name, _)) = pairs
+        .iter()
+        .find(|(n, _)| !PARAM_NAMES.contains(&n.as_str()) && !OTHER_PARAMS.contains(&n.as_str()))
+    {
+        return Err(bad(name, format!("unknown query parameter '{name}'")));
+    }
+    let takes = kind.params();
+    if let Some(name) = PARAM_NAMES
+        .iter()
+        .zip(&given)
+        .find(|(n, g)| g.is_some() && !takes.iter().any(|(t, _)| t == *n))
+        .map(|(n, _)| *n)
+    {
+        let list: Vec<&str> = takes.iter().map(|(n, _)| *n).collect();
+        return Err(bad(
+            name,
+            format!(
+                "{} does not take '{name}'; it takes {}",
+                kind.name(),
+                if list.is_empty() {
+                    "no parameters".to_owned()
+                } else {
+                    list.join(", ")
+                }
+            ),
+        ));
+    }
+    let values: Vec<f64> = takes
+        .iter()
+        .map(|(n, d)| {
+            PARAM_NAMES
+                .iter()
+                .position(|p| p == n)
+                .and_then(|i| given[i])
+                .unwrap_or(*d)
+        })
+        .collect();
+    IndicatorSpec::new(kind, &values).map_err(|e| {
+        let field = match &e {
+            domain::indicators::SpecError::BadParam { param, .. } => *param,
+            _ => "indicator",
+        };
+        bad(field, e.to_string())
+    })
+}
+
+fn timeframe_of(raw: Option<&str>) -> Result<Timeframe, HistoryFailure> {
+    raw.unwrap_or("1m")
+        .parse()
+        .map_err(|e| bad("timeframe", format!("{e}")))
+}
+
+fn meta(key: &str, spec: &IndicatorSpec, timeframe: Timeframe) -> IndicatorMeta {
+    IndicatorMeta {
+        instrument_key: key.to_owned(),
+        indicator: spec.kind().name().to_owned(),
+        params: spec
+            .kind()
+            .params()
+            .iter()
+            .zip(spec.params())
+            .map(|((n, _), v)| ParamOut {
+                name: (*n).to_owned(),
+                value: *v,
+            })
+            .collect(),
+        timeframe: timeframe.to_string(),
+        columns: spec.column_names(),
+        units: "moving averages, bands, ATR, SAR, SuperTrend line and VWAP: price units; RSI, \
+            stochastic, ADX, MFI: 0–100; Williams %R: −100–0; ROC: percent; OBV: volume units; \
+            SuperTrend direction: +1 up, −1 down"
+            .to_owned(),
+    }
+}
+
+/// Indicator endpoints.
+pub struct IndicatorsApi {
+    pub(super) state: AppState,
+}
+
+#[OpenApi]
+impl IndicatorsApi {
+    /// An indicator on a timeframe now: at the last closed bar, and a peek at the bar forming.
+    #[oai(
+        path = "/realtime/indicators/:instrument_key/:indicator",
+        method = "get",
+        operation_id = "getRealtimeIndicator"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn now(
+        &self,
+        req: &Request,
+        /// Instrument key, e.g. `NSE:NIFTY`.
+        instrument_key: Path<String>,
+        /// `sma`, `ema`, `wma`, `dema`, `tema`, `rsi`, `macd`, `bbands`, `atr`, `adx`, `stoch`,
+        /// `cci`, `obv`, `willr`, `mfi`, `roc`, `sar`, `supertrend` or `vwap_session`.
+        indicator: Path<String>,
+        /// Timeframe of the bars: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
+        timeframe: Query<Option<String>>,
+        /// Period (sma, ema, wma, dema, tema, cci: 20; rsi, atr, adx, willr, mfi: 14; roc: 10;
+        /// bbands: 20; supertrend: 10).
+        period: Query<Option<f64>>,
+        /// MACD fast period (12).
+        fast: Query<Option<f64>>,
+        /// MACD slow period (26).
+        slow: Query<Option<f64>>,
+        /// MACD signal period (9).
+        signal: Query<Option<f64>>,
+        /// Bollinger upper band width in σ (2).
+        dev_up: Query<Option<f64>>,
+        /// Bollinger lower band width in σ (2).
+        dev_down: Query<Option<f64>>,
+        /// Stochastic fast %K period (14).
+        fastk: Query<Option<f64>>,
+        /// Stochastic slow %K period (3).
+        slowk: Query<Option<f64>>,
+        /// Stochastic %D period (3).
+        slowd: Query<Option<f64>>,
+        /// Parabolic SAR acceleration (0.02).
+        acceleration: Query<Option<f64>>,
+        /// Parabolic SAR maximum acceleration (0.2).
+        maximum: Query<Option<f64>>,
+        /// SuperTrend ATR multiplier (3).
+        multiplier: Query<Option<f64>>,
+    ) -> Result<NowOk, HistoryFailure> {
+        let key = key_param("instrument_key", &instrument_key.0)?;
+        let given = [
+            period.0,
+            fast.0,
+            slow.0,
+            signal.0,
+            dev_up.0,
+            dev_down.0,
+            fastk.0,
+            slowk.0,
+            slowd.0,
+            acceleration.0,
+            maximum.0,
+            multiplier.0,
+        ];
+        let spec = spec_of(req, &indicator.0, given)?;
+        let tf = timeframe_of(timeframe.0.as_deref())?;
+        let now = self.state.indicators().now(&key, &spec, tf).await?;
+        Ok(NowOk::Ok(Json(IndicatorNowOut {
+            meta: meta(key.as_str(), &spec, tf),
+            closed: now.closed.map(Into::into),
+            forming: now.forming.map(Into::into),
+            stale: now.stale,
+        })))
+    }
+
+    /// An indicator on a timeframe over a range of closed bars, page by page.
+    #[oai(
+        path = "/historical/indicators/:instrument_key/:indicator",
+        method = "get",
+        operation_id = "getHistoricalIndicator"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn history(
+        &self,
+        req: &Request,
+        /// Instrument key, e.g. `NSE:NIFTY`.
+        instrument_key: Path<String>,
+        /// `sma`, `ema`, `wma`, `dema`, `tema`, `rsi`, `macd`, `bbands`, `atr`, `adx`, `stoch`,
+        /// `cci`, `obv`, `willr`, `mfi`, `roc`, `sar`, `supertrend` or `vwap_session`.
+        indicator: Path<String>,
+        /// Range start (RFC 3339, inclusive).
+        from: Query<DateTime<Utc>>,
+        /// Range end (RFC 3339, exclusive); at most 31 days after `from` (1830 for `1d`, `1w`).
+        to: Query<DateTime<Utc>>,
+        /// Timeframe of the bars: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
+        timeframe: Query<Option<String>>,
+        /// Rows per page, 1 to 5000; default 500.
+        limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Period (see the realtime operation for defaults).
+        period: Query<Option<f64>>,
+        /// MACD fast period (12).
+        fast: Query<Option<f64>>,
+        /// MACD slow period (26).
+        slow: Query<Option<f64>>,
+        /// MACD signal period (9).
+        signal: Query<Option<f64>>,
+        /// Bollinger upper band width in σ (2).
+        dev_up: Query<Option<f64>>,
+        /// Bollinger lower band width in σ (2).
+        dev_down: Query<Option<f64>>,
+        /// Stochastic fast %K period (14).
+        fastk: Query<Option<f64>>,
+        /// Stochastic slow %K period (3).
+        slowk: Query<Option<f64>>,
+        /// Stochastic %D period (3).
+        slowd: Query<Option<f64>>,
+        /// Parabolic SAR acceleration (0.02).
+        acceleration: Query<Option<f64>>,
+        /// Parabolic SAR maximum acceleration (0.2).
+        maximum: Query<Option<f64>>,
+        /// SuperTrend ATR multiplier (3).
+        multiplier: Query<Option<f64>>,
+    ) -> Result<PageOk, HistoryFailure> {
+        let key = key_param("instrument_key", &instrument_key.0)?;
+        let given = [
+            period.0,
+            fast.0,
+            slow.0,
+            signal.0,
+            dev_up.0,
+            dev_down.0,
+            fastk.0,
+            slowk.0,
+            slowd.0,
+            acceleration.0,
+            maximum.0,
+            multiplier.0,
+        ];
+        let spec = spec_of(req, &indicator.0, given)?;
+        let tf = timeframe_of(timeframe.0.as_deref())?;
+        let page_req = PageRequest {
+            range: TimeRange { from: from.0, to: to.0 },
+            timeframe: tf,
+            limit: limit.0.map_or(application::history::DEFAULT_LIMIT, |l| {
+                usize::try_from(l).unwrap_or(usize::MAX)
+            }),
+            cursor: cursor.0,
+        };
+        let page = self.state.indicators().history(&key, &spec, &page_req).await?;
+        Ok(PageOk::Ok(Json(IndicatorPage {
+            meta: meta(key.as_str(), &spec, tf),
+            rows: page.rows.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        })))
+    }
+}
