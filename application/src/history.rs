@@ -264,7 +264,10 @@ impl HistoryReads {
 
     /// The market of `key`: from the registry, else from the key's exchange prefix (contracts
     /// met only in replayed files are not in the registry after a restart).
-    pub(crate) fn market(&self, key: &InstrumentKey) -> Result<Market, HistoryError> {
+    ///
+    /// # Errors
+    /// [`HistoryError::NotFound`] when neither knows it.
+    pub fn market(&self, key: &InstrumentKey) -> Result<Market, HistoryError> {
         if let Some(r) = self.registry.get(key) {
             return Ok(InstrumentRegistry::market_of(&r));
         }

@@ -5,8 +5,10 @@
 
 mod analytics;
 mod chain;
+mod compression;
 mod csv_body;
 pub mod error;
+mod export;
 mod health;
 mod historical;
 mod indicators;
@@ -121,6 +123,7 @@ pub type ApiGroups = (
     analytics::AnalyticsApi,
     historical::HistoricalApi,
     indicators::IndicatorsApi,
+    export::ExportApi,
 );
 
 /// The OpenAPI service of the v2 API.
@@ -136,6 +139,7 @@ pub fn api(state: &AppState) -> OpenApiService<ApiGroups, ()> {
             analytics::AnalyticsApi,
             historical::HistoricalApi { state: state.clone() },
             indicators::IndicatorsApi { state: state.clone() },
+            export::ExportApi { state: state.clone() },
         ),
         "Signal Service",
         "2.0",
@@ -156,7 +160,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
     let api = api(&state);
     let ui = api.swagger_ui();
     Route::new()
-        .nest("/api/v2", api)
+        .nest("/api/v2", api.with(compression::Compression))
         .nest("/health", health::routes(state))
         .nest("/docs", ui)
         .catch_all_error(error::catch_all)

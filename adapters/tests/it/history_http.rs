@@ -315,6 +315,116 @@ async fn indicators_over_history_and_now(db: FreshDatabase) {
     }
 }
 
+impl Harness {
+    /// `GET path` with extra headers; the status, headers and raw body.
+    async fn raw(&self, path: &str, headers: &[(&str, &str)]) -> (u16, poem::http::HeaderMap, Vec<u8>) {
+        let mut req = self.client.get(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await;
+        let status = resp.0.status().as_u16();
+        let headers = resp.0.headers().clone();
+        (status, headers, resp.0.into_body().into_vec().await.unwrap())
+    }
+}
+
+async fn exports_stream_csv_and_ndjson_compressed_on_request(db: FreshDatabase) {
+    let h = harness(db).await;
+    // Twelve days: two read windows, one session of data.
+    let range = "from=2026-01-20T00:00:00Z&to=2026-02-01T00:00:00Z";
+    let (status, headers, body) = h
+        .raw(
+            &format!("/api/v2/historical/export/candles?instrument_key=NSE:NIFTY&{range}"),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(headers["content-type"], "text/csv");
+    let text = String::from_utf8(body).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 376, "a header and 375 minutes");
+    assert!(lines[0].starts_with("instrument_key,start,end,open,high,low,close,volume"));
+    assert!(
+        lines[1]
+            .starts_with("NSE:NIFTY,2026-01-30T03:45:00+00:00,2026-01-30T03:46:00+00:00,26000,26003,25998,26001,10,")
+    );
+
+    let (status, headers, body) = h
+        .raw(
+            &format!("/api/v2/historical/export/candles?instrument_key=NSE:NIFTY&{range}&timeframe=5m"),
+            &[("Accept", "application/x-ndjson")],
+        )
+        .await;
+    assert_eq!(
+        (status, headers["content-type"].to_str().unwrap()),
+        (200, "application/x-ndjson")
+    );
+    let rows: Vec<Value> = String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 75);
+    assert_eq!(
+        (rows[0]["n_bars"].as_u64(), rows[0]["volume"].as_f64()),
+        (Some(5), Some(50.0))
+    );
+
+    let (status, _, body) = h
+        .raw(
+            &format!("/api/v2/historical/export/greeks?instrument_key={CALL}&{range}&format=ndjson"),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(text.lines().count(), 60);
+    assert!(text.lines().next().unwrap().contains("\"forward\":{"), "{text}");
+
+    for (encoding, magic) in [("gzip", &[0x1f_u8, 0x8b][..]), ("zstd", &[0x28, 0xb5, 0x2f, 0xfd][..])] {
+        let (status, headers, body) = h
+            .raw(
+                &format!("/api/v2/historical/export/candles?instrument_key=NSE:NIFTY&{range}"),
+                &[("Accept-Encoding", encoding)],
+            )
+            .await;
+        assert_eq!(
+            (status, headers["content-encoding"].to_str().unwrap()),
+            (200, encoding),
+            "{encoding}"
+        );
+        assert!(body.starts_with(magic), "{encoding} body");
+        assert!(body.len() < 376 * 40, "{encoding}: {} bytes", body.len());
+    }
+    let (_, headers, _) = h
+        .raw(
+            &format!("/api/v2/historical/export/candles?instrument_key=NSE:NIFTY&{range}"),
+            &[("Accept-Encoding", "br")],
+        )
+        .await;
+    assert_eq!(headers["content-encoding"], "br");
+
+    for (query, status, field) in [
+        (
+            format!("candles?instrument_key=NSE:NIFTY&{range}&format=xml"),
+            400,
+            "format",
+        ),
+        (format!("trades?instrument_key=NSE:NIFTY&{range}"), 400, "dataset"),
+        (
+            "candles?instrument_key=NSE:NIFTY&from=2025-01-01T00:00:00Z&to=2026-02-01T00:00:00Z".to_owned(),
+            400,
+            "to",
+        ),
+        (format!("candles?{range}"), 400, "instrument_key"),
+        (format!("greeks?instrument_key=XXX:FOO&{range}"), 404, "instrument_key"),
+    ] {
+        let (got, e) = h.get(&format!("/api/v2/historical/export/{query}")).await;
+        assert_eq!((got, e["field"].as_str()), (status, Some(field)), "{query}: {e}");
+    }
+}
+
 async fn bad_parameters_are_400s_naming_them(db: FreshDatabase) {
     let h = harness(db).await;
     let (_, first) = h
@@ -358,5 +468,6 @@ on_both_backends!(
     greeks_per_minute_and_per_bucket,
     moneyness_levels_and_atm_iv_over_time,
     indicators_over_history_and_now,
+    exports_stream_csv_and_ndjson_compressed_on_request,
     bad_parameters_are_400s_naming_them,
 );
