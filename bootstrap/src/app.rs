@@ -11,6 +11,7 @@ use std::time::Duration;
 use adapters::cache::{RedisCacheConfig, RedisMappingCache};
 use adapters::clock::SystemClock;
 use adapters::feed::{FeedConfig, SimulatedFeed};
+use adapters::http::listener::NoDelayAcceptor;
 use adapters::http::{AppState, routes};
 use adapters::instruments::builtin::BuiltinCatalogue;
 use adapters::instruments::contract_master;
@@ -21,14 +22,13 @@ use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
 use domain::instrument::Market;
 use domain::ports::{Clock, InstrumentSource};
 use migration::{Migrator, MigratorTrait};
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
 use crate::cli::instruments::resilience;
 use crate::settings::{Mode, Settings};
 
 /// A built, bound, not yet running server.
 pub struct Application {
-    acceptor: TcpAcceptor,
+    acceptor: NoDelayAcceptor,
     feed: Option<(SimulatedFeed, Duration)>,
     consumer: Option<StreamConsumer>,
     state: AppState,
@@ -108,15 +108,10 @@ impl Application {
             None
         };
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
-        let acceptor = TcpListener::bind(addr.clone())
-            .into_acceptor()
+        let acceptor = NoDelayAcceptor::bind(&addr)
             .await
             .map_err(|e| format!("bind {addr}: {e}"))?;
-        let port = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().map(std::net::SocketAddr::port))
-            .unwrap_or(0);
+        let port = acceptor.port();
         let state = AppState {
             ingest,
             store,

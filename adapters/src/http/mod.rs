@@ -14,9 +14,11 @@ mod historical;
 mod indicators;
 mod ingest;
 mod instruments;
+pub mod listener;
 pub use ingest::{CandleIn, IngestResult, RejectedRow, TickIn};
 mod moneyness;
 mod realtime;
+pub mod request_id;
 mod shapes;
 
 use std::sync::Arc;
@@ -164,4 +166,5 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .nest("/health", health::routes(state))
         .nest("/docs", ui)
         .catch_all_error(error::catch_all)
+        .with(request_id::RequestId)
 }

@@ -84,3 +84,34 @@ async fn batches_over_the_row_limit_are_refused_whole() {
     let (status, e) = post("/api/v2/analytics/greeks", &json!({"rows": rows})).await;
     assert_eq!((status, e["field"].as_str()), (413, Some("rows")), "{e}");
 }
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_the_clients_when_sane() {
+    let app = crate::support::app(AppState::detached());
+    let id_of = |resp: &poem::test::TestResponse| {
+        resp.0
+            .headers()
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap()
+    };
+    let generated = id_of(&app.get("/api/v2/instruments/underlyings").send().await);
+    assert_eq!(generated.len(), 32);
+    assert!(generated.bytes().all(|b| b.is_ascii_hexdigit()));
+    let other = id_of(&app.get("/api/v2/instruments/underlyings").send().await);
+    assert_ne!(generated, other, "fresh per request");
+    let given = app
+        .get("/api/v2/realtime/greeks/NSE:NOPE")
+        .header("X-Request-Id", "trace-abc-123")
+        .send()
+        .await;
+    assert_eq!(given.0.status().as_u16(), 404, "errors carry it too");
+    assert_eq!(id_of(&given), "trace-abc-123");
+    let too_long = "x".repeat(200);
+    let replaced = app
+        .get("/health/live")
+        .header("X-Request-Id", too_long.as_str())
+        .send()
+        .await;
+    assert_eq!(id_of(&replaced).len(), 32);
+}

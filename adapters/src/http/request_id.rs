@@ -1,0 +1,64 @@
+//! A tracing span per request, with a request id: the client's `X-Request-Id` when it sends a
+//! sane one (1–128 visible ASCII characters), else a fresh random one. The id is echoed in the
+//! answer's `X-Request-Id`, and the span logs method, path, status and duration at `info`.
+
+use std::time::Instant;
+
+use poem::http::{HeaderValue, header::HeaderName};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use tracing::Instrument;
+
+/// The header carrying the id.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The middleware.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestId;
+
+impl<E: Endpoint> Middleware<E> for RequestId {
+    type Output = RequestIdEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        RequestIdEndpoint(ep)
+    }
+}
+
+/// An endpoint wrapped by [`RequestId`].
+pub struct RequestIdEndpoint<E>(E);
+
+fn sane(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Self::Output> {
+        let id = req
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| sane(v))
+            .map_or_else(|| format!("{:032x}", fastrand::u128(..)), str::to_owned);
+        let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+        let started = Instant::now();
+        async move {
+            let result = self.0.call(req).await.map(IntoResponse::into_response);
+            let mut resp = match result {
+                Ok(r) => r,
+                Err(e) => e.into_response(),
+            };
+            tracing::info!(
+                status = resp.status().as_u16(),
+                duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                "answered"
+            );
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                resp.headers_mut().insert(REQUEST_ID, v);
+            }
+            Ok(resp)
+        }
+        .instrument(span)
+        .await
+    }
+}
