@@ -45,17 +45,30 @@ pub enum OptionType {
     Put,
 }
 
-/// An option's terms (the calculators' shared columns).
+impl From<OptionType> for OptionRight {
+    fn from(t: OptionType) -> Self {
+        match t {
+            OptionType::Call => Self::Call,
+            OptionType::Put => Self::Put,
+        }
+    }
+}
+
+/// An option's terms, range-checked by the schema (a value out of range is a 400 naming it).
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OptionTerms {
     /// `call` or `put`.
     #[oai(rename = "type")]
     pub option_type: OptionType,
     /// Spot (BSM) or forward (Black-76), price units, > 0.
+    #[oai(validator(minimum(value = "0", exclusive = true)))]
     pub spot: f64,
     /// Strike, price units, > 0.
+    #[oai(validator(minimum(value = "0", exclusive = true)))]
     pub strike: f64,
     /// Time to expiry, years, ≥ 0.
+    #[oai(validator(minimum(value = "0")))]
     pub t_years: f64,
     /// Continuously compounded rate, decimal per year (0.065 = 6.5 %).
     pub rate: f64,
@@ -67,10 +80,7 @@ pub struct OptionTerms {
 impl OptionTerms {
     fn row(&self) -> OptionRow {
         OptionRow {
-            right: match self.option_type {
-                OptionType::Call => OptionRight::Call,
-                OptionType::Put => OptionRight::Put,
-            },
+            right: self.option_type.into(),
             spot: self.spot,
             strike: self.strike,
             t_years: self.t_years,
@@ -82,75 +92,108 @@ impl OptionTerms {
 
 /// One option to value at a volatility.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GreeksRowIn {
     /// The option.
     #[oai(flatten)]
     pub terms: OptionTerms,
     /// Volatility, decimal per √year (0.15 = 15 %), ≥ 0.
+    #[oai(validator(minimum(value = "0")))]
     pub vol: f64,
 }
 
-/// One premium to invert.
+/// One premium to invert. Its terms are not range-checked by the schema: as `calc iv`, a row
+/// out of range answers `iv_error: invalid_input` and the others are solved.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IvRowIn {
-    /// The option.
-    #[oai(flatten)]
-    pub terms: OptionTerms,
+    /// `call` or `put`.
+    #[oai(rename = "type")]
+    pub option_type: OptionType,
+    /// Spot (BSM) or forward (Black-76), price units.
+    pub spot: f64,
+    /// Strike, price units.
+    pub strike: f64,
+    /// Time to expiry, years.
+    pub t_years: f64,
+    /// Continuously compounded rate, decimal per year.
+    pub rate: f64,
+    /// Continuous dividend yield, decimal per year (BSM only); default 0.
+    #[oai(default)]
+    pub div_yield: f64,
     /// Discounted premium, price units.
     pub price: f64,
 }
 
+impl IvRowIn {
+    fn row(&self) -> OptionRow {
+        OptionRow {
+            right: self.option_type.into(),
+            spot: self.spot,
+            strike: self.strike,
+            t_years: self.t_years,
+            rate: self.rate,
+            div_yield: self.div_yield,
+        }
+    }
+}
+
 /// A Greeks batch.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GreeksBatch {
     /// Pricing model; default `bsm` (as `calc greeks`).
     pub model: Option<ModelIn>,
-    /// The options, at most 10 000.
+    /// The options, at most 10 000 (413 beyond).
     pub rows: Vec<GreeksRowIn>,
 }
 
 /// An IV batch.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IvBatch {
     /// Pricing model; default `bsm` (as `calc iv`).
     pub model: Option<ModelIn>,
-    /// The premiums, at most 10 000.
+    /// The premiums, at most 10 000 (413 beyond).
     pub rows: Vec<IvRowIn>,
 }
 
 /// Price and Greeks of one row, in raw and scaled units (the `calc greeks` columns).
+/// A value that overflows `f64` (inputs near its limits) is left out.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GreeksRowOut {
     /// Premium, price units.
-    pub price: f64,
+    pub price: Option<f64>,
     /// ∂V/∂S per unit of the underlying (∂V/∂F under Black-76).
-    pub delta: f64,
+    pub delta: Option<f64>,
     /// ∂²V/∂S² per unit².
-    pub gamma: f64,
+    pub gamma: Option<f64>,
     /// ∂V/∂t per year (calendar time passing; negative when decay costs).
-    pub theta_per_year: f64,
+    pub theta_per_year: Option<f64>,
     /// Theta per calendar day (÷ 365).
-    pub theta_per_day: f64,
+    pub theta_per_day: Option<f64>,
     /// ∂V/∂σ per 1.00 of volatility.
-    pub vega_per_unit: f64,
+    pub vega_per_unit: Option<f64>,
     /// Vega per volatility point (÷ 100).
-    pub vega_per_vol_point: f64,
+    pub vega_per_vol_point: Option<f64>,
     /// ∂V/∂r per 1.00 of rate (Black-76: the forward held fixed).
-    pub rho_per_unit: f64,
+    pub rho_per_unit: Option<f64>,
     /// Rho per rate point (÷ 100).
-    pub rho_per_rate_point: f64,
+    pub rho_per_rate_point: Option<f64>,
     /// ∂²V/∂S∂σ.
-    pub vanna: f64,
+    pub vanna: Option<f64>,
     /// ∂²V/∂σ².
-    pub volga: f64,
+    pub volga: Option<f64>,
     /// −∂Δ/∂T per year.
-    pub charm_per_year: f64,
+    pub charm_per_year: Option<f64>,
     /// ∂³V/∂S³.
-    pub speed: f64,
+    pub speed: Option<f64>,
 }
 
 /// The IV of one row, or why there is none.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IvRowOut {
     /// Implied volatility, decimal per √year.
     pub iv: Option<f64>,
@@ -160,6 +203,7 @@ pub struct IvRowOut {
 
 /// Results of a Greeks batch.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GreeksResults {
     /// The model used.
     pub model: String,
@@ -169,6 +213,7 @@ pub struct GreeksResults {
 
 /// Results of an IV batch.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IvResults {
     /// The model used.
     pub model: String,
@@ -198,6 +243,16 @@ enum BatchError {
     /// More than 10 000 rows.
     #[oai(status = 413)]
     TooLarge(Json<ErrorBody>),
+    /// The `Content-Type` is not `application/json` (answered before the handler runs; listed
+    /// so the document shows it).
+    #[oai(status = 415)]
+    #[allow(dead_code)]
+    UnsupportedMediaType(Json<ErrorBody>),
+}
+
+/// `v` when finite.
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
 }
 
 fn within_limit(rows: usize) -> Result<(), BatchError> {
@@ -236,19 +291,19 @@ impl AnalyticsApi {
                 )))
             })?;
             rows.push(GreeksRowOut {
-                price: g.price,
-                delta: g.delta,
-                gamma: g.gamma,
-                theta_per_year: g.theta_per_year,
-                theta_per_day: g.theta_per_day,
-                vega_per_unit: g.vega_per_unit,
-                vega_per_vol_point: g.vega_per_vol_point,
-                rho_per_unit: g.rho_per_unit,
-                rho_per_rate_point: g.rho_per_rate_point,
-                vanna: g.vanna,
-                volga: g.volga,
-                charm_per_year: g.charm_per_year,
-                speed: g.speed,
+                price: finite(g.price),
+                delta: finite(g.delta),
+                gamma: finite(g.gamma),
+                theta_per_year: finite(g.theta_per_year),
+                theta_per_day: finite(g.theta_per_day),
+                vega_per_unit: finite(g.vega_per_unit),
+                vega_per_vol_point: finite(g.vega_per_vol_point),
+                rho_per_unit: finite(g.rho_per_unit),
+                rho_per_rate_point: finite(g.rho_per_rate_point),
+                vanna: finite(g.vanna),
+                volga: finite(g.volga),
+                charm_per_year: finite(g.charm_per_year),
+                speed: finite(g.speed),
             });
         }
         Ok(GreeksOk::Ok(Json(GreeksResults {
@@ -272,7 +327,7 @@ impl AnalyticsApi {
             .iter()
             .map(|r| {
                 let request = IvRequest {
-                    option: r.terms.row(),
+                    option: r.row(),
                     price: r.price,
                 };
                 match implied_vol(model, &request) {

@@ -19,6 +19,7 @@ use super::shapes::{ConventionsOut, ForwardOut, GreeksOut, LevelOut, ReadFailure
 
 /// What every chain-derived answer starts with: which chain, as of when, computed how.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ChainMeta {
     /// The underlying, e.g. `NSE:NIFTY`.
     pub underlying: String,
@@ -62,6 +63,7 @@ impl ChainMeta {
 
 /// One option of the chain.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ChainOption {
     /// The option's instrument key.
     pub instrument_key: String,
@@ -90,6 +92,7 @@ pub struct ChainOption {
 
 /// One strike with both rights.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ChainStrike {
     /// Strike, price units.
     pub strike: f64,
@@ -101,6 +104,7 @@ pub struct ChainStrike {
 
 /// An expiry's chain, ascending by strike.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RealtimeChain {
     /// Which chain, as of when, how.
     pub meta: ChainMeta,
@@ -112,6 +116,7 @@ pub struct RealtimeChain {
 
 /// Count of options without IV for one reason.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IvErrorCount {
     /// `below_intrinsic`, `above_upper_bound`, `no_time_value`, `invalid_input` or `no_price`.
     pub reason: String,
@@ -121,6 +126,7 @@ pub struct IvErrorCount {
 
 /// An expiry's chain statistics.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RealtimeChainStats {
     /// Which chain, as of when, how.
     pub meta: ChainMeta,
@@ -198,6 +204,7 @@ impl ChainApi {
     async fn chain(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
         expiry: Query<Option<NaiveDate>>,
@@ -256,6 +263,7 @@ impl ChainApi {
     async fn stats(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
         expiry: Query<Option<NaiveDate>>,

@@ -103,6 +103,10 @@ pub fn parse<T>(
     max_rows: usize,
     mut build: impl FnMut(&CsvRow<'_>) -> Result<T, CellError>,
 ) -> Result<Parsed<T>, ErrorBody> {
+    // An empty body is an empty batch (no header to check, nothing to accept).
+    if text.trim().is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::Headers)

@@ -6,6 +6,7 @@ use poem_openapi::Object;
 
 /// The error body: a machine-readable code, a message, and the offending field when there is one.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErrorBody {
     /// Machine-readable code, e.g. `bad_request`, `not_found`, `unauthorized`, `unavailable`.
     pub code: String,
@@ -67,7 +68,10 @@ pub async fn catch_all(err: poem::Error) -> Response {
         (err.to_string(), None)
     };
     let body = ErrorBody::new(code_of(status), message, field);
-    poem::web::Json(serde_json::json!({"code": body.code, "message": body.message, "field": body.field}))
-        .with_status(status)
-        .into_response()
+    // `field` is left out when nothing is to blame (the schema has it optional, not nullable).
+    let mut json = serde_json::json!({"code": body.code, "message": body.message});
+    if let Some(f) = body.field {
+        json["field"] = serde_json::Value::String(f);
+    }
+    poem::web::Json(json).with_status(status).into_response()
 }

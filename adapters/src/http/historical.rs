@@ -18,6 +18,7 @@ use super::shapes::{GreeksSnapshotOut, LevelOut, UNITS, key_param};
 
 /// One candle (bucket) of a timeframe.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CandleOut {
     /// Bucket start (a session open plus whole timeframes), UTC.
     pub start: DateTime<Utc>,
@@ -69,6 +70,7 @@ impl From<AggregatedBar> for CandleOut {
 
 /// A page of candles.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CandlesPage {
     /// The instrument.
     pub instrument_key: String,
@@ -84,6 +86,7 @@ pub struct CandlesPage {
 
 /// The Greeks of one bucket: its last 1-minute snapshot.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GreeksBucketOut {
     /// Bucket start, UTC.
     pub start: DateTime<Utc>,
@@ -109,6 +112,7 @@ impl From<GreeksBucket> for GreeksBucketOut {
 
 /// A page of Greeks.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GreeksPage {
     /// The option.
     pub instrument_key: String,
@@ -124,6 +128,7 @@ pub struct GreeksPage {
 
 /// A level's aggregates of one right at a bucket's last minute.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LevelSnapshotOut {
     /// Minutes of the bucket with aggregates for this right.
     pub minutes: u32,
@@ -148,6 +153,7 @@ impl LevelSnapshotOut {
 
 /// One bucket of a moneyness level, both rights.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LevelBucketOut {
     /// Bucket start, UTC.
     pub start: DateTime<Utc>,
@@ -161,6 +167,7 @@ pub struct LevelBucketOut {
 
 /// A page of a moneyness level's history.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LevelPage {
     /// The underlying.
     pub underlying: String,
@@ -180,6 +187,7 @@ pub struct LevelPage {
 
 /// The ATM IV of one bucket (its last minute).
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AtmIvBucketOut {
     /// Bucket start, UTC.
     pub start: DateTime<Utc>,
@@ -195,6 +203,7 @@ pub struct AtmIvBucketOut {
 
 /// A page of an expiry's ATM IV history.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AtmIvPage {
     /// The underlying.
     pub underlying: String,
@@ -316,6 +325,7 @@ impl HistoricalApi {
     async fn candles(
         &self,
         /// Instrument key, e.g. `NSE:NIFTY` or `NSE:NIFTY-20260224-26000-CE`.
+        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         instrument_key: Path<String>,
         /// Range start (RFC 3339, inclusive): buckets starting at or after it.
         from: Query<DateTime<Utc>>,
@@ -324,6 +334,7 @@ impl HistoricalApi {
         /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
         timeframe: Query<Option<String>>,
         /// Rows per page, 1 to 5000; default 500.
+        #[oai(validator(minimum(value = "1"), maximum(value = "5000")))]
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -351,6 +362,7 @@ impl HistoricalApi {
     async fn greeks(
         &self,
         /// Option key, e.g. `NSE:NIFTY-20260224-26000-CE`.
+        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         instrument_key: Path<String>,
         /// Range start (RFC 3339, inclusive).
         from: Query<DateTime<Utc>>,
@@ -359,6 +371,7 @@ impl HistoricalApi {
         /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
         timeframe: Query<Option<String>>,
         /// Rows per page, 1 to 5000; default 500.
+        #[oai(validator(minimum(value = "1"), maximum(value = "5000")))]
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -386,8 +399,10 @@ impl HistoricalApi {
     async fn moneyness_level(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// `ATM`, `ITM1`…`ITM1000`, `OTM1`…`OTM1000`, or the groups `ITM`, `OTM`.
+        #[oai(validator(pattern = r"^(ATM|ITM|OTM|ITM([1-9][0-9]{0,2}|1000)|OTM([1-9][0-9]{0,2}|1000))$"))]
         level: Path<String>,
         /// Expiry date (YYYY-MM-DD).
         expiry: Query<NaiveDate>,
@@ -398,6 +413,7 @@ impl HistoricalApi {
         /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
         timeframe: Query<Option<String>>,
         /// Rows per page, 1 to 5000; default 500.
+        #[oai(validator(minimum(value = "1"), maximum(value = "5000")))]
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -442,6 +458,7 @@ impl HistoricalApi {
     async fn atm_iv(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD).
         expiry: Query<NaiveDate>,
@@ -452,6 +469,7 @@ impl HistoricalApi {
         /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
         timeframe: Query<Option<String>>,
         /// Rows per page, 1 to 5000; default 500.
+        #[oai(validator(minimum(value = "1"), maximum(value = "5000")))]
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,

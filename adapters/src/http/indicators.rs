@@ -42,6 +42,7 @@ const OTHER_PARAMS: [&str; 5] = ["timeframe", "from", "to", "limit", "cursor"];
 
 /// One parameter of the indicator as used.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ParamOut {
     /// Its name.
     pub name: String,
@@ -51,6 +52,7 @@ pub struct ParamOut {
 
 /// The indicator's values at one bar.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IndicatorPointOut {
     /// Bar (bucket) start, UTC.
     pub start: DateTime<Utc>,
@@ -72,6 +74,7 @@ impl From<IndicatorPoint> for IndicatorPointOut {
 
 /// What every indicator answer starts with.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IndicatorMeta {
     /// The instrument.
     pub instrument_key: String,
@@ -90,6 +93,7 @@ pub struct IndicatorMeta {
 
 /// An indicator now.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IndicatorNowOut {
     /// Which indicator, on which bars.
     pub meta: IndicatorMeta,
@@ -103,6 +107,7 @@ pub struct IndicatorNowOut {
 
 /// A page of an indicator's history.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IndicatorPage {
     /// Which indicator, on which bars.
     pub meta: IndicatorMeta,
@@ -230,9 +235,13 @@ impl IndicatorsApi {
         &self,
         req: &Request,
         /// Instrument key, e.g. `NSE:NIFTY`.
+        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         instrument_key: Path<String>,
         /// `sma`, `ema`, `wma`, `dema`, `tema`, `rsi`, `macd`, `bbands`, `atr`, `adx`, `stoch`,
         /// `cci`, `obv`, `willr`, `mfi`, `roc`, `sar`, `supertrend` or `vwap_session`.
+        #[oai(validator(
+            pattern = r"^(sma|ema|wma|dema|tema|rsi|macd|bbands|atr|adx|stoch|cci|obv|willr|mfi|roc|sar|supertrend|vwap_session)$"
+        ))]
         indicator: Path<String>,
         /// Timeframe of the bars: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
         timeframe: Query<Option<String>>,
@@ -299,9 +308,13 @@ impl IndicatorsApi {
         &self,
         req: &Request,
         /// Instrument key, e.g. `NSE:NIFTY`.
+        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         instrument_key: Path<String>,
         /// `sma`, `ema`, `wma`, `dema`, `tema`, `rsi`, `macd`, `bbands`, `atr`, `adx`, `stoch`,
         /// `cci`, `obv`, `willr`, `mfi`, `roc`, `sar`, `supertrend` or `vwap_session`.
+        #[oai(validator(
+            pattern = r"^(sma|ema|wma|dema|tema|rsi|macd|bbands|atr|adx|stoch|cci|obv|willr|mfi|roc|sar|supertrend|vwap_session)$"
+        ))]
         indicator: Path<String>,
         /// Range start (RFC 3339, inclusive).
         from: Query<DateTime<Utc>>,
@@ -310,6 +323,7 @@ impl IndicatorsApi {
         /// Timeframe of the bars: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
         timeframe: Query<Option<String>>,
         /// Rows per page, 1 to 5000; default 500.
+        #[oai(validator(minimum(value = "1"), maximum(value = "5000")))]
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,

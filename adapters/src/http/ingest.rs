@@ -13,15 +13,17 @@ use poem_openapi::{ApiRequest, ApiResponse, Object, OpenApi};
 use super::AppState;
 use super::csv_body::{self, CsvText};
 use super::error::ErrorBody;
+use super::shapes::StrictString;
 
 /// Most rows one request may carry.
 pub const MAX_ROWS: usize = 10_000;
 
 /// One tick. Prices in the instrument's price units; quantities in units of the underlying.
 #[derive(Debug, Clone, Object, serde::Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TickIn {
     /// Instrument key, e.g. `NSE:NIFTY` or `NSE:NIFTY-20260203-26000-CE`.
-    pub key: String,
+    pub key: StrictString,
     /// Exchange timestamp (RFC 3339); must lie in a trading session and not in the future.
     pub ts: DateTime<Utc>,
     /// Last traded price (> 0).
@@ -38,9 +40,10 @@ pub struct TickIn {
 
 /// One 1-minute candle, labelled by its start.
 #[derive(Debug, Clone, Object, serde::Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CandleIn {
     /// Instrument key.
-    pub key: String,
+    pub key: StrictString,
     /// Bar start (RFC 3339), on a whole minute inside a session.
     pub start: DateTime<Utc>,
     /// First price (> 0, within [low, high]).
@@ -85,6 +88,7 @@ impl CandleIn {
 
 /// A rejected row.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RejectedRow {
     /// 0-based index of the row in the request.
     pub index: u32,
@@ -96,6 +100,7 @@ pub struct RejectedRow {
 
 /// The outcome of a batch: accepted rows are stored before this answer is sent.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IngestResult {
     /// Rows accepted and durable.
     pub accepted: u32,
@@ -121,6 +126,11 @@ enum IngestError {
     /// More than 10 000 rows.
     #[oai(status = 413)]
     TooLarge(Json<ErrorBody>),
+    /// The `Content-Type` is neither `application/json` nor `text/csv` (answered before the
+    /// handler runs; listed so the document shows it).
+    #[oai(status = 415)]
+    #[allow(dead_code)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// The database is down; nothing of the batch was accepted.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
@@ -182,7 +192,7 @@ impl IngestApi {
             }
             TicksBody::Csv(CsvText(text)) => csv_body::parse(&text, TICK_REQUIRED, TICK_OPTIONAL, MAX_ROWS, |r| {
                 Ok(TickIn {
-                    key: r.text("key")?,
+                    key: StrictString(r.text("key")?),
                     ts: r.instant("ts")?,
                     last: r.opt_f64("last")?,
                     bid: r.opt_f64("bid")?,
@@ -193,7 +203,7 @@ impl IngestApi {
             })
             .map_err(bad_csv)?,
         };
-        let (ticks, rejected, index_of) = parse_keys(rows, rejected, |t| &t.key, |k, t| t.into_tick(k));
+        let (ticks, rejected, index_of) = parse_keys(rows, rejected, |t| &*t.key, |k, t| t.into_tick(k));
         let report = self.state.ingest.execute(&ticks).await.map_err(unavailable)?;
         Ok(IngestOk::Ok(Json(merge(report, rejected, &index_of))))
     }
@@ -220,7 +230,7 @@ impl IngestApi {
             CandlesBody::Csv(CsvText(text)) => {
                 csv_body::parse(&text, CANDLE_REQUIRED, CANDLE_OPTIONAL, MAX_ROWS, |r| {
                     Ok(CandleIn {
-                        key: r.text("key")?,
+                        key: StrictString(r.text("key")?),
                         start: r.instant("start")?,
                         open: r.f64("open")?,
                         high: r.f64("high")?,
@@ -233,7 +243,7 @@ impl IngestApi {
                 .map_err(bad_csv)?
             }
         };
-        let (candles, rejected, index_of) = parse_keys(rows, rejected, |c| &c.key, |k, c| c.into_candle(k));
+        let (candles, rejected, index_of) = parse_keys(rows, rejected, |c| &*c.key, |k, c| c.into_candle(k));
         let report = self.state.ingest.execute_candles(&candles).await.map_err(unavailable)?;
         Ok(IngestOk::Ok(Json(merge(report, rejected, &index_of))))
     }

@@ -11,6 +11,7 @@ use super::shapes::{ReadFailure, key_param};
 
 /// An underlying and how much is listed on it.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UnderlyingOut {
     /// Instrument key of the underlying (its spot series), e.g. `NSE:NIFTY`.
     pub key: String,
@@ -26,6 +27,7 @@ pub struct UnderlyingOut {
 
 /// The underlyings.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Underlyings {
     /// Ascending by key.
     pub underlyings: Vec<UnderlyingOut>,
@@ -33,6 +35,7 @@ pub struct Underlyings {
 
 /// One expiry.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ExpiryOut {
     /// Expiry date, market-local.
     pub date: NaiveDate,
@@ -48,6 +51,7 @@ pub struct ExpiryOut {
 
 /// An underlying's expiries.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Expiries {
     /// The underlying.
     pub underlying: String,
@@ -57,6 +61,7 @@ pub struct Expiries {
 
 /// One listed option contract.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ContractOut {
     /// The contract's instrument key.
     pub key: String,
@@ -68,6 +73,7 @@ pub struct ContractOut {
 
 /// One strike of a listed chain.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ListedStrike {
     /// Strike, price units.
     pub strike: f64,
@@ -79,6 +85,7 @@ pub struct ListedStrike {
 
 /// The contracts of one expiry.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ListedChainOut {
     /// The underlying.
     pub underlying: String,
@@ -161,6 +168,7 @@ impl InstrumentsApi {
     async fn expiries(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
     ) -> Result<ExpiriesOk, ReadFailure> {
         let key = key_param("underlying", &underlying.0)?;
@@ -189,6 +197,7 @@ impl InstrumentsApi {
     async fn chain(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
         expiry: Query<Option<NaiveDate>>,

@@ -6,6 +6,7 @@
 mod analytics;
 mod chain;
 mod compression;
+mod conformance;
 mod csv_body;
 pub mod error;
 mod export;
@@ -150,14 +151,52 @@ pub fn api(state: &AppState) -> OpenApiService<ApiGroups, ()> {
     .server("/api/v2")
 }
 
-/// The OpenAPI document of the v2 API, pretty JSON: what `signal-service openapi` prints and
-/// `openapi/signal-service.json` holds.
+/// The OpenAPI document of the v2 API, pretty JSON: what `signal-service openapi` prints,
+/// `/openapi.json` serves and `openapi/signal-service.json` holds.
+///
+/// Two touches to what poem-openapi generates: an optional property may also be `null`
+/// (`nullable: true`), which is how the service reads a `null` in a request (as absent; answers
+/// leave absent values out); and dates have the standard format name `date`.
 #[must_use]
 pub fn openapi_json() -> String {
-    api(&AppState::detached()).spec()
+    let raw = api(&AppState::detached()).spec();
+    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&raw) else {
+        return raw;
+    };
+    // chrono's NaiveDate is documented as the non-standard format `naive-date`; it is an RFC 3339
+    // full-date, which OpenAPI calls `date`.
+    let mut text = serde_json::to_string(&doc).unwrap_or_default();
+    text = text.replace("\"naive-date\"", "\"date\"");
+    doc = serde_json::from_str(&text).unwrap_or(doc);
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        for schema in schemas.values_mut() {
+            let required: Vec<String> = schema["required"]
+                .as_array()
+                .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default();
+            if let Some(props) = schema["properties"].as_object_mut() {
+                for (name, prop) in props.iter_mut() {
+                    if !required.contains(name) {
+                        prop["nullable"] = serde_json::Value::Bool(true);
+                    }
+                }
+            }
+        }
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or(raw)
 }
 
-/// Every route: `/api/v2/…`, `/health/…`, `/docs` (Swagger UI).
+/// The document, built once, for `/openapi.json`.
+static OPENAPI_JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(openapi_json);
+
+#[poem::handler]
+fn openapi_document() -> poem::Response {
+    poem::Response::builder()
+        .content_type("application/json; charset=utf-8")
+        .body(OPENAPI_JSON.as_str())
+}
+
+/// Every route: `/api/v2/…`, `/openapi.json` (the document), `/health/…`, `/docs` (Swagger UI).
 pub fn routes(state: AppState) -> impl Endpoint {
     let api = api(&state);
     let ui = api.swagger_ui();
@@ -165,6 +204,8 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .nest("/api/v2", api.with(compression::Compression))
         .nest("/health", health::routes(state))
         .nest("/docs", ui)
+        .at("/openapi.json", openapi_document)
         .catch_all_error(error::catch_all)
+        .with(conformance::Conformance)
         .with(request_id::RequestId)
 }

@@ -24,6 +24,7 @@ pub enum RightParam {
 
 /// One moneyness level's aggregates for each right.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RealtimeLevelGreeks {
     /// Which chain, as of when, how.
     pub meta: ChainMeta,
@@ -35,6 +36,7 @@ pub struct RealtimeLevelGreeks {
 
 /// A level's aggregates for one right and the strikes in it.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LevelStrikes {
     /// Aggregates (mean IV, OI-weighted Greeks, totals).
     pub aggregate: LevelOut,
@@ -44,6 +46,7 @@ pub struct LevelStrikes {
 
 /// ATM IV of an expiry.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RealtimeAtmIv {
     /// Which chain, as of when, how.
     pub meta: ChainMeta,
@@ -59,6 +62,7 @@ pub struct RealtimeAtmIv {
 
 /// One strike's IVs.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SkewPoint {
     /// Strike, price units.
     pub strike: f64,
@@ -76,6 +80,7 @@ pub struct SkewPoint {
 
 /// Mean IV of one level of one right.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LevelIv {
     /// `call` or `put`.
     pub right: String,
@@ -87,6 +92,7 @@ pub struct LevelIv {
 
 /// The IV skew of an expiry.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RealtimeSkew {
     /// Which chain, as of when, how.
     pub meta: ChainMeta,
@@ -140,9 +146,11 @@ impl MoneynessApi {
     async fn level_greeks(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// `ATM`, `ITM1`…`ITM1000`, `OTM1`…`OTM1000`, or the groups `ITM`, `OTM` (per right: a
         /// call below the ATM strike is ITM, a put below it OTM).
+        #[oai(validator(pattern = r"^(ATM|ITM|OTM|ITM([1-9][0-9]{0,2}|1000)|OTM([1-9][0-9]{0,2}|1000))$"))]
         level: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
         expiry: Query<Option<NaiveDate>>,
@@ -203,6 +211,7 @@ impl MoneynessApi {
     async fn atm_iv(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
         expiry: Query<Option<NaiveDate>>,
@@ -227,6 +236,7 @@ impl MoneynessApi {
     async fn skew(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
         expiry: Query<Option<NaiveDate>>,

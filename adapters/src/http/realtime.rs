@@ -9,6 +9,7 @@ use super::shapes::{ConventionsOut, GreeksSnapshotOut, ReadFailure, key_param};
 
 /// Latest IV and Greeks of one option, with the conventions used.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RealtimeGreeks {
     /// The option.
     pub instrument_key: String,
@@ -44,6 +45,7 @@ impl RealtimeApi {
     async fn realtime_greeks(
         &self,
         /// Instrument key, e.g. `NSE:NIFTY-20260203-26000-CE`.
+        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         instrument_key: Path<String>,
     ) -> Result<GreeksOk, ReadFailure> {
         let key = key_param("instrument_key", &instrument_key.0)?;

@@ -21,6 +21,7 @@ pub const UNITS: &str = "iv: decimal per √year (0.15 = 15 %); prices, strikes 
 
 /// How the values were computed.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ConventionsOut {
     /// `black76` (on the forward) or `bsm` (on spot).
     pub model: String,
@@ -54,6 +55,7 @@ impl From<&Conventions> for ConventionsOut {
 
 /// The forward an expiry was priced on.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ForwardOut {
     /// Forward price, price units.
     pub value: f64,
@@ -72,6 +74,7 @@ impl From<Forward> for ForwardOut {
 
 /// Greeks in API units (see `units` in the conventions).
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GreeksOut {
     /// ∂V/∂S per 1 unit of the underlying (the forward under Black-76).
     pub delta: f64,
@@ -111,6 +114,7 @@ impl From<Greeks> for GreeksOut {
 
 /// One option's IV and Greeks at one minute, and how they were computed.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GreeksSnapshotOut {
     /// The minute (UTC start) the values are for.
     pub as_of: DateTime<Utc>,
@@ -163,6 +167,7 @@ impl From<GreeksRecord> for GreeksSnapshotOut {
 
 /// The aggregates of one moneyness level (or group) of one right.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LevelOut {
     /// `call` or `put`.
     pub right: String,
@@ -240,4 +245,56 @@ impl From<application::realtime::ReadError> for ReadFailure {
 /// A 400 naming `field` when the key is malformed.
 pub fn key_param(field: &str, raw: &str) -> Result<domain::instrument::InstrumentKey, ReadFailure> {
     domain::instrument::InstrumentKey::parse(raw).map_err(|e| ReadFailure::bad(field, e.to_string()))
+}
+
+/// A JSON string and only a string: poem-openapi's `String` also takes a number or a boolean
+/// (`false` would become the text "false"), which the document does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct StrictString(pub String);
+
+impl std::ops::Deref for StrictString {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl poem_openapi::types::Type for StrictString {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        <String as poem_openapi::types::Type>::name()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        <String as poem_openapi::types::Type>::schema_ref()
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl poem_openapi::types::ParseFromJSON for StrictString {
+    fn parse_from_json(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Self> {
+        match value {
+            Some(serde_json::Value::String(s)) => Ok(Self(s)),
+            other => Err(poem_openapi::types::ParseError::expected_type(
+                other.unwrap_or_default(),
+            )),
+        }
+    }
+}
+
+impl poem_openapi::types::ToJSON for StrictString {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        Some(serde_json::Value::String(self.0.clone()))
+    }
 }

@@ -1,0 +1,161 @@
+//! Answers the OpenAPI document promises, whatever the router or poem-openapi produced:
+//!
+//! - a 405 carries `Allow` with the path's documented methods (RFC 9110);
+//! - a path parameter's parse error names the parameter (poem-openapi reports typed path
+//!   parameters as `param0`, `param1`…): the n-th variable of the matching path template;
+//! - a query parameter given empty (`?expiry=`) is a parameter not given, so every optional
+//!   parameter's default applies (and a required one is reported missing).
+//!
+//! The path templates come from the document itself, parsed once.
+
+use std::sync::LazyLock;
+
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+
+/// One documented path: its segments (`None` for a variable, with its name) and methods.
+struct PathTemplate {
+    segments: Vec<Segment>,
+    methods: Vec<String>,
+}
+
+enum Segment {
+    Literal(String),
+    Variable(String),
+}
+
+static TEMPLATES: LazyLock<Vec<PathTemplate>> = LazyLock::new(|| {
+    let doc: serde_json::Value = serde_json::from_str(&super::openapi_json()).unwrap_or_default();
+    let prefix = doc["servers"][0]["url"].as_str().unwrap_or("").to_owned();
+    doc["paths"]
+        .as_object()
+        .map(|paths| {
+            paths
+                .iter()
+                .map(|(path, ops)| PathTemplate {
+                    segments: format!("{prefix}{path}")
+                        .split('/')
+                        .filter(|s| !s.is_empty())
+                        .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                            Some(name) => Segment::Variable(name.to_owned()),
+                            None => Segment::Literal(s.to_owned()),
+                        })
+                        .collect(),
+                    methods: ops
+                        .as_object()
+                        .map(|o| o.keys().map(|m| m.to_ascii_uppercase()).collect())
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+});
+
+/// The template a request path matches (literal segments before variables).
+fn template_of(path: &str) -> Option<&'static PathTemplate> {
+    let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let matches = |t: &PathTemplate| {
+        t.segments.len() == parts.len()
+            && t.segments.iter().zip(&parts).all(|(s, p)| match s {
+                Segment::Literal(l) => l == p,
+                Segment::Variable(_) => true,
+            })
+    };
+    let literals = |t: &PathTemplate| t.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
+    TEMPLATES.iter().filter(|t| matches(t)).max_by_key(|t| literals(t))
+}
+
+/// The middleware.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Conformance;
+
+impl<E: Endpoint> Middleware<E> for Conformance {
+    type Output = ConformanceEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        ConformanceEndpoint(ep)
+    }
+}
+
+/// An endpoint wrapped by [`Conformance`].
+pub struct ConformanceEndpoint<E>(E);
+
+impl<E: Endpoint> Endpoint for ConformanceEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        drop_empty_query_params(&mut req);
+        let path = req.uri().path().to_owned();
+        let mut resp = match self.0.call(req).await {
+            Ok(r) => r.into_response(),
+            Err(e) => e.into_response(),
+        };
+        match resp.status() {
+            StatusCode::METHOD_NOT_ALLOWED => {
+                if let Some(t) = template_of(&path)
+                    && let Ok(v) = HeaderValue::from_str(&t.methods.join(", "))
+                {
+                    resp.headers_mut().insert(header::ALLOW, v);
+                }
+                Ok(resp)
+            }
+            StatusCode::BAD_REQUEST => Ok(rename_path_param(&path, resp).await),
+            _ => Ok(resp),
+        }
+    }
+}
+
+/// Removes `name=` (and bare `name`) pairs from the query string.
+fn drop_empty_query_params(req: &mut Request) {
+    let Some(query) = req.uri().query() else {
+        return;
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| p.split_once('=').is_some_and(|(_, v)| !v.is_empty()))
+        .collect();
+    if kept.len() == query.split('&').count() {
+        return;
+    }
+    let path = req.uri().path();
+    let rebuilt = if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    };
+    if let Ok(pq) = rebuilt.parse::<poem::http::uri::PathAndQuery>() {
+        let mut parts = req.uri().clone().into_parts();
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = poem::http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+}
+
+/// Replaces `paramN` in a JSON error's `field` (and message) by the template's N-th variable.
+async fn rename_path_param(path: &str, resp: Response) -> Response {
+    let (parts, body) = resp.into_parts();
+    let bytes = body.into_vec().await.unwrap_or_default();
+    let renamed = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|mut v| {
+            let field = v["field"].as_str()?.to_owned();
+            let n: usize = field.strip_prefix("param")?.parse().ok()?;
+            let name = template_of(path)?
+                .segments
+                .iter()
+                .filter_map(|s| match s {
+                    Segment::Variable(name) => Some(name.clone()),
+                    Segment::Literal(_) => None,
+                })
+                .nth(n)?;
+            v["field"] = serde_json::Value::String(name.clone());
+            if let Some(m) = v["message"].as_str() {
+                v["message"] = serde_json::Value::String(m.replace(&format!("`{field}`"), &format!("`{name}`")));
+            }
+            serde_json::to_vec(&v).ok()
+        });
+    let mut resp = Response::from_parts(parts, poem::Body::from(renamed.unwrap_or(bytes)));
+    resp.headers_mut().remove(header::CONTENT_LENGTH);
+    resp
+}
