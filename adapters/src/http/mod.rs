@@ -154,9 +154,11 @@ pub fn api(state: &AppState) -> OpenApiService<ApiGroups, ()> {
 /// The OpenAPI document of the v2 API, pretty JSON: what `signal-service openapi` prints,
 /// `/openapi.json` serves and `openapi/signal-service.json` holds.
 ///
-/// Two touches to what poem-openapi generates: an optional property may also be `null`
-/// (`nullable: true`), which is how the service reads a `null` in a request (as absent; answers
-/// leave absent values out); and dates have the standard format name `date`.
+/// Three touches to what poem-openapi generates, so that SDK generators and schemathesis read it
+/// as meant: a property of a named object type is a plain `$ref` and one of an enum type has the
+/// enum inline; an optional scalar or enum property may also be `null` (`nullable: true`), which
+/// is how the service reads a `null` in a request (as absent; answers leave absent values out);
+/// and dates have the standard format name `date`.
 #[must_use]
 pub fn openapi_json() -> String {
     let raw = api(&AppState::detached()).spec();
@@ -168,17 +170,40 @@ pub fn openapi_json() -> String {
     let mut text = serde_json::to_string(&doc).unwrap_or_default();
     text = text.replace("\"naive-date\"", "\"date\"");
     doc = serde_json::from_str(&text).unwrap_or(doc);
-    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
-        for schema in schemas.values_mut() {
+    let schemas = doc["components"]["schemas"].clone();
+    if let Some(all) = doc["components"]["schemas"].as_object_mut() {
+        for schema in all.values_mut() {
             let required: Vec<String> = schema["required"]
                 .as_array()
                 .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
                 .unwrap_or_default();
-            if let Some(props) = schema["properties"].as_object_mut() {
-                for (name, prop) in props.iter_mut() {
-                    if !required.contains(name) {
-                        prop["nullable"] = serde_json::Value::Bool(true);
+            let Some(props) = schema["properties"].as_object_mut() else {
+                continue;
+            };
+            for (name, prop) in props.iter_mut() {
+                let optional = !required.contains(name);
+                // poem-openapi writes a property of a named type as `allOf: [{$ref}, {description}]`.
+                let target = prop["allOf"][0]["$ref"].as_str().map(str::to_owned);
+                if let Some(target) = target {
+                    let description = prop["allOf"][1]["description"].clone();
+                    let referred = &schemas[target.trim_start_matches("#/components/schemas/")];
+                    *prop = if referred["enum"].is_array() {
+                        // An enum inline (generators refuse allOf over a non-object), nullable
+                        // when optional.
+                        let mut inline = referred.clone();
+                        if optional {
+                            inline["nullable"] = serde_json::Value::Bool(true);
+                        }
+                        inline
+                    } else {
+                        // An object by reference, so SDKs name its type once.
+                        serde_json::json!({"$ref": target})
+                    };
+                    if description.is_string() {
+                        prop["description"] = description;
                     }
+                } else if optional {
+                    prop["nullable"] = serde_json::Value::Bool(true);
                 }
             }
         }
