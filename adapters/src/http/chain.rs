@@ -204,7 +204,6 @@ impl ChainApi {
     async fn chain(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
-        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
         expiry: Query<Option<NaiveDate>>,
@@ -263,7 +262,6 @@ impl ChainApi {
     async fn stats(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
-        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
         expiry: Query<Option<NaiveDate>>,

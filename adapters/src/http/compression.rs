@@ -3,7 +3,8 @@
 //! poem's own `Compression` middleware does the compressing (streamed bodies are compressed as
 //! they stream); the negotiation is ours because poem 3.1 misspells `zstd` and never picks it.
 //! The highest `q` wins; ties go to zstd, then br, gzip, deflate; `q=0` refuses a coding;
-//! `*` means zstd; `identity` alone (or nothing acceptable) sends the body as it is.
+//! `*` means zstd; `identity` alone (or nothing acceptable) sends the body as it is. Every coding
+//! runs at its fastest level.
 
 use poem::http::{HeaderMap, header};
 use poem::web::{Compress, CompressionAlgo};
@@ -64,7 +65,11 @@ impl<E: Endpoint> Endpoint for CompressionEndpoint<E> {
         let already = resp.headers().contains_key(header::CONTENT_ENCODING);
         Ok(match algo {
             Some(a) if !already && resp.status().as_u16() != 204 && resp.status().as_u16() != 304 => {
-                Compress::new(resp, a).into_response()
+                // The fastest level of each coding: answers are small JSON, and brotli's default
+                // (quality 11) cost more CPU than the rest of a realtime answer.
+                Compress::new(resp, a)
+                    .with_quality(poem::web::CompressionLevel::Fastest)
+                    .into_response()
             }
             _ => resp,
         })

@@ -332,10 +332,8 @@ impl ExportApi {
         &self,
         headers: &HeaderMap,
         /// `candles` or `greeks`.
-        #[oai(validator(pattern = r"^(candles|greeks)$"))]
         dataset: Path<String>,
         /// Instrument key, e.g. `NSE:NIFTY` or an option's key.
-        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         instrument_key: Query<String>,
         /// Range start (RFC 3339, inclusive).
         from: Query<DateTime<Utc>>,

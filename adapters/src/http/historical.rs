@@ -325,7 +325,6 @@ impl HistoricalApi {
     async fn candles(
         &self,
         /// Instrument key, e.g. `NSE:NIFTY` or `NSE:NIFTY-20260224-26000-CE`.
-        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         instrument_key: Path<String>,
         /// Range start (RFC 3339, inclusive): buckets starting at or after it.
         from: Query<DateTime<Utc>>,
@@ -362,7 +361,6 @@ impl HistoricalApi {
     async fn greeks(
         &self,
         /// Option key, e.g. `NSE:NIFTY-20260224-26000-CE`.
-        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         instrument_key: Path<String>,
         /// Range start (RFC 3339, inclusive).
         from: Query<DateTime<Utc>>,
@@ -399,10 +397,8 @@ impl HistoricalApi {
     async fn moneyness_level(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
-        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// `ATM`, `ITM1`…`ITM1000`, `OTM1`…`OTM1000`, or the groups `ITM`, `OTM`.
-        #[oai(validator(pattern = r"^(ATM|ITM|OTM|ITM([1-9][0-9]{0,2}|1000)|OTM([1-9][0-9]{0,2}|1000))$"))]
         level: Path<String>,
         /// Expiry date (YYYY-MM-DD).
         expiry: Query<NaiveDate>,
@@ -458,7 +454,6 @@ impl HistoricalApi {
     async fn atm_iv(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
-        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD).
         expiry: Query<NaiveDate>,

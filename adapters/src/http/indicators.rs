@@ -235,7 +235,6 @@ impl IndicatorsApi {
         &self,
         req: &Request,
         /// Instrument key, e.g. `NSE:NIFTY`.
-        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         instrument_key: Path<String>,
         /// `sma`, `ema`, `wma`, `dema`, `tema`, `rsi`, `macd`, `bbands`, `atr`, `adx`, `stoch`,
         /// `cci`, `obv`, `willr`, `mfi`, `roc`, `sar`, `supertrend` or `vwap_session`.
@@ -308,7 +307,6 @@ impl IndicatorsApi {
         &self,
         req: &Request,
         /// Instrument key, e.g. `NSE:NIFTY`.
-        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         instrument_key: Path<String>,
         /// `sma`, `ema`, `wma`, `dema`, `tema`, `rsi`, `macd`, `bbands`, `atr`, `adx`, `stoch`,
         /// `cci`, `obv`, `willr`, `mfi`, `roc`, `sar`, `supertrend` or `vwap_session`.

@@ -168,7 +168,6 @@ impl InstrumentsApi {
     async fn expiries(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
-        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
     ) -> Result<ExpiriesOk, ReadFailure> {
         let key = key_param("underlying", &underlying.0)?;
@@ -197,7 +196,6 @@ impl InstrumentsApi {
     async fn chain(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
-        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
         expiry: Query<Option<NaiveDate>>,

@@ -170,6 +170,27 @@ pub fn openapi_json() -> String {
     let mut text = serde_json::to_string(&doc).unwrap_or_default();
     text = text.replace("\"naive-date\"", "\"date\"");
     doc = serde_json::from_str(&text).unwrap_or(doc);
+    // The grammar of the string parameters the handlers parse themselves (poem-openapi's
+    // `pattern` validator compiles its regex on every request; the handlers' own parsing gives
+    // the same 400s, naming the parameter).
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for param in paths
+            .values_mut()
+            .filter_map(|p| p.as_object_mut())
+            .flat_map(|ops| ops.values_mut())
+            .filter_map(|op| op.get_mut("parameters").and_then(|p| p.as_array_mut()))
+            .flatten()
+        {
+            let pattern = match param["name"].as_str() {
+                Some("instrument_key" | "underlying") => KEY_PATTERN,
+                Some("level") => LEVEL_PATTERN,
+                Some("indicator") => INDICATOR_PATTERN,
+                Some("dataset") => DATASET_PATTERN,
+                _ => continue,
+            };
+            param["schema"]["pattern"] = serde_json::Value::String(pattern.to_owned());
+        }
+    }
     let schemas = doc["components"]["schemas"].clone();
     if let Some(all) = doc["components"]["schemas"].as_object_mut() {
         for schema in all.values_mut() {
@@ -210,6 +231,16 @@ pub fn openapi_json() -> String {
     }
     serde_json::to_string_pretty(&doc).unwrap_or(raw)
 }
+
+/// An instrument key (see `domain::instrument::InstrumentKey`).
+const KEY_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$";
+/// A moneyness level or group (see `domain::moneyness::MoneynessLevel`).
+const LEVEL_PATTERN: &str = "^(ATM|ITM|OTM|ITM([1-9][0-9]{0,2}|1000)|OTM([1-9][0-9]{0,2}|1000))$";
+/// An indicator name (see `domain::indicators::IndicatorKind`).
+const INDICATOR_PATTERN: &str =
+    "^(sma|ema|wma|dema|tema|rsi|macd|bbands|atr|adx|stoch|cci|obv|willr|mfi|roc|sar|supertrend|vwap_session)$";
+/// An export dataset.
+const DATASET_PATTERN: &str = "^(candles|greeks)$";
 
 /// The document, built once, for `/openapi.json`.
 static OPENAPI_JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(openapi_json);

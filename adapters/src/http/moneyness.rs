@@ -146,11 +146,9 @@ impl MoneynessApi {
     async fn level_greeks(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
-        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// `ATM`, `ITM1`…`ITM1000`, `OTM1`…`OTM1000`, or the groups `ITM`, `OTM` (per right: a
         /// call below the ATM strike is ITM, a put below it OTM).
-        #[oai(validator(pattern = r"^(ATM|ITM|OTM|ITM([1-9][0-9]{0,2}|1000)|OTM([1-9][0-9]{0,2}|1000))$"))]
         level: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
         expiry: Query<Option<NaiveDate>>,
@@ -211,7 +209,6 @@ impl MoneynessApi {
     async fn atm_iv(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
-        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
         expiry: Query<Option<NaiveDate>>,
@@ -236,7 +233,6 @@ impl MoneynessApi {
     async fn skew(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
-        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
         expiry: Query<Option<NaiveDate>>,

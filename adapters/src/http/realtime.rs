@@ -45,7 +45,6 @@ impl RealtimeApi {
     async fn realtime_greeks(
         &self,
         /// Instrument key, e.g. `NSE:NIFTY-20260203-26000-CE`.
-        #[oai(validator(pattern = r"^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$"))]
         instrument_key: Path<String>,
     ) -> Result<GreeksOk, ReadFailure> {
         let key = key_param("instrument_key", &instrument_key.0)?;
