@@ -8,6 +8,7 @@ mod chain;
 mod compression;
 mod conformance;
 mod csv_body;
+mod document;
 pub mod error;
 mod export;
 mod health;
@@ -33,6 +34,8 @@ use domain::chain::Conventions;
 use domain::ports::Clock;
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
+
+pub use document::openapi_json;
 
 use crate::store::SeaStore;
 
@@ -151,107 +154,6 @@ pub fn api(state: &AppState) -> OpenApiService<ApiGroups, ()> {
     .server("/api/v2")
 }
 
-/// The OpenAPI document of the v2 API, pretty JSON: what `signal-service openapi` prints,
-/// `/openapi.json` serves and `openapi/signal-service.json` holds.
-///
-/// Three touches to what poem-openapi generates, so that SDK generators and schemathesis read it
-/// as meant: a property of a named object type is a plain `$ref` and one of an enum type has the
-/// enum inline; an optional scalar or enum property may also be `null` (`nullable: true`), which
-/// is how the service reads a `null` in a request (as absent; answers leave absent values out);
-/// and dates have the standard format name `date`.
-#[must_use]
-pub fn openapi_json() -> String {
-    let raw = api(&AppState::detached()).spec();
-    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&raw) else {
-        return raw;
-    };
-    // chrono's NaiveDate is documented as the non-standard format `naive-date`; it is an RFC 3339
-    // full-date, which OpenAPI calls `date`.
-    let mut text = serde_json::to_string(&doc).unwrap_or_default();
-    text = text.replace("\"naive-date\"", "\"date\"");
-    doc = serde_json::from_str(&text).unwrap_or(doc);
-    // The grammar of the string parameters the handlers parse themselves (poem-openapi's
-    // `pattern` validator compiles its regex on every request; the handlers' own parsing gives
-    // the same 400s, naming the parameter).
-    if let Some(paths) = doc["paths"].as_object_mut() {
-        for param in paths
-            .values_mut()
-            .filter_map(|p| p.as_object_mut())
-            .flat_map(|ops| ops.values_mut())
-            .filter_map(|op| op.get_mut("parameters").and_then(|p| p.as_array_mut()))
-            .flatten()
-        {
-            let pattern = match param["name"].as_str() {
-                Some("instrument_key" | "underlying") => KEY_PATTERN,
-                Some("level") => LEVEL_PATTERN,
-                Some("indicator") => INDICATOR_PATTERN,
-                Some("dataset") => DATASET_PATTERN,
-                _ => continue,
-            };
-            param["schema"]["pattern"] = serde_json::Value::String(pattern.to_owned());
-        }
-    }
-    let schemas = doc["components"]["schemas"].clone();
-    if let Some(all) = doc["components"]["schemas"].as_object_mut() {
-        for schema in all.values_mut() {
-            let required: Vec<String> = schema["required"]
-                .as_array()
-                .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default();
-            let Some(props) = schema["properties"].as_object_mut() else {
-                continue;
-            };
-            for (name, prop) in props.iter_mut() {
-                let optional = !required.contains(name);
-                // poem-openapi writes a property of a named type as `allOf: [{$ref}, {description}]`.
-                let target = prop["allOf"][0]["$ref"].as_str().map(str::to_owned);
-                if let Some(target) = target {
-                    let description = prop["allOf"][1]["description"].clone();
-                    let referred = &schemas[target.trim_start_matches("#/components/schemas/")];
-                    *prop = if referred["enum"].is_array() {
-                        // An enum inline (generators refuse allOf over a non-object), nullable
-                        // when optional.
-                        let mut inline = referred.clone();
-                        if optional {
-                            inline["nullable"] = serde_json::Value::Bool(true);
-                        }
-                        inline
-                    } else {
-                        // An object by reference, so SDKs name its type once.
-                        serde_json::json!({"$ref": target})
-                    };
-                    if description.is_string() {
-                        prop["description"] = description;
-                    }
-                } else if optional {
-                    prop["nullable"] = serde_json::Value::Bool(true);
-                }
-            }
-        }
-    }
-    serde_json::to_string_pretty(&doc).unwrap_or(raw)
-}
-
-/// An instrument key (see `domain::instrument::InstrumentKey`).
-const KEY_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$";
-/// A moneyness level or group (see `domain::moneyness::MoneynessLevel`).
-const LEVEL_PATTERN: &str = "^(ATM|ITM|OTM|ITM([1-9][0-9]{0,2}|1000)|OTM([1-9][0-9]{0,2}|1000))$";
-/// An indicator name (see `domain::indicators::IndicatorKind`).
-const INDICATOR_PATTERN: &str =
-    "^(sma|ema|wma|dema|tema|rsi|macd|bbands|atr|adx|stoch|cci|obv|willr|mfi|roc|sar|supertrend|vwap_session)$";
-/// An export dataset.
-const DATASET_PATTERN: &str = "^(candles|greeks)$";
-
-/// The document, built once, for `/openapi.json`.
-static OPENAPI_JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(openapi_json);
-
-#[poem::handler]
-fn openapi_document() -> poem::Response {
-    poem::Response::builder()
-        .content_type("application/json; charset=utf-8")
-        .body(OPENAPI_JSON.as_str())
-}
-
 /// Every route: `/api/v2/…`, `/openapi.json` (the document), `/health/…`, `/docs` (Swagger UI).
 pub fn routes(state: AppState) -> impl Endpoint {
     let api = api(&state);
@@ -260,7 +162,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .nest("/api/v2", api.with(compression::Compression))
         .nest("/health", health::routes(state))
         .nest("/docs", ui)
-        .at("/openapi.json", openapi_document)
+        .at("/openapi.json", document::openapi_document)
         .catch_all_error(error::catch_all)
         .with(conformance::Conformance)
         .with(request_id::RequestId)
