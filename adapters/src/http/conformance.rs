@@ -1,19 +1,20 @@
 //! Answers the OpenAPI document promises, whatever the router or poem-openapi produced:
 //!
 //! - a 405 carries `Allow` with the path's documented methods (RFC 9110);
-//! - a path parameter's parse error names the parameter (poem-openapi reports typed path
-//!   parameters as `param0`, `param1`…): the n-th variable of the matching path template;
 //! - a query parameter given empty (`?expiry=`) is a parameter not given, so every optional
 //!   parameter's default applies (and a required one is reported missing).
 //!
 //! The path templates come from the document itself, parsed once.
+//!
+//! Path parameters are all `Path<String>`, parsed by their handlers: poem-openapi would report a
+//! typed one's parse error as `param0`, not by its name.
 
 use std::sync::LazyLock;
 
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
-/// One documented path: its segments (`None` for a variable, with its name) and methods.
+/// One documented path: its segments and methods.
 struct PathTemplate {
     segments: Vec<Segment>,
     methods: Vec<String>,
@@ -21,7 +22,7 @@ struct PathTemplate {
 
 enum Segment {
     Literal(String),
-    Variable(String),
+    Variable,
 }
 
 static TEMPLATES: LazyLock<Vec<PathTemplate>> = LazyLock::new(|| {
@@ -36,9 +37,12 @@ static TEMPLATES: LazyLock<Vec<PathTemplate>> = LazyLock::new(|| {
                     segments: format!("{prefix}{path}")
                         .split('/')
                         .filter(|s| !s.is_empty())
-                        .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                            Some(name) => Segment::Variable(name.to_owned()),
-                            None => Segment::Literal(s.to_owned()),
+                        .map(|s| {
+                            if s.starts_with('{') {
+                                Segment::Variable
+                            } else {
+                                Segment::Literal(s.to_owned())
+                            }
                         })
                         .collect(),
                     methods: ops
@@ -58,7 +62,7 @@ fn template_of(path: &str) -> Option<&'static PathTemplate> {
         t.segments.len() == parts.len()
             && t.segments.iter().zip(&parts).all(|(s, p)| match s {
                 Segment::Literal(l) => l == p,
-                Segment::Variable(_) => true,
+                Segment::Variable => true,
             })
     };
     let literals = |t: &PathTemplate| t.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
@@ -90,18 +94,13 @@ impl<E: Endpoint> Endpoint for ConformanceEndpoint<E> {
             Ok(r) => r.into_response(),
             Err(e) => e.into_response(),
         };
-        match resp.status() {
-            StatusCode::METHOD_NOT_ALLOWED => {
-                if let Some(t) = template_of(&path)
-                    && let Ok(v) = HeaderValue::from_str(&t.methods.join(", "))
-                {
-                    resp.headers_mut().insert(header::ALLOW, v);
-                }
-                Ok(resp)
-            }
-            StatusCode::BAD_REQUEST => Ok(rename_path_param(&path, resp).await),
-            _ => Ok(resp),
+        if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+            && let Some(t) = template_of(&path)
+            && let Ok(v) = HeaderValue::from_str(&t.methods.join(", "))
+        {
+            resp.headers_mut().insert(header::ALLOW, v);
         }
+        Ok(resp)
     }
 }
 
@@ -130,32 +129,4 @@ fn drop_empty_query_params(req: &mut Request) {
             *req.uri_mut() = uri;
         }
     }
-}
-
-/// Replaces `paramN` in a JSON error's `field` (and message) by the template's N-th variable.
-async fn rename_path_param(path: &str, resp: Response) -> Response {
-    let (parts, body) = resp.into_parts();
-    let bytes = body.into_vec().await.unwrap_or_default();
-    let renamed = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|mut v| {
-            let field = v["field"].as_str()?.to_owned();
-            let n: usize = field.strip_prefix("param")?.parse().ok()?;
-            let name = template_of(path)?
-                .segments
-                .iter()
-                .filter_map(|s| match s {
-                    Segment::Variable(name) => Some(name.clone()),
-                    Segment::Literal(_) => None,
-                })
-                .nth(n)?;
-            v["field"] = serde_json::Value::String(name.clone());
-            if let Some(m) = v["message"].as_str() {
-                v["message"] = serde_json::Value::String(m.replace(&format!("`{field}`"), &format!("`{name}`")));
-            }
-            serde_json::to_vec(&v).ok()
-        });
-    let mut resp = Response::from_parts(parts, poem::Body::from(renamed.unwrap_or(bytes)));
-    resp.headers_mut().remove(header::CONTENT_LENGTH);
-    resp
 }

@@ -26,7 +26,7 @@ use poem_openapi::{ApiResponse, Enum, OpenApi, ResponseContent};
 
 use super::AppState;
 use super::error::ErrorBody;
-use super::historical::{CandleOut, GreeksBucketOut, HistoryFailure};
+use super::historical::{CandleOut, GreeksBucketOut, HistoryFailure, timeframe_param};
 use super::shapes::key_param;
 
 /// Days read per window.
@@ -351,12 +351,7 @@ impl ExportApi {
             other => return Err(bad("dataset", format!("'{other}' is not a dataset: candles or greeks"))),
         };
         let key = key_param("instrument_key", &instrument_key.0)?;
-        let timeframe: Timeframe = timeframe
-            .0
-            .as_deref()
-            .unwrap_or("1m")
-            .parse()
-            .map_err(|e| bad("timeframe", format!("{e}")))?;
+        let timeframe = timeframe_param(timeframe.0.as_deref())?;
         let (from, to) = (from.0, to.0);
         if to <= from {
             return Err(bad("to", format!("must be after from ({from})")));

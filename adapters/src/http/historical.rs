@@ -288,20 +288,24 @@ impl From<super::shapes::ReadFailure> for HistoryFailure {
     }
 }
 
+/// The `timeframe` query parameter (default `1m`), checked.
+pub(super) fn timeframe_param(raw: Option<&str>) -> Result<Timeframe, HistoryFailure> {
+    raw.unwrap_or("1m")
+        .parse()
+        .map_err(|e| HistoryFailure::BadRequest(Json(ErrorBody::new("bad_request", format!("{e}"), Some("timeframe")))))
+}
+
 /// The paging parameters, checked.
-fn page_request(
+pub(super) fn page_request(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     timeframe: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 ) -> Result<PageRequest, HistoryFailure> {
-    let timeframe: Timeframe = timeframe.as_deref().unwrap_or("1m").parse().map_err(|e| {
-        HistoryFailure::BadRequest(Json(ErrorBody::new("bad_request", format!("{e}"), Some("timeframe"))))
-    })?;
     Ok(PageRequest {
         range: TimeRange { from, to },
-        timeframe,
+        timeframe: timeframe_param(timeframe.as_deref())?,
         limit: limit.map_or(DEFAULT_LIMIT, |l| usize::try_from(l).unwrap_or(usize::MAX)),
         cursor,
     })

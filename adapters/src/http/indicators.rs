@@ -5,12 +5,10 @@
 //! indicator in [`domain::indicators::IndicatorKind`]); a missing one takes its default, one the
 //! indicator does not take, or any unknown query parameter, is a 400 naming it.
 
-use application::history::PageRequest;
 use application::indicators::IndicatorPoint;
 use chrono::{DateTime, Utc};
 use domain::candles::Timeframe;
 use domain::indicators::{IndicatorKind, IndicatorSpec};
-use domain::ports::TimeRange;
 use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -18,7 +16,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::AppState;
 use super::error::ErrorBody;
-use super::historical::HistoryFailure;
+use super::historical::{HistoryFailure, page_request, timeframe_param};
 use super::shapes::key_param;
 
 /// Every indicator parameter name any indicator takes, in the handlers' argument order.
@@ -188,12 +186,6 @@ fn spec_of(req: &Request, indicator: &str, given: [Option<f64>; 12]) -> Result<I
     })
 }
 
-fn timeframe_of(raw: Option<&str>) -> Result<Timeframe, HistoryFailure> {
-    raw.unwrap_or("1m")
-        .parse()
-        .map_err(|e| bad("timeframe", format!("{e}")))
-}
-
 fn meta(key: &str, spec: &IndicatorSpec, timeframe: Timeframe) -> IndicatorMeta {
     IndicatorMeta {
         instrument_key: key.to_owned(),
@@ -286,7 +278,7 @@ impl IndicatorsApi {
             multiplier.0,
         ];
         let spec = spec_of(req, &indicator.0, given)?;
-        let tf = timeframe_of(timeframe.0.as_deref())?;
+        let tf = timeframe_param(timeframe.0.as_deref())?;
         let now = self.state.indicators().now(&key, &spec, tf).await?;
         Ok(NowOk::Ok(Json(IndicatorNowOut {
             meta: meta(key.as_str(), &spec, tf),
@@ -366,15 +358,8 @@ impl IndicatorsApi {
             multiplier.0,
         ];
         let spec = spec_of(req, &indicator.0, given)?;
-        let tf = timeframe_of(timeframe.0.as_deref())?;
-        let page_req = PageRequest {
-            range: TimeRange { from: from.0, to: to.0 },
-            timeframe: tf,
-            limit: limit.0.map_or(application::history::DEFAULT_LIMIT, |l| {
-                usize::try_from(l).unwrap_or(usize::MAX)
-            }),
-            cursor: cursor.0,
-        };
+        let page_req = page_request(from.0, to.0, timeframe.0, limit.0, cursor.0)?;
+        let tf = page_req.timeframe;
         let page = self.state.indicators().history(&key, &spec, &page_req).await?;
         Ok(PageOk::Ok(Json(IndicatorPage {
             meta: meta(key.as_str(), &spec, tf),
