@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use domain::candles::{AggregatedBar, Bucketer, Timeframe, aggregate};
 use domain::instrument::{InstrumentKey, Market, OptionRight};
 use domain::moneyness::MoneynessLevel;
-use domain::ports::{Clock, GreeksRecord, MoneynessRecord, PortError, SignalStore, TimeRange};
+use domain::ports::{AggregateCache, Clock, GreeksRecord, MoneynessRecord, PortError, SignalStore, TimeRange};
 
 use crate::candles::TimeframeBars;
 use crate::ingest::InstrumentRegistry;
@@ -262,23 +262,25 @@ impl HistoryReads {
         }
     }
 
+    /// Keeps closed days of intraday timeframes in `memory` too (see [`crate::candles`]).
+    #[must_use]
+    pub fn with_memory(self, memory: Option<Arc<dyn AggregateCache>>) -> Self {
+        Self {
+            bars: self.bars.with_memory(memory),
+            ..self
+        }
+    }
+
     /// The market of `key`: from the registry, else from the key's exchange prefix (contracts
     /// met only in replayed files are not in the registry after a restart).
     ///
     /// # Errors
     /// [`HistoryError::NotFound`] when neither knows it.
     pub fn market(&self, key: &InstrumentKey) -> Result<Market, HistoryError> {
-        if let Some(r) = self.registry.get(key) {
-            return Ok(InstrumentRegistry::market_of(&r));
-        }
-        key.as_str()
-            .split(':')
-            .next()
-            .and_then(Market::by_code)
-            .ok_or_else(|| HistoryError::NotFound {
-                field: "instrument_key",
-                message: format!("unknown instrument {key}"),
-            })
+        self.registry.market_for(key).ok_or_else(|| HistoryError::NotFound {
+            field: "instrument_key",
+            message: format!("unknown instrument {key}"),
+        })
     }
 
     /// Bars of `key` on `timeframe` starting in `range` (the still-open bucket included, as it

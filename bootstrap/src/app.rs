@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapters::cache::{RedisCacheConfig, RedisMappingCache};
+use adapters::cache::{AggregateCacheConfig, MemoryAggregateCache, RedisCacheConfig, RedisMappingCache};
 use adapters::clock::SystemClock;
 use adapters::feed::{FeedConfig, SimulatedFeed};
 use adapters::http::listener::NoDelayAcceptor;
@@ -86,13 +86,16 @@ impl Application {
         } else {
             None
         };
-        let ingest = Arc::new(IngestTicks::new(
-            registry,
-            Arc::new(RealtimeState::default()),
-            Arc::new(store.clone()),
-            clock.clone(),
-            settings.conventions_for("NSE")?,
-        ));
+        let ingest = Arc::new(
+            IngestTicks::new(
+                registry,
+                Arc::new(RealtimeState::default()),
+                Arc::new(store.clone()),
+                clock.clone(),
+                settings.conventions_for("NSE")?,
+            )
+            .with_aggregate_cache(aggregate_cache(settings)),
+        );
         let redis = if settings.redis.url.is_empty() {
             None
         } else {
@@ -248,4 +251,15 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// The in-process aggregate cache of `[aggregate_cache]`, or none when its bound is 0.
+fn aggregate_cache(settings: &Settings) -> Option<Arc<dyn domain::ports::AggregateCache>> {
+    let cfg = &settings.aggregate_cache;
+    (cfg.max_bytes > 0).then(|| {
+        Arc::new(MemoryAggregateCache::new(AggregateCacheConfig {
+            max_bytes: cfg.max_bytes,
+            time_to_live: Duration::from_secs(cfg.ttl_secs.max(1)),
+        })) as Arc<dyn domain::ports::AggregateCache>
+    })
 }

@@ -127,6 +127,16 @@ pub struct MappingCacheSettings {
     pub l1_max_entries: u64,
 }
 
+/// `[aggregate_cache]`: the in-process cache of closed days of custom-timeframe bars.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateCacheSettings {
+    /// Memory bound, bytes; 0 turns the cache off.
+    pub max_bytes: u64,
+    /// How long a cached day is kept, seconds.
+    pub ttl_secs: u64,
+}
+
 /// `[conventions]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -162,6 +172,7 @@ pub struct Settings {
     pub feed: FeedSettings,
     pub streams: StreamSettings,
     pub mapping_cache: MappingCacheSettings,
+    pub aggregate_cache: AggregateCacheSettings,
     pub conventions: ConventionSettings,
     #[serde(default)]
     pub markets: BTreeMap<String, MarketConventions>,

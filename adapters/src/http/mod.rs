@@ -17,6 +17,7 @@ mod indicators;
 mod ingest;
 mod instruments;
 pub mod listener;
+pub mod metrics;
 pub use ingest::{CandleIn, IngestResult, RejectedRow, TickIn};
 mod moneyness;
 mod realtime;
@@ -75,6 +76,7 @@ impl AppState {
             self.ingest.registry().clone(),
             self.clock.clone(),
         )
+        .with_memory(self.ingest.aggregate_cache().cloned())
     }
 
     /// The indicator read use cases over the store.
@@ -154,15 +156,18 @@ pub fn api(state: &AppState) -> OpenApiService<ApiGroups, ()> {
     .server("/api/v2")
 }
 
-/// Every route: `/api/v2/…`, `/openapi.json` (the document), `/health/…`, `/docs` (Swagger UI).
+/// Every route: `/api/v2/…`, `/openapi.json` (the document), `/health/…`, `/metrics`
+/// (Prometheus), `/docs` (Swagger UI).
 pub fn routes(state: AppState) -> impl Endpoint {
     let api = api(&state);
     let ui = api.swagger_ui();
+    let state_for_metrics = state.clone();
     Route::new()
         .nest("/api/v2", api.with(compression::Compression))
         .nest("/health", health::routes(state))
         .nest("/docs", ui)
         .at("/openapi.json", document::openapi_document)
+        .at("/metrics", poem::get(metrics::metrics).data(state_for_metrics))
         .catch_all_error(error::catch_all)
         .with(conformance::Conformance)
         .with(request_id::RequestId)

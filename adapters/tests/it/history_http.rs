@@ -17,7 +17,9 @@ use e2e_tests::FreshDatabase;
 use migration::{Migrator, MigratorTrait};
 use serde_json::Value;
 
-use crate::support::{CALL, pipeline};
+use adapters::cache::{AggregateCacheConfig, MemoryAggregateCache};
+
+use crate::support::{CALL, metric, pipeline_with};
 
 /// 09:15 IST on Friday 2026-01-30, the session open: the whole session lies before the clock
 /// (Monday 2026-02-02 10:00 IST), as history does.
@@ -95,7 +97,9 @@ async fn harness(db: FreshDatabase) -> Harness {
         }
     }
     store.save_moneyness(&levels).await.unwrap();
-    let ingest = pipeline(Arc::new(store.clone()));
+    // Every historical read here goes through the in-process aggregate cache, as when served.
+    let memory = MemoryAggregateCache::new(AggregateCacheConfig::default());
+    let ingest = pipeline_with(Arc::new(store.clone()), Some(Arc::new(memory)));
     let clock = ingest.clock().clone();
     let state = AppState {
         ingest,
@@ -463,7 +467,59 @@ async fn bad_parameters_are_400s_naming_them(db: FreshDatabase) {
     assert_eq!((got, e["field"].as_str()), (400, Some("instrument_key")), "{e}");
 }
 
+/// Closed days of custom timeframes are answered from memory after their first read, with
+/// hit and miss counters at `/metrics`; a late 1-minute bar ingested into a cached day drops it,
+/// and the next read shows the correction.
+async fn custom_timeframes_come_from_memory_until_a_late_bar_changes_their_day(db: FreshDatabase) {
+    const HITS: &str = "signal_aggregate_cache_hits_total";
+    const MISSES: &str = "signal_aggregate_cache_misses_total";
+    let h = harness(db).await;
+    let url = format!("/api/v2/historical/candles/NSE:NIFTY?{DAY}&timeframe=5m&limit=100");
+    let (status, first) = h.get(&url).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["candles"].as_array().unwrap().len(), 75);
+    assert_eq!((metric(&h.client, HITS).await, metric(&h.client, MISSES).await), (0, 1));
+    let (_, again) = h.get(&url).await;
+    assert_eq!(again, first);
+    assert_eq!((metric(&h.client, HITS).await, metric(&h.client, MISSES).await), (1, 1));
+    // Another timeframe of the same day is its own entry.
+    let (_, quarter) = h.get(&url.replace("=5m", "=15m")).await;
+    assert_eq!(quarter["candles"].as_array().unwrap().len(), 25);
+    assert_eq!(metric(&h.client, MISSES).await, 2);
+    assert_eq!(metric(&h.client, "signal_aggregate_cache_inserts_total").await, 2);
+
+    // A correction of Friday 10:00 IST arrives on Monday.
+    let late = serde_json::json!([{"key": "NSE:NIFTY", "start": "2026-01-30T04:30:00Z", "open": 26_000.0,
+        "high": 99_999.0, "low": 25_990.0, "close": 26_001.0, "volume": 10.0}]);
+    let resp = h
+        .client
+        .post("/api/v2/ingest/candles")
+        .content_type("application/json")
+        .body(late.to_string())
+        .send()
+        .await;
+    let (status, v) = crate::support::status_and_json(resp).await;
+    assert_eq!((status, v["accepted"].as_u64()), (200, Some(1)), "{v}");
+    assert_eq!(metric(&h.client, "signal_aggregate_cache_invalidations_total").await, 1);
+    let (_, after) = h.get(&url).await;
+    let bars = after["candles"].as_array().unwrap();
+    assert_eq!(metric(&h.client, MISSES).await, 3, "the day is read again");
+    let changed: Vec<_> = bars.iter().filter(|b| b["high"] == 99_999.0).collect();
+    assert_eq!(changed.len(), 1, "{after}");
+    assert_eq!(changed[0]["start"], "2026-01-30T04:30:00+00:00");
+    let (_, quarter_after) = h.get(&url.replace("=5m", "=15m")).await;
+    assert!(
+        quarter_after["candles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["high"] == 99_999.0),
+        "every timeframe of the day was dropped"
+    );
+}
+
 on_both_backends!(
+    custom_timeframes_come_from_memory_until_a_late_bar_changes_their_day,
     candles_on_any_timeframe_page_by_page,
     greeks_per_minute_and_per_bucket,
     moneyness_levels_and_atm_iv_over_time,

@@ -214,7 +214,73 @@ async fn custom_timeframes_are_cached_and_a_late_bar_invalidates_its_bucket(db: 
     );
 }
 
+/// The in-process cache in front of the table: a closed day is read whole once and then
+/// answered from memory, the open day always through the table; a late bar of the closed day
+/// (and only that) drops it from memory.
+async fn closed_days_come_from_memory_and_the_open_day_from_the_table(db: FreshDatabase) {
+    use adapters::cache::{AggregateCacheConfig, MemoryAggregateCache};
+    use application::candles::{TimeframeBars, forget_rewritten_days};
+    use domain::instrument::Market;
+    use domain::ports::{AggregateCache, ManualClock};
+    let s = store(&db).await;
+    // 60 one-minute bars from 09:15 IST on Friday 2026-01-30 (closed) and on Monday 2026-02-02,
+    // where the clock stands at 10:16 IST.
+    let monday = candles(60, 100.0);
+    let friday: Vec<_> = monday
+        .iter()
+        .map(|c| InstrumentCandle {
+            key: c.key.clone(),
+            bar: Bar {
+                start: c.bar.start - Duration::days(3),
+                ..c.bar
+            },
+        })
+        .collect();
+    s.save_candles(&friday).await.unwrap();
+    s.save_candles(&monday).await.unwrap();
+    let now = t("2026-02-02T04:46:00Z");
+    let clock = Arc::new(ManualClock::new(now));
+    let memory = Arc::new(MemoryAggregateCache::new(AggregateCacheConfig::default()));
+    let uc = TimeframeBars::new(Arc::new(s.clone()), clock).with_memory(Some(memory.clone()));
+    let tf = "7m".parse().unwrap();
+    let range = TimeRange {
+        from: t("2026-01-30T03:45:00Z"),
+        to: t("2026-02-02T05:00:00Z"),
+    };
+    let nifty = key("NSE:NIFTY");
+    let (first, stats) = uc.bars(&nifty, &Market::nse(), tf, range).await.unwrap();
+    assert_eq!(first.len(), 18, "9 buckets a day");
+    assert!(first.windows(2).all(|w| w[0].start < w[1].start), "ascending");
+    assert_eq!((stats.memory, stats.computed, stats.stored), (0, 18, 17), "{stats:?}");
+    let (again, stats) = uc.bars(&nifty, &Market::nse(), tf, range).await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!((stats.memory, stats.cached, stats.computed), (9, 8, 1), "{stats:?}");
+    // A range starting inside the cached day is cut from it.
+    let later = TimeRange {
+        from: t("2026-01-30T04:00:00Z"),
+        ..range
+    };
+    let (cut, stats) = uc.bars(&nifty, &Market::nse(), tf, later).await.unwrap();
+    assert_eq!(cut.as_slice(), &first[3..]);
+    assert_eq!(stats.memory, 6);
+
+    // A live Monday bar leaves memory alone; a late Friday bar drops Friday.
+    let market_of = |_: &InstrumentKey| Some(Market::nse());
+    forget_rewritten_days(memory.as_ref(), &monday[59..], market_of, now);
+    assert_eq!(memory.stats().invalidations, 0);
+    let mut late = vec![friday[16].clone()];
+    late[0].bar.high = 150.0;
+    s.save_candles(&late).await.unwrap();
+    forget_rewritten_days(memory.as_ref(), &late, market_of, now);
+    assert_eq!(memory.stats().invalidations, 1);
+    let (after, stats) = uc.bars(&nifty, &Market::nse(), tf, range).await.unwrap();
+    assert_eq!((stats.memory, stats.cached, stats.computed), (0, 16, 2), "{stats:?}");
+    assert_eq!(after[2].high, 150.0);
+    assert_eq!(after.iter().filter(|b| b.high == 150.0).count(), 1);
+}
+
 on_both_backends!(
+    closed_days_come_from_memory_and_the_open_day_from_the_table,
     candle_upserts_are_idempotent_and_reads_are_ordered_and_half_open,
     greeks_round_trip_with_and_without_iv,
     moneyness_rows_are_upserted_per_level_and_minute,

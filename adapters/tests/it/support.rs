@@ -7,7 +7,7 @@ use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use domain::chain::Conventions;
 use domain::instrument::{InstrumentKey, LotSize, OptionContract, OptionRight, Strike};
-use domain::ports::{Clock, ManualClock, SignalStore};
+use domain::ports::{AggregateCache, Clock, ManualClock, SignalStore};
 
 /// Monday 2026-02-02 10:00 IST, inside the NSE session.
 pub fn now() -> DateTime<Utc> {
@@ -24,6 +24,11 @@ pub const CALL: &str = "NSE:NIFTY-20260224-26000-CE";
 
 /// An ingest pipeline over `store` with the default conventions and the clock at [`now`].
 pub fn pipeline(store: Arc<dyn SignalStore>) -> Arc<IngestTicks> {
+    pipeline_with(store, None)
+}
+
+/// [`pipeline`] with an in-process aggregate cache.
+pub fn pipeline_with(store: Arc<dyn SignalStore>, aggregates: Option<Arc<dyn AggregateCache>>) -> Arc<IngestTicks> {
     let registry = InstrumentRegistry::default();
     registry.register_underlying(InstrumentKey::parse("NSE:NIFTY").unwrap(), "NSE");
     registry.register_option(
@@ -39,13 +44,16 @@ pub fn pipeline(store: Arc<dyn SignalStore>) -> Arc<IngestTicks> {
         "NSE",
     );
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
-    Arc::new(IngestTicks::new(
-        Arc::new(registry),
-        Arc::new(RealtimeState::default()),
-        store,
-        clock,
-        Conventions::DEFAULT,
-    ))
+    Arc::new(
+        IngestTicks::new(
+            Arc::new(registry),
+            Arc::new(RealtimeState::default()),
+            store,
+            clock,
+            Conventions::DEFAULT,
+        )
+        .with_aggregate_cache(aggregates),
+    )
 }
 
 /// The whole HTTP app in process (poem's test client).
@@ -73,4 +81,14 @@ pub async fn status_and_json(resp: poem::test::TestResponse) -> (u16, serde_json
 /// `GET path` on `app`.
 pub async fn get(app: &App, path: &str) -> (u16, serde_json::Value) {
     status_and_json(app.get(path).send().await).await
+}
+
+/// The value of one sample of the Prometheus text at `GET /metrics`.
+pub async fn metric(app: &App, name: &str) -> u64 {
+    let resp = app.get("/metrics").send().await;
+    resp.assert_status_is_ok();
+    let text = resp.0.into_body().into_string().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
 }

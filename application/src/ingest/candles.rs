@@ -86,7 +86,7 @@ impl IngestTicks {
             });
             report.accepted += 1;
         }
-        self.store().save_candles(&ok).await?;
+        self.save_candles(&ok).await?;
         Ok(report)
     }
 }

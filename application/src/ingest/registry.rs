@@ -116,6 +116,16 @@ impl InstrumentRegistry {
         Market::by_code(&r.market).unwrap_or_else(Market::nse)
     }
 
+    /// The market of `key`: from the registry, else from the key's exchange prefix (contracts
+    /// met only in replayed files are not in the registry after a restart).
+    #[must_use]
+    pub fn market_for(&self, key: &InstrumentKey) -> Option<Market> {
+        if let Some(r) = self.get(key) {
+            return Some(Self::market_of(&r));
+        }
+        key.as_str().split(':').next().and_then(Market::by_code)
+    }
+
     /// Number of instruments.
     #[must_use]
     pub fn len(&self) -> usize {

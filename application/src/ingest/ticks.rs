@@ -10,7 +10,8 @@ use domain::expiry::{Forward, time_to_expiry};
 use domain::instrument::InstrumentKey;
 use domain::market_data::Tick;
 use domain::ports::{
-    Clock, ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, PortError, SignalStore, TimeRange,
+    AggregateCache, Clock, ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, PortError, SignalStore,
+    TimeRange,
 };
 
 use super::moneyness::chain_records;
@@ -54,6 +55,8 @@ pub struct IngestTicks {
     dirty: Mutex<HashMap<ExpiryKey, OpenMinute>>,
     /// Moneyness records of minutes already closed, waiting for the next flush.
     staged: Mutex<Vec<MoneynessRecord>>,
+    /// The in-process cache of closed days of custom-timeframe bars, told about late bars.
+    aggregates: Option<Arc<dyn AggregateCache>>,
 }
 
 fn rejection(index: usize, field: &str, reason: impl Into<String>) -> RowRejection {
@@ -84,7 +87,36 @@ impl IngestTicks {
             pending: Mutex::default(),
             dirty: Mutex::default(),
             staged: Mutex::default(),
+            aggregates: None,
         }
+    }
+
+    /// Tells `cache` about every 1-minute bar written into a closed session day (see
+    /// [`crate::candles::forget_rewritten_days`]); the historical reads share it.
+    #[must_use]
+    pub fn with_aggregate_cache(mut self, cache: Option<Arc<dyn AggregateCache>>) -> Self {
+        self.aggregates = cache;
+        self
+    }
+
+    /// The in-process aggregate cache, when there is one.
+    #[must_use]
+    pub fn aggregate_cache(&self) -> Option<&Arc<dyn AggregateCache>> {
+        self.aggregates.as_ref()
+    }
+
+    /// Writes 1-minute bars (durable on return), then drops the cached closed days they changed.
+    pub(crate) async fn save_candles(&self, candles: &[InstrumentCandle]) -> Result<(), PortError> {
+        self.store.save_candles(candles).await?;
+        if let Some(cache) = &self.aggregates {
+            crate::candles::forget_rewritten_days(
+                cache.as_ref(),
+                candles,
+                |k| self.registry.market_for(k),
+                self.clock.now(),
+            );
+        }
+        Ok(())
     }
 
     /// The in-memory state.
@@ -109,10 +141,6 @@ impl IngestTicks {
     #[must_use]
     pub fn registry(&self) -> &Arc<InstrumentRegistry> {
         &self.registry
-    }
-
-    pub(super) fn store(&self) -> &Arc<dyn SignalStore> {
-        &self.store
     }
 
     /// Greeks snapshots waiting for [`Self::flush`].
@@ -202,7 +230,7 @@ impl IngestTicks {
         }
         // Durable before the answer: the bars the accepted rows changed.
         candles.dedup_by(|a, b| a.key == b.key && a.bar.start == b.bar.start);
-        self.store.save_candles(&candles).await?;
+        self.save_candles(&candles).await?;
         self.price(ticks, &priced, &touched);
         Ok(report)
     }

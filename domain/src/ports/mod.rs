@@ -3,6 +3,7 @@
 //!
 //! All async ports are `#[async_trait]` and object-safe, used as `Arc<dyn Port>`.
 
+mod aggregate_cache;
 mod cache;
 mod clock;
 mod error;
@@ -12,6 +13,7 @@ mod records;
 mod store;
 
 pub use crate::moneyness::MoneynessMapping;
+pub use aggregate_cache::{AggregateCache, AggregateCacheStats, AggregateDay, FillTicket};
 pub use cache::{MappingSource, SignalCache};
 pub use clock::{Clock, ManualClock};
 pub use error::PortError;
@@ -20,6 +22,8 @@ pub use publisher::{SignalEvent, SignalPublisher};
 pub use records::{ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, TimeRange};
 pub use store::SignalStore;
 
+#[cfg(any(test, feature = "mocks"))]
+pub use aggregate_cache::MockAggregateCache;
 #[cfg(any(test, feature = "mocks"))]
 pub use cache::{MockMappingSource, MockSignalCache};
 #[cfg(any(test, feature = "mocks"))]
