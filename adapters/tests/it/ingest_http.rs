@@ -22,8 +22,7 @@ struct Harness {
     client: TestClient<poem::endpoint::BoxEndpoint<'static>>,
 }
 
-async fn harness(api_keys: &[&str]) -> Harness {
-    let db = FreshDatabase::sqlite();
+async fn harness(db: FreshDatabase, api_keys: &[&str]) -> Harness {
     let store = SeaStore::connect(&db.url).await.unwrap();
     Migrator::up(store.connection(), None).await.unwrap();
     let ingest = pipeline(Arc::new(store.clone()));
@@ -95,9 +94,8 @@ fn good_tick(minute: i64) -> Value {
     json!({"key": "NSE:NIFTY", "ts": ts(minute), "last": 25_900.0 + minute as f64, "volume": 10.0 * minute as f64})
 }
 
-#[tokio::test]
-async fn malformed_json_is_a_400_with_a_json_error_and_stores_nothing() {
-    let h = harness(&[]).await;
+async fn malformed_json_is_a_400_with_a_json_error_and_stores_nothing(db: FreshDatabase) {
+    let h = harness(db, &[]).await;
     let (status, v) = h
         .post(
             "/api/v2/ingest/ticks",
@@ -115,9 +113,8 @@ async fn malformed_json_is_a_400_with_a_json_error_and_stores_nothing() {
     assert_eq!(h.stored_minutes("NSE:NIFTY").await, 0);
 }
 
-#[tokio::test]
-async fn a_csv_body_is_ingested_and_a_missing_column_is_named() {
-    let h = harness(&[]).await;
+async fn a_csv_body_is_ingested_and_a_missing_column_is_named(db: FreshDatabase) {
+    let h = harness(db, &[]).await;
     let csv = format!(
         "key,ts,last,bid,ask,volume,oi\nNSE:NIFTY,{},25900,,,100,\nNSE:NIFTY,{},abc,,,110,\nNSE:NIFTY,{},25910,,,120,\n",
         ts(0),
@@ -161,9 +158,8 @@ async fn a_csv_body_is_ingested_and_a_missing_column_is_named() {
     assert_eq!(h.stored_minutes("NSE:NIFTY").await, 3);
 }
 
-#[tokio::test]
-async fn nan_zero_and_negative_prices_are_rejected_row_by_row() {
-    let h = harness(&[]).await;
+async fn nan_zero_and_negative_prices_are_rejected_row_by_row(db: FreshDatabase) {
+    let h = harness(db, &[]).await;
     // JSON has no NaN literal; a NaN reaches the service as a CSV cell.
     let csv = format!(
         "key,ts,last\nNSE:NIFTY,{},NaN\nNSE:NIFTY,{},0\nNSE:NIFTY,{},-5\nNSE:NIFTY,{},25900\n",
@@ -195,9 +191,8 @@ async fn nan_zero_and_negative_prices_are_rejected_row_by_row() {
     assert_eq!(h.stored_minutes(CALL).await, 0);
 }
 
-#[tokio::test]
-async fn a_bid_above_the_ask_is_rejected() {
-    let h = harness(&[]).await;
+async fn a_bid_above_the_ask_is_rejected(db: FreshDatabase) {
+    let h = harness(db, &[]).await;
     let (_, v) = h
         .ticks(json!([good_tick(0), {"key": CALL, "ts": ts(1), "bid": 120.0, "ask": 110.0, "last": 115.0}]))
         .await;
@@ -208,9 +203,8 @@ async fn a_bid_above_the_ask_is_rejected() {
     assert_eq!(h.stored_minutes(CALL).await, 0);
 }
 
-#[tokio::test]
-async fn unknown_and_malformed_instrument_keys_are_rejected() {
-    let h = harness(&[]).await;
+async fn unknown_and_malformed_instrument_keys_are_rejected(db: FreshDatabase) {
+    let h = harness(db, &[]).await;
     let (_, v) = h
         .ticks(json!([
             {"key": "NSE:NOSUCH", "ts": ts(0), "last": 1.0},
@@ -240,9 +234,8 @@ async fn unknown_and_malformed_instrument_keys_are_rejected() {
     );
 }
 
-#[tokio::test]
-async fn timestamps_in_the_future_or_outside_the_session_are_rejected() {
-    let h = harness(&[]).await;
+async fn timestamps_in_the_future_or_outside_the_session_are_rejected(db: FreshDatabase) {
+    let h = harness(db, &[]).await;
     let future = (now() + Duration::hours(1)).to_rfc3339();
     let night = Utc.with_ymd_and_hms(2026, 1, 30, 15, 0, 0).unwrap().to_rfc3339();
     let sunday = Utc.with_ymd_and_hms(2026, 2, 1, 5, 0, 0).unwrap().to_rfc3339();
@@ -265,9 +258,8 @@ async fn timestamps_in_the_future_or_outside_the_session_are_rejected() {
     assert_eq!(h.stored_minutes("NSE:NIFTY").await, 1);
 }
 
-#[tokio::test]
-async fn keys_guard_ingest_and_limits_are_explicit() {
-    let h = harness(&["s3cret"]).await;
+async fn keys_guard_ingest_and_limits_are_explicit(db: FreshDatabase) {
+    let h = harness(db, &["s3cret"]).await;
     let (status, v) = h.ticks(json!([good_tick(0)])).await;
     assert_eq!((status, v["field"].as_str()), (401, Some("X-API-Key")), "{v}");
     let resp = h
@@ -292,3 +284,13 @@ async fn keys_guard_ingest_and_limits_are_explicit() {
         .await;
     assert!(status == 401 || status == 415, "{status} {v}");
 }
+
+on_both_backends!(
+    malformed_json_is_a_400_with_a_json_error_and_stores_nothing,
+    a_csv_body_is_ingested_and_a_missing_column_is_named,
+    nan_zero_and_negative_prices_are_rejected_row_by_row,
+    a_bid_above_the_ask_is_rejected,
+    unknown_and_malformed_instrument_keys_are_rejected,
+    timestamps_in_the_future_or_outside_the_session_are_rejected,
+    keys_guard_ingest_and_limits_are_explicit,
+);

@@ -48,8 +48,7 @@ struct Harness {
     client: crate::support::App,
 }
 
-async fn harness() -> Harness {
-    let db = FreshDatabase::sqlite();
+async fn harness(db: FreshDatabase) -> Harness {
     let store = SeaStore::connect(&db.url).await.unwrap();
     Migrator::up(store.connection(), None).await.unwrap();
     let registry = InstrumentRegistry::default();
@@ -168,9 +167,8 @@ fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
-#[tokio::test]
-async fn the_chain_answers_every_strike_with_both_rights_at_the_quoted_volatility() {
-    let h = harness().await;
+async fn the_chain_answers_every_strike_with_both_rights_at_the_quoted_volatility(db: FreshDatabase) {
+    let h = harness(db).await;
     ingest_chain(&h).await;
     let (status, c) = h.get("/api/v2/realtime/chain/NSE:NIFTY").await;
     assert_eq!(status, 200, "{c}");
@@ -219,9 +217,8 @@ async fn the_chain_answers_every_strike_with_both_rights_at_the_quoted_volatilit
     assert_eq!((status, &named["strikes"]), (200, &c["strikes"]));
 }
 
-#[tokio::test]
-async fn chain_stats_give_the_ratios_max_pain_and_every_level_with_the_groups() {
-    let h = harness().await;
+async fn chain_stats_give_the_ratios_max_pain_and_every_level_with_the_groups(db: FreshDatabase) {
+    let h = harness(db).await;
     ingest_chain(&h).await;
     let (status, s) = h.get("/api/v2/realtime/chain/NSE:NIFTY/stats").await;
     assert_eq!(status, 200, "{s}");
@@ -264,9 +261,8 @@ async fn chain_stats_give_the_ratios_max_pain_and_every_level_with_the_groups() 
     assert!(delta > 0.5 && delta < 1.0, "ITM calls' delta {delta}");
 }
 
-#[tokio::test]
-async fn moneyness_level_greeks_atm_iv_and_skew() {
-    let h = harness().await;
+async fn moneyness_level_greeks_atm_iv_and_skew(db: FreshDatabase) {
+    let h = harness(db).await;
     ingest_chain(&h).await;
     let (status, l) = h.get("/api/v2/realtime/moneyness/NSE:NIFTY/greeks/OTM1").await;
     assert_eq!(status, 200, "{l}");
@@ -304,9 +300,8 @@ async fn moneyness_level_greeks_atm_iv_and_skew() {
     assert!(s["risk_reversal_25d"].is_null() && s["butterfly_25d"].is_null(), "{s}");
 }
 
-#[tokio::test]
-async fn bad_and_unknown_selectors_are_json_errors_naming_the_field() {
-    let h = harness().await;
+async fn bad_and_unknown_selectors_are_json_errors_naming_the_field(db: FreshDatabase) {
+    let h = harness(db).await;
     let (status, e) = h.get("/api/v2/realtime/chain/NSE:NIFTY").await;
     assert_eq!(
         (status, e["field"].as_str()),
@@ -339,9 +334,8 @@ async fn bad_and_unknown_selectors_are_json_errors_naming_the_field() {
     );
 }
 
-#[tokio::test]
-async fn instruments_list_underlyings_expiries_and_listed_chains() {
-    let h = harness().await;
+async fn instruments_list_underlyings_expiries_and_listed_chains(db: FreshDatabase) {
+    let h = harness(db).await;
     let (status, u) = h.get("/api/v2/instruments/underlyings").await;
     assert_eq!(status, 200, "{u}");
     assert_eq!(
@@ -384,3 +378,47 @@ async fn instruments_list_underlyings_expiries_and_listed_chains() {
         assert_eq!((got, e["field"].as_str()), (status, Some(field)), "{path}: {e}");
     }
 }
+
+/// One option's realtime IV and Greeks: the quoted volatility back, on the parity forward, with
+/// the conventions and the as-of minute, fresh; an unknown key is a 404 and a malformed one a
+/// 400, each naming `instrument_key`.
+async fn realtime_greeks_of_one_option_with_conventions_and_freshness(db: FreshDatabase) {
+    let h = harness(db).await;
+    let atm = key(26_000.0, OptionRight::Call);
+    let (status, e) = h.get(&format!("/api/v2/realtime/greeks/{atm}")).await;
+    assert_eq!(
+        (status, e["field"].as_str()),
+        (404, Some("instrument_key")),
+        "nothing yet: {e}"
+    );
+    ingest_chain(&h).await;
+    let (status, g) = h.get(&format!("/api/v2/realtime/greeks/{atm}")).await;
+    assert_eq!(status, 200, "{g}");
+    assert_eq!(g["instrument_key"].as_str(), Some(atm.as_str()));
+    assert!((f(&g["iv"]) - VOL).abs() < 1e-9, "{g}");
+    assert!((f(&g["forward"]["value"]) - FORWARD).abs() < 1e-6, "{g}");
+    assert_eq!(g["forward"]["source"], "put_call_parity");
+    assert_eq!(g["stale"], false, "one minute old: {g}");
+    assert_eq!(
+        g["as_of"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap()),
+        Some(now() - Duration::minutes(1))
+    );
+    assert_eq!(g["conventions"]["model"], "black76");
+    assert_eq!(g["price_source"], "mid");
+    let delta = f(&g["greeks"]["delta"]);
+    assert!(delta > 0.4 && delta < 0.6, "near the money: {g}");
+    assert!(f(&g["greeks"]["vega_per_vol_point"]) > 0.0);
+    let (status, e) = h.get("/api/v2/realtime/greeks/NSE:NIFTY-20260224-26050-CE").await;
+    assert_eq!((status, e["field"].as_str()), (404, Some("instrument_key")), "{e}");
+    let (status, e) = h.get("/api/v2/realtime/greeks/not%20a%20key").await;
+    assert_eq!((status, e["field"].as_str()), (400, Some("instrument_key")), "{e}");
+}
+
+on_both_backends!(
+    realtime_greeks_of_one_option_with_conventions_and_freshness,
+    the_chain_answers_every_strike_with_both_rights_at_the_quoted_volatility,
+    chain_stats_give_the_ratios_max_pain_and_every_level_with_the_groups,
+    moneyness_level_greeks_atm_iv_and_skew,
+    bad_and_unknown_selectors_are_json_errors_naming_the_field,
+    instruments_list_underlyings_expiries_and_listed_chains,
+);
