@@ -119,7 +119,9 @@ source, units) and the as-of time of its data; realtime answers say whether they
 **Errors.** Every error is a JSON body `{code, message, field}`: `field` names the parameter, \
 body field or header to blame. 400 for malformed parameters or bodies, 401 for a missing or \
 wrong API key, 404 when nothing is known for what was asked, 413 for a body over its limit, \
-415 for an unsupported Content-Type, 503 when a dependency (the database) is down.";
+415 for an unsupported Content-Type, 503 when a dependency (the database) is down.\n\n\
+**Compression.** Answers of 1 400 bytes or more are compressed with the best coding the \
+`Accept-Encoding` header allows (zstd, br, gzip, deflate); smaller ones are sent as they are.";
 
 /// Every endpoint group of the v2 API.
 pub type ApiGroups = (

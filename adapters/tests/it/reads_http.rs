@@ -408,6 +408,29 @@ async fn realtime_greeks_of_one_option_with_conventions_and_freshness(db: FreshD
     let delta = f(&g["greeks"]["delta"]);
     assert!(delta > 0.4 && delta < 0.6, "near the money: {g}");
     assert!(f(&g["greeks"]["vega_per_vol_point"]) > 0.0);
+    // Under 1 400 bytes an answer goes out uncompressed whatever the client accepts; the chain is
+    // larger and is compressed.
+    let encoding = |resp: &poem::test::TestResponse| {
+        let header = |name| resp.0.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+        (header("content-encoding"), header("vary"))
+    };
+    let small = h
+        .client
+        .get(format!("/api/v2/realtime/greeks/{atm}"))
+        .header("Accept-Encoding", "br, gzip")
+        .send()
+        .await;
+    assert_eq!(encoding(&small), (None, Some("accept-encoding".to_owned())));
+    let chain = h
+        .client
+        .get("/api/v2/realtime/chain/NSE:NIFTY")
+        .header("Accept-Encoding", "br, gzip")
+        .send()
+        .await;
+    assert_eq!(
+        encoding(&chain),
+        (Some("br".to_owned()), Some("accept-encoding".to_owned()))
+    );
     let (status, e) = h.get("/api/v2/realtime/greeks/NSE:NIFTY-20260224-26050-CE").await;
     assert_eq!((status, e["field"].as_str()), (404, Some("instrument_key")), "{e}");
     let (status, e) = h.get("/api/v2/realtime/greeks/not%20a%20key").await;
