@@ -22,6 +22,7 @@ pub use ingest::{CandleIn, IngestResult, RejectedRow, TickIn};
 mod moneyness;
 mod realtime;
 pub mod request_id;
+mod serialized;
 mod shapes;
 
 use std::sync::Arc;
@@ -142,7 +143,7 @@ pub fn api(state: &AppState) -> OpenApiService<ApiGroups, ()> {
     OpenApiService::new(
         (
             ingest::IngestApi { state: state.clone() },
-            realtime::RealtimeApi { state: state.clone() },
+            realtime::RealtimeApi::new(state.clone()),
             chain::ChainApi { state: state.clone() },
             moneyness::MoneynessApi { state: state.clone() },
             instruments::InstrumentsApi { state: state.clone() },

@@ -1,10 +1,21 @@
 //! `GET /api/v2/realtime/greeks/{instrument_key}`: the latest IV and Greeks from memory.
+//!
+//! The hottest read of the service: each option's answer is serialized once per update (and
+//! once more when it turns stale) and kept, so a request is a map lookup, a record comparison
+//! and a copy of shared bytes. The kept answers are bounded by the options that have Greeks,
+//! as the realtime state itself is.
 
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use bytes::Bytes;
+use domain::instrument::InstrumentKey;
+use domain::ports::GreeksRecord;
 use poem_openapi::param::Path;
-use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::AppState;
+use super::serialized::SerializedJson;
 use super::shapes::{ConventionsOut, GreeksSnapshotOut, ReadFailure, key_param};
 
 /// Latest IV and Greeks of one option, with the conventions used.
@@ -26,12 +37,61 @@ pub struct RealtimeGreeks {
 enum GreeksOk {
     /// The latest values.
     #[oai(status = 200)]
-    Ok(Json<RealtimeGreeks>),
+    Ok(SerializedJson<RealtimeGreeks>),
+}
+
+/// An answer as last served: valid while the option's record and its staleness are the same.
+struct Kept {
+    record: GreeksRecord,
+    stale: bool,
+    body: Bytes,
 }
 
 /// Realtime endpoints.
 pub struct RealtimeApi {
-    pub(super) state: AppState,
+    state: AppState,
+    kept: RwLock<HashMap<InstrumentKey, Arc<Kept>>>,
+}
+
+impl RealtimeApi {
+    pub(super) fn new(state: AppState) -> Self {
+        Self {
+            state,
+            kept: RwLock::default(),
+        }
+    }
+
+    /// The answer for `record`: the kept one when it is still exact, else a fresh one (kept).
+    fn answer(&self, key: &InstrumentKey, record: GreeksRecord) -> SerializedJson<RealtimeGreeks> {
+        let stale = self.state.reads().is_stale(record.minute);
+        let kept = self
+            .kept
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned();
+        if let Some(k) = kept.filter(|k| k.stale == stale && k.record == record) {
+            return SerializedJson::from_bytes(k.body.clone());
+        }
+        // The record carries the model, rate and time basis it was priced with.
+        let mut conventions = ConventionsOut::from(self.state.ingest.conventions());
+        conventions.model = record.model.as_str().to_owned();
+        conventions.rate = record.rate;
+        conventions.time_basis = record.time_basis.as_str().to_owned();
+        let answer = SerializedJson::new(&RealtimeGreeks {
+            instrument_key: key.to_string(),
+            stale,
+            snapshot: record.clone().into(),
+            conventions,
+        });
+        let body = answer.bytes();
+        let kept = Arc::new(Kept { record, stale, body });
+        self.kept
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone(), kept);
+        answer
+    }
 }
 
 #[OpenApi]
@@ -54,16 +114,6 @@ impl RealtimeApi {
             .state()
             .greeks(&key)
             .ok_or_else(|| ReadFailure::not_found("instrument_key", format!("no Greeks for {key} yet")))?;
-        // The record carries the model, rate and time basis it was priced with.
-        let mut conventions = ConventionsOut::from(self.state.ingest.conventions());
-        conventions.model = r.model.as_str().to_owned();
-        conventions.rate = r.rate;
-        conventions.time_basis = r.time_basis.as_str().to_owned();
-        Ok(GreeksOk::Ok(Json(RealtimeGreeks {
-            instrument_key: key.to_string(),
-            stale: self.state.reads().is_stale(r.minute),
-            snapshot: r.into(),
-            conventions,
-        })))
+        Ok(GreeksOk::Ok(self.answer(&key, r)))
     }
 }

@@ -44,6 +44,7 @@ fn oi(strike: f64, right: OptionRight) -> f64 {
 
 struct Harness {
     _db: FreshDatabase,
+    clock: Arc<ManualClock>,
     ingest: Arc<IngestTicks>,
     client: crate::support::App,
 }
@@ -94,7 +95,8 @@ async fn harness(db: FreshDatabase) -> Harness {
         },
         "NSE",
     );
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
+    let manual = Arc::new(ManualClock::new(now()));
+    let clock: Arc<dyn Clock> = manual.clone();
     let ingest = Arc::new(IngestTicks::new(
         Arc::new(registry),
         Arc::new(RealtimeState::default()),
@@ -111,6 +113,7 @@ async fn harness(db: FreshDatabase) -> Harness {
     };
     Harness {
         _db: db,
+        clock: manual,
         ingest,
         client: crate::support::app(state),
     }
@@ -431,6 +434,26 @@ async fn realtime_greeks_of_one_option_with_conventions_and_freshness(db: FreshD
         encoding(&chain),
         (Some("br".to_owned()), Some("accept-encoding".to_owned()))
     );
+    // Answers are kept between updates: a new quote and, later, staleness each show at once.
+    let (_, again) = h.get(&format!("/api/v2/realtime/greeks/{atm}")).await;
+    assert_eq!(again, g);
+    let quote = Tick {
+        key: atm.clone(),
+        ts: now(),
+        last: Some(f(&g["option_price"]) + 20.0),
+        bid: None,
+        ask: None,
+        volume: None,
+        oi: None,
+    };
+    h.ingest.execute(&[quote]).await.unwrap();
+    let (_, moved) = h.get(&format!("/api/v2/realtime/greeks/{atm}")).await;
+    assert!(f(&moved["iv"]) > VOL + 0.005, "{moved}");
+    assert_eq!(moved["as_of"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap()), Some(now()));
+    assert_eq!(moved["stale"], false);
+    h.clock.advance(Duration::seconds(121));
+    let (_, stale) = h.get(&format!("/api/v2/realtime/greeks/{atm}")).await;
+    assert_eq!((stale["stale"].as_bool(), &stale["iv"]), (Some(true), &moved["iv"]));
     let (status, e) = h.get("/api/v2/realtime/greeks/NSE:NIFTY-20260224-26050-CE").await;
     assert_eq!((status, e["field"].as_str()), (404, Some("instrument_key")), "{e}");
     let (status, e) = h.get("/api/v2/realtime/greeks/not%20a%20key").await;
