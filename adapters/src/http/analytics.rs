@@ -140,7 +140,7 @@ impl IvRowIn {
 
 /// A Greeks batch.
 #[derive(Debug, Clone, Object)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct GreeksBatch {
     /// Pricing model; default `bsm` (as `calc greeks`).
     pub model: Option<ModelIn>,
@@ -150,7 +150,7 @@ pub struct GreeksBatch {
 
 /// An IV batch.
 #[derive(Debug, Clone, Object)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct IvBatch {
     /// Pricing model; default `bsm` (as `calc iv`).
     pub model: Option<ModelIn>,
@@ -346,5 +346,41 @@ impl AnalyticsApi {
             model: model.as_str().to_owned(),
             rows,
         })))
+    }
+}
+
+impl poem_openapi::types::Example for GreeksBatch {
+    fn example() -> Self {
+        Self {
+            model: Some(ModelIn::Black76),
+            rows: vec![GreeksRowIn {
+                terms: OptionTerms {
+                    option_type: OptionType::Call,
+                    spot: 26_010.0,
+                    strike: 26_000.0,
+                    t_years: 0.0603,
+                    rate: 0.065,
+                    div_yield: 0.0,
+                },
+                vol: 0.115,
+            }],
+        }
+    }
+}
+
+impl poem_openapi::types::Example for IvBatch {
+    fn example() -> Self {
+        Self {
+            model: Some(ModelIn::Bsm),
+            rows: vec![IvRowIn {
+                option_type: OptionType::Put,
+                spot: 25_950.0,
+                strike: 25_800.0,
+                t_years: 0.0603,
+                rate: 0.1,
+                div_yield: 0.0,
+                price: 180.5,
+            }],
+        }
     }
 }

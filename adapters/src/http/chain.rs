@@ -204,8 +204,10 @@ impl ChainApi {
     async fn chain(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(example = "super::examples::underlying")]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
+        #[oai(example = "super::examples::expiry")]
         expiry: Query<Option<NaiveDate>>,
     ) -> Result<ChainOk, ReadFailure> {
         let r = read_chain(&self.state, &underlying.0, expiry.0)?;
@@ -262,8 +264,10 @@ impl ChainApi {
     async fn stats(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(example = "super::examples::underlying")]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
+        #[oai(example = "super::examples::expiry")]
         expiry: Query<Option<NaiveDate>>,
     ) -> Result<StatsOk, ReadFailure> {
         let r = read_chain(&self.state, &underlying.0, expiry.0)?;

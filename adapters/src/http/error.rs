@@ -6,7 +6,7 @@ use poem_openapi::Object;
 
 /// The error body: a machine-readable code, a message, and the offending field when there is one.
 #[derive(Debug, Clone, Object)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct ErrorBody {
     /// Machine-readable code, e.g. `bad_request`, `not_found`, `unauthorized`, `unavailable`.
     pub code: String,
@@ -74,4 +74,14 @@ pub async fn catch_all(err: poem::Error) -> Response {
         json["field"] = serde_json::Value::String(f);
     }
     poem::web::Json(json).with_status(status).into_response()
+}
+
+impl poem_openapi::types::Example for ErrorBody {
+    fn example() -> Self {
+        Self::new(
+            "bad_request",
+            "timeframe: 7x is not a timeframe (Nm, Nh, Nd or 1w)",
+            Some("timeframe"),
+        )
+    }
 }

@@ -55,6 +55,12 @@ pub enum Format {
     Ndjson,
 }
 
+/// The example of the `format` parameter.
+#[allow(clippy::unnecessary_wraps)]
+fn csv_format() -> Option<Format> {
+    Some(Format::Csv)
+}
+
 /// The exported rows.
 #[derive(ResponseContent)]
 pub enum ExportBody {
@@ -332,16 +338,22 @@ impl ExportApi {
         &self,
         headers: &HeaderMap,
         /// `candles` or `greeks`.
+        #[oai(example = "super::examples::dataset")]
         dataset: Path<String>,
         /// Instrument key, e.g. `NSE:NIFTY` or an option's key.
+        #[oai(example = "super::examples::option_key")]
         instrument_key: Query<String>,
         /// Range start (RFC 3339, inclusive).
+        #[oai(example = "super::examples::from")]
         from: Query<DateTime<Utc>>,
         /// Range end (RFC 3339, exclusive); at most 366 days after `from`.
+        #[oai(example = "super::examples::to")]
         to: Query<DateTime<Utc>>,
         /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
+        #[oai(example = "super::examples::timeframe")]
         timeframe: Query<Option<String>>,
         /// `csv` or `ndjson`; default from `Accept` (`application/x-ndjson`), else CSV.
+        #[oai(example = "csv_format")]
         format: Query<Option<Format>>,
     ) -> Result<ExportOk, HistoryFailure> {
         // A typed path parameter's parse error would name it `param0`: parse it here.

@@ -329,15 +329,22 @@ impl HistoricalApi {
     async fn candles(
         &self,
         /// Instrument key, e.g. `NSE:NIFTY` or `NSE:NIFTY-20260224-26000-CE`.
+        #[oai(example = "super::examples::underlying")]
         instrument_key: Path<String>,
         /// Range start (RFC 3339, inclusive): buckets starting at or after it.
+        #[oai(example = "super::examples::from")]
         from: Query<DateTime<Utc>>,
         /// Range end (RFC 3339, exclusive); at most 31 days after `from` (1830 for `1d`, `1w`).
+        #[oai(example = "super::examples::to")]
         to: Query<DateTime<Utc>>,
         /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
+        #[oai(example = "super::examples::timeframe")]
         timeframe: Query<Option<String>>,
         /// Rows per page, 1 to 5000; default 500.
-        #[oai(validator(minimum(value = "1"), maximum(value = "5000")))]
+        #[oai(
+            example = "super::examples::limit",
+            validator(minimum(value = "1"), maximum(value = "5000"))
+        )]
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -365,15 +372,22 @@ impl HistoricalApi {
     async fn greeks(
         &self,
         /// Option key, e.g. `NSE:NIFTY-20260224-26000-CE`.
+        #[oai(example = "super::examples::option_key")]
         instrument_key: Path<String>,
         /// Range start (RFC 3339, inclusive).
+        #[oai(example = "super::examples::from")]
         from: Query<DateTime<Utc>>,
         /// Range end (RFC 3339, exclusive); at most 31 days after `from` (1830 for `1d`, `1w`).
+        #[oai(example = "super::examples::to")]
         to: Query<DateTime<Utc>>,
         /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
+        #[oai(example = "super::examples::timeframe")]
         timeframe: Query<Option<String>>,
         /// Rows per page, 1 to 5000; default 500.
-        #[oai(validator(minimum(value = "1"), maximum(value = "5000")))]
+        #[oai(
+            example = "super::examples::limit",
+            validator(minimum(value = "1"), maximum(value = "5000"))
+        )]
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -401,19 +415,28 @@ impl HistoricalApi {
     async fn moneyness_level(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(example = "super::examples::underlying")]
         underlying: Path<String>,
         /// `ATM`, `ITM1`…`ITM1000`, `OTM1`…`OTM1000`, or the groups `ITM`, `OTM`.
+        #[oai(example = "super::examples::level")]
         level: Path<String>,
         /// Expiry date (YYYY-MM-DD).
+        #[oai(example = "super::examples::expiry_date")]
         expiry: Query<NaiveDate>,
         /// Range start (RFC 3339, inclusive).
+        #[oai(example = "super::examples::from")]
         from: Query<DateTime<Utc>>,
         /// Range end (RFC 3339, exclusive); at most 31 days after `from` (1830 for `1d`, `1w`).
+        #[oai(example = "super::examples::to")]
         to: Query<DateTime<Utc>>,
         /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
+        #[oai(example = "super::examples::timeframe")]
         timeframe: Query<Option<String>>,
         /// Rows per page, 1 to 5000; default 500.
-        #[oai(validator(minimum(value = "1"), maximum(value = "5000")))]
+        #[oai(
+            example = "super::examples::limit",
+            validator(minimum(value = "1"), maximum(value = "5000"))
+        )]
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -458,17 +481,25 @@ impl HistoricalApi {
     async fn atm_iv(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(example = "super::examples::underlying")]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD).
+        #[oai(example = "super::examples::expiry_date")]
         expiry: Query<NaiveDate>,
         /// Range start (RFC 3339, inclusive).
+        #[oai(example = "super::examples::from")]
         from: Query<DateTime<Utc>>,
         /// Range end (RFC 3339, exclusive); at most 31 days after `from` (1830 for `1d`, `1w`).
+        #[oai(example = "super::examples::to")]
         to: Query<DateTime<Utc>>,
         /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
+        #[oai(example = "super::examples::timeframe")]
         timeframe: Query<Option<String>>,
         /// Rows per page, 1 to 5000; default 500.
-        #[oai(validator(minimum(value = "1"), maximum(value = "5000")))]
+        #[oai(
+            example = "super::examples::limit",
+            validator(minimum(value = "1"), maximum(value = "5000"))
+        )]
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,

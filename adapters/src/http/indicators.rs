@@ -227,17 +227,23 @@ impl IndicatorsApi {
         &self,
         req: &Request,
         /// Instrument key, e.g. `NSE:NIFTY`.
+        #[oai(example = "super::examples::underlying")]
         instrument_key: Path<String>,
         /// `sma`, `ema`, `wma`, `dema`, `tema`, `rsi`, `macd`, `bbands`, `atr`, `adx`, `stoch`,
         /// `cci`, `obv`, `willr`, `mfi`, `roc`, `sar`, `supertrend` or `vwap_session`.
-        #[oai(validator(
-            pattern = r"^(sma|ema|wma|dema|tema|rsi|macd|bbands|atr|adx|stoch|cci|obv|willr|mfi|roc|sar|supertrend|vwap_session)$"
-        ))]
+        #[oai(
+            example = "super::examples::indicator",
+            validator(
+                pattern = r"^(sma|ema|wma|dema|tema|rsi|macd|bbands|atr|adx|stoch|cci|obv|willr|mfi|roc|sar|supertrend|vwap_session)$"
+            )
+        )]
         indicator: Path<String>,
         /// Timeframe of the bars: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
+        #[oai(example = "super::examples::timeframe")]
         timeframe: Query<Option<String>>,
         /// Period (sma, ema, wma, dema, tema, cci: 20; rsi, atr, adx, willr, mfi: 14; roc: 10;
         /// bbands: 20; supertrend: 10).
+        #[oai(example = "super::examples::period")]
         period: Query<Option<f64>>,
         /// MACD fast period (12).
         fast: Query<Option<f64>>,
@@ -299,25 +305,36 @@ impl IndicatorsApi {
         &self,
         req: &Request,
         /// Instrument key, e.g. `NSE:NIFTY`.
+        #[oai(example = "super::examples::underlying")]
         instrument_key: Path<String>,
         /// `sma`, `ema`, `wma`, `dema`, `tema`, `rsi`, `macd`, `bbands`, `atr`, `adx`, `stoch`,
         /// `cci`, `obv`, `willr`, `mfi`, `roc`, `sar`, `supertrend` or `vwap_session`.
-        #[oai(validator(
-            pattern = r"^(sma|ema|wma|dema|tema|rsi|macd|bbands|atr|adx|stoch|cci|obv|willr|mfi|roc|sar|supertrend|vwap_session)$"
-        ))]
+        #[oai(
+            example = "super::examples::indicator",
+            validator(
+                pattern = r"^(sma|ema|wma|dema|tema|rsi|macd|bbands|atr|adx|stoch|cci|obv|willr|mfi|roc|sar|supertrend|vwap_session)$"
+            )
+        )]
         indicator: Path<String>,
         /// Range start (RFC 3339, inclusive).
+        #[oai(example = "super::examples::from")]
         from: Query<DateTime<Utc>>,
         /// Range end (RFC 3339, exclusive); at most 31 days after `from` (1830 for `1d`, `1w`).
+        #[oai(example = "super::examples::to")]
         to: Query<DateTime<Utc>>,
         /// Timeframe of the bars: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
+        #[oai(example = "super::examples::timeframe")]
         timeframe: Query<Option<String>>,
         /// Rows per page, 1 to 5000; default 500.
-        #[oai(validator(minimum(value = "1"), maximum(value = "5000")))]
+        #[oai(
+            example = "super::examples::limit",
+            validator(minimum(value = "1"), maximum(value = "5000"))
+        )]
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
         /// Period (see the realtime operation for defaults).
+        #[oai(example = "super::examples::period")]
         period: Query<Option<f64>>,
         /// MACD fast period (12).
         fast: Query<Option<f64>>,

@@ -20,7 +20,7 @@ pub const MAX_ROWS: usize = 10_000;
 
 /// One tick. Prices in the instrument's price units; quantities in units of the underlying.
 #[derive(Debug, Clone, Object, serde::Deserialize)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct TickIn {
     /// Instrument key, e.g. `NSE:NIFTY` or `NSE:NIFTY-20260203-26000-CE`.
     pub key: StrictString,
@@ -40,7 +40,7 @@ pub struct TickIn {
 
 /// One 1-minute candle, labelled by its start.
 #[derive(Debug, Clone, Object, serde::Deserialize)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct CandleIn {
     /// Instrument key.
     pub key: StrictString,
@@ -327,5 +327,34 @@ pub(crate) fn merge(report: IngestReport, mut rejected: Vec<RejectedRow>, index_
     IngestResult {
         accepted: report.accepted as u32,
         rejected,
+    }
+}
+
+impl poem_openapi::types::Example for TickIn {
+    fn example() -> Self {
+        Self {
+            key: StrictString("NSE:NIFTY-20260224-26000-CE".to_owned()),
+            ts: "2026-02-02T04:30:05Z".parse().unwrap_or_default(),
+            last: Some(212.35),
+            bid: Some(212.1),
+            ask: Some(212.6),
+            volume: Some(1_950.0),
+            oi: Some(1_204_550.0),
+        }
+    }
+}
+
+impl poem_openapi::types::Example for CandleIn {
+    fn example() -> Self {
+        Self {
+            key: StrictString("NSE:NIFTY".to_owned()),
+            start: "2026-02-02T04:30:00Z".parse().unwrap_or_default(),
+            open: 25_990.5,
+            high: 26_004.0,
+            low: 25_987.25,
+            close: 26_001.1,
+            volume: 0.0,
+            oi: None,
+        }
     }
 }

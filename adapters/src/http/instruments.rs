@@ -168,6 +168,7 @@ impl InstrumentsApi {
     async fn expiries(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(example = "super::examples::underlying")]
         underlying: Path<String>,
     ) -> Result<ExpiriesOk, ReadFailure> {
         let key = key_param("underlying", &underlying.0)?;
@@ -196,8 +197,10 @@ impl InstrumentsApi {
     async fn chain(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(example = "super::examples::underlying")]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
+        #[oai(example = "super::examples::expiry")]
         expiry: Query<Option<NaiveDate>>,
     ) -> Result<ChainOk, ReadFailure> {
         let key = key_param("underlying", &underlying.0)?;

@@ -10,6 +10,7 @@ mod conformance;
 mod csv_body;
 mod document;
 pub mod error;
+mod examples;
 mod export;
 mod health;
 mod historical;

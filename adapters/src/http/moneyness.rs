@@ -12,6 +12,12 @@ use super::AppState;
 use super::chain::{ChainMeta, read_chain};
 use super::shapes::{LevelOut, ReadFailure};
 
+/// The example of the `right` parameter.
+#[allow(clippy::unnecessary_wraps)]
+fn calls() -> Option<RightParam> {
+    Some(RightParam::Call)
+}
+
 /// Call or put.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
@@ -146,13 +152,17 @@ impl MoneynessApi {
     async fn level_greeks(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(example = "super::examples::underlying")]
         underlying: Path<String>,
         /// `ATM`, `ITM1`…`ITM1000`, `OTM1`…`OTM1000`, or the groups `ITM`, `OTM` (per right: a
         /// call below the ATM strike is ITM, a put below it OTM).
+        #[oai(example = "super::examples::level")]
         level: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
+        #[oai(example = "super::examples::expiry")]
         expiry: Query<Option<NaiveDate>>,
         /// Only this right; default both.
+        #[oai(example = "calls")]
         right: Query<Option<RightParam>>,
     ) -> Result<LevelOk, ReadFailure> {
         let wanted: MoneynessLevel = level
@@ -209,8 +219,10 @@ impl MoneynessApi {
     async fn atm_iv(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(example = "super::examples::underlying")]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
+        #[oai(example = "super::examples::expiry")]
         expiry: Query<Option<NaiveDate>>,
     ) -> Result<AtmIvOk, ReadFailure> {
         let r = read_chain(&self.state, &underlying.0, expiry.0)?;
@@ -233,8 +245,10 @@ impl MoneynessApi {
     async fn skew(
         &self,
         /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(example = "super::examples::underlying")]
         underlying: Path<String>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
+        #[oai(example = "super::examples::expiry")]
         expiry: Query<Option<NaiveDate>>,
     ) -> Result<SkewOk, ReadFailure> {
         let r = read_chain(&self.state, &underlying.0, expiry.0)?;

@@ -20,7 +20,7 @@ use super::shapes::{ConventionsOut, GreeksSnapshotOut, ReadFailure, key_param};
 
 /// Latest IV and Greeks of one option, with the conventions used.
 #[derive(Debug, Clone, Object)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct RealtimeGreeks {
     /// The option.
     pub instrument_key: String,
@@ -105,6 +105,7 @@ impl RealtimeApi {
     async fn realtime_greeks(
         &self,
         /// Instrument key, e.g. `NSE:NIFTY-20260203-26000-CE`.
+        #[oai(example = "super::examples::option_key")]
         instrument_key: Path<String>,
     ) -> Result<GreeksOk, ReadFailure> {
         let key = key_param("instrument_key", &instrument_key.0)?;
@@ -115,5 +116,49 @@ impl RealtimeApi {
             .greeks(&key)
             .ok_or_else(|| ReadFailure::not_found("instrument_key", format!("no Greeks for {key} yet")))?;
         Ok(GreeksOk::Ok(self.answer(&key, r)))
+    }
+}
+
+impl poem_openapi::types::Example for RealtimeGreeks {
+    /// A NIFTY call one minute into the hour, priced with the default conventions (the numbers
+    /// are what the service computes for these inputs).
+    fn example() -> Self {
+        use domain::chain::{Conventions, QuotePrice};
+        use domain::expiry::ForwardSource;
+        use domain::instrument::OptionRight;
+        use domain::pricing::{OptionInputs, price_and_greeks};
+        let c = Conventions::DEFAULT;
+        let inputs = OptionInputs {
+            right: OptionRight::Call,
+            underlying: 26_010.0,
+            strike: 26_000.0,
+            t_years: 0.0603,
+            rate: c.rate,
+            div_yield: 0.0,
+            vol: 0.115,
+        };
+        let v = price_and_greeks(c.model, &inputs).ok();
+        let record = GreeksRecord {
+            key: InstrumentKey::parse("NSE:NIFTY-20260224-26000-CE").expect("a valid key"),
+            minute: "2026-02-02T04:30:00Z".parse().unwrap_or_default(),
+            underlying_price: 25_962.4,
+            forward: inputs.underlying,
+            forward_source: ForwardSource::PutCallParity,
+            option_price: v.map(|v| v.price),
+            price_source: Some(QuotePrice::Mid),
+            iv: Some(inputs.vol),
+            iv_error: None,
+            greeks: v.map(|v| v.greeks),
+            model: c.model,
+            rate: c.rate,
+            time_basis: c.time_basis,
+            t_years: inputs.t_years,
+        };
+        Self {
+            instrument_key: record.key.to_string(),
+            stale: false,
+            snapshot: record.into(),
+            conventions: ConventionsOut::from(&c),
+        }
     }
 }

@@ -36,3 +36,50 @@ fn every_operation_has_an_id_and_every_property_a_description() {
         }
     }
 }
+
+/// Examples: every parameter has one but the opaque cursor, the API key and the parameters
+/// that apply to some indicators only; every JSON request body's schema has one (or its items'
+/// schema, for arrays), and so do the error body and the realtime Greeks.
+#[test]
+fn parameters_and_request_bodies_have_examples() {
+    // The parameters of one or two indicators each (`fast`, `slow`, …): an example value would
+    // be wrong for every other indicator of the same operation.
+    let indicator_specific = |path: &str, name: &str| {
+        let general = [
+            "instrument_key",
+            "indicator",
+            "timeframe",
+            "from",
+            "to",
+            "limit",
+            "period",
+        ];
+        path.contains("/indicators/") && !general.contains(&name)
+    };
+    let doc: Value = serde_json::from_str(&adapters::http::openapi_json()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let resolve = |s: &Value| -> Value {
+        let s = if s["type"] == "array" { &s["items"] } else { s };
+        match s["$ref"].as_str() {
+            Some(r) => schemas[r.trim_start_matches("#/components/schemas/")].clone(),
+            None => s.clone(),
+        }
+    };
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap();
+                let has = !p["example"].is_null() || !p["schema"]["example"].is_null();
+                let exempt = ["cursor", "X-API-Key"].contains(&name) || indicator_specific(path, name);
+                assert!(has || exempt, "{method} {path}: {name} has no example");
+            }
+            if let Some(json) = op["requestBody"]["content"]["application/json"]["schema"].as_object() {
+                let schema = resolve(&Value::Object(json.clone()));
+                assert!(!schema["example"].is_null(), "{method} {path}: the body has no example");
+            }
+        }
+    }
+    for name in ["ErrorBody", "RealtimeGreeks"] {
+        assert!(!schemas[name]["example"].is_null(), "{name} has no example");
+    }
+}

@@ -449,7 +449,10 @@ async fn realtime_greeks_of_one_option_with_conventions_and_freshness(db: FreshD
     h.ingest.execute(&[quote]).await.unwrap();
     let (_, moved) = h.get(&format!("/api/v2/realtime/greeks/{atm}")).await;
     assert!(f(&moved["iv"]) > VOL + 0.005, "{moved}");
-    assert_eq!(moved["as_of"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap()), Some(now()));
+    assert_eq!(
+        moved["as_of"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap()),
+        Some(now())
+    );
     assert_eq!(moved["stale"], false);
     h.clock.advance(Duration::seconds(121));
     let (_, stale) = h.get(&format!("/api/v2/realtime/greeks/{atm}")).await;
