@@ -1,8 +1,9 @@
 //! Answers the OpenAPI document promises, whatever the router or poem-openapi produced:
 //!
-//! - a 405 carries `Allow` with the path's documented methods (RFC 9110);
-//! - a query parameter given empty (`?expiry=`) is a parameter not given, so every optional
-//!   parameter's default applies (and a required one is reported missing).
+//! - a 405 carries `Allow` with the path's documented methods (RFC 9110).
+//!
+//! A query parameter given empty is a value like any other: `?expiry=` is a 400 naming `expiry`
+//! (an empty string is no date), not the default expiry.
 //!
 //! The path templates come from the document itself, parsed once.
 //!
@@ -87,8 +88,7 @@ pub struct ConformanceEndpoint<E>(E);
 impl<E: Endpoint> Endpoint for ConformanceEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        drop_empty_query_params(&mut req);
+    async fn call(&self, req: Request) -> Result<Self::Output> {
         let path = req.uri().path().to_owned();
         let mut resp = match self.0.call(req).await {
             Ok(r) => r.into_response(),
@@ -101,32 +101,5 @@ impl<E: Endpoint> Endpoint for ConformanceEndpoint<E> {
             resp.headers_mut().insert(header::ALLOW, v);
         }
         Ok(resp)
-    }
-}
-
-/// Removes `name=` (and bare `name`) pairs from the query string.
-fn drop_empty_query_params(req: &mut Request) {
-    let Some(query) = req.uri().query() else {
-        return;
-    };
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|p| p.split_once('=').is_some_and(|(_, v)| !v.is_empty()))
-        .collect();
-    if kept.len() == query.split('&').count() {
-        return;
-    }
-    let path = req.uri().path();
-    let rebuilt = if kept.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{}", kept.join("&"))
-    };
-    if let Ok(pq) = rebuilt.parse::<poem::http::uri::PathAndQuery>() {
-        let mut parts = req.uri().clone().into_parts();
-        parts.path_and_query = Some(pq);
-        if let Ok(uri) = poem::http::Uri::from_parts(parts) {
-            *req.uri_mut() = uri;
-        }
     }
 }

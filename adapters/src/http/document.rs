@@ -4,11 +4,12 @@
 /// The OpenAPI document of the v2 API, pretty JSON: what `signal-service openapi` prints,
 /// `/openapi.json` serves and `openapi/signal-service.json` holds.
 ///
-/// Three touches to what poem-openapi generates, so that SDK generators and schemathesis read it
+/// Four touches to what poem-openapi generates, so that SDK generators and schemathesis read it
 /// as meant: a property of a named object type is a plain `$ref` and one of an enum type has the
 /// enum inline; an optional scalar or enum property may also be `null` (`nullable: true`), which
 /// is how the service reads a `null` in a request (as absent; answers leave absent values out);
-/// and dates have the standard format name `date`.
+/// arrays of optional numbers say their items may be `null` ([`NULLABLE_ITEMS`]); and dates have
+/// the standard format name `date`.
 #[must_use]
 pub fn openapi_json() -> String {
     let raw = super::api(&super::AppState::detached()).spec();
@@ -79,8 +80,18 @@ pub fn openapi_json() -> String {
             }
         }
     }
+    for (schema, property) in NULLABLE_ITEMS {
+        let items = &mut doc["components"]["schemas"][schema]["properties"][property]["items"];
+        if items.is_object() {
+            items["nullable"] = serde_json::Value::Bool(true);
+        }
+    }
     serde_json::to_string_pretty(&doc).unwrap_or(raw)
 }
+
+/// Array properties whose items are `Option`s (poem-openapi documents `Vec<Option<T>>` as an
+/// array of `T`): an indicator's values are `null` during its warm-up.
+const NULLABLE_ITEMS: [(&str, &str); 1] = [("IndicatorPointOut", "values")];
 
 /// An instrument key (see `domain::instrument::InstrumentKey`).
 const KEY_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$";

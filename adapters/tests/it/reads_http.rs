@@ -325,6 +325,10 @@ async fn bad_and_unknown_selectors_are_json_errors_naming_the_field(db: FreshDat
             "right",
         ),
         ("/api/v2/realtime/moneyness/NSE:NIFTY/skew?expiry=soon", 400, "expiry"),
+        // An empty value is a value, and no date.
+        ("/api/v2/realtime/chain/NSE:NIFTY/stats?expiry=", 400, "expiry"),
+        ("/api/v2/realtime/moneyness/NSE:NIFTY/atm-iv?expiry=", 400, "expiry"),
+        ("/api/v2/instruments/NSE:NIFTY/chain?expiry=", 400, "expiry"),
     ] {
         let (got, e) = h.get(path).await;
         assert_eq!((got, e["field"].as_str()), (status, Some(field)), "{path}: {e}");
