@@ -61,10 +61,14 @@ pub fn openapi_json() -> String {
                     let referred = &schemas[target.trim_start_matches("#/components/schemas/")];
                     *prop = if referred["enum"].is_array() {
                         // An enum inline (generators refuse allOf over a non-object), nullable
-                        // when optional.
+                        // when optional (OpenAPI 3.0.3: `nullable` does not extend an `enum`,
+                        // so `null` is listed among the values too).
                         let mut inline = referred.clone();
                         if optional {
                             inline["nullable"] = serde_json::Value::Bool(true);
+                            if let Some(values) = inline["enum"].as_array_mut() {
+                                values.push(serde_json::Value::Null);
+                            }
                         }
                         inline
                     } else {
