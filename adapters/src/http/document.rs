@@ -4,12 +4,13 @@
 /// The OpenAPI document of the v2 API, pretty JSON: what `signal-service openapi` prints,
 /// `/openapi.json` serves and `openapi/signal-service.json` holds.
 ///
-/// Four touches to what poem-openapi generates, so that SDK generators and schemathesis read it
+/// Five touches to what poem-openapi generates, so that SDK generators and schemathesis read it
 /// as meant: a property of a named object type is a plain `$ref` and one of an enum type has the
 /// enum inline; an optional scalar or enum property may also be `null` (`nullable: true`), which
 /// is how the service reads a `null` in a request (as absent; answers leave absent values out);
-/// arrays of optional numbers say their items may be `null` ([`NULLABLE_ITEMS`]); and dates have
-/// the standard format name `date`.
+/// arrays of optional numbers say their items may be `null` ([`NULLABLE_ITEMS`]); a parameter of
+/// a named type is a plain `$ref` with its example beside it; and dates have the standard format
+/// name `date`.
 #[must_use]
 pub fn openapi_json() -> String {
     let raw = super::api(&super::AppState::detached()).spec();
@@ -32,6 +33,15 @@ pub fn openapi_json() -> String {
             .filter_map(|op| op.get_mut("parameters").and_then(|p| p.as_array_mut()))
             .flatten()
         {
+            // An example on a parameter of a named type comes as `allOf: [{$ref}, {example}]`,
+            // which generators refuse over an enum: the parameter carries the example instead.
+            if let Some(target) = param["schema"]["allOf"][0]["$ref"].as_str().map(str::to_owned) {
+                let example = param["schema"]["example"].take();
+                param["schema"] = serde_json::json!({"$ref": target});
+                if !example.is_null() {
+                    param["example"] = example;
+                }
+            }
             let pattern = match param["name"].as_str() {
                 Some("instrument_key" | "underlying") => KEY_PATTERN,
                 Some("level") => LEVEL_PATTERN,
