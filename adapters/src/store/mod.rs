@@ -116,6 +116,23 @@ async fn invalidate_timeframes(txn: &DatabaseTransaction, candles: &[InstrumentC
     Ok(())
 }
 
+/// One candle per instrument and minute, the last given of each, in the order first met: an
+/// upsert statement may not touch a row twice on PostgreSQL, and the last bar is the newest.
+fn last_per_minute(candles: &[InstrumentCandle]) -> impl Iterator<Item = &InstrumentCandle> {
+    let mut at: std::collections::HashMap<(&str, i64), usize> = std::collections::HashMap::with_capacity(candles.len());
+    let mut out: Vec<&InstrumentCandle> = Vec::with_capacity(candles.len());
+    for c in candles {
+        match at.entry((c.key.as_str(), c.bar.start.timestamp_millis())) {
+            std::collections::hash_map::Entry::Occupied(e) => out[*e.get()] = c,
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(out.len());
+                out.push(c);
+            }
+        }
+    }
+    out.into_iter()
+}
+
 /// A row limit for SQL: limits are signed 64-bit there, so anything larger means "all".
 fn sql_limit(limit: usize) -> u64 {
     u64::try_from(limit).map_or(i64::MAX.unsigned_abs(), |l| l.min(i64::MAX.unsigned_abs()))
@@ -140,7 +157,9 @@ impl SignalStore for SeaStore {
             return Ok(());
         }
         let now_ms = convert::now_ms();
-        let models: Vec<candle::Model> = candles.iter().map(|c| convert::candle_model(c, now_ms)).collect();
+        let models: Vec<candle::Model> = last_per_minute(candles)
+            .map(|c| convert::candle_model(c, now_ms))
+            .collect();
         let txn = self.db.begin().await.map_err(db_error)?;
         use candle::Column as C;
         upsert_chunks!(

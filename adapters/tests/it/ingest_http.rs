@@ -285,7 +285,65 @@ async fn keys_guard_ingest_and_limits_are_explicit(db: FreshDatabase) {
     assert!(status == 401 || status == 415, "{status} {v}");
 }
 
+/// Several ticks of one instrument and minute in one batch, interleaved with another
+/// instrument's: the stored bar is the minute as the last of them left it (and PostgreSQL is
+/// not asked to upsert one row twice in a statement).
+async fn ticks_of_one_minute_in_one_batch_store_the_whole_minute(db: FreshDatabase) {
+    let h = harness(db, &[]).await;
+    let t = |s: i64, key: &str, last: f64| json!({"key": key, "ts": (now() - Duration::minutes(5) + Duration::seconds(s)).to_rfc3339(), "last": last});
+    let (status, v) = h
+        .ticks(json!([
+            t(1, "NSE:NIFTY", 25_900.0),
+            t(2, CALL, 120.0),
+            t(10, "NSE:NIFTY", 25_950.0),
+            t(20, "NSE:NIFTY", 25_880.0),
+            t(30, CALL, 121.0),
+            t(40, "NSE:NIFTY", 25_910.0),
+        ]))
+        .await;
+    assert_eq!((status, v["accepted"].as_u64()), (200, Some(6)), "{v}");
+    let range = TimeRange {
+        from: now() - Duration::days(1),
+        to: now() + Duration::days(1),
+    };
+    let bars = h
+        .store
+        .candles(&InstrumentKey::parse("NSE:NIFTY").unwrap(), range)
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), 1);
+    let b = bars[0].bar;
+    assert_eq!(
+        (b.open, b.high, b.low, b.close),
+        (25_900.0, 25_950.0, 25_880.0, 25_910.0)
+    );
+    let call = h
+        .store
+        .candles(&InstrumentKey::parse(CALL).unwrap(), range)
+        .await
+        .unwrap();
+    assert_eq!((call[0].bar.open, call[0].bar.close), (120.0, 121.0));
+    // The same holds for a candle batch that names one minute twice: the later row wins.
+    let start = (now() - Duration::minutes(3)).to_rfc3339();
+    let candle = |close: f64| json!({"key": "NSE:NIFTY", "start": start, "open": 1.0, "high": 3.0, "low": 1.0, "close": close, "volume": 0.0});
+    let (status, v) = h
+        .post(
+            "/api/v2/ingest/candles",
+            "application/json",
+            json!([candle(2.0), candle(2.5)]).to_string(),
+        )
+        .await;
+    assert_eq!((status, v["accepted"].as_u64()), (200, Some(2)), "{v}");
+    let bars = h
+        .store
+        .candles(&InstrumentKey::parse("NSE:NIFTY").unwrap(), range)
+        .await
+        .unwrap();
+    assert_eq!(bars.iter().find(|b| b.bar.high == 3.0).map(|b| b.bar.close), Some(2.5));
+}
+
 on_both_backends!(
+    ticks_of_one_minute_in_one_batch_store_the_whole_minute,
     malformed_json_is_a_400_with_a_json_error_and_stores_nothing,
     a_csv_body_is_ingested_and_a_missing_column_is_named,
     nan_zero_and_negative_prices_are_rejected_row_by_row,

@@ -228,8 +228,8 @@ impl IngestTicks {
                 report.accepted += 1;
             }
         }
-        // Durable before the answer: the bars the accepted rows changed.
-        candles.dedup_by(|a, b| a.key == b.key && a.bar.start == b.bar.start);
+        // Durable before the answer: the bars the accepted rows changed (a later bar of the same
+        // minute supersedes an earlier one, as the store's port promises).
         self.save_candles(&candles).await?;
         self.price(ticks, &priced, &touched);
         Ok(report)

@@ -12,7 +12,8 @@ use crate::moneyness::MoneynessLevel;
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SignalStore: Send + Sync {
-    /// Upserts 1-minute candles (idempotent: the same bar twice leaves one row), and in the same
+    /// Upserts 1-minute candles (idempotent: the same bar twice leaves one row; of several bars
+    /// of one instrument and minute in `candles`, the last is kept), and in the same
     /// transaction drops every cached aggregate (see [`Self::save_timeframe_bars`]) of those
     /// instruments whose bucket spans one of the written minutes.
     ///
