@@ -59,6 +59,16 @@ pub struct IngestTicks {
     aggregates: Option<Arc<dyn AggregateCache>>,
 }
 
+/// What applying a batch left to do: the bars to write and the options to price.
+struct Applied {
+    report: IngestReport,
+    candles: Vec<InstrumentCandle>,
+    /// Indexes of the accepted option ticks.
+    priced: Vec<usize>,
+    /// The underlyings and expiries quoted.
+    touched: HashSet<(InstrumentKey, NaiveDate)>,
+}
+
 fn rejection(index: usize, field: &str, reason: impl Into<String>) -> RowRejection {
     RowRejection {
         index,
@@ -158,6 +168,38 @@ impl IngestTicks {
     /// [`PortError`] when the store fails; then nothing of the batch is reported accepted.
     #[tracing::instrument(skip(self, ticks), fields(n = ticks.len()))]
     pub async fn execute(&self, ticks: &[Tick]) -> Result<IngestReport, PortError> {
+        let applied = self.apply(ticks).await?;
+        // Durable before the answer: the bars the accepted rows changed (a later bar of the same
+        // minute supersedes an earlier one, as the store's port promises).
+        self.save_candles(&applied.candles).await?;
+        self.price(ticks, &applied.priced, &applied.touched);
+        Ok(applied.report)
+    }
+
+    /// Ingests several batches in order, as [`Self::execute`] would one by one, but writes
+    /// their candles in one transaction at the end: for bulk loads (`replay`), where nothing is
+    /// answered per batch. Each batch is priced on the state its predecessors left.
+    ///
+    /// # Errors
+    /// [`PortError`] when the store fails; then none of the batches' candles are stored (the
+    /// in-memory state has moved on: the caller stops).
+    #[tracing::instrument(skip(self, batches), fields(n = batches.len()))]
+    pub async fn execute_many(&self, batches: &[&[Tick]]) -> Result<Vec<IngestReport>, PortError> {
+        let mut reports = Vec::with_capacity(batches.len());
+        let mut candles = Vec::new();
+        for ticks in batches {
+            let applied = self.apply(ticks).await?;
+            self.price(ticks, &applied.priced, &applied.touched);
+            candles.extend(applied.candles);
+            reports.push(applied.report);
+        }
+        self.save_candles(&candles).await?;
+        Ok(reports)
+    }
+
+    /// Validates a batch and applies it to the bar builders and the realtime quotes (nothing
+    /// written, nothing priced yet).
+    async fn apply(&self, ticks: &[Tick]) -> Result<Applied, PortError> {
         self.close_minutes(ticks);
         self.resume_builders(ticks).await?;
         let now = self.clock.now();
@@ -228,11 +270,12 @@ impl IngestTicks {
                 report.accepted += 1;
             }
         }
-        // Durable before the answer: the bars the accepted rows changed (a later bar of the same
-        // minute supersedes an earlier one, as the store's port promises).
-        self.save_candles(&candles).await?;
-        self.price(ticks, &priced, &touched);
-        Ok(report)
+        Ok(Applied {
+            report,
+            candles,
+            priced,
+            touched,
+        })
     }
 
     /// Gives every instrument met for the first time since start a bar builder resumed from the
