@@ -34,6 +34,7 @@ pub struct Application {
     state: AppState,
     flush_every: Duration,
     port: u16,
+    stop: StopSignals,
 }
 
 impl Application {
@@ -42,6 +43,8 @@ impl Application {
     /// # Errors
     /// Database, catalogue or bind failures, with what failed.
     pub async fn build(settings: &Settings) -> Result<Self, Box<dyn std::error::Error>> {
+        // Before anything can announce the service: a SIGTERM from then on is a clean stop.
+        let stop = StopSignals::register();
         let url = &settings.database.url;
         if let Some(path) = url.strip_prefix("sqlite://") {
             let file = path.split('?').next().unwrap_or(path);
@@ -129,6 +132,7 @@ impl Application {
             state,
             flush_every: Duration::from_millis(settings.ingest.flush_interval_ms.max(10)),
             port,
+            stop,
         })
     }
 
@@ -179,7 +183,7 @@ impl Application {
             }))
         });
         poem::Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(routes(self.state), shutdown_signal(), Some(Duration::from_secs(10)))
+            .run_with_graceful_shutdown(routes(self.state), self.stop.recv(), Some(Duration::from_secs(10)))
             .await?;
         if let Some(f) = feed {
             f.abort();
@@ -232,24 +236,51 @@ fn stream_consumer(
     Ok(StreamConsumer::new(cfg, ingest)?)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// The signals that stop the service (ctrl-c and, on Unix, SIGTERM), registered when this is
+/// created: registering them only when the server first polled its shutdown future left a window
+/// after the port was announced in which a SIGTERM still had its default, fatal effect.
+struct StopSignals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Resolves at the first of the signals.
+    async fn recv(self) {
+        #[cfg(unix)]
+        {
+            async fn on(s: Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = on(self.interrupt) => {},
+                () = on(self.terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

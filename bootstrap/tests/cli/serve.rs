@@ -266,6 +266,17 @@ fn the_embedded_default_shows_live_numbers_from_its_own_feed() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A SIGTERM the moment the port is announced is already a clean stop (the handlers are
+/// registered before the service says it listens).
+#[test]
+fn a_sigterm_right_after_start_is_a_clean_stop() {
+    let (dir, db_url) = super::scratch("early-term");
+    for _ in 0..3 {
+        assert!(Server::start(&db_url).stop().success());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn every_batch_answered_as_accepted_survives_a_sigkill() {
     let (dir, db_url) = super::scratch("kill");
