@@ -6,6 +6,7 @@
 
 mod convert;
 pub mod entities;
+mod upsert;
 
 use async_trait::async_trait;
 use domain::candles::{AggregatedBar, Timeframe};
@@ -13,7 +14,6 @@ use domain::instrument::{InstrumentKey, OptionContract};
 use domain::ports::{
     ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, PortError, SignalStore, TimeRange,
 };
-use sea_orm::sea_query::OnConflict;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ColumnTrait, ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
@@ -140,13 +140,7 @@ fn sql_limit(limit: usize) -> u64 {
 
 macro_rules! upsert_chunks {
     ($txn:expr, $entity:ty, $models:expr, $keys:expr, $values:expr) => {{
-        for chunk in $models.chunks(CHUNK) {
-            <$entity>::insert_many(chunk.iter().cloned().map(sea_orm::IntoActiveModel::into_active_model))
-                .on_conflict(OnConflict::columns($keys).update_columns($values).to_owned())
-                .exec_without_returning($txn)
-                .await
-                .map_err(db_error)?;
-        }
+        upsert::upsert::<$entity, _>($txn, &$models, &$keys, &$values).await?;
     }};
 }
 
