@@ -1,7 +1,7 @@
 //! The sea-orm store: [`domain::ports::SignalStore`] on SQLite or PostgreSQL.
 //!
-//! Writes are upserts on each table's primary key, one transaction per call, in chunks that stay
-//! under SQLite's bound-variable limit: replaying the same batch leaves the same rows, and a
+//! Writes are upserts on each table's primary key ([`upsert`]: one SQL statement per chunk), one
+//! transaction per call, in chunks that stay under SQLite's bound-variable limit: replaying the same batch leaves the same rows, and a
 //! failing batch leaves nothing behind. Times are epoch milliseconds (see the `migration` crate).
 
 mod convert;
