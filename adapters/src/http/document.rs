@@ -8,7 +8,7 @@
 /// as meant: a property of a named object type is a plain `$ref` and one of an enum type has the
 /// enum inline; an optional scalar or enum property may also be `null` (`nullable: true`), which
 /// is how the service reads a `null` in a request (as absent; answers leave absent values out);
-/// arrays of optional numbers say their items may be `null` ([`NULLABLE_ITEMS`]); a parameter of
+/// arrays of optional numbers say their items may be `null` (`NULLABLE_ITEMS`); a parameter of
 /// a named type is a plain `$ref` with its example beside it; and dates have the standard format
 /// name `date`.
 #[must_use]
