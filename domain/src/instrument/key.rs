@@ -21,7 +21,7 @@ pub enum InstrumentKeyError {
     /// The key is empty.
     #[error("instrument key is empty")]
     Empty,
-    /// The key is longer than [`MAX_KEY_LEN`] bytes.
+    /// The key is longer than `MAX_KEY_LEN` (64) bytes.
     #[error("instrument key is {0} bytes long; at most {MAX_KEY_LEN} are allowed")]
     TooLong(usize),
     /// The key holds a character outside the allowed set, or starts with punctuation.
