@@ -1,6 +1,6 @@
 //! The sea-orm store: [`domain::ports::SignalStore`] on SQLite or PostgreSQL.
 //!
-//! Writes are upserts on each table's primary key ([`upsert`]: one SQL statement per chunk), one
+//! Writes are upserts on each table's primary key (`upsert.rs`: one SQL statement per chunk), one
 //! transaction per call, in chunks that stay under SQLite's bound-variable limit: replaying the same batch leaves the same rows, and a
 //! failing batch leaves nothing behind. Times are epoch milliseconds (see the `migration` crate).
 
