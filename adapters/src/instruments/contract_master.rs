@@ -5,7 +5,7 @@
 //! `call`/`put` (or `CE`/`PE`), or `FUT` for a futures contract (its `strike` empty); `strike` and
 //! `tick_size` are in price units, `lot_size` in units.
 //! Underlyings are the distinct `underlying` keys; their strike step is the most common gap
-//! between their listed strikes. [`write`] produces the same layout, so files round-trip.
+//! between their listed strikes. [`write()`] produces the same layout, so files round-trip.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
