@@ -313,6 +313,7 @@ async fn indicators_over_history_and_now(db: FreshDatabase) {
             "/api/v2/realtime/indicators/NSE:NIFTY/rsi?timeframe=7x".to_owned(),
             "timeframe",
         ),
+        ("/api/v2/realtime/indicators/NSE:NIFTY/RSI".to_owned(), "indicator"),
     ] {
         let (status, e) = h.get(&query).await;
         assert_eq!((status, e["field"].as_str()), (400, Some(field)), "{query}: {e}");
