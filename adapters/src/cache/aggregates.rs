@@ -115,7 +115,7 @@ impl MemoryAggregateCache {
     }
 
     /// Applies pending evictions and expirations now (moka does it lazily), so that
-    /// [`AggregateCache::stats`] is exact; for tests and the metrics endpoint.
+    /// [`AggregateCache::stats`] is exact (tests; a scrape reads the lazily updated figures).
     pub fn sync(&self) {
         self.days.run_pending_tasks();
     }

@@ -22,7 +22,8 @@ use sea_orm::{
 
 use entities::{candle, computation, custom_timeframe, greeks, instrument, moneyness};
 
-/// Rows per INSERT statement (≤ 32 766 bound variables on SQLite even for the widest table).
+/// Instrument keys per `IN (…)` list when dropping cached aggregates (far under SQLite's bound
+/// variable limit).
 const CHUNK: usize = 500;
 
 /// The store.
@@ -138,12 +139,6 @@ fn sql_limit(limit: usize) -> u64 {
     u64::try_from(limit).map_or(i64::MAX.unsigned_abs(), |l| l.min(i64::MAX.unsigned_abs()))
 }
 
-macro_rules! upsert_chunks {
-    ($txn:expr, $entity:ty, $models:expr, $keys:expr, $values:expr) => {{
-        upsert::upsert::<$entity, _>($txn, &$models, &$keys, &$values).await?;
-    }};
-}
-
 #[async_trait]
 impl SignalStore for SeaStore {
     async fn save_candles(&self, candles: &[InstrumentCandle]) -> Result<(), PortError> {
@@ -156,12 +151,11 @@ impl SignalStore for SeaStore {
             .collect();
         let txn = self.db.begin().await.map_err(db_error)?;
         use candle::Column as C;
-        upsert_chunks!(
+        upsert::upsert::<candle::Entity, _>(
             &txn,
-            candle::Entity,
-            models,
-            [C::InstrumentKey, C::StartMs],
-            [
+            &models,
+            &[C::InstrumentKey, C::StartMs],
+            &[
                 C::Open,
                 C::High,
                 C::Low,
@@ -169,9 +163,10 @@ impl SignalStore for SeaStore {
                 C::Volume,
                 C::Vwap,
                 C::Oi,
-                C::UpdatedAtMs
-            ]
-        );
+                C::UpdatedAtMs,
+            ],
+        )
+        .await?;
         invalidate_timeframes(&txn, candles).await?;
         txn.commit().await.map_err(db_error)
     }
@@ -211,12 +206,11 @@ impl SignalStore for SeaStore {
             .collect();
         let txn = self.db.begin().await.map_err(db_error)?;
         use custom_timeframe::Column as C;
-        upsert_chunks!(
+        upsert::upsert::<custom_timeframe::Entity, _>(
             &txn,
-            custom_timeframe::Entity,
-            models,
-            [C::InstrumentKey, C::Timeframe, C::BucketStartMs],
-            [
+            &models,
+            &[C::InstrumentKey, C::Timeframe, C::BucketStartMs],
+            &[
                 C::BucketEndMs,
                 C::Open,
                 C::High,
@@ -229,9 +223,10 @@ impl SignalStore for SeaStore {
                 C::ExpectedBars,
                 C::Partial,
                 C::Gaps,
-                C::ComputedAtMs
-            ]
-        );
+                C::ComputedAtMs,
+            ],
+        )
+        .await?;
         txn.commit().await.map_err(db_error)
     }
 
@@ -255,12 +250,11 @@ impl SignalStore for SeaStore {
         let models: Vec<greeks::Model> = records.iter().map(convert::greeks_model).collect();
         let txn = self.db.begin().await.map_err(db_error)?;
         use greeks::Column as C;
-        upsert_chunks!(
+        upsert::upsert::<greeks::Entity, _>(
             &txn,
-            greeks::Entity,
-            models,
-            [C::InstrumentKey, C::MinuteMs],
-            [
+            &models,
+            &[C::InstrumentKey, C::MinuteMs],
+            &[
                 C::UnderlyingPrice,
                 C::Forward,
                 C::ForwardSource,
@@ -281,8 +275,9 @@ impl SignalStore for SeaStore {
                 C::Rate,
                 C::TimeBasis,
                 C::TYears,
-            ]
-        );
+            ],
+        )
+        .await?;
         txn.commit().await.map_err(db_error)
     }
 
@@ -316,12 +311,11 @@ impl SignalStore for SeaStore {
             .collect();
         let txn = self.db.begin().await.map_err(db_error)?;
         use instrument::Column as C;
-        upsert_chunks!(
+        upsert::upsert::<instrument::Entity, _>(
             &txn,
-            instrument::Entity,
-            models,
-            [C::Key],
-            [
+            &models,
+            &[C::Key],
+            &[
                 C::Kind,
                 C::Underlying,
                 C::Market,
@@ -329,9 +323,10 @@ impl SignalStore for SeaStore {
                 C::Strike,
                 C::OptionRight,
                 C::LotSize,
-                C::TickSize
-            ]
-        );
+                C::TickSize,
+            ],
+        )
+        .await?;
         txn.commit().await.map_err(db_error)
     }
 
@@ -365,12 +360,11 @@ impl SignalStore for SeaStore {
         let models: Vec<moneyness::Model> = records.iter().map(convert::moneyness_model).collect();
         let txn = self.db.begin().await.map_err(db_error)?;
         use moneyness::Column as C;
-        upsert_chunks!(
+        upsert::upsert::<moneyness::Entity, _>(
             &txn,
-            moneyness::Entity,
-            models,
-            [C::Underlying, C::Expiry, C::OptionRight, C::Level, C::MinuteMs],
-            [
+            &models,
+            &[C::Underlying, C::Expiry, C::OptionRight, C::Level, C::MinuteMs],
+            &[
                 C::Count,
                 C::CountWithIv,
                 C::MeanIv,
@@ -386,8 +380,9 @@ impl SignalStore for SeaStore {
                 C::TotalVolume,
                 C::TotalOi,
                 C::AtmIv,
-            ]
-        );
+            ],
+        )
+        .await?;
         txn.commit().await.map_err(db_error)
     }
 
