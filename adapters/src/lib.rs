@@ -3,6 +3,7 @@
 //! - [`cache`]: moneyness-mapping caches (moka in process, Redis shared);
 //! - [`calc_csv`]: CSV codecs of the `calc` commands (inbound, over the application calculators);
 //! - [`clock`]: the system clock;
+//! - [`fanout`]: numbered updates to every instance's subscription hub (in process);
 //! - [`feed`]: the simulated market of the embedded default;
 //! - [`instruments`]: instrument catalogues (contract-master file, built-in generated listing,
 //!   external instrument service over HTTP);
@@ -14,6 +15,7 @@
 pub mod cache;
 pub mod calc_csv;
 pub mod clock;
+pub mod fanout;
 pub mod feed;
 pub mod http;
 pub mod instruments;

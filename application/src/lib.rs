@@ -9,7 +9,8 @@
 //! - [`ingest`]: market data in, candles, IV, Greeks and moneyness aggregates out;
 //! - [`instruments`]: the underlyings, expiries and listed chains the service knows;
 //! - [`moneyness`]: the tiered moneyness-mapping lookup and the moneyness-aware Greeks calculator;
-//! - [`realtime`]: the latest chain, moneyness and Greeks from memory, with staleness.
+//! - [`realtime`]: the latest chain, moneyness and Greeks from memory, with staleness;
+//! - [`subscriptions`]: each topic's recent updates and the connections following it.
 
 pub mod calculators;
 pub mod candles;
@@ -19,3 +20,4 @@ pub mod ingest;
 pub mod instruments;
 pub mod moneyness;
 pub mod realtime;
+pub mod subscriptions;

@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use adapters::cache::{AggregateCacheConfig, MemoryAggregateCache, RedisCacheConfig, RedisMappingCache};
 use adapters::clock::SystemClock;
+use adapters::fanout::{InProcessFanout, RedisFanout};
 use adapters::feed::{FeedConfig, SimulatedFeed};
 use adapters::http::listener::NoDelayAcceptor;
+use adapters::http::websocket::{WsContext, WsLimits};
 use adapters::http::{AppState, routes};
 use adapters::instruments::builtin::BuiltinCatalogue;
 use adapters::instruments::contract_master;
@@ -19,8 +21,9 @@ use adapters::instruments::http::HttpInstrumentSource;
 use adapters::store::SeaStore;
 use adapters::streams::{StreamConsumer, StreamConsumerConfig};
 use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
+use application::subscriptions::{SnapshotSource, SubscriptionHub};
 use domain::instrument::Market;
-use domain::ports::{Clock, InstrumentSource};
+use domain::ports::{Clock, InstrumentSource, SignalPublisher};
 use migration::{Migrator, MigratorTrait};
 
 use crate::cli::instruments::resilience;
@@ -31,6 +34,8 @@ pub struct Application {
     acceptor: NoDelayAcceptor,
     feed: Option<(SimulatedFeed, Duration)>,
     consumer: Option<StreamConsumer>,
+    /// In production: the Redis fan-out's receiving side, delivering to the hub.
+    fanout_receiver: Option<RedisFanout>,
     state: AppState,
     flush_every: Duration,
     port: u16,
@@ -89,6 +94,19 @@ impl Application {
         } else {
             None
         };
+        // Subscriptions: every update goes through the fan-out to the hub, which serves the
+        // WebSocket connections of this instance.
+        // In production (Redis configured) numbering and delivery go through Redis, so every
+        // instance's subscribers get every instance's updates under one sequence per topic.
+        let subs = &settings.subscriptions;
+        let hub = Arc::new(SubscriptionHub::new(subs.history_per_topic));
+        let (fanout, fanout_receiver): (Arc<dyn SignalPublisher>, Option<RedisFanout>) =
+            if settings.redis.url.is_empty() {
+                (Arc::new(InProcessFanout::starting_now(hub.clone())), None)
+            } else {
+                let r = RedisFanout::new(&settings.redis.url, &settings.redis.key_prefix, clock.clone())?;
+                (Arc::new(r.clone()), Some(r))
+            };
         let ingest = Arc::new(
             IngestTicks::new(
                 registry,
@@ -97,7 +115,8 @@ impl Application {
                 clock.clone(),
                 settings.conventions_for("NSE")?,
             )
-            .with_aggregate_cache(aggregate_cache(settings)),
+            .with_aggregate_cache(aggregate_cache(settings))
+            .with_publisher(Some(fanout)),
         );
         let redis = if settings.redis.url.is_empty() {
             None
@@ -116,19 +135,25 @@ impl Application {
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let acceptor = NoDelayAcceptor::bind(&addr)
             .await
-            .map_err(|e| format!("bind {addr}: {e}"))?;
+            .map_err(|e| format!("bind {addr}: {e}"))?
+            .with_send_buffer(Some(settings.server.send_buffer_bytes).filter(|b| *b > 0));
         let port = acceptor.port();
+        let ingest_state = ingest.state().clone();
         let state = AppState {
             ingest,
             store,
             clock,
             api_keys: Arc::new(settings.ingest.api_keys.clone()),
             redis,
+            subscriptions: WsContext::new(hub, ws_limits(settings))
+                .with_tokens(&settings.subscriptions.tokens)
+                .with_snapshots(Some(ingest_state as Arc<dyn SnapshotSource>)),
         };
         Ok(Self {
             acceptor,
             feed,
             consumer,
+            fanout_receiver,
             state,
             flush_every: Duration::from_millis(settings.ingest.flush_interval_ms.max(10)),
             port,
@@ -182,9 +207,27 @@ impl Application {
                 let _ = consumer_stopped.await;
             }))
         });
+        let (stop_receiver, receiver_stopped) = tokio::sync::oneshot::channel::<()>();
+        let receiver = self.fanout_receiver.map(|r| {
+            let hub = self.state.subscriptions.hub.clone();
+            tokio::spawn(r.receive(hub, async {
+                let _ = receiver_stopped.await;
+            }))
+        });
+        let subscriptions = self.state.subscriptions.clone();
+        let stop = self.stop;
+        let stopping = async move {
+            stop.recv().await;
+            // WebSocket clients are told to reconnect and resume before the server stops.
+            subscriptions.close_all();
+        };
         poem::Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(routes(self.state), self.stop.recv(), Some(Duration::from_secs(10)))
+            .run_with_graceful_shutdown(routes(self.state), stopping, Some(Duration::from_secs(10)))
             .await?;
+        let _ = stop_receiver.send(());
+        if let Some(r) = receiver {
+            let _ = r.await;
+        }
         if let Some(f) = feed {
             f.abort();
         }
@@ -198,6 +241,35 @@ impl Application {
         eprintln!("stopped; flushed {n} pending snapshots");
         Ok(())
     }
+}
+
+/// The WebSocket limits of `[subscriptions]`, the connection cap kept 512 descriptors under the
+/// process's open-file limit (a full descriptor table would stall accepting, health checks and
+/// the database pool alike).
+fn ws_limits(settings: &Settings) -> WsLimits {
+    let s = &settings.subscriptions;
+    let fd_room = open_file_limit().map_or(usize::MAX, |n| n.saturating_sub(512));
+    let max_connections = s.max_connections.min(fd_room);
+    if max_connections < s.max_connections {
+        tracing::warn!(
+            configured = s.max_connections,
+            max_connections,
+            "subscriptions.max_connections lowered below the open-file limit"
+        );
+    }
+    WsLimits {
+        max_topics: s.max_topics,
+        max_connections,
+        max_connections_per_token: s.max_connections_per_token,
+        ..WsLimits::default()
+    }
+}
+
+/// The soft open-file limit, from /proc/self/limits (Linux); `None` elsewhere.
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// The stream consumer named by `[streams]`.

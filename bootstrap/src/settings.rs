@@ -34,6 +34,9 @@ pub struct ServerSettings {
     pub host: String,
     /// Listen port.
     pub port: u16,
+    /// Send buffer of each accepted socket, in bytes (`SO_SNDBUF`); 0 leaves the kernel's
+    /// auto-tuning. Bounds what the kernel queues for a WebSocket client that stops reading.
+    pub send_buffer_bytes: usize,
 }
 
 /// `[database]`.
@@ -137,6 +140,23 @@ pub struct AggregateCacheSettings {
     pub ttl_secs: u64,
 }
 
+/// `[subscriptions]`: the WebSocket feed (docs/websocket.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionSettings {
+    /// Tokens a client must present (`Authorization: Bearer …` or `?token=…`); empty: anonymous.
+    pub tokens: Vec<String>,
+    /// Connections at once, all tokens together (lowered to stay under the process's
+    /// file-descriptor limit).
+    pub max_connections: usize,
+    /// Connections at once per token.
+    pub max_connections_per_token: usize,
+    /// Topics one connection may follow.
+    pub max_topics: usize,
+    /// Updates kept per topic for resuming clients.
+    pub history_per_topic: usize,
+}
+
 /// `[conventions]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -173,6 +193,7 @@ pub struct Settings {
     pub streams: StreamSettings,
     pub mapping_cache: MappingCacheSettings,
     pub aggregate_cache: AggregateCacheSettings,
+    pub subscriptions: SubscriptionSettings,
     pub conventions: ConventionSettings,
     #[serde(default)]
     pub markets: BTreeMap<String, MarketConventions>,

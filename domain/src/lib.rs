@@ -10,6 +10,7 @@
 //! | [`candles`] | timeframes, session-anchored buckets, bar aggregation |
 //! | [`indicators`] | streaming technical indicators (TA-Lib port, SuperTrend, session VWAP) |
 //! | [`market_data`] | ticks and their validation |
+//! | [`subscriptions`] | subscription topics and their canonical text |
 //! | [`ports`] | the traits adapters implement: instruments, store, cache, publisher, clock |
 //!
 //! Everything here is deterministic and synchronous except the port traits; the outside world
@@ -24,3 +25,4 @@ pub mod market_data;
 pub mod moneyness;
 pub mod ports;
 pub mod pricing;
+pub mod subscriptions;

@@ -25,6 +25,7 @@ mod realtime;
 pub mod request_id;
 mod serialized;
 mod shapes;
+pub mod websocket;
 
 use std::sync::Arc;
 
@@ -55,6 +56,8 @@ pub struct AppState {
     pub api_keys: Arc<Vec<String>>,
     /// Redis, when configured (production): part of readiness.
     pub redis: Option<crate::cache::RedisMappingCache>,
+    /// The WebSocket subscriptions: the hub and the connection limits.
+    pub subscriptions: websocket::WsContext,
 }
 
 impl AppState {
@@ -105,6 +108,7 @@ impl AppState {
             clock,
             api_keys: Arc::default(),
             redis: None,
+            subscriptions: websocket::WsContext::new(Arc::default(), websocket::WsLimits::default()),
         }
     }
 }
@@ -160,13 +164,19 @@ pub fn api(state: &AppState) -> OpenApiService<ApiGroups, ()> {
     .server("/api/v2")
 }
 
-/// Every route: `/api/v2/…`, `/openapi.json` (the document), `/health/…`, `/metrics`
+/// Every route: `/api/v2/…`, `/api/v2/subscriptions/websocket` (WebSocket, outside the OpenAPI
+/// document: docs/websocket.md), `/openapi.json` (the document), `/health/…`, `/metrics`
 /// (Prometheus), `/docs` (Swagger UI).
 pub fn routes(state: AppState) -> impl Endpoint {
     let api = api(&state);
     let ui = api.swagger_ui();
     let state_for_metrics = state.clone();
+    let subscriptions = state.subscriptions.clone();
     Route::new()
+        .at(
+            "/api/v2/subscriptions/websocket",
+            poem::get(websocket::subscriptions_websocket).data(subscriptions),
+        )
         .nest("/api/v2", api.with(compression::Compression))
         .nest("/health", health::routes(state))
         .nest("/docs", ui)

@@ -1,14 +1,18 @@
-//! Domain records ↔ table rows. Enum codes are the serde names the API uses.
+//! Domain records ↔ table rows: records to [`Cell`]s in the entity's field order for the bulk
+//! writes, models back to records for reads. Enum codes are the serde names the API uses.
 
 use chrono::{DateTime, Utc};
-use domain::candles::{AggregatedBar, Bar, Timeframe};
+use domain::candles::{AggregatedBar, Bar};
 use domain::instrument::{InstrumentKey, OptionContract};
 use domain::moneyness::LevelAggregate;
 use domain::ports::{GreeksRecord, InstrumentCandle, MoneynessRecord, PortError};
 use domain::pricing::Greeks;
 use serde::de::DeserializeOwned;
 
-use super::entities::{candle, custom_timeframe, greeks, instrument, moneyness};
+use std::borrow::Cow;
+
+use super::bulk::Cell;
+use super::entities::{candle, custom_timeframe, greeks, moneyness};
 
 pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -29,20 +33,20 @@ fn key(s: &str) -> Result<InstrumentKey, PortError> {
     InstrumentKey::parse(s).map_err(|e| PortError::Invalid(format!("stored key '{s}': {e}")))
 }
 
-pub(super) fn candle_model(c: &InstrumentCandle, updated_at_ms: i64) -> candle::Model {
+pub(super) fn candle_cells<'a>(c: &'a InstrumentCandle, updated_at_ms: i64, out: &mut Vec<Cell<'a>>) {
     let b = &c.bar;
-    candle::Model {
-        instrument_key: c.key.as_str().to_owned(),
-        start_ms: b.start.timestamp_millis(),
-        open: b.open,
-        high: b.high,
-        low: b.low,
-        close: b.close,
-        volume: b.volume,
-        vwap: b.vwap,
-        oi: b.oi,
-        updated_at_ms,
-    }
+    out.extend([
+        Cell::key(&c.key),
+        Cell::BigInt(b.start.timestamp_millis()),
+        Cell::Double(b.open),
+        Cell::Double(b.high),
+        Cell::Double(b.low),
+        Cell::Double(b.close),
+        Cell::Double(b.volume),
+        Cell::opt_f64(b.vwap),
+        Cell::opt_f64(b.oi),
+        Cell::BigInt(updated_at_ms),
+    ]);
 }
 
 pub(super) fn candle_record(m: candle::Model) -> Result<InstrumentCandle, PortError> {
@@ -62,31 +66,32 @@ pub(super) fn candle_record(m: candle::Model) -> Result<InstrumentCandle, PortEr
     })
 }
 
-pub(super) fn timeframe_model(
-    key: &InstrumentKey,
-    timeframe: Timeframe,
+pub(super) fn timeframe_cells<'a>(
+    key: &'a InstrumentKey,
+    timeframe: &'a str,
     b: &AggregatedBar,
     computed_at_ms: i64,
-) -> custom_timeframe::Model {
-    let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
-    custom_timeframe::Model {
-        instrument_key: key.as_str().to_owned(),
-        timeframe: timeframe.to_string(),
-        bucket_start_ms: b.start.timestamp_millis(),
-        bucket_end_ms: b.end.timestamp_millis(),
-        open: b.open,
-        high: b.high,
-        low: b.low,
-        close: b.close,
-        volume: b.volume,
-        vwap: b.vwap,
-        oi: b.oi,
-        n_bars: count(b.n_bars),
-        expected_bars: count(b.expected_bars),
-        partial: b.partial,
-        gaps: count(b.gaps),
-        computed_at_ms,
-    }
+    out: &mut Vec<Cell<'a>>,
+) {
+    let count = |n: u32| Cell::Int(i32::try_from(n).unwrap_or(i32::MAX));
+    out.extend([
+        Cell::key(key),
+        Cell::str(timeframe),
+        Cell::BigInt(b.start.timestamp_millis()),
+        Cell::BigInt(b.end.timestamp_millis()),
+        Cell::Double(b.open),
+        Cell::Double(b.high),
+        Cell::Double(b.low),
+        Cell::Double(b.close),
+        Cell::Double(b.volume),
+        Cell::opt_f64(b.vwap),
+        Cell::opt_f64(b.oi),
+        count(b.n_bars),
+        count(b.expected_bars),
+        Cell::Bool(b.partial),
+        count(b.gaps),
+        Cell::BigInt(computed_at_ms),
+    ]);
 }
 
 pub(super) fn timeframe_record(m: custom_timeframe::Model) -> Result<AggregatedBar, PortError> {
@@ -108,32 +113,33 @@ pub(super) fn timeframe_record(m: custom_timeframe::Model) -> Result<AggregatedB
     })
 }
 
-pub(super) fn greeks_model(r: &GreeksRecord) -> greeks::Model {
+pub(super) fn greeks_cells<'a>(r: &'a GreeksRecord, out: &mut Vec<Cell<'a>>) {
     let g = r.greeks;
-    greeks::Model {
-        instrument_key: r.key.as_str().to_owned(),
-        minute_ms: r.minute.timestamp_millis(),
-        underlying_price: r.underlying_price,
-        forward: r.forward,
-        forward_source: r.forward_source.as_str().to_owned(),
-        option_price: r.option_price,
-        price_source: r.price_source.map(|p| p.as_str().to_owned()),
-        iv: r.iv,
-        iv_error: r.iv_error.map(|e| e.code().to_owned()),
-        delta: g.map(|g| g.delta),
-        gamma: g.map(|g| g.gamma),
-        theta_per_year: g.map(|g| g.theta_per_year),
-        vega_per_unit: g.map(|g| g.vega_per_unit),
-        rho_per_unit: g.map(|g| g.rho_per_unit),
-        vanna: g.map(|g| g.vanna),
-        volga: g.map(|g| g.volga),
-        charm_per_year: g.map(|g| g.charm_per_year),
-        speed: g.map(|g| g.speed),
-        model: r.model.as_str().to_owned(),
-        rate: r.rate,
-        time_basis: r.time_basis.as_str().to_owned(),
-        t_years: r.t_years,
-    }
+    let greek = |f: fn(&Greeks) -> f64| Cell::opt_f64(g.as_ref().map(f));
+    out.extend([
+        Cell::key(&r.key),
+        Cell::BigInt(r.minute.timestamp_millis()),
+        Cell::Double(r.underlying_price),
+        Cell::Double(r.forward),
+        Cell::str(r.forward_source.as_str()),
+        Cell::opt_f64(r.option_price),
+        Cell::opt_str(r.price_source.map(|p| p.as_str())),
+        Cell::opt_f64(r.iv),
+        Cell::opt_str(r.iv_error.map(|e| e.code())),
+        greek(|g| g.delta),
+        greek(|g| g.gamma),
+        greek(|g| g.theta_per_year),
+        greek(|g| g.vega_per_unit),
+        greek(|g| g.rho_per_unit),
+        greek(|g| g.vanna),
+        greek(|g| g.volga),
+        greek(|g| g.charm_per_year),
+        greek(|g| g.speed),
+        Cell::str(r.model.as_str()),
+        Cell::Double(r.rate),
+        Cell::str(r.time_basis.as_str()),
+        Cell::Double(r.t_years),
+    ]);
 }
 
 pub(super) fn greeks_record(m: greeks::Model) -> Result<GreeksRecord, PortError> {
@@ -173,31 +179,38 @@ pub(super) fn greeks_record(m: greeks::Model) -> Result<GreeksRecord, PortError>
     })
 }
 
-pub(super) fn moneyness_model(r: &MoneynessRecord) -> moneyness::Model {
+/// The stored form of an expiry date: `YYYY-MM-DD`.
+pub(super) fn expiry_text(d: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+}
+
+pub(super) fn moneyness_cells<'a>(r: &'a MoneynessRecord, out: &mut Vec<Cell<'a>>) {
     let a: &LevelAggregate = &r.aggregate;
     let g = a.greeks_oi_weighted;
-    moneyness::Model {
-        underlying: r.underlying.as_str().to_owned(),
-        expiry: r.expiry.format("%Y-%m-%d").to_string(),
-        option_right: r.right.as_str().to_owned(),
-        level: r.level.to_string(),
-        minute_ms: r.minute.timestamp_millis(),
-        count: i32::try_from(a.count).unwrap_or(i32::MAX),
-        count_with_iv: i32::try_from(a.count_with_iv).unwrap_or(i32::MAX),
-        mean_iv: a.mean_iv,
-        delta: g.delta,
-        gamma: g.gamma,
-        theta_per_year: g.theta_per_year,
-        vega_per_unit: g.vega_per_unit,
-        rho_per_unit: g.rho_per_unit,
-        vanna: g.vanna,
-        volga: g.volga,
-        charm_per_year: g.charm_per_year,
-        speed: g.speed,
-        total_volume: a.total_volume,
-        total_oi: a.total_oi,
-        atm_iv: r.atm_iv,
-    }
+    let count = |n: u32| Cell::Int(i32::try_from(n).unwrap_or(i32::MAX));
+    out.extend([
+        Cell::key(&r.underlying),
+        Cell::Text(Cow::Owned(expiry_text(r.expiry))),
+        Cell::str(r.right.as_str()),
+        Cell::Text(Cow::Owned(r.level.to_string())),
+        Cell::BigInt(r.minute.timestamp_millis()),
+        count(a.count),
+        count(a.count_with_iv),
+        Cell::opt_f64(a.mean_iv),
+        Cell::Double(g.delta),
+        Cell::Double(g.gamma),
+        Cell::Double(g.theta_per_year),
+        Cell::Double(g.vega_per_unit),
+        Cell::Double(g.rho_per_unit),
+        Cell::Double(g.vanna),
+        Cell::Double(g.volga),
+        Cell::Double(g.charm_per_year),
+        Cell::Double(g.speed),
+        Cell::Double(a.total_volume),
+        Cell::Double(a.total_oi),
+        Cell::opt_f64(r.atm_iv),
+    ]);
 }
 
 pub(super) fn moneyness_record(m: moneyness::Model) -> Result<MoneynessRecord, PortError> {
@@ -231,17 +244,17 @@ pub(super) fn moneyness_record(m: moneyness::Model) -> Result<MoneynessRecord, P
     })
 }
 
-pub(super) fn instrument_model(c: &OptionContract, market: &str, now_ms: i64) -> instrument::Model {
-    instrument::Model {
-        key: c.key.as_str().to_owned(),
-        kind: "option".into(),
-        underlying: c.underlying.as_str().to_owned(),
-        market: market.to_owned(),
-        expiry_ms: Some(c.expiry.timestamp_millis()),
-        strike: Some(c.strike.value()),
-        option_right: Some(c.right.as_str().to_owned()),
-        lot_size: i32::try_from(c.lot_size.units()).unwrap_or(i32::MAX),
-        tick_size: c.tick_size,
-        registered_at_ms: now_ms,
-    }
+pub(super) fn instrument_cells<'a>(c: &'a OptionContract, market: &'a str, now_ms: i64, out: &mut Vec<Cell<'a>>) {
+    out.extend([
+        Cell::key(&c.key),
+        Cell::str("option"),
+        Cell::key(&c.underlying),
+        Cell::str(market),
+        Cell::BigInt(c.expiry.timestamp_millis()),
+        Cell::Double(c.strike.value()),
+        Cell::str(c.right.as_str()),
+        Cell::Int(i32::try_from(c.lot_size.units()).unwrap_or(i32::MAX)),
+        Cell::Double(c.tick_size),
+        Cell::BigInt(now_ms),
+    ]);
 }

@@ -1,12 +1,15 @@
 //! The sea-orm store: [`domain::ports::SignalStore`] on SQLite or PostgreSQL.
 //!
-//! Writes are upserts on each table's primary key (`upsert.rs`: one SQL statement per chunk), one
-//! transaction per call, in chunks that stay under SQLite's bound-variable limit: replaying the same batch leaves the same rows, and a
-//! failing batch leaves nothing behind. Times are epoch milliseconds (see the `migration` crate).
+//! Reads go through sea-orm. Writes are upserts on each table's primary key, bound straight
+//! through sqlx (`bulk.rs`), one transaction per call: replaying the same batch leaves the same
+//! rows, and a failing batch leaves nothing behind. Times are epoch milliseconds (see the
+//! `migration` crate).
 
+mod bulk;
 mod convert;
 pub mod entities;
-mod upsert;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::candles::{AggregatedBar, Timeframe};
@@ -16,10 +19,10 @@ use domain::ports::{
 };
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ColumnTrait, ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use bulk::{Cell, Plain, Rows, Step, Table, Writer};
 use entities::{candle, computation, custom_timeframe, greeks, instrument, moneyness};
 
 /// Instrument keys per `IN (…)` list when dropping cached aggregates (far under SQLite's bound
@@ -30,6 +33,129 @@ const CHUNK: usize = 500;
 #[derive(Debug, Clone)]
 pub struct SeaStore {
     db: DatabaseConnection,
+    writer: Writer,
+    tables: Arc<Tables>,
+}
+
+/// The upsert target of each table written.
+#[derive(Debug)]
+struct Tables {
+    candles: Table,
+    timeframes: Table,
+    greeks: Table,
+    instruments: Table,
+    moneyness: Table,
+}
+
+impl Tables {
+    fn new() -> Self {
+        Self {
+            candles: {
+                use candle::Column as C;
+                Table::of::<candle::Entity>(
+                    &[C::InstrumentKey, C::StartMs],
+                    &[
+                        C::Open,
+                        C::High,
+                        C::Low,
+                        C::Close,
+                        C::Volume,
+                        C::Vwap,
+                        C::Oi,
+                        C::UpdatedAtMs,
+                    ],
+                )
+            },
+            timeframes: {
+                use custom_timeframe::Column as C;
+                Table::of::<custom_timeframe::Entity>(
+                    &[C::InstrumentKey, C::Timeframe, C::BucketStartMs],
+                    &[
+                        C::BucketEndMs,
+                        C::Open,
+                        C::High,
+                        C::Low,
+                        C::Close,
+                        C::Volume,
+                        C::Vwap,
+                        C::Oi,
+                        C::NBars,
+                        C::ExpectedBars,
+                        C::Partial,
+                        C::Gaps,
+                        C::ComputedAtMs,
+                    ],
+                )
+            },
+            greeks: {
+                use greeks::Column as C;
+                Table::of::<greeks::Entity>(
+                    &[C::InstrumentKey, C::MinuteMs],
+                    &[
+                        C::UnderlyingPrice,
+                        C::Forward,
+                        C::ForwardSource,
+                        C::OptionPrice,
+                        C::PriceSource,
+                        C::Iv,
+                        C::IvError,
+                        C::Delta,
+                        C::Gamma,
+                        C::ThetaPerYear,
+                        C::VegaPerUnit,
+                        C::RhoPerUnit,
+                        C::Vanna,
+                        C::Volga,
+                        C::CharmPerYear,
+                        C::Speed,
+                        C::Model,
+                        C::Rate,
+                        C::TimeBasis,
+                        C::TYears,
+                    ],
+                )
+            },
+            instruments: {
+                use instrument::Column as C;
+                Table::of::<instrument::Entity>(
+                    &[C::Key],
+                    &[
+                        C::Kind,
+                        C::Underlying,
+                        C::Market,
+                        C::ExpiryMs,
+                        C::Strike,
+                        C::OptionRight,
+                        C::LotSize,
+                        C::TickSize,
+                    ],
+                )
+            },
+            moneyness: {
+                use moneyness::Column as C;
+                Table::of::<moneyness::Entity>(
+                    &[C::Underlying, C::Expiry, C::OptionRight, C::Level, C::MinuteMs],
+                    &[
+                        C::Count,
+                        C::CountWithIv,
+                        C::MeanIv,
+                        C::Delta,
+                        C::Gamma,
+                        C::ThetaPerYear,
+                        C::VegaPerUnit,
+                        C::RhoPerUnit,
+                        C::Vanna,
+                        C::Volga,
+                        C::CharmPerYear,
+                        C::Speed,
+                        C::TotalVolume,
+                        C::TotalOi,
+                        C::AtmIv,
+                    ],
+                )
+            },
+        }
+    }
 }
 
 pub(crate) fn db_error(e: DbErr) -> PortError {
@@ -43,7 +169,11 @@ impl SeaStore {
     /// Wraps an open connection (migrations already applied).
     #[must_use]
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            writer: Writer::of(&db),
+            db,
+            tables: Arc::new(Tables::new()),
+        }
     }
 
     /// Connects to `url` (`sqlite://…?mode=rwc` or `postgres://…`).
@@ -91,35 +221,42 @@ pub fn connect_options(url: &str) -> ConnectOptions {
 }
 
 /// Drops the cached aggregates (every timeframe) of the written instruments whose bucket spans
-/// a minute between the batch's earliest and latest: one `DELETE` per batch, cheap when nothing
-/// is cached (an index probe per key). A batch spanning a long time range over-invalidates, which
-/// costs a recomputation, never a stale answer.
-async fn invalidate_timeframes(txn: &DatabaseTransaction, candles: &[InstrumentCandle]) -> Result<(), PortError> {
+/// a minute between the batch's earliest and latest: one `DELETE` per chunk of keys, cheap when
+/// nothing is cached (an index probe per key). A batch spanning a long time range
+/// over-invalidates, which costs a recomputation, never a stale answer.
+fn invalidate_timeframes<'a>(writer: &Writer, candles: &[&'a InstrumentCandle]) -> Vec<Step<'static, 'a>> {
     let (Some(lo), Some(hi)) = (
         candles.iter().map(|c| c.bar.start).min(),
         candles.iter().map(|c| c.bar.start).max(),
     ) else {
-        return Ok(());
+        return Vec::new();
     };
     let mut keys: Vec<&str> = candles.iter().map(|c| c.key.as_str()).collect();
     keys.sort_unstable();
     keys.dedup();
-    use custom_timeframe::Column as C;
-    for chunk in keys.chunks(CHUNK) {
-        custom_timeframe::Entity::delete_many()
-            .filter(C::InstrumentKey.is_in(chunk.iter().copied()))
-            .filter(C::BucketEndMs.gt(lo.timestamp_millis()))
-            .filter(C::BucketStartMs.lte(hi.timestamp_millis()))
-            .exec(txn)
-            .await
-            .map_err(db_error)?;
-    }
-    Ok(())
+    keys.chunks(CHUNK)
+        .map(|chunk| {
+            let list: Vec<String> = (1..=chunk.len()).map(|n| writer.placeholder(n)).collect();
+            let mut cells: Vec<Cell<'a>> = chunk.iter().map(|k| Cell::str(k)).collect();
+            cells.push(Cell::BigInt(lo.timestamp_millis()));
+            cells.push(Cell::BigInt(hi.timestamp_millis()));
+            Step::Plain(Plain {
+                sql: format!(
+                    "DELETE FROM \"signal_custom_timeframes\" WHERE \"instrument_key\" IN ({}) \
+                     AND \"bucket_end_ms\" > {} AND \"bucket_start_ms\" <= {}",
+                    list.join(", "),
+                    writer.placeholder(chunk.len() + 1),
+                    writer.placeholder(chunk.len() + 2),
+                ),
+                cells,
+            })
+        })
+        .collect()
 }
 
 /// One candle per instrument and minute, the last given of each, in the order first met: an
 /// upsert statement may not touch a row twice on PostgreSQL, and the last bar is the newest.
-fn last_per_minute(candles: &[InstrumentCandle]) -> impl Iterator<Item = &InstrumentCandle> {
+fn last_per_minute(candles: &[InstrumentCandle]) -> Vec<&InstrumentCandle> {
     let mut at: std::collections::HashMap<(&str, i64), usize> = std::collections::HashMap::with_capacity(candles.len());
     let mut out: Vec<&InstrumentCandle> = Vec::with_capacity(candles.len());
     for c in candles {
@@ -131,7 +268,7 @@ fn last_per_minute(candles: &[InstrumentCandle]) -> impl Iterator<Item = &Instru
             }
         }
     }
-    out.into_iter()
+    out
 }
 
 /// A row limit for SQL: limits are signed 64-bit there, so anything larger means "all".
@@ -146,29 +283,14 @@ impl SignalStore for SeaStore {
             return Ok(());
         }
         let now_ms = convert::now_ms();
-        let models: Vec<candle::Model> = last_per_minute(candles)
-            .map(|c| convert::candle_model(c, now_ms))
-            .collect();
-        let txn = self.db.begin().await.map_err(db_error)?;
-        use candle::Column as C;
-        upsert::upsert::<candle::Entity, _>(
-            &txn,
-            &models,
-            &[C::InstrumentKey, C::StartMs],
-            &[
-                C::Open,
-                C::High,
-                C::Low,
-                C::Close,
-                C::Volume,
-                C::Vwap,
-                C::Oi,
-                C::UpdatedAtMs,
-            ],
-        )
-        .await?;
-        invalidate_timeframes(&txn, candles).await?;
-        txn.commit().await.map_err(db_error)
+        let latest = last_per_minute(candles);
+        let mut steps = vec![Step::Upsert(Rows::of(
+            &self.tables.candles,
+            latest.iter().copied(),
+            |c, out| convert::candle_cells(c, now_ms, out),
+        ))];
+        steps.extend(invalidate_timeframes(&self.writer, &latest));
+        self.writer.write(&steps).await
     }
 
     async fn timeframe_bars(
@@ -200,34 +322,11 @@ impl SignalStore for SeaStore {
             return Ok(());
         }
         let now_ms = convert::now_ms();
-        let models: Vec<custom_timeframe::Model> = bars
-            .iter()
-            .map(|b| convert::timeframe_model(key, timeframe, b, now_ms))
-            .collect();
-        let txn = self.db.begin().await.map_err(db_error)?;
-        use custom_timeframe::Column as C;
-        upsert::upsert::<custom_timeframe::Entity, _>(
-            &txn,
-            &models,
-            &[C::InstrumentKey, C::Timeframe, C::BucketStartMs],
-            &[
-                C::BucketEndMs,
-                C::Open,
-                C::High,
-                C::Low,
-                C::Close,
-                C::Volume,
-                C::Vwap,
-                C::Oi,
-                C::NBars,
-                C::ExpectedBars,
-                C::Partial,
-                C::Gaps,
-                C::ComputedAtMs,
-            ],
-        )
-        .await?;
-        txn.commit().await.map_err(db_error)
+        let timeframe = timeframe.to_string();
+        let rows = Rows::of(&self.tables.timeframes, bars, |b, out| {
+            convert::timeframe_cells(key, &timeframe, b, now_ms, out);
+        });
+        self.writer.write(&[Step::Upsert(rows)]).await
     }
 
     async fn candles(&self, key: &InstrumentKey, range: TimeRange) -> Result<Vec<InstrumentCandle>, PortError> {
@@ -247,38 +346,8 @@ impl SignalStore for SeaStore {
         if records.is_empty() {
             return Ok(());
         }
-        let models: Vec<greeks::Model> = records.iter().map(convert::greeks_model).collect();
-        let txn = self.db.begin().await.map_err(db_error)?;
-        use greeks::Column as C;
-        upsert::upsert::<greeks::Entity, _>(
-            &txn,
-            &models,
-            &[C::InstrumentKey, C::MinuteMs],
-            &[
-                C::UnderlyingPrice,
-                C::Forward,
-                C::ForwardSource,
-                C::OptionPrice,
-                C::PriceSource,
-                C::Iv,
-                C::IvError,
-                C::Delta,
-                C::Gamma,
-                C::ThetaPerYear,
-                C::VegaPerUnit,
-                C::RhoPerUnit,
-                C::Vanna,
-                C::Volga,
-                C::CharmPerYear,
-                C::Speed,
-                C::Model,
-                C::Rate,
-                C::TimeBasis,
-                C::TYears,
-            ],
-        )
-        .await?;
-        txn.commit().await.map_err(db_error)
+        let rows = Rows::of(&self.tables.greeks, records, convert::greeks_cells);
+        self.writer.write(&[Step::Upsert(rows)]).await
     }
 
     async fn greeks(
@@ -305,29 +374,10 @@ impl SignalStore for SeaStore {
             return Ok(());
         }
         let now_ms = convert::now_ms();
-        let models: Vec<instrument::Model> = contracts
-            .iter()
-            .map(|c| convert::instrument_model(c, market, now_ms))
-            .collect();
-        let txn = self.db.begin().await.map_err(db_error)?;
-        use instrument::Column as C;
-        upsert::upsert::<instrument::Entity, _>(
-            &txn,
-            &models,
-            &[C::Key],
-            &[
-                C::Kind,
-                C::Underlying,
-                C::Market,
-                C::ExpiryMs,
-                C::Strike,
-                C::OptionRight,
-                C::LotSize,
-                C::TickSize,
-            ],
-        )
-        .await?;
-        txn.commit().await.map_err(db_error)
+        let rows = Rows::of(&self.tables.instruments, contracts, |c, out| {
+            convert::instrument_cells(c, market, now_ms, out);
+        });
+        self.writer.write(&[Step::Upsert(rows)]).await
     }
 
     async fn save_computation(&self, r: &ComputationRecord) -> Result<(), PortError> {
@@ -357,33 +407,8 @@ impl SignalStore for SeaStore {
         if records.is_empty() {
             return Ok(());
         }
-        let models: Vec<moneyness::Model> = records.iter().map(convert::moneyness_model).collect();
-        let txn = self.db.begin().await.map_err(db_error)?;
-        use moneyness::Column as C;
-        upsert::upsert::<moneyness::Entity, _>(
-            &txn,
-            &models,
-            &[C::Underlying, C::Expiry, C::OptionRight, C::Level, C::MinuteMs],
-            &[
-                C::Count,
-                C::CountWithIv,
-                C::MeanIv,
-                C::Delta,
-                C::Gamma,
-                C::ThetaPerYear,
-                C::VegaPerUnit,
-                C::RhoPerUnit,
-                C::Vanna,
-                C::Volga,
-                C::CharmPerYear,
-                C::Speed,
-                C::TotalVolume,
-                C::TotalOi,
-                C::AtmIv,
-            ],
-        )
-        .await?;
-        txn.commit().await.map_err(db_error)
+        let rows = Rows::of(&self.tables.moneyness, records, convert::moneyness_cells);
+        self.writer.write(&[Step::Upsert(rows)]).await
     }
 
     async fn moneyness(
@@ -398,7 +423,7 @@ impl SignalStore for SeaStore {
         use moneyness::Column as C;
         let rows = moneyness::Entity::find()
             .filter(C::Underlying.eq(underlying.as_str()))
-            .filter(C::Expiry.eq(expiry.format("%Y-%m-%d").to_string()))
+            .filter(C::Expiry.eq(convert::expiry_text(expiry)))
             .filter(C::OptionRight.eq(right.as_str()))
             .filter(C::Level.eq(level.to_string()))
             .filter(C::MinuteMs.gte(range.from.timestamp_millis()))

@@ -107,6 +107,7 @@ async fn harness(db: FreshDatabase) -> Harness {
         clock,
         api_keys: Arc::default(),
         redis: None,
+        subscriptions: adapters::http::websocket::WsContext::new(Default::default(), Default::default()),
     };
     Harness {
         _db: db,

@@ -33,6 +33,7 @@ async fn harness(db: FreshDatabase, api_keys: &[&str]) -> Harness {
         clock,
         api_keys: Arc::new(api_keys.iter().map(|s| (*s).to_owned()).collect()),
         redis: None,
+        subscriptions: adapters::http::websocket::WsContext::new(Default::default(), Default::default()),
     };
     use poem::EndpointExt;
     Harness {

@@ -26,3 +26,4 @@ mod replay;
 mod store;
 mod streams;
 mod support;
+mod websocket;

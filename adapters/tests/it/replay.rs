@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use adapters::replay::{ReplayBatch, nse_chain};
 use adapters::store::SeaStore;
+use adapters::store::entities::{candle, greeks, moneyness};
 use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use domain::chain::Conventions;
@@ -193,4 +194,101 @@ async fn default_conventions_agree_between_calls_and_puts() {
     );
     assert!(diffs.len() > 1_000);
     assert!(med < 1.0, "parity forward makes calls and puts agree: {med}");
+}
+
+/// Everything a replay stores, in a comparable form (write times zeroed).
+async fn stored(store: &SeaStore) -> (Vec<candle::Model>, Vec<greeks::Model>, Vec<moneyness::Model>) {
+    use sea_orm::{EntityTrait, QueryOrder};
+    let db = store.connection();
+    let mut candles = candle::Entity::find()
+        .order_by_asc(candle::Column::InstrumentKey)
+        .order_by_asc(candle::Column::StartMs)
+        .all(db)
+        .await
+        .unwrap();
+    for c in &mut candles {
+        c.updated_at_ms = 0;
+    }
+    let greeks = greeks::Entity::find()
+        .order_by_asc(greeks::Column::InstrumentKey)
+        .order_by_asc(greeks::Column::MinuteMs)
+        .all(db)
+        .await
+        .unwrap();
+    let mut moneyness = moneyness::Entity::find().all(db).await.unwrap();
+    moneyness.sort_by(|a, b| {
+        (&a.underlying, &a.expiry, &a.option_right, &a.level, a.minute_ms).cmp(&(
+            &b.underlying,
+            &b.expiry,
+            &b.option_right,
+            &b.level,
+            b.minute_ms,
+        ))
+    });
+    (candles, greeks, moneyness)
+}
+
+#[tokio::test]
+async fn a_bulk_load_stores_what_batch_by_batch_ingest_stores() {
+    let Some(path) = chain_file() else { return };
+    let batches = nse_chain::read(std::fs::File::open(path).unwrap()).unwrap();
+    let batches = &batches[..120];
+    let now = DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let mut results = Vec::new();
+    for bulk in [false, true] {
+        let db = FreshDatabase::sqlite();
+        let store = SeaStore::connect(&db.url).await.unwrap();
+        Migrator::up(store.connection(), None).await.unwrap();
+        let registry = Arc::new(InstrumentRegistry::default());
+        let ingest = IngestTicks::new(
+            registry.clone(),
+            Arc::new(RealtimeState::default()),
+            Arc::new(store.clone()),
+            Arc::new(ManualClock::new(now)),
+            Conventions::DEFAULT,
+        );
+        for b in batches {
+            registry.register_underlying(b.underlying.clone(), &b.market);
+            for c in &b.contracts {
+                registry.register_option(c.clone(), &b.market);
+            }
+        }
+        let mut accepted = 0;
+        if bulk {
+            // Groups of 50, as `replay` does, each written after the next group is priced.
+            let mut waiting = None;
+            for group in batches.chunks(50) {
+                let ticks: Vec<&[_]> = group.iter().map(|b| b.ticks.as_slice()).collect();
+                let (reports, write) = ingest.load_many(&ticks).await.unwrap();
+                accepted += reports.iter().map(|r| r.accepted).sum::<usize>();
+                if let Some(w) = waiting.replace(write) {
+                    ingest.write_bulk(&w).await.unwrap();
+                }
+            }
+            ingest.write_bulk(&waiting.unwrap()).await.unwrap();
+        } else {
+            for (i, b) in batches.iter().enumerate() {
+                accepted += ingest.execute(&b.ticks).await.unwrap().accepted;
+                if i % 50 == 49 {
+                    ingest.flush().await.unwrap();
+                }
+            }
+            ingest.flush().await.unwrap();
+        }
+        let rows = stored(&store).await;
+        assert!(
+            rows.1.len() > 5_000 && rows.2.len() > 5_000,
+            "{} {}",
+            rows.1.len(),
+            rows.2.len()
+        );
+        results.push((accepted, rows));
+    }
+    let (one_by_one, bulk) = (&results[0], &results[1]);
+    assert_eq!(one_by_one.0, bulk.0, "ticks accepted");
+    assert_eq!(one_by_one.1.0, bulk.1.0, "candles");
+    assert_eq!(one_by_one.1.1, bulk.1.1, "Greeks snapshots");
+    assert_eq!(one_by_one.1.2, bulk.1.2, "moneyness aggregates");
 }

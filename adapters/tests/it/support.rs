@@ -7,7 +7,7 @@ use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use domain::chain::Conventions;
 use domain::instrument::{InstrumentKey, LotSize, OptionContract, OptionRight, Strike};
-use domain::ports::{AggregateCache, Clock, ManualClock, SignalStore};
+use domain::ports::{AggregateCache, Clock, ManualClock, SignalPublisher, SignalStore};
 
 /// Monday 2026-02-02 10:00 IST, inside the NSE session.
 pub fn now() -> DateTime<Utc> {
@@ -29,6 +29,15 @@ pub fn pipeline(store: Arc<dyn SignalStore>) -> Arc<IngestTicks> {
 
 /// [`pipeline`] with an in-process aggregate cache.
 pub fn pipeline_with(store: Arc<dyn SignalStore>, aggregates: Option<Arc<dyn AggregateCache>>) -> Arc<IngestTicks> {
+    pipeline_publishing(store, aggregates, None)
+}
+
+/// [`pipeline_with`], publishing updates through `publisher`.
+pub fn pipeline_publishing(
+    store: Arc<dyn SignalStore>,
+    aggregates: Option<Arc<dyn AggregateCache>>,
+    publisher: Option<Arc<dyn SignalPublisher>>,
+) -> Arc<IngestTicks> {
     let registry = InstrumentRegistry::default();
     registry.register_underlying(InstrumentKey::parse("NSE:NIFTY").unwrap(), "NSE");
     registry.register_option(
@@ -52,7 +61,8 @@ pub fn pipeline_with(store: Arc<dyn SignalStore>, aggregates: Option<Arc<dyn Agg
             clock,
             Conventions::DEFAULT,
         )
-        .with_aggregate_cache(aggregates),
+        .with_aggregate_cache(aggregates)
+        .with_publisher(publisher),
     )
 }
 

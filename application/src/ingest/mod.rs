@@ -16,4 +16,4 @@ mod ticks;
 
 pub use registry::{InstrumentKind, InstrumentRegistry, RegisteredInstrument};
 pub use state::{ChainSnapshot, ExpiryState, QuoteState, RealtimeState};
-pub use ticks::{IngestReport, IngestTicks, RowRejection};
+pub use ticks::{BulkWrite, IngestReport, IngestTicks, RowRejection};

@@ -4,15 +4,18 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::candles::{MinuteBarBuilder, TickEffect};
+use domain::candles::{MinuteBarBuilder, TickEffect, Timeframe};
 use domain::chain::Conventions;
 use domain::expiry::{Forward, time_to_expiry};
 use domain::instrument::InstrumentKey;
+use domain::instrument::OptionRight;
 use domain::market_data::Tick;
+use domain::moneyness::{LevelAggregate, MoneynessLevel};
 use domain::ports::{
-    AggregateCache, Clock, ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, PortError, SignalStore,
-    TimeRange,
+    AggregateCache, Clock, ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, Outgoing, PortError,
+    SignalEvent, SignalPublisher, SignalStore, TimeRange,
 };
+use domain::subscriptions::Topic;
 
 use super::moneyness::chain_records;
 use super::pricing::{expiry_forward, minute_of, price_option};
@@ -39,6 +42,21 @@ pub struct IngestReport {
     pub rejected: Vec<RowRejection>,
 }
 
+/// What [`IngestTicks::load_many`] leaves to store, in the order [`IngestTicks::write_bulk`]
+/// writes it.
+#[derive(Debug, Default)]
+pub struct BulkWrite {
+    /// 1-minute bars of the accepted ticks.
+    pub candles: Vec<InstrumentCandle>,
+    /// Moneyness aggregates of the expiries priced.
+    pub moneyness: Vec<MoneynessRecord>,
+    /// Greeks snapshots, one per option and minute.
+    pub greeks: Vec<GreeksRecord>,
+}
+
+/// One level's call and put aggregates and the expiry's ATM IV, for a `moneyness` update.
+type BothRights = (Option<LevelAggregate>, Option<LevelAggregate>, Option<f64>);
+
 /// An expiry's minute still open: its forward, time to expiry (years) and the minute.
 type OpenMinute = (Forward, f64, DateTime<Utc>);
 
@@ -57,6 +75,12 @@ pub struct IngestTicks {
     staged: Mutex<Vec<MoneynessRecord>>,
     /// The in-process cache of closed days of custom-timeframe bars, told about late bars.
     aggregates: Option<Arc<dyn AggregateCache>>,
+    /// Fan-out of updates to subscribers, when there are any.
+    publisher: Option<Arc<dyn SignalPublisher>>,
+    /// Chain updates (ATM IV, moneyness) waiting for the next publish.
+    unpublished: Mutex<Vec<Outgoing>>,
+    /// The minute of each instrument's bar last published as forming.
+    forming_bars: Mutex<HashMap<InstrumentKey, DateTime<Utc>>>,
 }
 
 /// What applying a batch left to do: the bars to write and the options to price.
@@ -98,7 +122,18 @@ impl IngestTicks {
             dirty: Mutex::default(),
             staged: Mutex::default(),
             aggregates: None,
+            publisher: None,
+            unpublished: Mutex::default(),
+            forming_bars: Mutex::default(),
         }
+    }
+
+    /// Publishes through `publisher`: every Greeks update (`greeks:{key}`), and each expiry's
+    /// minute snapshot (`atm_iv:{underlying}:{expiry}`, `moneyness:{underlying}:{expiry}:{level}`).
+    #[must_use]
+    pub fn with_publisher(mut self, publisher: Option<Arc<dyn SignalPublisher>>) -> Self {
+        self.publisher = publisher;
+        self
     }
 
     /// Tells `cache` about every 1-minute bar written into a closed session day (see
@@ -172,29 +207,66 @@ impl IngestTicks {
         // Durable before the answer: the bars the accepted rows changed (a later bar of the same
         // minute supersedes an earlier one, as the store's port promises).
         self.save_candles(&applied.candles).await?;
-        self.price(ticks, &applied.priced, &applied.touched);
+        let mut updates = self.candle_updates(ticks, &applied.candles);
+        updates.extend(self.take_unpublished());
+        updates.extend(self.price(ticks, &applied.priced, &applied.touched));
+        self.publish(updates).await;
         Ok(applied.report)
     }
 
     /// Ingests several batches in order, as [`Self::execute`] would one by one, but writes
-    /// their candles in one transaction at the end: for bulk loads (`replay`), where nothing is
-    /// answered per batch. Each batch is priced on the state its predecessors left.
+    /// nothing: their candles and every minute snapshot taken so far (as [`Self::flush`] would
+    /// write them) come back as a [`BulkWrite`] for [`Self::write_bulk`]. For bulk loads
+    /// (`replay`), where nothing is answered per batch: the next batches can be priced while
+    /// one writer stores this one. Each batch is priced on the state its predecessors left.
+    ///
+    /// Bulk writes must be stored in the order they were taken (later ones overwrite the still
+    /// open minutes of earlier ones), by one writer at a time.
     ///
     /// # Errors
-    /// [`PortError`] when the store fails; then none of the batches' candles are stored (the
-    /// in-memory state has moved on: the caller stops).
+    /// [`PortError`] when the store fails reading the bars a resumed instrument already has.
     #[tracing::instrument(skip(self, batches), fields(n = batches.len()))]
-    pub async fn execute_many(&self, batches: &[&[Tick]]) -> Result<Vec<IngestReport>, PortError> {
+    pub async fn load_many(&self, batches: &[&[Tick]]) -> Result<(Vec<IngestReport>, BulkWrite), PortError> {
         let mut reports = Vec::with_capacity(batches.len());
         let mut candles = Vec::new();
         for ticks in batches {
             let applied = self.apply(ticks).await?;
-            self.price(ticks, &applied.priced, &applied.touched);
+            let mut updates = self.candle_updates(ticks, &applied.candles);
+            updates.extend(self.take_unpublished());
+            updates.extend(self.price(ticks, &applied.priced, &applied.touched));
+            self.publish(updates).await;
             candles.extend(applied.candles);
             reports.push(applied.report);
         }
-        self.save_candles(&candles).await?;
-        Ok(reports)
+        let dirty: Vec<_> = std::mem::take(&mut *self.dirty.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+            .into_iter()
+            .collect();
+        let mut moneyness = std::mem::take(&mut *self.staged.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        moneyness.extend(self.snapshot_expiries(dirty));
+        self.publish(self.take_unpublished()).await;
+        let greeks = std::mem::take(&mut *self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+            .into_values()
+            .collect();
+        Ok((
+            reports,
+            BulkWrite {
+                candles,
+                moneyness,
+                greeks,
+            },
+        ))
+    }
+
+    /// Stores what [`Self::load_many`] took: candles, moneyness aggregates, Greeks snapshots and
+    /// the run's computation record. Returns the number of Greeks snapshots.
+    ///
+    /// # Errors
+    /// [`PortError`] from the store; what was not written is lost to this run (the caller stops).
+    pub async fn write_bulk(&self, w: &BulkWrite) -> Result<usize, PortError> {
+        self.save_candles(&w.candles).await?;
+        self.store.save_moneyness(&w.moneyness).await?;
+        self.save_greeks_run(&w.greeks).await?;
+        Ok(w.greeks.len())
     }
 
     /// Validates a batch and applies it to the bar builders and the realtime quotes (nothing
@@ -320,7 +392,9 @@ impl IngestTicks {
         Ok(())
     }
 
-    fn price(&self, ticks: &[Tick], priced: &[usize], touched: &HashSet<(InstrumentKey, NaiveDate)>) {
+    /// Prices the options of a batch; returns the Greeks updates for subscribers (none without a
+    /// publisher).
+    fn price(&self, ticks: &[Tick], priced: &[usize], touched: &HashSet<(InstrumentKey, NaiveDate)>) -> Vec<Outgoing> {
         let c = &self.conventions;
         let mut forwards = HashMap::new();
         for (u, e) in touched {
@@ -369,10 +443,33 @@ impl IngestTicks {
                 out.push(r);
             }
         }
+        let updates: Vec<Outgoing> = if self.publisher.is_some() {
+            out.iter()
+                .map(|r| Outgoing {
+                    topic: Topic::Greeks { key: r.key.clone() }.to_string(),
+                    source_ts: r.minute,
+                    forming: false,
+                    event: SignalEvent::Greeks(r.clone()),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for r in out {
             self.state.set_greeks(r.clone());
             pending.insert((r.key.clone(), minute_of(r.minute)), r);
+        }
+        updates
+    }
+
+    /// Hands updates to the publisher, when there is one. A fan-out failure is logged, not
+    /// fatal: the data is stored, and subscribers see a hole they resume across with a snapshot.
+    async fn publish(&self, updates: Vec<Outgoing>) {
+        if let (Some(p), false) = (&self.publisher, updates.is_empty())
+            && let Err(e) = p.publish(updates).await
+        {
+            tracing::warn!(error = %e, "updates not published to subscribers");
         }
     }
 
@@ -387,6 +484,7 @@ impl IngestTicks {
             .collect();
         let mut records = std::mem::take(&mut *self.staged.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         records.extend(self.snapshot_expiries(dirty));
+        self.publish(self.take_unpublished()).await;
         if let Err(e) = self.store.save_moneyness(&records).await {
             // Keep them for the next flush.
             self.staged
@@ -405,6 +503,9 @@ impl IngestTicks {
             let spot = self.state.spot(&u).map(|(_, s)| s);
             let state = self.state.expiry(&u, e);
             let (analytics, recs) = chain_records(&self.conventions, &u, e, minute, &state, spot, forward, t);
+            if self.publisher.is_some() {
+                self.stage_chain_updates(&u, e, minute, analytics.atm_iv, &recs);
+            }
             self.state.set_chain(
                 &u,
                 e,
@@ -419,6 +520,137 @@ impl IngestTicks {
             out.extend(recs);
         }
         out
+    }
+
+    /// Queues the subscribers' updates of one expiry's minute snapshot: `atm_iv:{u}:{e}` and
+    /// `moneyness:{u}:{e}:{level}` (both rights in one update). They go out with the next publish.
+    fn stage_chain_updates(
+        &self,
+        underlying: &InstrumentKey,
+        expiry: NaiveDate,
+        minute: DateTime<Utc>,
+        atm_iv: Option<domain::chain::AtmIv>,
+        records: &[MoneynessRecord],
+    ) {
+        let mut out = Vec::with_capacity(records.len() + 1);
+        out.push(Outgoing {
+            topic: Topic::AtmIv {
+                underlying: underlying.clone(),
+                expiry,
+            }
+            .to_string(),
+            source_ts: minute,
+            forming: false,
+            event: SignalEvent::AtmIv {
+                underlying: underlying.clone(),
+                expiry,
+                minute,
+                atm_iv,
+            },
+        });
+        let mut levels: BTreeMap<MoneynessLevel, BothRights> = BTreeMap::new();
+        for r in records {
+            let entry = levels.entry(r.level).or_default();
+            match r.right {
+                OptionRight::Call => entry.0 = Some(r.aggregate),
+                OptionRight::Put => entry.1 = Some(r.aggregate),
+            }
+            entry.2 = entry.2.or(r.atm_iv);
+        }
+        out.extend(levels.into_iter().map(|(level, (call, put, atm_iv))| {
+            Outgoing {
+                topic: Topic::Moneyness {
+                    underlying: underlying.clone(),
+                    expiry,
+                    level,
+                }
+                .to_string(),
+                source_ts: minute,
+                forming: false,
+                event: SignalEvent::MoneynessLevel {
+                    underlying: underlying.clone(),
+                    expiry,
+                    level,
+                    minute,
+                    call,
+                    put,
+                    atm_iv,
+                },
+            }
+        }));
+        self.unpublished
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(out);
+    }
+
+    /// The `candles:{key}:1m` updates of a batch: the last state of each bar it changed, marked
+    /// forming while its minute is not over by the batch's newest tick of that instrument; and,
+    /// when an instrument's forming bar is overtaken by a later minute, that bar once more as
+    /// closed (`forming: false`). None without a publisher.
+    fn candle_updates(&self, ticks: &[Tick], candles: &[InstrumentCandle]) -> Vec<Outgoing> {
+        if self.publisher.is_none() || candles.is_empty() {
+            return Vec::new();
+        }
+        let mut newest: HashMap<&InstrumentKey, DateTime<Utc>> = HashMap::new();
+        for t in ticks {
+            newest
+                .entry(&t.key)
+                .and_modify(|ts| *ts = (*ts).max(t.ts))
+                .or_insert(t.ts);
+        }
+        let mut last: BTreeMap<(&InstrumentKey, DateTime<Utc>), &InstrumentCandle> = BTreeMap::new();
+        for c in candles {
+            last.insert((&c.key, c.bar.start), c);
+        }
+        let one_minute = chrono::Duration::minutes(1);
+        let update = |c: InstrumentCandle, seen: DateTime<Utc>, forming: bool| Outgoing {
+            topic: Topic::Candles {
+                key: c.key.clone(),
+                timeframe: Timeframe::ONE_MINUTE,
+            }
+            .to_string(),
+            source_ts: seen,
+            forming,
+            event: SignalEvent::Candle(c),
+        };
+        let mut out = Vec::with_capacity(last.len());
+        let builders = self.builders.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut open = self
+            .forming_bars
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for c in last.into_values() {
+            let seen = newest.get(&c.key).copied().unwrap_or(c.bar.start);
+            let forming = c.bar.start + one_minute > seen;
+            if forming {
+                let previous = open.insert(c.key.clone(), c.bar.start);
+                if let Some(p) = previous.filter(|p| *p < c.bar.start)
+                    && let Some(bar) = builders.get(&c.key).and_then(|b| b.bar(p))
+                {
+                    out.push(update(
+                        InstrumentCandle {
+                            key: c.key.clone(),
+                            bar,
+                        },
+                        seen,
+                        false,
+                    ));
+                }
+            }
+            out.push(update(c.clone(), seen, forming));
+        }
+        out
+    }
+
+    /// Takes the queued chain updates.
+    fn take_unpublished(&self) -> Vec<Outgoing> {
+        std::mem::take(
+            &mut *self
+                .unpublished
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// Before a batch moves an expiry into a later minute, snapshots the expiry as it stood at
@@ -460,9 +692,25 @@ impl IngestTicks {
         if batch.is_empty() {
             return Ok(0);
         }
+        self.save_greeks_run(&batch).await?;
+        let mut p = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for r in &batch {
+            if p.get(&(r.key.clone(), r.minute)).is_some_and(|x| x == r) {
+                p.remove(&(r.key.clone(), r.minute));
+            }
+        }
+        Ok(batch.len())
+    }
+
+    /// Stores Greeks snapshots, then a computation record of the run (what it covered, how long
+    /// it took, the rows without IV and why); a failing record is logged, not fatal.
+    async fn save_greeks_run(&self, batch: &[GreeksRecord]) -> Result<(), PortError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
         let started = self.clock.now();
         let timer = std::time::Instant::now();
-        self.store.save_greeks(&batch).await?;
+        self.store.save_greeks(batch).await?;
         let mut iv_errors: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
         for r in batch.iter().filter(|r| r.iv.is_none()) {
             *iv_errors
@@ -484,12 +732,6 @@ impl IngestTicks {
         if let Err(e) = self.store.save_computation(&meta).await {
             tracing::warn!(error = %e, "computation metadata not stored");
         }
-        let mut p = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for r in &batch {
-            if p.get(&(r.key.clone(), r.minute)).is_some_and(|x| x == r) {
-                p.remove(&(r.key.clone(), r.minute));
-            }
-        }
-        Ok(batch.len())
+        Ok(())
     }
 }

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use adapters::clock::SystemClock;
 use adapters::replay::{candles, nse_chain, nse_chain_raw};
 use adapters::store::SeaStore;
-use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
+use application::ingest::{BulkWrite, IngestTicks, InstrumentRegistry, RealtimeState};
 use clap::{Args, ValueEnum};
-use domain::ports::SignalStore;
+use domain::instrument::OptionContract;
+use domain::ports::{PortError, SignalStore};
 use indicatif::{ProgressBar, ProgressStyle};
 use migration::{Migrator, MigratorTrait};
 
@@ -84,13 +85,13 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> Result<(), Box<dyn st
     Migrator::up(&db, None).await?;
     let store = Arc::new(SeaStore::new(db));
     let registry = Arc::new(InstrumentRegistry::default());
-    let ingest = IngestTicks::new(
+    let ingest = Arc::new(IngestTicks::new(
         registry.clone(),
         Arc::new(RealtimeState::default()),
         store.clone(),
         Arc::new(SystemClock),
         conventions,
-    );
+    ));
 
     let bar = ProgressBar::new(batches.len() as u64);
     bar.set_style(
@@ -98,11 +99,22 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> Result<(), Box<dyn st
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = Instant::now();
-    let (mut accepted, mut rejected, mut snapshots) = (0usize, 0usize, 0usize);
-    // Paced (`--speed`): one batch at a time, as a live feed would arrive. As fast as possible:
-    // groups of batches, each group's candles in one transaction, Greeks snapshots flushed after
-    // each group.
+    let (mut accepted, mut rejected) = (0usize, 0usize);
+    // Paced (`--speed`): one batch at a time, as a live feed would arrive, Greeks snapshots
+    // flushed every FLUSH_EVERY batches. As fast as possible: groups of FLUSH_EVERY batches,
+    // each group's writes handed to one writer task that stores them in order while the next
+    // group is priced (at most one group waiting, so memory stays bounded).
+    let (writes, writer) = if args.speed > 0.0 {
+        (None, None)
+    } else {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Pending>(1);
+        (
+            Some(tx),
+            Some(tokio::spawn(write_in_order(ingest.clone(), store.clone(), rx))),
+        )
+    };
     let group = if args.speed > 0.0 { 1 } else { FLUSH_EVERY };
+    let mut snapshots = 0usize;
     let mut prev: Option<chrono::DateTime<chrono::Utc>> = None;
     for (g, chunk) in batches.chunks(group).enumerate() {
         if let (Some(p), Some(first)) = (prev, chunk.first()) {
@@ -110,29 +122,45 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> Result<(), Box<dyn st
             tokio::time::sleep(Duration::from_secs_f64(gap.as_secs_f64() / args.speed)).await;
         }
         prev = chunk.last().map(|b| b.ts).filter(|_| args.speed > 0.0);
+        let mut contracts = Vec::new();
         for b in chunk {
             registry.register_underlying(b.underlying.clone(), &b.market);
-            let new: Vec<_> = b
-                .contracts
-                .iter()
-                .filter(|c| registry.get(&c.key).is_none())
-                .cloned()
-                .collect();
-            for c in &new {
+            for c in b.contracts.iter().filter(|c| registry.get(&c.key).is_none()) {
                 registry.register_option(c.clone(), &b.market);
+                contracts.push((c.clone(), b.market.clone()));
             }
-            store.register_contracts(&new, &b.market).await?;
         }
         let ticks: Vec<&[_]> = chunk.iter().map(|b| b.ticks.as_slice()).collect();
-        for report in ingest.execute_many(&ticks).await? {
+        let reports = match &writes {
+            Some(tx) => {
+                let (reports, bulk) = ingest.load_many(&ticks).await?;
+                if tx.send(Pending { contracts, bulk }).await.is_err() {
+                    break; // the writer failed: its error is reported below
+                }
+                reports
+            }
+            None => {
+                register(store.as_ref(), &contracts).await?;
+                let mut reports = Vec::with_capacity(ticks.len());
+                for t in ticks {
+                    reports.push(ingest.execute(t).await?);
+                }
+                if g % FLUSH_EVERY == FLUSH_EVERY - 1 {
+                    snapshots += ingest.flush().await?;
+                }
+                reports
+            }
+        };
+        for report in reports {
             accepted += report.accepted;
             rejected += report.rejected.len();
         }
-        if group > 1 || g % FLUSH_EVERY == FLUSH_EVERY - 1 {
-            snapshots += ingest.flush().await?;
-        }
         bar.set_message(format!("{accepted} ticks, {rejected} rejected"));
         bar.inc(chunk.len() as u64);
+    }
+    drop(writes);
+    if let Some(writer) = writer {
+        snapshots += writer.await??;
     }
     snapshots += ingest.flush().await?;
     bar.finish();
@@ -144,6 +172,40 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> Result<(), Box<dyn st
         conventions
     );
     Ok(())
+}
+
+/// A group's writes, for the writer task.
+struct Pending {
+    /// Contracts met for the first time, with their market.
+    contracts: Vec<(OptionContract, String)>,
+    bulk: BulkWrite,
+}
+
+/// Registers contracts in the instruments table, grouped by market.
+async fn register(store: &dyn SignalStore, contracts: &[(OptionContract, String)]) -> Result<(), PortError> {
+    let mut by_market: std::collections::BTreeMap<&str, Vec<OptionContract>> = std::collections::BTreeMap::new();
+    for (c, m) in contracts {
+        by_market.entry(m.as_str()).or_default().push(c.clone());
+    }
+    for (market, cs) in by_market {
+        store.register_contracts(&cs, market).await?;
+    }
+    Ok(())
+}
+
+/// Stores each group's writes in the order they were sent: contracts first, then the bulk
+/// write. Returns the number of Greeks snapshots stored; the first failure ends it.
+async fn write_in_order(
+    ingest: Arc<IngestTicks>,
+    store: Arc<SeaStore>,
+    mut rx: tokio::sync::mpsc::Receiver<Pending>,
+) -> Result<usize, PortError> {
+    let mut snapshots = 0;
+    while let Some(p) = rx.recv().await {
+        register(store.as_ref(), &p.contracts).await?;
+        snapshots += ingest.write_bulk(&p.bulk).await?;
+    }
+    Ok(snapshots)
 }
 
 /// Candles go through the candle ingest path in batches of 5 000.

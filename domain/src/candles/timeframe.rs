@@ -56,6 +56,12 @@ pub enum TimeframeError {
 }
 
 impl Timeframe {
+    /// One minute: the bars ticks build and the store keeps.
+    pub const ONE_MINUTE: Self = Self {
+        step: NonZeroU32::MIN,
+        unit: TimeUnit::Minute,
+    };
+
     /// Builds a timeframe from parts.
     ///
     /// # Errors

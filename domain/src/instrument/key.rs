@@ -1,6 +1,7 @@
 //! The instrument key: the one identifier every port, table and API path uses for an instrument.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -11,9 +12,12 @@ pub const MAX_KEY_LEN: usize = 64;
 ///
 /// Rules: 1–64 bytes of ASCII letters, digits and `: _ - . &`, starting with a letter or digit.
 /// The key is opaque beyond that: nothing parses meaning out of it, so any exchange's symbology fits.
+///
+/// Shared text: the ingest path clones keys into its maps, state and records many times per
+/// tick, and a clone is a reference-count increment, not an allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct InstrumentKey(String);
+pub struct InstrumentKey(Arc<str>);
 
 /// Why a string is not an instrument key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,12 +53,18 @@ impl InstrumentKey {
                 return Err(InstrumentKeyError::BadChar(c, i));
             }
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(Arc::from(raw)))
     }
 
     /// The key as text.
     #[must_use]
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key as shared text (for adapters that can hold it without copying).
+    #[must_use]
+    pub fn shared(&self) -> &Arc<str> {
         &self.0
     }
 }
@@ -68,7 +78,7 @@ impl TryFrom<String> for InstrumentKey {
 
 impl From<InstrumentKey> for String {
     fn from(value: InstrumentKey) -> Self {
-        value.0
+        value.0.to_string()
     }
 }
 

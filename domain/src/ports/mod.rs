@@ -18,7 +18,7 @@ pub use cache::{MappingSource, SignalCache};
 pub use clock::{Clock, ManualClock};
 pub use error::PortError;
 pub use instruments::InstrumentSource;
-pub use publisher::{SignalEvent, SignalPublisher};
+pub use publisher::{Outgoing, SignalEvent, SignalPublisher, TopicUpdate, UpdateSink};
 pub use records::{ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, TimeRange};
 pub use store::SignalStore;
 
@@ -31,6 +31,6 @@ pub use clock::MockClock;
 #[cfg(any(test, feature = "mocks"))]
 pub use instruments::MockInstrumentSource;
 #[cfg(any(test, feature = "mocks"))]
-pub use publisher::MockSignalPublisher;
+pub use publisher::{MockSignalPublisher, MockUpdateSink};
 #[cfg(any(test, feature = "mocks"))]
 pub use store::MockSignalStore;

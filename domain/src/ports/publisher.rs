@@ -1,29 +1,141 @@
-//! Publishing computed signals to subscribers (in-process broadcast or Redis pub/sub).
+//! Fan-out of computed signals to every instance's subscribers (in-process broadcast in the
+//! embedded mode, Redis pub/sub in production).
+//!
+//! The publisher numbers each update on its topic, one sequence per topic across every
+//! instance, and delivers it to the [`UpdateSink`] of every instance, the publishing one
+//! included (so every instance sees one order). The sink is the subscription hub, which keeps
+//! each topic's history and hands updates to its connections.
 
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{GreeksRecord, InstrumentCandle, MoneynessRecord, PortError};
+use crate::chain::AtmIv;
+use crate::instrument::InstrumentKey;
+use crate::moneyness::{LevelAggregate, MoneynessLevel};
 
-/// One update for subscribers.
+/// The data of one update.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SignalEvent {
     /// New Greeks for one option.
     Greeks(GreeksRecord),
-    /// New moneyness aggregates.
+    /// New moneyness aggregates of one right (as stored).
     Moneyness(MoneynessRecord),
+    /// One moneyness level of one expiry at one minute, both rights.
+    MoneynessLevel {
+        /// The underlying.
+        underlying: InstrumentKey,
+        /// The expiry (exchange-local date).
+        expiry: NaiveDate,
+        /// The level or group.
+        level: MoneynessLevel,
+        /// The minute (UTC start) whose quotes were evaluated.
+        minute: DateTime<Utc>,
+        /// The calls' aggregates at this level, when it has calls.
+        call: Option<LevelAggregate>,
+        /// The puts' aggregates at this level, when it has puts.
+        put: Option<LevelAggregate>,
+        /// ATM IV of the expiry at that minute.
+        atm_iv: Option<f64>,
+    },
     /// A 1-minute candle closed or changed.
     Candle(InstrumentCandle),
+    /// ATM IV of one expiry at one minute.
+    AtmIv {
+        /// The underlying.
+        underlying: InstrumentKey,
+        /// The expiry (exchange-local date).
+        expiry: NaiveDate,
+        /// The minute (UTC start) whose quotes were evaluated.
+        minute: DateTime<Utc>,
+        /// The ATM IV and the strikes it came from; absent when no strike near the forward
+        /// has an IV.
+        atm_iv: Option<AtmIv>,
+    },
 }
 
-/// Fan-out of signal updates.
+/// An update to publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// Canonical topic text (see [`crate::subscriptions::Topic`]).
+    pub topic: String,
+    /// When the data was produced at its source (the tick's exchange timestamp, or the minute).
+    pub source_ts: DateTime<Utc>,
+    /// A bar, or an indicator on a bar, still forming.
+    pub forming: bool,
+    /// The data.
+    pub event: SignalEvent,
+}
+
+/// An update as every instance delivers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicUpdate {
+    /// Canonical topic text.
+    pub topic: String,
+    /// The numbering the sequence belongs to: it changes when the numbering restarts.
+    pub epoch: u64,
+    /// Position in the topic, from 1, one more per update.
+    pub seq: u64,
+    /// When the data was produced at its source.
+    pub source_ts: DateTime<Utc>,
+    /// A bar, or an indicator on a bar, still forming.
+    pub forming: bool,
+    /// The data.
+    pub event: SignalEvent,
+}
+
+#[cfg(any(test, feature = "mocks"))]
+impl TopicUpdate {
+    /// A test update of `topic`: a forming NIFTY 1-minute candle at 2026-11-24 09:30 IST.
+    ///
+    /// # Panics
+    /// Never (fixed, valid inputs).
+    #[must_use]
+    pub fn example(topic: &str, epoch: u64, seq: u64) -> Self {
+        use chrono::TimeZone;
+        let start = Utc.with_ymd_and_hms(2026, 11, 24, 4, 0, 0).single().unwrap_or_default();
+        Self {
+            topic: topic.to_owned(),
+            epoch,
+            seq,
+            source_ts: start,
+            forming: true,
+            event: SignalEvent::Candle(InstrumentCandle {
+                key: InstrumentKey::parse("NSE:NIFTY").expect("a valid key"),
+                bar: crate::candles::Bar {
+                    start,
+                    open: 1.0,
+                    high: 1.0,
+                    low: 1.0,
+                    close: 1.0,
+                    volume: 0.0,
+                    vwap: None,
+                    oi: None,
+                    minutes: 1,
+                },
+            }),
+        }
+    }
+}
+
+/// Numbers updates and fans them out to every instance.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SignalPublisher: Send + Sync {
-    /// Publishes `event` on `topic`; returns the topic's sequence number for it.
+    /// Numbers each update on its topic (in the order given) and fans them out.
     ///
     /// # Errors
-    /// [`PortError::Unavailable`] when the fan-out backend is down.
-    async fn publish(&self, topic: &str, event: &SignalEvent) -> Result<u64, PortError>;
+    /// [`PortError::Unavailable`] when the fan-out backend is down; then none of them is
+    /// delivered anywhere.
+    async fn publish(&self, updates: Vec<Outgoing>) -> Result<(), PortError>;
+}
+
+/// Where the fan-out delivers updates on this instance. Must not block: it runs on the
+/// fan-out's receiving task.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait UpdateSink: Send + Sync {
+    /// Takes one update.
+    fn deliver(&self, update: TopicUpdate);
 }

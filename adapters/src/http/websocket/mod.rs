@@ -1,0 +1,531 @@
+//! `GET /api/v2/subscriptions/websocket`: topic subscriptions over WebSocket.
+//!
+//! One task per connection reads requests; a second writes what the connection's [`Outbox`]
+//! holds, pings, and closes the connection when its client falls too far behind. Every limit is
+//! a field of [`WsLimits`] (documented in docs/websocket.md):
+//!
+//! - topics per connection, inbound messages per second (a token bucket; excess messages are
+//!   answered `rate_limited` and dropped), inbound frame size (a larger text frame is answered
+//!   `frame_too_large`; the connection stays up; tungstenite's own hard cap is 16× larger);
+//! - the outgoing queue in bytes (coalescing to the newest update per topic above it) and the
+//!   lag: a frame waiting longer than `max_lag`, or a write blocked that long, closes the
+//!   connection with code 1008 and a reason;
+//! - a ping every `ping_every`; no pong within `pong_deadline` after it closes the connection;
+//! - a small read buffer per connection (tungstenite's default is 128 KiB).
+
+mod outbox;
+pub mod protocol;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use application::subscriptions::{Opening, SnapshotSource, Subscriber, SubscriptionHub};
+use domain::subscriptions::Topic;
+use futures_util::{SinkExt, StreamExt};
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::web::websocket::{CloseCode, Message, WebSocket, WebSocketConfig, WebSocketStream};
+use poem::{IntoResponse, Response, handler};
+
+pub use outbox::Outbox;
+
+use super::error::ErrorBody;
+use protocol::{Encoded, Encoding, ErrorCode, FrameKind, Refusal, Request, ServerFrame, read_request};
+
+/// The limits of one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsLimits {
+    /// Topics one connection may follow at once.
+    pub max_topics: usize,
+    /// Inbound messages per second (sustained; bursts up to twice that).
+    pub max_inbound_per_second: u32,
+    /// Largest inbound text frame answered normally, in bytes.
+    pub max_inbound_frame_bytes: usize,
+    /// Outgoing queue size above which updates coalesce, in bytes.
+    pub queue_bytes: usize,
+    /// Longest a frame may wait (or a write may block) before the connection is closed.
+    pub max_lag: Duration,
+    /// Ping interval.
+    pub ping_every: Duration,
+    /// How long after a ping its pong may take.
+    pub pong_deadline: Duration,
+    /// Read buffer per connection, in bytes.
+    pub read_buffer_bytes: usize,
+    /// Connections at once, all tokens together.
+    pub max_connections: usize,
+    /// Connections at once per token (with tokens configured).
+    pub max_connections_per_token: usize,
+}
+
+impl Default for WsLimits {
+    fn default() -> Self {
+        Self {
+            max_topics: 200,
+            max_inbound_per_second: 20,
+            max_inbound_frame_bytes: 64 * 1024,
+            queue_bytes: 1024 * 1024,
+            max_lag: Duration::from_secs(10),
+            ping_every: Duration::from_secs(20),
+            pong_deadline: Duration::from_secs(10),
+            read_buffer_bytes: 4 * 1024,
+            max_connections: 10_000,
+            max_connections_per_token: 1_000,
+        }
+    }
+}
+
+/// What the WebSocket endpoint shares.
+#[derive(Clone)]
+pub struct WsContext {
+    /// The subscription hub.
+    pub hub: Arc<SubscriptionHub>,
+    /// The limits.
+    pub limits: WsLimits,
+    next_id: Arc<AtomicU64>,
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
+    snapshots: Option<Arc<dyn SnapshotSource>>,
+    /// Accepted tokens; empty: anonymous.
+    tokens: Arc<HashSet<String>>,
+    /// Open connections, in all and per token.
+    open: Arc<Mutex<(usize, HashMap<String, usize>)>>,
+}
+
+/// One admitted connection's place in the counts, given back when dropped.
+struct Admission {
+    open: Arc<Mutex<(usize, HashMap<String, usize>)>>,
+    token: Option<String>,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.0 = open.0.saturating_sub(1);
+        if let Some(t) = &self.token
+            && let Some(n) = open.1.get_mut(t)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.1.remove(t);
+            }
+        }
+    }
+}
+
+fn refuse(status: StatusCode, code: &str, message: String, field: Option<&str>) -> Box<Response> {
+    let body = ErrorBody::new(code, message, field);
+    let mut resp = Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(poem_openapi::types::ToJSON::to_json_string(&body));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut()
+            .insert("retry-after", poem::http::HeaderValue::from_static("1"));
+    }
+    Box::new(resp)
+}
+
+impl std::fmt::Debug for WsContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsContext")
+            .field("limits", &self.limits)
+            .field("snapshots", &self.snapshots.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The close reason sent to every client when the service stops.
+pub const SHUTDOWN_REASON: &str = "server shutting down; reconnect and resume";
+
+impl WsContext {
+    /// A context over `hub`.
+    #[must_use]
+    pub fn new(hub: Arc<SubscriptionHub>, limits: WsLimits) -> Self {
+        Self {
+            hub,
+            limits,
+            next_id: Arc::new(AtomicU64::new(1)),
+            closing: Arc::new(tokio::sync::watch::channel(false).0),
+            snapshots: None,
+            tokens: Arc::default(),
+            open: Arc::default(),
+        }
+    }
+
+    /// Requires one of `tokens` from every client; none: anonymous.
+    #[must_use]
+    pub fn with_tokens(mut self, tokens: &[String]) -> Self {
+        self.tokens = Arc::new(tokens.iter().cloned().collect());
+        self
+    }
+
+    /// Connections open now.
+    #[must_use]
+    pub fn connections(&self) -> usize {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner).0
+    }
+
+    /// Checks the token and the connection caps; the admission holds the connection's place.
+    fn admit(&self, token: Option<&str>) -> Result<Admission, Box<Response>> {
+        let token = if self.tokens.is_empty() {
+            None
+        } else {
+            match token {
+                Some(t) if self.tokens.contains(t) => Some(t.to_owned()),
+                Some(_) => {
+                    return Err(refuse(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthorized",
+                        "unknown token".into(),
+                        Some("token"),
+                    ));
+                }
+                None => {
+                    return Err(refuse(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthorized",
+                        "a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN".into(),
+                        Some("token"),
+                    ));
+                }
+            }
+        };
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if open.0 >= self.limits.max_connections {
+            return Err(refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!(
+                    "{} WebSocket connections are open, the most this instance takes",
+                    open.0
+                ),
+                None,
+            ));
+        }
+        if let Some(t) = &token {
+            let n = open.1.entry(t.clone()).or_default();
+            if *n >= self.limits.max_connections_per_token {
+                return Err(refuse(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_connections",
+                    format!("this token has {n} connections open, the most it may"),
+                    Some("token"),
+                ));
+            }
+            *n += 1;
+        }
+        open.0 += 1;
+        Ok(Admission {
+            open: self.open.clone(),
+            token,
+        })
+    }
+
+    /// Answers snapshots of topics the hub has no update of from `source` (the realtime state).
+    #[must_use]
+    pub fn with_snapshots(mut self, source: Option<Arc<dyn SnapshotSource>>) -> Self {
+        self.snapshots = source;
+        self
+    }
+
+    /// Closes every connection with code 1001 (going away) and [`SHUTDOWN_REASON`], so clients
+    /// reconnect (to this instance once restarted, or another) and resume.
+    pub fn close_all(&self) {
+        self.closing.send_replace(true);
+    }
+}
+
+/// The token a request presents: `Authorization: Bearer …`, else the `token` query parameter.
+fn presented_token(req: &poem::Request) -> Option<String> {
+    let header = req
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    header.or_else(|| {
+        req.uri().query().and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "token")
+                .map(|(_, v)| v.to_owned())
+        })
+    })
+}
+
+/// Upgrades to a WebSocket subscription connection, after the token and the connection caps.
+#[handler]
+pub fn subscriptions_websocket(req: &poem::Request, ws: WebSocket, ctx: Data<&WsContext>) -> Response {
+    let ctx = ctx.0.clone();
+    let encoding = match Encoding::from_query(req.uri().query()) {
+        Ok(e) => e,
+        Err(reason) => return *refuse(StatusCode::BAD_REQUEST, "bad_request", reason, Some("encoding")),
+    };
+    let admission = match ctx.admit(presented_token(req).as_deref()) {
+        Ok(a) => a,
+        Err(refusal) => return *refusal,
+    };
+    let mut config = WebSocketConfig::default();
+    config.read_buffer_size = ctx.limits.read_buffer_bytes;
+    config.write_buffer_size = 0;
+    config.max_message_size = Some(ctx.limits.max_inbound_frame_bytes * 16);
+    config.max_frame_size = Some(ctx.limits.max_inbound_frame_bytes * 16);
+    ws.config(config)
+        .on_upgrade(move |socket| async move {
+            serve(ctx, socket, encoding).await;
+            drop(admission);
+        })
+        .into_response()
+}
+
+/// A token bucket over inbound messages.
+struct Bucket {
+    tokens: f64,
+    per_second: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(per_second: u32) -> Self {
+        let per_second = f64::from(per_second.max(1));
+        Self {
+            tokens: 2.0 * per_second,
+            per_second,
+            at: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.per_second).min(2.0 * self.per_second);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+async fn serve(ctx: WsContext, socket: WebSocketStream, encoding: Encoding) {
+    let id = ctx.next_id.fetch_add(1, Ordering::Relaxed);
+    let outbox = Outbox::encoding(id, ctx.limits.queue_bytes, encoding);
+    let (sink, mut stream) = socket.split();
+    let pong = Arc::new(Mutex::new(Instant::now()));
+    let closing = ctx.closing.subscribe();
+    let mut writer = tokio::spawn(write(outbox.clone(), sink, pong.clone(), ctx.limits, closing));
+    let mut followed: HashSet<String> = HashSet::new();
+    let mut bucket = Bucket::new(ctx.limits.max_inbound_per_second);
+    loop {
+        let msg = tokio::select! {
+            msg = stream.next() => msg,
+            _ = &mut writer => break,
+        };
+        match msg {
+            Some(Ok(Message::Text(text))) => {
+                if !bucket.take() {
+                    outbox.send(&ServerFrame::error(
+                        None,
+                        ErrorCode::RateLimited,
+                        format!(
+                            "over {} messages per second: this one was dropped",
+                            ctx.limits.max_inbound_per_second
+                        ),
+                    ));
+                } else if text.len() > ctx.limits.max_inbound_frame_bytes {
+                    outbox.send(&ServerFrame::error(
+                        None,
+                        ErrorCode::FrameTooLarge,
+                        format!(
+                            "{} bytes; at most {} are accepted",
+                            text.len(),
+                            ctx.limits.max_inbound_frame_bytes
+                        ),
+                    ));
+                } else {
+                    match read_request(&text) {
+                        Ok(request) => handle(&ctx, &outbox, &mut followed, request),
+                        Err(frame) => outbox.send(&frame),
+                    }
+                }
+            }
+            Some(Ok(Message::Binary(_))) => outbox.send(&ServerFrame::error(
+                None,
+                ErrorCode::BinaryNotAccepted,
+                "requests are JSON text frames",
+            )),
+            Some(Ok(Message::Pong(_))) => *pong.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now(),
+            Some(Ok(Message::Ping(_))) => {} // tungstenite answers pings itself
+            Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+        }
+    }
+    ctx.hub.forget(id);
+    outbox.close();
+    writer.abort();
+}
+
+fn handle(ctx: &WsContext, outbox: &Arc<Outbox>, followed: &mut HashSet<String>, request: Request) {
+    match request {
+        Request::Subscribe { id, topics, resume } => {
+            let mut accepted = Vec::new();
+            let mut refused = Vec::new();
+            for raw in topics {
+                match raw.parse::<Topic>() {
+                    Err(e) => refused.push(Refusal {
+                        topic: raw,
+                        reason: e.reason,
+                    }),
+                    Ok(t) => {
+                        let canonical = t.to_string();
+                        if !followed.contains(&canonical) && followed.len() >= ctx.limits.max_topics {
+                            refused.push(Refusal {
+                                topic: raw,
+                                reason: format!("at most {} topics per connection", ctx.limits.max_topics),
+                            });
+                        } else {
+                            followed.insert(canonical.clone());
+                            accepted.push((canonical, t));
+                        }
+                    }
+                }
+            }
+            outbox.send(&ServerFrame::Ack {
+                id,
+                action: "subscribe".into(),
+                accepted: accepted.iter().map(|(c, _)| c.clone()).collect(),
+                refused,
+            });
+            for (topic, parsed) in accepted {
+                let position = resume.get(&topic).map(|p| (p.epoch, p.seq));
+                let who: Arc<dyn Subscriber> = outbox.clone();
+                ctx.hub.subscribe_then(&topic, who, position, |opening| match opening {
+                    Opening::Snapshot(Some(u)) => outbox.send(&ServerFrame::data(FrameKind::Snapshot, u)),
+                    Opening::Snapshot(None) => {
+                        let state = ctx.snapshots.as_ref().and_then(|s| s.snapshot(&parsed));
+                        outbox.send(&match state {
+                            Some((ts, event)) => ServerFrame::state_snapshot(topic.clone(), ts, event),
+                            None => ServerFrame::empty_snapshot(topic.clone()),
+                        });
+                    }
+                    Opening::Missed(updates) => {
+                        for u in updates {
+                            outbox.send(&ServerFrame::data(FrameKind::Update, u));
+                        }
+                    }
+                    Opening::UpToDate => {}
+                });
+            }
+        }
+        Request::Unsubscribe { id, topics } => {
+            let mut accepted = Vec::new();
+            let mut refused = Vec::new();
+            for raw in topics {
+                let canonical = raw.parse::<Topic>().map(|t| t.to_string());
+                match canonical {
+                    Ok(c) if followed.remove(&c) => {
+                        ctx.hub.unsubscribe(&c, outbox.id());
+                        accepted.push(c);
+                    }
+                    Ok(_) => refused.push(Refusal {
+                        topic: raw,
+                        reason: "not subscribed".into(),
+                    }),
+                    Err(e) => refused.push(Refusal {
+                        topic: raw,
+                        reason: e.reason,
+                    }),
+                }
+            }
+            outbox.send(&ServerFrame::Ack {
+                id,
+                action: "unsubscribe".into(),
+                accepted,
+                refused,
+            });
+        }
+    }
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocketStream, Message>;
+
+async fn write(
+    outbox: Arc<Outbox>,
+    mut sink: Sink,
+    pong: Arc<Mutex<Instant>>,
+    limits: WsLimits,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) {
+    if *closing.borrow_and_update() {
+        let _ = sink
+            .send(Message::Close(Some((CloseCode::Away, SHUTDOWN_REASON.into()))))
+            .await;
+        return;
+    }
+    let mut ping = tokio::time::interval(limits.ping_every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    let mut pinged: Option<Instant> = None;
+    let pong_due = |pinged: Option<Instant>| {
+        tokio::time::Instant::from_std(pinged.unwrap_or_else(Instant::now) + limits.pong_deadline)
+    };
+    let close = |reason: String| Message::Close(Some((CloseCode::Policy, reason)));
+    loop {
+        tokio::select! {
+            batch = outbox.drain() => {
+                let Some(batch) = batch else { break };
+                let send = async {
+                    for frame in batch {
+                        sink.feed(match frame {
+                            Encoded::Text(t) => Message::Text(t),
+                            Encoded::Binary(b) => Message::Binary(b),
+                        })
+                        .await?;
+                    }
+                    sink.flush().await
+                };
+                match tokio::time::timeout(limits.max_lag, send).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break,
+                    Err(_) => {
+                        // The socket stayed full for the whole bound: the client is not reading.
+                        let _ = tokio::time::timeout(
+                            Duration::from_secs(1),
+                            sink.send(close(format!("slow consumer: a write blocked over {} s", limits.max_lag.as_secs()))),
+                        )
+                        .await;
+                        break;
+                    }
+                }
+            }
+            _ = closing.changed() => {
+                let _ = sink.send(Message::Close(Some((CloseCode::Away, SHUTDOWN_REASON.into())))).await;
+                break;
+            }
+            _ = ping.tick() => {
+                pinged = Some(Instant::now());
+                if sink.send(Message::Ping(Vec::new())).await.is_err() {
+                    break;
+                }
+            }
+            () = tokio::time::sleep_until(pong_due(pinged)), if pinged.is_some() => {
+                let answered = pinged.is_some_and(|at| *pong.lock().unwrap_or_else(PoisonError::into_inner) >= at);
+                if !answered {
+                    let _ = sink.send(close(format!("no pong within {} s of a ping", limits.pong_deadline.as_secs()))).await;
+                    break;
+                }
+                pinged = None;
+            }
+        }
+        let lag = outbox.lag();
+        if lag > limits.max_lag {
+            let _ = sink
+                .send(close(format!("slow consumer: updates {} s behind", lag.as_secs())))
+                .await;
+            break;
+        }
+    }
+    outbox.close();
+}

@@ -1,0 +1,338 @@
+//! The wire protocol of `/api/v2/subscriptions/websocket` (docs/websocket.md has examples).
+//!
+//! Client → server, JSON text frames:
+//! - `{"action":"subscribe","id":"r1","topics":["greeks:NSE:…"],"resume":{"greeks:NSE:…":{"epoch":…,"seq":…}}}`
+//! - `{"action":"unsubscribe","id":"r2","topics":[…]}`
+//!
+//! Server → client: `ack` (per request, listing accepted and refused topics with reasons),
+//! `snapshot` and `update` frames (topic, epoch, seq, source time, forming flag, data), and
+//! `error` (a code and a message; the connection stays up).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use domain::ports::{SignalEvent, TopicUpdate};
+use serde::{Deserialize, Serialize};
+
+/// How server frames are encoded, chosen at connect with `?encoding=json|msgpack`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Encoding {
+    /// JSON text frames (default).
+    #[default]
+    Json,
+    /// MessagePack binary frames: the same maps and field names as the JSON, in fewer bytes.
+    MessagePack,
+}
+
+/// A frame ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encoded {
+    /// A text frame.
+    Text(String),
+    /// A binary frame.
+    Binary(Vec<u8>),
+}
+
+impl Encoded {
+    /// Payload bytes.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Text(t) => t.len(),
+            Self::Binary(b) => b.len(),
+        }
+    }
+
+    /// True when empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Encoding {
+    /// Reads the `encoding` query parameter (absent: JSON).
+    ///
+    /// # Errors
+    /// Why the value is not an encoding.
+    pub fn from_query(query: Option<&str>) -> Result<Self, String> {
+        let value = query.and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "encoding")
+                .map(|(_, v)| v)
+        });
+        match value {
+            None | Some("json") => Ok(Self::Json),
+            Some("msgpack") => Ok(Self::MessagePack),
+            Some(other) => Err(format!("encoding '{other}' is not one of json, msgpack")),
+        }
+    }
+
+    /// Encodes `frame`.
+    #[must_use]
+    pub fn encode(self, frame: &ServerFrame) -> Encoded {
+        match self {
+            Self::Json => Encoded::Text(frame.to_json()),
+            Self::MessagePack => match rmp_serde::to_vec_named(frame) {
+                Ok(bytes) => Encoded::Binary(bytes),
+                Err(e) => Encoded::Text(
+                    ServerFrame::error(None, ErrorCode::MalformedJson, format!("unencodable frame: {e}")).to_json(),
+                ),
+            },
+        }
+    }
+}
+
+/// A client's position in one topic, for resuming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// The epoch of the last update received.
+    pub epoch: u64,
+    /// Its sequence number.
+    pub seq: u64,
+}
+
+/// A client request.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// Follow topics.
+    Subscribe {
+        /// Chosen by the client, echoed in the ack.
+        id: String,
+        /// Topics to follow.
+        topics: Vec<String>,
+        /// Last positions, for topics the client followed before (resume).
+        #[serde(default)]
+        resume: HashMap<String, Position>,
+    },
+    /// Stop following topics.
+    Unsubscribe {
+        /// Chosen by the client, echoed in the ack.
+        id: String,
+        /// Topics to stop following.
+        topics: Vec<String>,
+    },
+}
+
+/// A topic refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The topic as given.
+    pub topic: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// How a data frame relates to the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameKind {
+    /// The topic's latest state on subscribing, or after a gap too old to resume: the client
+    /// replaces what it has.
+    Snapshot,
+    /// The next update.
+    Update,
+}
+
+/// Why the server speaks up unasked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, or not a request's shape.
+    MalformedJson,
+    /// An `action` other than subscribe or unsubscribe.
+    UnknownAction,
+    /// A frame over the inbound size limit.
+    FrameTooLarge,
+    /// Binary frames are not requests.
+    BinaryNotAccepted,
+    /// Over the inbound message rate: the message was dropped.
+    RateLimited,
+}
+
+/// A server frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// The answer to one request.
+    Ack {
+        /// The request's id.
+        id: String,
+        /// `subscribe` or `unsubscribe`.
+        action: String,
+        /// Topics now followed (subscribe) or dropped (unsubscribe), canonical text.
+        accepted: Vec<String>,
+        /// Topics refused, with reasons.
+        refused: Vec<Refusal>,
+    },
+    /// Data of one topic.
+    Data {
+        /// Snapshot or update.
+        frame: FrameKind,
+        /// Canonical topic text.
+        topic: String,
+        /// The numbering of `seq`.
+        epoch: u64,
+        /// Position in the topic (0 in a snapshot of a topic with no update yet).
+        seq: u64,
+        /// When the data was produced at its source (RFC 3339, UTC); absent with no data.
+        source_ts: Option<DateTime<Utc>>,
+        /// A bar, or an indicator on a bar, still forming.
+        forming: bool,
+        /// The data (absent in a snapshot of a topic with no update yet).
+        data: Option<Box<SignalEvent>>,
+    },
+    /// A request went wrong; the connection stays up.
+    Error {
+        /// The request's id, when it could be read.
+        id: Option<String>,
+        /// What went wrong.
+        code: ErrorCode,
+        /// For people.
+        message: String,
+    },
+}
+
+impl ServerFrame {
+    /// A data frame of `update`.
+    #[must_use]
+    pub fn data(frame: FrameKind, update: &TopicUpdate) -> Self {
+        Self::Data {
+            frame,
+            topic: update.topic.clone(),
+            epoch: update.epoch,
+            seq: update.seq,
+            source_ts: Some(update.source_ts),
+            forming: update.forming,
+            data: Some(Box::new(update.event.clone())),
+        }
+    }
+
+    /// A snapshot of the current state of a topic this instance has no numbered update of:
+    /// position unknown (epoch and seq 0), so resuming from it gives a snapshot again.
+    #[must_use]
+    pub fn state_snapshot(topic: String, source_ts: DateTime<Utc>, event: SignalEvent) -> Self {
+        Self::Data {
+            frame: FrameKind::Snapshot,
+            topic,
+            epoch: 0,
+            seq: 0,
+            source_ts: Some(source_ts),
+            forming: false,
+            data: Some(Box::new(event)),
+        }
+    }
+
+    /// A snapshot of a topic nothing has been published on yet.
+    #[must_use]
+    pub fn empty_snapshot(topic: String) -> Self {
+        Self::Data {
+            frame: FrameKind::Snapshot,
+            topic,
+            epoch: 0,
+            seq: 0,
+            source_ts: None,
+            forming: false,
+            data: None,
+        }
+    }
+
+    /// An error.
+    #[must_use]
+    pub fn error(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error {
+            id,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// As JSON text.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            format!(r#"{{"type":"error","id":null,"code":"malformed_json","message":"unserializable frame: {e}"}}"#)
+        })
+    }
+}
+
+/// Reads a request; on failure, the error frame to answer (with the id when it was readable).
+///
+/// # Errors
+/// The [`ServerFrame::Error`] to send back.
+pub fn read_request(text: &str) -> Result<Request, Box<ServerFrame>> {
+    match serde_json::from_str::<Request>(text) {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            let value: Option<serde_json::Value> = serde_json::from_str(text).ok();
+            let id = value
+                .as_ref()
+                .and_then(|v| v.get("id"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+            let action = value.as_ref().and_then(|v| v.get("action")).and_then(|v| v.as_str());
+            Err(Box::new(match action {
+                Some(a) if a != "subscribe" && a != "unsubscribe" => ServerFrame::error(
+                    id,
+                    ErrorCode::UnknownAction,
+                    format!("action '{a}' is not one of subscribe, unsubscribe"),
+                ),
+                _ => ServerFrame::error(id, ErrorCode::MalformedJson, format!("not a request: {e}")),
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_encoding_is_chosen_by_query_and_msgpack_reads_back_as_the_json() {
+        assert_eq!(Encoding::from_query(None), Ok(Encoding::Json));
+        assert_eq!(
+            Encoding::from_query(Some("token=x&encoding=msgpack")),
+            Ok(Encoding::MessagePack)
+        );
+        assert!(
+            Encoding::from_query(Some("encoding=cbor"))
+                .unwrap_err()
+                .contains("json, msgpack")
+        );
+        let update = TopicUpdate::example("candles:NSE:NIFTY:1m", 3, 9);
+        let frame = ServerFrame::data(FrameKind::Update, &update);
+        let (Encoded::Text(json), Encoded::Binary(packed)) =
+            (Encoding::Json.encode(&frame), Encoding::MessagePack.encode(&frame))
+        else {
+            panic!("a text and a binary frame")
+        };
+        let from_json: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let from_packed: serde_json::Value = rmp_serde::from_slice(&packed).unwrap();
+        assert_eq!(from_json, from_packed);
+        assert!(packed.len() < json.len(), "{} vs {}", packed.len(), json.len());
+    }
+
+    #[test]
+    fn requests_read_and_bad_ones_say_why() {
+        let r = read_request(r#"{"action":"subscribe","id":"r1","topics":["greeks:NSE:X"],"resume":{"greeks:NSE:X":{"epoch":3,"seq":9}}}"#).unwrap();
+        let Request::Subscribe { id, topics, resume } = r else {
+            panic!()
+        };
+        assert_eq!((id.as_str(), topics.len(), resume["greeks:NSE:X"].seq), ("r1", 1, 9));
+        let e = read_request(r#"{"action":"publish","id":"r2","topics":[]}"#).unwrap_err();
+        assert!(matches!(*e, ServerFrame::Error { code: ErrorCode::UnknownAction, id: Some(ref i), .. } if i == "r2"));
+        let e = read_request("{not json").unwrap_err();
+        assert!(matches!(
+            *e,
+            ServerFrame::Error {
+                code: ErrorCode::MalformedJson,
+                id: None,
+                ..
+            }
+        ));
+        let e = read_request(r#"{"action":"subscribe","id":"r3"}"#).unwrap_err();
+        assert!(e.to_json().contains("missing field `topics`"), "{}", e.to_json());
+    }
+}

@@ -1,0 +1,425 @@
+//! `ws-load`: the WebSocket load harness (figures in docs/benchmarks.md).
+//!
+//! One command: `cargo run --release -p bootstrap --bin ws-load -- --connections 1000`.
+//!
+//! 1. It starts `signal-service serve` (the binary beside this one) on the embedded default,
+//!    with the simulated feed off, on a free port and a fresh SQLite file.
+//! 2. It opens N WebSocket connections, each subscribed to K `greeks:` topics spread over the
+//!    first M options of the nearest NIFTY expiry, and reads the server's resident memory before
+//!    and after.
+//! 3. It ingests one batch every 1/R s through the real ingest path (`POST /api/v2/ingest/ticks`:
+//!    the index and the M options, timestamps inside the latest session).
+//! 4. It prints tick-to-client latency, messages lost and memory per connection.
+//!
+//! Latency is measured from just before a batch's POST to a client's receipt of that batch's
+//! update. The update's sequence number identifies the batch: nothing else publishes, so update
+//! `seq` of a topic is batch `seq − 1`. `--stop-reading P` makes P % of the connections stop
+//! reading after subscribing (the slow-consumer policy must close them); the others are the
+//! healthy clients the figures describe.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use domain::instrument::Market;
+use domain::ports::Clock;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+/// The harness's knobs.
+#[derive(Debug, Parser)]
+#[command(name = "ws-load", about = "WebSocket load harness for signal-service")]
+struct Args {
+    /// WebSocket connections.
+    #[arg(long, default_value_t = 1000)]
+    connections: usize,
+    /// Topics per connection.
+    #[arg(long, default_value_t = 4)]
+    topics: usize,
+    /// Options quoted per batch (the topic pool).
+    #[arg(long, default_value_t = 40)]
+    options: usize,
+    /// Batches per second.
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+    /// Seconds of ingest.
+    #[arg(long, default_value_t = 20)]
+    secs: u64,
+    /// Percent of connections that stop reading after subscribing.
+    #[arg(long, default_value_t = 0.0)]
+    stop_reading: f64,
+    /// The service binary (default: `signal-service` beside this one).
+    #[arg(long)]
+    server: Option<std::path::PathBuf>,
+}
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+/// What one connection saw.
+#[derive(Default)]
+struct Seen {
+    latencies_us: Vec<u64>,
+    received: usize,
+    out_of_range: usize,
+    closed_by_server: bool,
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn start_server(args: &Args, dir: &std::path::Path) -> Result<(Child, u16), Failure> {
+    let bin = match &args.server {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("signal-service"),
+    };
+    let mut child = Command::new(&bin)
+        .args(["serve", "--port", "0"])
+        .env("SIGNAL__FEED__ENABLED", "false")
+        .env(
+            "SIGNAL__DATABASE__URL",
+            format!("sqlite://{}/ws-load.db?mode=rwc", dir.display()),
+        )
+        .env(
+            "SIGNAL__SUBSCRIPTIONS__MAX_CONNECTIONS",
+            (args.connections + 100).to_string(),
+        )
+        .env(
+            "SIGNAL__SUBSCRIPTIONS__MAX_CONNECTIONS_PER_TOKEN",
+            (args.connections + 100).to_string(),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", bin.display()))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| format!("unexpected first line: {line}"))?;
+    Ok((child, port))
+}
+
+/// The latest session's open (the current one when open now).
+fn session_start(market: &Market, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if let Some(s) = market.session_containing(now) {
+        return Some(s.open);
+    }
+    let today = market.local_date(now);
+    (0..10).find_map(|back| {
+        market
+            .session_on(today - chrono::Days::new(back))
+            .filter(|s| s.close <= now)
+            .map(|s| s.open)
+    })
+}
+
+async fn subscriber(
+    url: String,
+    topics: Vec<String>,
+    reads: bool,
+    sent: Arc<Vec<std::sync::OnceLock<Instant>>>,
+    ready: Arc<AtomicUsize>,
+    done: Arc<tokio::sync::Notify>,
+) -> Result<Seen, Failure> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+    ws.send(Message::Text(
+        json!({"action": "subscribe", "id": "s", "topics": topics})
+            .to_string()
+            .into(),
+    ))
+    .await?;
+    // The ack and one snapshot per topic.
+    let mut opening = 0;
+    while opening < 1 + topics.len() {
+        if let Some(Message::Text(_)) = ws.next().await.transpose()? {
+            opening += 1;
+        }
+    }
+    ready.fetch_add(1, Ordering::SeqCst);
+    let mut seen = Seen::default();
+    if !reads {
+        done.notified().await;
+        // Whatever the server did meanwhile: did it close us?
+        while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(200), ws.next()).await {
+            match msg {
+                Ok(Message::Close(_)) | Err(_) => {
+                    seen.closed_by_server = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        return Ok(seen);
+    }
+    loop {
+        let msg = tokio::select! {
+            msg = ws.next() => msg,
+            () = done.notified() => break,
+        };
+        let Some(msg) = msg else { break };
+        let at = Instant::now();
+        match msg? {
+            // Read only what is needed (a full JSON parse per frame would make this generator,
+            // which shares the machine with the server, the bottleneck).
+            Message::Text(t) if t.contains(r#""frame":"update""#) => {
+                seen.received += 1;
+                let batch = seq_of(&t).unwrap_or(0).saturating_sub(1) as usize;
+                match sent.get(batch).and_then(|s| s.get()) {
+                    Some(t0) => seen.latencies_us.push(at.duration_since(*t0).as_micros() as u64),
+                    None => seen.out_of_range += 1,
+                }
+            }
+            Message::Close(_) => {
+                seen.closed_by_server = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    Ok(seen)
+}
+
+/// A keep-alive HTTP/1.1 connection to the service with `TCP_NODELAY` (an HTTP client that
+/// writes headers and body separately without it waits ~40 ms on the server's delayed ACK,
+/// which would be measured as latency).
+struct Ingest {
+    stream: tokio::io::BufStream<tokio::net::TcpStream>,
+    port: u16,
+}
+
+impl Ingest {
+    async fn connect(port: u16) -> Result<Self, Failure> {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream: tokio::io::BufStream::new(stream),
+            port,
+        })
+    }
+
+    /// POSTs `body` as JSON to `path`; returns the answer's JSON.
+    async fn post(&mut self, path: &str, body: &Value) -> Result<Value, Failure> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let body = body.to_string();
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        self.stream.write_all(request.as_bytes()).await?;
+        self.stream.flush().await?;
+        let mut length = 0usize;
+        let mut status = String::new();
+        self.stream.read_line(&mut status).await?;
+        loop {
+            let mut line = String::new();
+            self.stream.read_line(&mut line).await?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse()?;
+            }
+        }
+        let mut answer = vec![0; length];
+        self.stream.read_exact(&mut answer).await?;
+        if !status.contains(" 200 ") {
+            return Err(format!("{}: {}", status.trim(), String::from_utf8_lossy(&answer)).into());
+        }
+        Ok(serde_json::from_slice(&answer)?)
+    }
+}
+
+/// The `"seq":N` of a data frame.
+fn seq_of(frame: &str) -> Option<u64> {
+    let rest = &frame[frame.find(r#""seq":"#)? + 6..];
+    rest[..rest.find(|c: char| !c.is_ascii_digit())?].parse().ok()
+}
+
+fn pct(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Failure> {
+    let args = Args::parse();
+    let dir = std::env::temp_dir().join(format!("ws-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (mut child, port) = start_server(&args, &dir)?;
+    let result = run(&args, child.id(), port).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn run(args: &Args, pid: u32, port: u16) -> Result<(), Failure> {
+    let base = format!("http://127.0.0.1:{port}/api/v2");
+    let mut chain = surf::get(format!("{base}/instruments/NSE:NIFTY/chain")).await?;
+    let chain: Value = chain.body_json().await?;
+    let mut keys: Vec<(String, f64, bool)> = Vec::new();
+    let strikes = chain["strikes"].as_array().ok_or("no strikes")?;
+    let middle = strikes.len() / 2;
+    let half = args.options.div_ceil(4);
+    for s in &strikes[middle.saturating_sub(half)..(middle + half).min(strikes.len())] {
+        let k = s["strike"].as_f64().unwrap_or(0.0);
+        for (side, call) in [("call", true), ("put", false)] {
+            if let Some(key) = s[side]["key"].as_str() {
+                keys.push((key.to_owned(), k, call));
+            }
+        }
+    }
+    keys.truncate(args.options);
+    let spot = strikes[middle]["strike"].as_f64().unwrap_or(0.0);
+    let batches = (args.rate * args.secs as f64) as usize;
+    let sent: Arc<Vec<std::sync::OnceLock<Instant>>> =
+        Arc::new((0..batches).map(|_| std::sync::OnceLock::new()).collect());
+    let rss_before = rss_kib(pid);
+
+    let url = format!("ws://127.0.0.1:{port}/api/v2/subscriptions/websocket");
+    let ready = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(tokio::sync::Notify::new());
+    let silent = ((args.connections as f64) * args.stop_reading / 100.0).round() as usize;
+    let mut clients = Vec::with_capacity(args.connections);
+    for i in 0..args.connections {
+        let topics: Vec<String> = (0..args.topics)
+            .map(|t| format!("greeks:{}", keys[(i * args.topics + t) % keys.len()].0))
+            .collect();
+        let reads = i >= silent;
+        clients.push((
+            reads,
+            tokio::spawn(subscriber(
+                url.clone(),
+                topics,
+                reads,
+                sent.clone(),
+                ready.clone(),
+                done.clone(),
+            )),
+        ));
+        if i % 100 == 99 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let wait = Instant::now();
+    while ready.load(Ordering::SeqCst) < args.connections {
+        if wait.elapsed() > Duration::from_secs(120) {
+            return Err(format!(
+                "only {} of {} connections subscribed",
+                ready.load(Ordering::SeqCst),
+                args.connections
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_after = rss_kib(pid);
+
+    let market = Market::nse();
+    let now = adapters::clock::SystemClock.now();
+    let open = session_start(&market, now).ok_or("no recent session")?;
+    let mut ingest = Ingest::connect(port).await?;
+    let every = Duration::from_secs_f64(1.0 / args.rate);
+    let start = tokio::time::Instant::now();
+    let mut rejected = 0usize;
+    for (j, slot) in sent.iter().enumerate() {
+        tokio::time::sleep_until(start + every * j as u32).await;
+        let ts = (open + chrono::Duration::minutes(5) + chrono::Duration::milliseconds(100 * j as i64)).to_rfc3339();
+        let mut ticks = vec![json!({"key": "NSE:NIFTY", "ts": ts, "last": spot})];
+        for (key, k, call) in &keys {
+            let intrinsic = if *call {
+                (spot - k).max(0.0)
+            } else {
+                (k - spot).max(0.0)
+            };
+            let px = intrinsic + 80.0 + (j % 7) as f64 * 0.05;
+            ticks.push(
+                json!({"key": key, "ts": ts, "bid": px - 0.5, "ask": px + 0.5, "last": px, "volume": 10, "oi": 1000}),
+            );
+        }
+        let _ = slot.set(Instant::now());
+        let body = ingest.post("/api/v2/ingest/ticks", &Value::Array(ticks)).await?;
+        rejected += body["rejected"].as_array().map_or(0, Vec::len);
+    }
+    let ingest_secs = start.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    done.notify_waiters();
+
+    let (mut lat, mut received, mut out_of_range, mut slow_closed, mut healthy) = (Vec::new(), 0, 0, 0, 0);
+    let mut healthy_closed = 0;
+    for (reads, h) in clients {
+        let seen = h.await??;
+        if reads {
+            healthy += 1;
+            received += seen.received;
+            out_of_range += seen.out_of_range;
+            healthy_closed += usize::from(seen.closed_by_server);
+            lat.extend(seen.latencies_us);
+        } else {
+            slow_closed += usize::from(seen.closed_by_server);
+        }
+    }
+    lat.sort_unstable();
+    let expected = healthy * args.topics * batches;
+    println!(
+        "connections {} ({} reading, {} stopped reading), {} topics each over {} options; {} batches in {:.1} s ({} ticks rejected)",
+        args.connections,
+        healthy,
+        silent,
+        args.topics,
+        keys.len(),
+        batches,
+        ingest_secs,
+        rejected
+    );
+    println!(
+        "deliveries {} of {} expected ({:.0}/s); lost {}; unmatched {}; healthy closed {}; slow closed {} of {}",
+        received,
+        expected,
+        received as f64 / ingest_secs,
+        expected.saturating_sub(received),
+        out_of_range,
+        healthy_closed,
+        slow_closed,
+        silent
+    );
+    println!(
+        "tick-to-client latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        lat.last().map_or(f64::NAN, |v| *v as f64 / 1000.0)
+    );
+    println!(
+        "server memory: {} KiB before, {} KiB with the connections: {:.1} KiB per connection",
+        rss_before,
+        rss_after,
+        (rss_after.saturating_sub(rss_before)) as f64 / args.connections.max(1) as f64
+    );
+    Ok(())
+}
