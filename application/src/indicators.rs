@@ -62,7 +62,7 @@ fn bad(field: &'static str, e: impl std::fmt::Display) -> HistoryError {
 
 /// Calendar days that hold `bars` bars of `timeframe` (sessions of at most a day, five trading
 /// days a week, a margin for holidays).
-fn lookback(bars: usize, timeframe: Timeframe, market: &Market) -> Duration {
+pub(crate) fn lookback(bars: usize, timeframe: Timeframe, market: &Market) -> Duration {
     let per_day = timeframe
         .intraday_minutes()
         .map_or(1.0, |m| (session_minutes(market) / f64::from(m)).ceil().max(1.0));

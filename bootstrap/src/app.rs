@@ -20,10 +20,11 @@ use adapters::instruments::contract_master;
 use adapters::instruments::http::HttpInstrumentSource;
 use adapters::store::SeaStore;
 use adapters::streams::{StreamConsumer, StreamConsumerConfig};
+use application::history::HistoryReads;
 use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
-use application::subscriptions::{SnapshotSource, SubscriptionHub};
+use application::subscriptions::{DerivedFeeds, SnapshotSource, SubscriptionHub};
 use domain::instrument::Market;
-use domain::ports::{Clock, InstrumentSource, SignalPublisher};
+use domain::ports::{Clock, InstrumentSource, SignalPublisher, UpdateSink};
 use migration::{Migrator, MigratorTrait};
 
 use crate::cli::instruments::resilience;
@@ -34,8 +35,10 @@ pub struct Application {
     acceptor: NoDelayAcceptor,
     feed: Option<(SimulatedFeed, Duration)>,
     consumer: Option<StreamConsumer>,
-    /// In production: the Redis fan-out's receiving side, delivering to the hub.
+    /// In production: the Redis fan-out's receiving side, delivering to `sink`.
     fanout_receiver: Option<RedisFanout>,
+    /// Where the fan-out delivers: the derived feeds, which hand everything to the hub.
+    sink: Arc<dyn UpdateSink>,
     state: AppState,
     flush_every: Duration,
     port: u16,
@@ -98,11 +101,21 @@ impl Application {
         // WebSocket connections of this instance.
         // In production (Redis configured) numbering and delivery go through Redis, so every
         // instance's subscribers get every instance's updates under one sequence per topic.
+        // Each instance derives candles above 1 minute and indicators from the 1-minute candle
+        // updates, for the topics its own connections follow.
         let subs = &settings.subscriptions;
         let hub = Arc::new(SubscriptionHub::new(subs.history_per_topic));
+        let memory = aggregate_cache(settings);
+        let store_port: Arc<dyn domain::ports::SignalStore> = Arc::new(store.clone());
+        let derived = Arc::new(DerivedFeeds::new(
+            hub.clone(),
+            HistoryReads::new(store_port, registry.clone(), clock.clone()).with_memory(memory.clone()),
+            clock.clone(),
+        ));
+        let sink: Arc<dyn UpdateSink> = derived.clone();
         let (fanout, fanout_receiver): (Arc<dyn SignalPublisher>, Option<RedisFanout>) =
             if settings.redis.url.is_empty() {
-                (Arc::new(InProcessFanout::starting_now(hub.clone())), None)
+                (Arc::new(InProcessFanout::starting_now(sink.clone())), None)
             } else {
                 let r = RedisFanout::new(&settings.redis.url, &settings.redis.key_prefix, clock.clone())?;
                 (Arc::new(r.clone()), Some(r))
@@ -115,7 +128,7 @@ impl Application {
                 clock.clone(),
                 settings.conventions_for("NSE")?,
             )
-            .with_aggregate_cache(aggregate_cache(settings))
+            .with_aggregate_cache(memory)
             .with_publisher(Some(fanout)),
         );
         let redis = if settings.redis.url.is_empty() {
@@ -147,13 +160,15 @@ impl Application {
             redis,
             subscriptions: WsContext::new(hub, ws_limits(settings))
                 .with_tokens(&settings.subscriptions.tokens)
-                .with_snapshots(Some(ingest_state as Arc<dyn SnapshotSource>)),
+                .with_snapshots(Some(ingest_state as Arc<dyn SnapshotSource>))
+                .with_derived(Some(derived)),
         };
         Ok(Self {
             acceptor,
             feed,
             consumer,
             fanout_receiver,
+            sink,
             state,
             flush_every: Duration::from_millis(settings.ingest.flush_interval_ms.max(10)),
             port,
@@ -209,8 +224,7 @@ impl Application {
         });
         let (stop_receiver, receiver_stopped) = tokio::sync::oneshot::channel::<()>();
         let receiver = self.fanout_receiver.map(|r| {
-            let hub = self.state.subscriptions.hub.clone();
-            tokio::spawn(r.receive(hub, async {
+            tokio::spawn(r.receive(self.sink.clone(), async {
                 let _ = receiver_stopped.await;
             }))
         });

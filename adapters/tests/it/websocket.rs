@@ -10,12 +10,13 @@ use adapters::http::listener::NoDelayAcceptor;
 use adapters::http::websocket::{WsContext, WsLimits};
 use adapters::http::{AppState, routes};
 use adapters::store::SeaStore;
+use application::history::HistoryReads;
 use application::ingest::IngestTicks;
-use application::subscriptions::{SnapshotSource, SubscriptionHub};
+use application::subscriptions::{DerivedFeeds, SnapshotSource, SubscriptionHub};
 use chrono::{Duration as Minutes, TimeZone, Utc};
 use domain::instrument::{InstrumentKey, LotSize, OptionContract, OptionRight, Strike};
 use domain::market_data::Tick;
-use domain::ports::SignalPublisher;
+use domain::ports::{SignalPublisher, TopicUpdate, UpdateSink};
 use e2e_tests::FreshDatabase;
 use futures_util::{SinkExt, StreamExt};
 use migration::{Migrator, MigratorTrait};
@@ -29,6 +30,7 @@ type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 struct Server {
     _db: Option<FreshDatabase>,
     ws: WsContext,
+    derived: Arc<DerivedFeeds>,
     ingest: Arc<IngestTicks>,
     url: String,
 }
@@ -50,13 +52,29 @@ async fn refused_status(req: impl tokio_tungstenite::tungstenite::client::IntoCl
     }
 }
 
-/// [`server`] with accepted sockets' send buffers capped at `send_buffer` bytes.
+/// The fan-out's sink, set once the instance (and its derived feeds) exists.
+#[derive(Default)]
+struct Slot(std::sync::OnceLock<Arc<dyn UpdateSink>>);
+
+impl UpdateSink for Slot {
+    fn deliver(&self, update: TopicUpdate) {
+        if let Some(sink) = self.0.get() {
+            sink.deliver(update);
+        }
+    }
+}
+
+/// [`server`] with accepted sockets' send buffers capped at `send_buffer` bytes. The fan-out
+/// delivers to the derived feeds, and they to the hub, as in the service.
 async fn server_with(limits: WsLimits, send_buffer: Option<usize>) -> Server {
     let db = FreshDatabase::sqlite();
     let hub = Arc::new(SubscriptionHub::default());
-    let fanout: Arc<dyn SignalPublisher> = Arc::new(InProcessFanout::new(42, hub.clone()));
+    let slot = Arc::new(Slot::default());
+    let fanout: Arc<dyn SignalPublisher> = Arc::new(InProcessFanout::new(42, slot.clone()));
     let url = db.url.clone();
-    serve(Some(db), &url, hub, fanout, limits, send_buffer).await
+    let s = serve(Some(db), &url, hub, fanout, limits, send_buffer).await;
+    let _ = slot.0.set(s.derived.clone());
+    s
 }
 
 /// An instance on `url`'s database (dropped with the server when `db` is given), its hub fed
@@ -85,6 +103,15 @@ async fn serve_ctx(
     let store = SeaStore::connect(url).await.unwrap();
     Migrator::up(store.connection(), None).await.unwrap();
     let ingest = pipeline_publishing(Arc::new(store.clone()), None, Some(fanout));
+    let derived = Arc::new(DerivedFeeds::new(
+        hub.clone(),
+        HistoryReads::new(
+            Arc::new(store.clone()),
+            ingest.registry().clone(),
+            ingest.clock().clone(),
+        ),
+        ingest.clock().clone(),
+    ));
     let state = AppState {
         ingest: ingest.clone(),
         store,
@@ -93,7 +120,8 @@ async fn serve_ctx(
         redis: None,
         subscriptions: WsContext::new(hub, limits)
             .with_tokens(&tokens.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>())
-            .with_snapshots(Some(ingest.state().clone() as Arc<dyn SnapshotSource>)),
+            .with_snapshots(Some(ingest.state().clone() as Arc<dyn SnapshotSource>))
+            .with_derived(Some(derived.clone())),
     };
     let ws = state.subscriptions.clone();
     let acceptor = NoDelayAcceptor::bind("127.0.0.1:0")
@@ -105,6 +133,7 @@ async fn serve_ctx(
     Server {
         _db: db,
         ws,
+        derived,
         ingest,
         url,
     }
@@ -469,7 +498,7 @@ async fn a_topic_without_updates_here_opens_with_the_realtime_state() {
 }
 
 #[tokio::test]
-async fn minute_snapshots_publish_atm_iv_and_moneyness_topics() {
+async fn minute_snapshots_publish_chain_atm_iv_and_moneyness_topics() {
     let s = server(WsLimits::default()).await;
     // A three-strike chain, both rights, so the strike step, ATM and levels exist.
     let nifty = InstrumentKey::parse("NSE:NIFTY").unwrap();
@@ -497,15 +526,19 @@ async fn minute_snapshots_publish_atm_iv_and_moneyness_topics() {
             );
         }
     }
-    let (atm, level) = ("atm_iv:NSE:NIFTY:2026-02-24", "moneyness:NSE:NIFTY:2026-02-24:ATM");
+    let (atm, level, chain) = (
+        "atm_iv:NSE:NIFTY:2026-02-24",
+        "moneyness:NSE:NIFTY:2026-02-24:ATM",
+        "chain:NSE:NIFTY:2026-02-24",
+    );
     let mut c = connect(&s.url).await;
     send(
         &mut c,
-        json!({"action": "subscribe", "id": "r1", "topics": [atm, level]}),
+        json!({"action": "subscribe", "id": "r1", "topics": [atm, level, chain]}),
     )
     .await;
-    assert_eq!(next(&mut c).await["accepted"], json!([atm, level]));
-    for _ in 0..2 {
+    assert_eq!(next(&mut c).await["accepted"], json!([atm, level, chain]));
+    for _ in 0..3 {
         assert_eq!(next(&mut c).await["frame"], "snapshot");
     }
     let ts = now() - Minutes::minutes(29);
@@ -526,7 +559,7 @@ async fn minute_snapshots_publish_atm_iv_and_moneyness_topics() {
     assert!(s.ingest.execute(&ticks).await.unwrap().rejected.is_empty());
     s.ingest.flush().await.unwrap();
     let mut seen = std::collections::BTreeMap::new();
-    while seen.len() < 2 {
+    while seen.len() < 3 {
         let u = next(&mut c).await;
         assert_eq!(u["frame"], "update");
         seen.insert(u["topic"].as_str().unwrap().to_owned(), u["data"].clone());
@@ -540,6 +573,25 @@ async fn minute_snapshots_publish_atm_iv_and_moneyness_topics() {
         seen[level]["call"]["count"].as_u64() == Some(1) && seen[level]["put"]["count"].as_u64() == Some(1),
         "{}",
         seen[level]
+    );
+    let ch = &seen[chain];
+    assert_eq!(
+        (ch["kind"].as_str(), ch["atm_strike"].as_f64()),
+        (Some("chain"), Some(26_000.0))
+    );
+    assert_eq!(ch["strikes"].as_array().unwrap().len(), 3, "{ch}");
+    assert!(ch["strikes"][1]["call_iv"].as_f64().unwrap() > 0.0, "{ch}");
+    assert_eq!(ch["atm_iv"], seen[atm]["atm_iv"]);
+    assert!(ch["forward"]["value"].as_f64().unwrap() > 25_000.0, "{ch}");
+
+    // A new connection opens with the topic's latest update.
+    let mut d = connect(&s.url).await;
+    send(&mut d, json!({"action": "subscribe", "id": "r2", "topics": [chain]})).await;
+    assert_eq!(next(&mut d).await["type"], "ack");
+    let snap = next(&mut d).await;
+    assert_eq!(
+        (snap["frame"].as_str(), snap["data"]["kind"].as_str()),
+        (Some("snapshot"), Some("chain"))
     );
 }
 
@@ -672,4 +724,133 @@ async fn one_minute_candles_are_sent_forming_then_closed() {
             (m2.to_owned(), true, 304.0),
         ]
     );
+}
+
+/// `candles:{key}:5m` and an indicator on it, derived from the 1-minute candles: the forming
+/// 5-minute bar on every 1-minute update, closed when a later bucket starts, numbered with the
+/// 1-minute topic's sequence; the indicator peeks at the forming bar and commits closed ones.
+#[tokio::test]
+async fn candles_of_any_timeframe_and_indicators_are_derived_from_the_minute_bars() {
+    let s = server(WsLimits::default()).await;
+    let (five, sma, one) = (
+        format!("candles:{CALL}:5m"),
+        format!("indicators:{CALL}:sma:2:5m"),
+        format!("candles:{CALL}:1m"),
+    );
+    let mut c = connect(&s.url).await;
+    send(
+        &mut c,
+        json!({"action": "subscribe", "id": "r1", "topics": [five, sma, one, format!("candles:XYZ:FOO:5m")]}),
+    )
+    .await;
+    let ack = next(&mut c).await;
+    assert_eq!(ack["accepted"], json!([five, sma, one]));
+    assert_eq!(ack["refused"][0]["topic"], "candles:XYZ:FOO:5m");
+    assert!(
+        ack["refused"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("unknown instrument"),
+        "{ack}"
+    );
+    for _ in 0..3 {
+        assert_eq!(next(&mut c).await["frame"], "snapshot");
+    }
+    assert_eq!(s.derived.topics().len(), 2);
+    // 04:00 is the start of a 5-minute bucket (the session opens at 03:45 UTC). Minutes 0, 2
+    // and 4 of it, then minute 5, which starts the next bucket.
+    for (n, at) in [(0, 10), (2, 130), (4, 250), (5, 305), (6, 370)] {
+        tick_at(&s.ingest, n, Minutes::seconds(at)).await;
+    }
+    let frames = until_quiet(&mut c, 500).await;
+    let on = |topic: &str| -> Vec<&Value> { frames.iter().filter(|f| f["topic"] == topic).collect() };
+    let seqs = |topic: &str| -> Vec<(u64, u64)> {
+        on(topic)
+            .iter()
+            .map(|f| (f["epoch"].as_u64().unwrap(), f["seq"].as_u64().unwrap()))
+            .collect()
+    };
+    assert!(seqs(&one).len() >= 9, "{frames:#?}");
+    assert_eq!(seqs(&five), seqs(&one), "one 5m update per 1m update, numbered alike");
+    assert_eq!(seqs(&sma), seqs(&one));
+    let bars: Vec<(String, bool, f64)> = on(&five)
+        .iter()
+        .map(|f| {
+            assert_eq!(f["data"]["kind"], "bar");
+            (
+                f["data"]["bar"]["start"].as_str().unwrap()[11..16].to_owned(),
+                f["forming"].as_bool().unwrap(),
+                f["data"]["bar"]["close"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let closed: Vec<_> = bars.iter().filter(|b| !b.1).collect();
+    assert_eq!(closed, vec![&("04:00".to_owned(), false, 305.0)], "{bars:?}");
+    let last = on(&five).last().copied().unwrap().clone();
+    assert_eq!(last["data"]["bar"]["start"], "2026-02-02T04:05:00Z");
+    assert_eq!(
+        (
+            last["forming"].as_bool(),
+            last["data"]["bar"]["open"].as_f64(),
+            last["data"]["bar"]["close"].as_f64()
+        ),
+        (Some(true), Some(306.0), Some(307.0))
+    );
+    let closed_5m = on(&five)
+        .iter()
+        .find(|f| f["forming"] == false)
+        .copied()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            closed_5m["data"]["bar"]["open"].as_f64(),
+            closed_5m["data"]["bar"]["high"].as_f64()
+        ),
+        (Some(301.0), Some(305.0))
+    );
+    // SMA(2): nothing while one bar exists; then the closed 04:00 bar and the forming one.
+    let sma_at = |seq: u64| on(&sma).into_iter().find(|f| f["seq"] == seq).unwrap().clone();
+    let at_close = sma_at(closed_5m["seq"].as_u64().unwrap());
+    assert_eq!(
+        (at_close["forming"].as_bool(), at_close["data"]["values"].clone()),
+        (Some(false), json!([null]))
+    );
+    let now = sma_at(last["seq"].as_u64().unwrap());
+    assert_eq!(now["data"]["kind"], "indicator");
+    assert_eq!(now["data"]["columns"], json!(["sma_2"]));
+    assert_eq!(
+        (now["forming"].as_bool(), now["data"]["values"].clone()),
+        (Some(true), json!([306.0]))
+    );
+
+    // A second connection opens with the feeds' state; leaving stops the feeds.
+    let mut d = connect(&s.url).await;
+    send(&mut d, json!({"action": "subscribe", "id": "r2", "topics": [sma]})).await;
+    assert_eq!(next(&mut d).await["type"], "ack");
+    let snap = next(&mut d).await;
+    assert_eq!(
+        (snap["frame"].as_str(), snap["seq"].as_u64()),
+        (Some("snapshot"), now["seq"].as_u64())
+    );
+    assert_eq!(snap["data"]["values"], json!([306.0]));
+    send(
+        &mut c,
+        json!({"action": "unsubscribe", "id": "r3", "topics": [five, sma]}),
+    )
+    .await;
+    assert_eq!(next(&mut c).await["accepted"], json!([five, sma]));
+    assert_eq!(s.derived.topics(), vec![sma.clone()], "d still follows it");
+    drop(d);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(s.derived.topics().is_empty());
+}
+
+/// Every frame until none comes for `ms`.
+async fn until_quiet(c: &mut Client, ms: u64) -> Vec<Value> {
+    let mut out = Vec::new();
+    while let Ok(v) = tokio::time::timeout(Duration::from_millis(ms), next(c)).await {
+        out.push(v);
+    }
+    out
 }

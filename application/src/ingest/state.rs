@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::chain::ChainAnalytics;
 use domain::expiry::Forward;
 use domain::instrument::{InstrumentKey, OptionRight};
-use domain::ports::GreeksRecord;
+use domain::ports::{GreeksRecord, SignalEvent};
 
 /// The latest quote of one option.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,6 +51,29 @@ pub struct ChainSnapshot {
     pub spot: Option<f64>,
     /// IV, Greeks and every chain statistic.
     pub analytics: ChainAnalytics,
+}
+
+impl ChainSnapshot {
+    /// The snapshot as the `chain:{underlying}:{expiry}` topic carries it.
+    #[must_use]
+    pub fn event(&self, underlying: &InstrumentKey, expiry: NaiveDate) -> SignalEvent {
+        let a = &self.analytics;
+        SignalEvent::Chain {
+            underlying: underlying.clone(),
+            expiry,
+            minute: self.minute,
+            spot: self.spot,
+            forward: self.forward,
+            t_years: self.t_years,
+            atm_strike: a.atm_strike,
+            atm_iv: a.atm_iv,
+            wing_25: a.wing_25,
+            pcr: a.pcr,
+            max_pain: a.max_pain,
+            strikes: a.skew.clone(),
+            options_without_iv: a.iv_failures.len(),
+        }
+    }
 }
 
 /// Everything the service knows now.

@@ -503,36 +503,45 @@ impl IngestTicks {
             let spot = self.state.spot(&u).map(|(_, s)| s);
             let state = self.state.expiry(&u, e);
             let (analytics, recs) = chain_records(&self.conventions, &u, e, minute, &state, spot, forward, t);
+            let snapshot = ChainSnapshot {
+                minute,
+                forward,
+                t_years: t,
+                spot,
+                analytics,
+            };
             if self.publisher.is_some() {
-                self.stage_chain_updates(&u, e, minute, analytics.atm_iv, &recs);
+                self.stage_chain_updates(&u, e, &snapshot, &recs);
             }
-            self.state.set_chain(
-                &u,
-                e,
-                ChainSnapshot {
-                    minute,
-                    forward,
-                    t_years: t,
-                    spot,
-                    analytics,
-                },
-            );
+            self.state.set_chain(&u, e, snapshot);
             out.extend(recs);
         }
         out
     }
 
-    /// Queues the subscribers' updates of one expiry's minute snapshot: `atm_iv:{u}:{e}` and
-    /// `moneyness:{u}:{e}:{level}` (both rights in one update). They go out with the next publish.
+    /// Queues the subscribers' updates of one expiry's minute snapshot: `chain:{u}:{e}`,
+    /// `atm_iv:{u}:{e}` and `moneyness:{u}:{e}:{level}` (both rights in one update). They go
+    /// out with the next publish.
     fn stage_chain_updates(
         &self,
         underlying: &InstrumentKey,
         expiry: NaiveDate,
-        minute: DateTime<Utc>,
-        atm_iv: Option<domain::chain::AtmIv>,
+        snapshot: &ChainSnapshot,
         records: &[MoneynessRecord],
     ) {
-        let mut out = Vec::with_capacity(records.len() + 1);
+        let minute = snapshot.minute;
+        let atm_iv = snapshot.analytics.atm_iv;
+        let mut out = Vec::with_capacity(records.len() + 2);
+        out.push(Outgoing {
+            topic: Topic::Chain {
+                underlying: underlying.clone(),
+                expiry,
+            }
+            .to_string(),
+            source_ts: minute,
+            forming: false,
+            event: snapshot.event(underlying, expiry),
+        });
         out.push(Outgoing {
             topic: Topic::AtmIv {
                 underlying: underlying.clone(),

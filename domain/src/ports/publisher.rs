@@ -11,7 +11,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{GreeksRecord, InstrumentCandle, MoneynessRecord, PortError};
-use crate::chain::AtmIv;
+use crate::candles::{AggregatedBar, Timeframe};
+use crate::chain::{AtmIv, PutCallRatio, StrikeIv, Wing25};
+use crate::expiry::Forward;
 use crate::instrument::InstrumentKey;
 use crate::moneyness::{LevelAggregate, MoneynessLevel};
 
@@ -42,6 +44,59 @@ pub enum SignalEvent {
     },
     /// A 1-minute candle closed or changed.
     Candle(InstrumentCandle),
+    /// A bar of a longer timeframe (built from the 1-minute bars) closed or changed.
+    Bar {
+        /// The instrument.
+        key: InstrumentKey,
+        /// The timeframe (`5m`, `1h`, `1d`, …).
+        timeframe: Timeframe,
+        /// The bar: bucket start and end, OHLCV, VWAP, OI, and how many 1-minute bars it holds.
+        bar: AggregatedBar,
+    },
+    /// An indicator on one bar of a timeframe.
+    Indicator {
+        /// The instrument.
+        key: InstrumentKey,
+        /// The indicator and its parameters in canonical form (`rsi:14`, `macd:12:26:9`).
+        indicator: String,
+        /// The timeframe of the bars.
+        timeframe: Timeframe,
+        /// Start of the bar the values are at (UTC).
+        bar_start: DateTime<Utc>,
+        /// The output names, in the order of `values` (`["macd", "macd_signal", "macd_hist"]`).
+        columns: Vec<String>,
+        /// The outputs; `null` while the indicator warms up (too few bars yet).
+        values: Vec<Option<f64>>,
+    },
+    /// One expiry's chain at one minute: its IVs by strike and its statistics.
+    Chain {
+        /// The underlying.
+        underlying: InstrumentKey,
+        /// The expiry (exchange-local date).
+        expiry: NaiveDate,
+        /// The minute (UTC start) whose quotes were evaluated.
+        minute: DateTime<Utc>,
+        /// The underlying's spot then, price units, when known.
+        spot: Option<f64>,
+        /// The expiry's forward and how it was obtained.
+        forward: Forward,
+        /// Time to expiry, years (in the market's time basis).
+        t_years: f64,
+        /// The ATM strike.
+        atm_strike: Option<f64>,
+        /// ATM IV and the strikes it came from.
+        atm_iv: Option<AtmIv>,
+        /// 25-delta risk reversal and butterfly.
+        wing_25: Option<Wing25>,
+        /// Put–call ratios of OI and volume.
+        pcr: PutCallRatio,
+        /// The max-pain strike.
+        max_pain: Option<f64>,
+        /// IVs by strike (call, put, and the OTM side's), ascending.
+        strikes: Vec<StrikeIv>,
+        /// Options quoted without an IV.
+        options_without_iv: usize,
+    },
     /// ATM IV of one expiry at one minute.
     AtmIv {
         /// The underlying.

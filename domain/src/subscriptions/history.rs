@@ -78,6 +78,11 @@ impl<T: Clone> TopicHistory<T> {
         self.entries.len()
     }
 
+    /// The updates held, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.entries.iter().map(|(_, item)| item)
+    }
+
     /// True when nothing is held.
     #[must_use]
     pub fn is_empty(&self) -> bool {

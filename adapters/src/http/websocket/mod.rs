@@ -21,7 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use application::subscriptions::{Opening, SnapshotSource, Subscriber, SubscriptionHub};
+use application::subscriptions::derived::is_derived;
+use application::subscriptions::{DerivedFeeds, Opening, SnapshotSource, Subscriber, SubscriptionHub};
 use domain::subscriptions::Topic;
 use futures_util::{SinkExt, StreamExt};
 use poem::http::StatusCode;
@@ -86,6 +87,8 @@ pub struct WsContext {
     next_id: Arc<AtomicU64>,
     closing: Arc<tokio::sync::watch::Sender<bool>>,
     snapshots: Option<Arc<dyn SnapshotSource>>,
+    /// Candles above 1 minute and indicators, derived here from the 1-minute candles.
+    derived: Option<Arc<DerivedFeeds>>,
     /// Accepted tokens; empty: anonymous.
     tokens: Arc<HashSet<String>>,
     /// Open connections, in all and per token.
@@ -148,6 +151,7 @@ impl WsContext {
             next_id: Arc::new(AtomicU64::new(1)),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
             snapshots: None,
+            derived: None,
             tokens: Arc::default(),
             open: Arc::default(),
         }
@@ -227,6 +231,23 @@ impl WsContext {
     pub fn with_snapshots(mut self, source: Option<Arc<dyn SnapshotSource>>) -> Self {
         self.snapshots = source;
         self
+    }
+
+    /// Serves the derived topics (candles above 1 minute, indicators) from `derived`; without
+    /// it they are refused.
+    #[must_use]
+    pub fn with_derived(mut self, derived: Option<Arc<DerivedFeeds>>) -> Self {
+        self.derived = derived;
+        self
+    }
+
+    /// The topic's current state, outside the numbered updates.
+    fn state(&self, topic: &Topic) -> Option<application::subscriptions::StateSnapshot> {
+        if is_derived(topic) {
+            self.derived.as_ref()?.snapshot(topic)
+        } else {
+            self.snapshots.as_ref()?.snapshot(topic)
+        }
     }
 
     /// Closes every connection with code 1001 (going away) and [`SHUTDOWN_REASON`], so clients
@@ -317,7 +338,7 @@ async fn serve(ctx: WsContext, socket: WebSocketStream, encoding: Encoding) {
     let pong = Arc::new(Mutex::new(Instant::now()));
     let closing = ctx.closing.subscribe();
     let mut writer = tokio::spawn(write(outbox.clone(), sink, pong.clone(), ctx.limits, closing));
-    let mut followed: HashSet<String> = HashSet::new();
+    let mut followed: HashMap<String, Topic> = HashMap::new();
     let mut bucket = Bucket::new(ctx.limits.max_inbound_per_second);
     loop {
         let msg = tokio::select! {
@@ -347,7 +368,7 @@ async fn serve(ctx: WsContext, socket: WebSocketStream, encoding: Encoding) {
                     ));
                 } else {
                     match read_request(&text) {
-                        Ok(request) => handle(&ctx, &outbox, &mut followed, request),
+                        Ok(request) => handle(&ctx, &outbox, &mut followed, request).await,
                         Err(frame) => outbox.send(&frame),
                     }
                 }
@@ -363,34 +384,52 @@ async fn serve(ctx: WsContext, socket: WebSocketStream, encoding: Encoding) {
         }
     }
     ctx.hub.forget(id);
+    if let Some(derived) = &ctx.derived {
+        for topic in followed.values().filter(|t| is_derived(t)) {
+            derived.unfollow(topic);
+        }
+    }
     outbox.close();
     writer.abort();
 }
 
-fn handle(ctx: &WsContext, outbox: &Arc<Outbox>, followed: &mut HashSet<String>, request: Request) {
+async fn handle(ctx: &WsContext, outbox: &Arc<Outbox>, followed: &mut HashMap<String, Topic>, request: Request) {
     match request {
         Request::Subscribe { id, topics, resume } => {
             let mut accepted = Vec::new();
             let mut refused = Vec::new();
             for raw in topics {
-                match raw.parse::<Topic>() {
-                    Err(e) => refused.push(Refusal {
+                let t = match raw.parse::<Topic>() {
+                    Ok(t) => t,
+                    Err(e) => {
+                        refused.push(Refusal {
+                            topic: raw,
+                            reason: e.reason,
+                        });
+                        continue;
+                    }
+                };
+                let canonical = t.to_string();
+                let again = followed.contains_key(&canonical);
+                if !again && followed.len() >= ctx.limits.max_topics {
+                    refused.push(Refusal {
                         topic: raw,
-                        reason: e.reason,
-                    }),
-                    Ok(t) => {
-                        let canonical = t.to_string();
-                        if !followed.contains(&canonical) && followed.len() >= ctx.limits.max_topics {
-                            refused.push(Refusal {
-                                topic: raw,
-                                reason: format!("at most {} topics per connection", ctx.limits.max_topics),
-                            });
-                        } else {
-                            followed.insert(canonical.clone());
-                            accepted.push((canonical, t));
-                        }
+                        reason: format!("at most {} topics per connection", ctx.limits.max_topics),
+                    });
+                    continue;
+                }
+                if !again && is_derived(&t) {
+                    let started = match &ctx.derived {
+                        Some(d) => d.follow(&t).await.map_err(|e| e.to_string()),
+                        None => Err("candles above 1m and indicators are not served by this instance".into()),
+                    };
+                    if let Err(reason) = started {
+                        refused.push(Refusal { topic: raw, reason });
+                        continue;
                     }
                 }
+                followed.insert(canonical.clone(), t.clone());
+                accepted.push((canonical, t));
             }
             outbox.send(&ServerFrame::Ack {
                 id,
@@ -403,13 +442,10 @@ fn handle(ctx: &WsContext, outbox: &Arc<Outbox>, followed: &mut HashSet<String>,
                 let who: Arc<dyn Subscriber> = outbox.clone();
                 ctx.hub.subscribe_then(&topic, who, position, |opening| match opening {
                     Opening::Snapshot(Some(u)) => outbox.send(&ServerFrame::data(FrameKind::Snapshot, u)),
-                    Opening::Snapshot(None) => {
-                        let state = ctx.snapshots.as_ref().and_then(|s| s.snapshot(&parsed));
-                        outbox.send(&match state {
-                            Some((ts, event)) => ServerFrame::state_snapshot(topic.clone(), ts, event),
-                            None => ServerFrame::empty_snapshot(topic.clone()),
-                        });
-                    }
+                    Opening::Snapshot(None) => outbox.send(&match ctx.state(&parsed) {
+                        Some(state) => ServerFrame::state_snapshot(topic.clone(), state),
+                        None => ServerFrame::empty_snapshot(topic.clone()),
+                    }),
                     Opening::Missed(updates) => {
                         for u in updates {
                             outbox.send(&ServerFrame::data(FrameKind::Update, u));
@@ -425,8 +461,13 @@ fn handle(ctx: &WsContext, outbox: &Arc<Outbox>, followed: &mut HashSet<String>,
             for raw in topics {
                 let canonical = raw.parse::<Topic>().map(|t| t.to_string());
                 match canonical {
-                    Ok(c) if followed.remove(&c) => {
+                    Ok(c) if followed.contains_key(&c) => {
                         ctx.hub.unsubscribe(&c, outbox.id());
+                        if let (Some(t), Some(d)) = (followed.remove(&c), &ctx.derived)
+                            && is_derived(&t)
+                        {
+                            d.unfollow(&t);
+                        }
                         accepted.push(c);
                     }
                     Ok(_) => refused.push(Refusal {

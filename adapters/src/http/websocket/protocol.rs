@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use application::subscriptions::StateSnapshot;
 use chrono::{DateTime, Utc};
 use domain::ports::{SignalEvent, TopicUpdate};
 use serde::{Deserialize, Serialize};
@@ -213,15 +214,15 @@ impl ServerFrame {
     /// A snapshot of the current state of a topic this instance has no numbered update of:
     /// position unknown (epoch and seq 0), so resuming from it gives a snapshot again.
     #[must_use]
-    pub fn state_snapshot(topic: String, source_ts: DateTime<Utc>, event: SignalEvent) -> Self {
+    pub fn state_snapshot(topic: String, state: StateSnapshot) -> Self {
         Self::Data {
             frame: FrameKind::Snapshot,
             topic,
             epoch: 0,
             seq: 0,
-            source_ts: Some(source_ts),
-            forming: false,
-            data: Some(Box::new(event)),
+            source_ts: Some(state.source_ts),
+            forming: state.forming,
+            data: Some(Box::new(state.event)),
         }
     }
 

@@ -19,6 +19,10 @@ use domain::subscriptions::{Recorded, Resume, Topic, TopicHistory};
 
 use crate::ingest::RealtimeState;
 
+pub mod derived;
+
+pub use derived::DerivedFeeds;
+
 /// Updates kept per topic for resuming clients, unless configured.
 pub const DEFAULT_HISTORY_PER_TOPIC: usize = 32;
 
@@ -30,19 +34,56 @@ pub trait Subscriber: Send + Sync {
     fn offer(&self, update: Arc<TopicUpdate>);
 }
 
+/// A topic's state as a source holds it, outside the numbered updates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateSnapshot {
+    /// When the data was produced at its source.
+    pub source_ts: DateTime<Utc>,
+    /// A bar, or an indicator on a bar, still forming.
+    pub forming: bool,
+    /// The data.
+    pub event: SignalEvent,
+}
+
+impl StateSnapshot {
+    fn settled((source_ts, event): (DateTime<Utc>, SignalEvent)) -> Self {
+        Self {
+            source_ts,
+            forming: false,
+            event,
+        }
+    }
+}
+
 /// A topic's current state when this instance has no numbered update of it yet (just started,
-/// or nothing published since): the realtime state answers for the topics it holds.
+/// or nothing published since): the realtime state answers for the topics it holds, the
+/// derived feeds for theirs.
 pub trait SnapshotSource: Send + Sync {
-    /// The topic's current state and its source time, when known.
-    fn snapshot(&self, topic: &Topic) -> Option<(DateTime<Utc>, SignalEvent)>;
+    /// The topic's current state, when known.
+    fn snapshot(&self, topic: &Topic) -> Option<StateSnapshot>;
 }
 
 impl SnapshotSource for RealtimeState {
-    fn snapshot(&self, topic: &Topic) -> Option<(DateTime<Utc>, SignalEvent)> {
-        match topic {
+    fn snapshot(&self, topic: &Topic) -> Option<StateSnapshot> {
+        let state = match topic {
             Topic::Greeks { key } => self.greeks(key).map(|r| (r.minute, SignalEvent::Greeks(r))),
-            _ => None,
-        }
+            Topic::Chain { underlying, expiry } => self
+                .chain(underlying, *expiry)
+                .map(|c| (c.minute, c.event(underlying, *expiry))),
+            Topic::AtmIv { underlying, expiry } => self.chain(underlying, *expiry).map(|c| {
+                let event = SignalEvent::AtmIv {
+                    underlying: underlying.clone(),
+                    expiry: *expiry,
+                    minute: c.minute,
+                    atm_iv: c.analytics.atm_iv,
+                };
+                (c.minute, event)
+            }),
+            // Moneyness levels are published every minute, so the hub's history answers them;
+            // candles and indicators are answered by the derived feeds.
+            Topic::Moneyness { .. } | Topic::Candles { .. } | Topic::Indicators { .. } => None,
+        };
+        state.map(StateSnapshot::settled)
     }
 }
 
@@ -146,6 +187,16 @@ impl SubscriptionHub {
         };
         open(&opening);
         opening
+    }
+
+    /// The updates of `topic` held in its history, oldest first.
+    #[must_use]
+    pub fn recent(&self, topic: &str) -> Vec<Arc<TopicUpdate>> {
+        let topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        topics
+            .get(topic)
+            .map(|e| e.history.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Removes `id` from `topic`; true when it was subscribed.
