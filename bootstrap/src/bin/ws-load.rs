@@ -47,6 +47,11 @@ struct Args {
     /// Batches per second.
     #[arg(long, default_value_t = 10.0)]
     rate: f64,
+    /// Options quoted per batch, taken in turn from the pool (0: all of them in every batch).
+    /// Must divide `--options`. Small batches at a higher rate spread the deliveries over time
+    /// instead of sending every update of the pool at once.
+    #[arg(long, default_value_t = 0)]
+    per_batch: usize,
     /// Seconds of ingest.
     #[arg(long, default_value_t = 20)]
     secs: u64,
@@ -131,17 +136,44 @@ fn session_start(market: &Market, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     })
 }
 
+/// Which batch carried an update: `batch_of(option index, seq)`.
+#[derive(Clone, Copy)]
+struct Schedule {
+    /// Options in the pool.
+    options: usize,
+    /// Options per batch.
+    per_batch: usize,
+}
+
+impl Schedule {
+    /// The batch whose tick of option `i` produced its update `seq` (from 1).
+    fn batch_of(self, i: usize, seq: u64) -> usize {
+        let rounds = self.options / self.per_batch;
+        (seq.saturating_sub(1) as usize) * rounds + i / self.per_batch
+    }
+
+    /// The options batch `j` ticks.
+    fn options_in(self, j: usize) -> std::ops::Range<usize> {
+        let first = (j * self.per_batch) % self.options;
+        first..first + self.per_batch
+    }
+}
+
 async fn subscriber(
     url: String,
-    topics: Vec<String>,
+    topics: Vec<(usize, String)>,
+    schedule: Schedule,
     reads: bool,
     sent: Arc<Vec<std::sync::OnceLock<Instant>>>,
     ready: Arc<AtomicUsize>,
     done: Arc<tokio::sync::Notify>,
 ) -> Result<Seen, Failure> {
     let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+    let names: Vec<&String> = topics.iter().map(|(_, t)| t).collect();
+    // As they appear in a frame: `"topic":"greeks:…"`.
+    let quoted: Vec<(usize, String)> = topics.iter().map(|(i, t)| (*i, format!("\"{t}\""))).collect();
     ws.send(Message::Text(
-        json!({"action": "subscribe", "id": "s", "topics": topics})
+        json!({"action": "subscribe", "id": "s", "topics": names})
             .to_string()
             .into(),
     ))
@@ -181,7 +213,11 @@ async fn subscriber(
             // which shares the machine with the server, the bottleneck).
             Message::Text(t) if t.contains(r#""frame":"update""#) => {
                 seen.received += 1;
-                let batch = seq_of(&t).unwrap_or(0).saturating_sub(1) as usize;
+                let option = quoted
+                    .iter()
+                    .find(|(_, name)| t.contains(name.as_str()))
+                    .map_or(usize::MAX, |(i, _)| *i);
+                let batch = schedule.batch_of(option, seq_of(&t).unwrap_or(0));
                 match sent.get(batch).and_then(|s| s.get()) {
                     Some(t0) => seen.latencies_us.push(at.duration_since(*t0).as_micros() as u64),
                     None => seen.out_of_range += 1,
@@ -295,6 +331,18 @@ async fn run(args: &Args, pid: u32, port: u16) -> Result<(), Failure> {
         }
     }
     keys.truncate(args.options);
+    let per_batch = if args.per_batch == 0 {
+        keys.len()
+    } else {
+        args.per_batch
+    };
+    if per_batch > keys.len() || keys.len() % per_batch != 0 {
+        return Err(format!("--per-batch {per_batch} must divide the {} options", keys.len()).into());
+    }
+    let schedule = Schedule {
+        options: keys.len(),
+        per_batch,
+    };
     let spot = strikes[middle]["strike"].as_f64().unwrap_or(0.0);
     let batches = (args.rate * args.secs as f64) as usize;
     let sent: Arc<Vec<std::sync::OnceLock<Instant>>> =
@@ -307,8 +355,11 @@ async fn run(args: &Args, pid: u32, port: u16) -> Result<(), Failure> {
     let silent = ((args.connections as f64) * args.stop_reading / 100.0).round() as usize;
     let mut clients = Vec::with_capacity(args.connections);
     for i in 0..args.connections {
-        let topics: Vec<String> = (0..args.topics)
-            .map(|t| format!("greeks:{}", keys[(i * args.topics + t) % keys.len()].0))
+        let topics: Vec<(usize, String)> = (0..args.topics)
+            .map(|t| {
+                let o = (i * args.topics + t) % keys.len();
+                (o, format!("greeks:{}", keys[o].0))
+            })
             .collect();
         let reads = i >= silent;
         clients.push((
@@ -316,6 +367,7 @@ async fn run(args: &Args, pid: u32, port: u16) -> Result<(), Failure> {
             tokio::spawn(subscriber(
                 url.clone(),
                 topics,
+                schedule,
                 reads,
                 sent.clone(),
                 ready.clone(),
@@ -352,7 +404,7 @@ async fn run(args: &Args, pid: u32, port: u16) -> Result<(), Failure> {
         tokio::time::sleep_until(start + every * j as u32).await;
         let ts = (open + chrono::Duration::minutes(5) + chrono::Duration::milliseconds(100 * j as i64)).to_rfc3339();
         let mut ticks = vec![json!({"key": "NSE:NIFTY", "ts": ts, "last": spot})];
-        for (key, k, call) in &keys {
+        for (key, k, call) in &keys[schedule.options_in(j)] {
             let intrinsic = if *call {
                 (spot - k).max(0.0)
             } else {
@@ -386,7 +438,17 @@ async fn run(args: &Args, pid: u32, port: u16) -> Result<(), Failure> {
         }
     }
     lat.sort_unstable();
-    let expected = healthy * args.topics * batches;
+    // Each reading client's topics, times the batches that tick each.
+    let expected: usize = (silent..args.connections)
+        .map(|i| {
+            (0..args.topics)
+                .map(|t| {
+                    let o = (i * args.topics + t) % keys.len();
+                    (0..batches).filter(|j| schedule.options_in(*j).contains(&o)).count()
+                })
+                .sum::<usize>()
+        })
+        .sum();
     println!(
         "connections {} ({} reading, {} stopped reading), {} topics each over {} options; {} batches in {:.1} s ({} ticks rejected)",
         args.connections,

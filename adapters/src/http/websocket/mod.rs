@@ -138,6 +138,10 @@ impl std::fmt::Debug for WsContext {
     }
 }
 
+/// Frames buffered before tungstenite writes them to the socket: what one drain of the queue
+/// holds, so a drain goes out in one write instead of one per frame.
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+
 /// The close reason sent to every client when the service stops.
 pub const SHUTDOWN_REASON: &str = "server shutting down; reconnect and resume";
 
@@ -289,7 +293,8 @@ pub fn subscriptions_websocket(req: &poem::Request, ws: WebSocket, ctx: Data<&Ws
     };
     let mut config = WebSocketConfig::default();
     config.read_buffer_size = ctx.limits.read_buffer_bytes;
-    config.write_buffer_size = 0;
+    // Frames drained together go out in one write (the buffer is flushed after each drain).
+    config.write_buffer_size = WRITE_BUFFER_BYTES;
     config.max_message_size = Some(ctx.limits.max_inbound_frame_bytes * 16);
     config.max_frame_size = Some(ctx.limits.max_inbound_frame_bytes * 16);
     ws.config(config)

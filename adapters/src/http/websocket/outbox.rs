@@ -105,6 +105,9 @@ impl Outbox {
                 }
             }
             notified.await;
+            // The hub offers an update to every follower in a row, and a batch of updates in a
+            // row: let it finish before taking the queue, so one write carries them together.
+            tokio::task::yield_now().await;
         }
     }
 
