@@ -275,6 +275,7 @@ fn ws_limits(settings: &Settings) -> WsLimits {
         max_topics: s.max_topics,
         max_connections,
         max_connections_per_token: s.max_connections_per_token,
+        batch_window: Duration::from_millis(s.batch_ms.min(adapters::http::websocket::delivery::MAX_BATCH_MS)),
         ..WsLimits::default()
     }
 }

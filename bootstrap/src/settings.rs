@@ -155,6 +155,9 @@ pub struct SubscriptionSettings {
     pub max_topics: usize,
     /// Updates kept per topic for resuming clients.
     pub history_per_topic: usize,
+    /// Batching and conflation window of clients that do not choose one, milliseconds
+    /// (0: each frame at once; at most 1000).
+    pub batch_ms: u64,
 }
 
 /// `[conventions]`.

@@ -854,3 +854,142 @@ async fn until_quiet(c: &mut Client, ms: u64) -> Vec<Value> {
     }
     out
 }
+
+/// One client's view in [`bytes_per_update_of_each_delivery_choice`]: wire bytes and frames.
+struct Measured {
+    name: &'static str,
+    client: Client,
+    zstd: bool,
+    bytes: usize,
+    frames: Vec<Value>,
+}
+
+impl Measured {
+    /// Reads until nothing comes for `ms`, counting payload bytes and decoding the frames
+    /// (arrays of frames when batching; zstd-compressed when asked).
+    async fn read(&mut self, ms: u64) {
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_millis(ms), self.client.next()).await {
+            let (len, value): (usize, Value) = match msg {
+                Message::Text(t) => (t.len(), serde_json::from_str(&t).unwrap()),
+                Message::Binary(b) => {
+                    let plain = if self.zstd {
+                        zstd::bulk::decompress(&b, 1 << 22).unwrap()
+                    } else {
+                        b.to_vec()
+                    };
+                    let value = match serde_json::from_slice(&plain) {
+                        Ok(v) => v,
+                        Err(_) => rmp_serde::from_slice(&plain).unwrap(),
+                    };
+                    (b.len(), value)
+                }
+                _ => continue,
+            };
+            self.bytes += len;
+            match value {
+                Value::Array(frames) => self.frames.extend(frames),
+                v => self.frames.push(v),
+            }
+        }
+    }
+
+    fn updates(&self) -> usize {
+        self.frames.iter().filter(|f| f["frame"] == "update").count()
+    }
+
+    /// The last sequence number seen on each topic.
+    fn last_seqs(&self) -> std::collections::BTreeMap<String, u64> {
+        self.frames
+            .iter()
+            .filter(|f| f["frame"] == "update")
+            .map(|f| (f["topic"].as_str().unwrap().to_owned(), f["seq"].as_u64().unwrap()))
+            .collect()
+    }
+}
+
+/// Bytes per update of every delivery choice (encoding, batching window, compression), for
+/// docs/benchmarks.md: `cargo test -p adapters --test it websocket::bytes_per_update -- --nocapture`.
+#[tokio::test]
+async fn bytes_per_update_of_each_delivery_choice() {
+    let s = server(WsLimits::default()).await;
+    assert_eq!(refused_status(format!("{}?batch_ms=5000", s.url)).await, 400);
+    assert_eq!(refused_status(format!("{}?compress=br", s.url)).await, 400);
+    let topics = json!([
+        format!("greeks:{CALL}"),
+        format!("candles:{CALL}:1m"),
+        "candles:NSE:NIFTY:1m"
+    ]);
+    let choices = [
+        ("json", "", false),
+        ("msgpack", "encoding=msgpack", false),
+        ("json, zstd", "compress=zstd", true),
+        ("json, 50 ms window", "batch_ms=50", false),
+        ("msgpack, 50 ms window", "encoding=msgpack&batch_ms=50", false),
+        ("json, 50 ms window, zstd", "batch_ms=50&compress=zstd", true),
+        (
+            "msgpack, 50 ms window, zstd",
+            "encoding=msgpack&batch_ms=50&compress=zstd",
+            true,
+        ),
+    ];
+    let mut clients = Vec::new();
+    for (name, query, zstd) in choices {
+        let mut client = connect(&format!("{}?{query}", s.url)).await;
+        send(
+            &mut client,
+            json!({"action": "subscribe", "id": "r1", "topics": topics}),
+        )
+        .await;
+        let mut m = Measured {
+            name,
+            client,
+            zstd,
+            bytes: 0,
+            frames: Vec::new(),
+        };
+        m.read(300).await;
+        assert_eq!(m.frames[0]["type"], "ack", "{name}");
+        assert_eq!(m.frames.len(), 4, "{name}: the ack and three snapshots");
+        (m.bytes, m.frames) = (0, Vec::new());
+        clients.push(m);
+    }
+    // 40 ticks, one every 10 ms: each publishes the three topics.
+    for n in 0..40 {
+        tick_at(&s.ingest, n, Minutes::milliseconds(1500 * n)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for m in &mut clients {
+        m.read(300).await;
+    }
+    let published = clients[0].updates();
+    assert!(published >= 80, "{published}");
+    let newest = clients[0].last_seqs();
+    let json_per_update = clients[0].bytes as f64 / published as f64;
+    eprintln!("{published} updates published on the 3 topics (greeks and two 1-minute candles)");
+    eprintln!(
+        "| delivery | messages' bytes | updates delivered | bytes per update delivered | bytes per update published |"
+    );
+    for m in &clients {
+        let delivered = m.updates();
+        assert_eq!(
+            m.last_seqs(),
+            newest,
+            "{}: the newest of each topic always arrives",
+            m.name
+        );
+        assert!(delivered <= published, "{}", m.name);
+        eprintln!(
+            "| {} | {} | {} | {:.0} | {:.0} |",
+            m.name,
+            m.bytes,
+            delivered,
+            m.bytes as f64 / delivered as f64,
+            m.bytes as f64 / published as f64
+        );
+    }
+    let zstd_batched = clients.last().unwrap();
+    assert!(
+        (zstd_batched.bytes as f64 / published as f64) < json_per_update / 3.0,
+        "compressed batches cost a fraction of JSON per update"
+    );
+}

@@ -336,7 +336,7 @@ async fn run(args: &Args, pid: u32, port: u16) -> Result<(), Failure> {
     } else {
         args.per_batch
     };
-    if per_batch > keys.len() || keys.len() % per_batch != 0 {
+    if per_batch > keys.len() || !keys.len().is_multiple_of(per_batch) {
         return Err(format!("--per-batch {per_batch} must divide the {} options", keys.len()).into());
     }
     let schedule = Schedule {

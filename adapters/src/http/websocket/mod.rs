@@ -13,6 +13,7 @@
 //! - a ping every `ping_every`; no pong within `pong_deadline` after it closes the connection;
 //! - a small read buffer per connection (tungstenite's default is 128 KiB).
 
+pub mod delivery;
 mod outbox;
 pub mod protocol;
 
@@ -33,7 +34,8 @@ use poem::{IntoResponse, Response, handler};
 pub use outbox::Outbox;
 
 use super::error::ErrorBody;
-use protocol::{Encoded, Encoding, ErrorCode, FrameKind, Refusal, Request, ServerFrame, read_request};
+use delivery::Delivery;
+use protocol::{Encoded, ErrorCode, FrameKind, Refusal, Request, ServerFrame, read_request};
 
 /// The limits of one connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +60,9 @@ pub struct WsLimits {
     pub max_connections: usize,
     /// Connections at once per token (with tokens configured).
     pub max_connections_per_token: usize,
+    /// Batching and conflation window of connections that do not choose one (`?batch_ms=`);
+    /// zero sends each frame at once.
+    pub batch_window: Duration,
 }
 
 impl Default for WsLimits {
@@ -73,6 +78,7 @@ impl Default for WsLimits {
             read_buffer_bytes: 4 * 1024,
             max_connections: 10_000,
             max_connections_per_token: 1_000,
+            batch_window: Duration::ZERO,
         }
     }
 }
@@ -283,9 +289,16 @@ fn presented_token(req: &poem::Request) -> Option<String> {
 #[handler]
 pub fn subscriptions_websocket(req: &poem::Request, ws: WebSocket, ctx: Data<&WsContext>) -> Response {
     let ctx = ctx.0.clone();
-    let encoding = match Encoding::from_query(req.uri().query()) {
-        Ok(e) => e,
-        Err(reason) => return *refuse(StatusCode::BAD_REQUEST, "bad_request", reason, Some("encoding")),
+    let delivery = match Delivery::from_query(req.uri().query(), ctx.limits.batch_window) {
+        Ok(d) => d,
+        Err((field, reason)) => {
+            return *refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("{field}: {reason}"),
+                Some(field),
+            );
+        }
     };
     let admission = match ctx.admit(presented_token(req).as_deref()) {
         Ok(a) => a,
@@ -299,7 +312,7 @@ pub fn subscriptions_websocket(req: &poem::Request, ws: WebSocket, ctx: Data<&Ws
     config.max_frame_size = Some(ctx.limits.max_inbound_frame_bytes * 16);
     ws.config(config)
         .on_upgrade(move |socket| async move {
-            serve(ctx, socket, encoding).await;
+            serve(ctx, socket, delivery).await;
             drop(admission);
         })
         .into_response()
@@ -336,13 +349,13 @@ impl Bucket {
     }
 }
 
-async fn serve(ctx: WsContext, socket: WebSocketStream, encoding: Encoding) {
+async fn serve(ctx: WsContext, socket: WebSocketStream, delivery: Delivery) {
     let id = ctx.next_id.fetch_add(1, Ordering::Relaxed);
-    let outbox = Outbox::encoding(id, ctx.limits.queue_bytes, encoding);
+    let outbox = Outbox::encoding(id, ctx.limits.queue_bytes, delivery.encoding);
     let (sink, mut stream) = socket.split();
     let pong = Arc::new(Mutex::new(Instant::now()));
     let closing = ctx.closing.subscribe();
-    let mut writer = tokio::spawn(write(outbox.clone(), sink, pong.clone(), ctx.limits, closing));
+    let mut writer = tokio::spawn(write(outbox.clone(), sink, pong.clone(), ctx.limits, delivery, closing));
     let mut followed: HashMap<String, Topic> = HashMap::new();
     let mut bucket = Bucket::new(ctx.limits.max_inbound_per_second);
     loop {
@@ -502,6 +515,7 @@ async fn write(
     mut sink: Sink,
     pong: Arc<Mutex<Instant>>,
     limits: WsLimits,
+    delivery: Delivery,
     mut closing: tokio::sync::watch::Receiver<bool>,
 ) {
     if *closing.borrow_and_update() {
@@ -520,13 +534,21 @@ async fn write(
     let close = |reason: String| Message::Close(Some((CloseCode::Policy, reason)));
     loop {
         tokio::select! {
-            batch = outbox.drain() => {
-                let Some(batch) = batch else { break };
+            // Updates first: polling the timers on every wake-up costs more than the rest.
+            biased;
+            ready = outbox.ready() => {
+                if !ready {
+                    break;
+                }
+                if delivery.batching() {
+                    tokio::time::sleep(delivery.batch).await;
+                }
+                let messages = delivery.messages(outbox.take(delivery.batching()));
                 let send = async {
-                    for frame in batch {
-                        sink.feed(match frame {
-                            Encoded::Text(t) => Message::Text(t),
-                            Encoded::Binary(b) => Message::Binary(b),
+                    for message in messages {
+                        sink.feed(match message {
+                            Encoded::Text(t) => Message::Text(t.as_ref().to_owned()),
+                            Encoded::Binary(b) => Message::Binary(b.to_vec()),
                         })
                         .await?;
                     }

@@ -19,10 +19,16 @@ use tokio::sync::Notify;
 use super::protocol::{Encoded, Encoding, FrameKind, ServerFrame};
 
 struct Queued {
-    /// The topic of an update frame (the ones that may be coalesced).
-    topic: Option<String>,
+    /// The update of an update frame (the ones that may be coalesced), for its topic.
+    update: Option<Arc<TopicUpdate>>,
     frame: Encoded,
     at: Instant,
+}
+
+impl Queued {
+    fn topic(&self) -> Option<&str> {
+        self.update.as_deref().map(|u| u.topic.as_str())
+    }
 }
 
 #[derive(Default)]
@@ -67,14 +73,14 @@ impl Outbox {
         })
     }
 
-    fn push(&self, topic: Option<String>, frame: Encoded) {
+    fn push(&self, update: Option<Arc<TopicUpdate>>, frame: Encoded) {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if s.closed {
             return;
         }
         s.bytes += frame.len();
         s.queue.push_back(Queued {
-            topic,
+            update,
             frame,
             at: Instant::now(),
         });
@@ -90,25 +96,40 @@ impl Outbox {
         self.push(None, self.encoding.encode(frame));
     }
 
-    /// Takes everything queued, oldest first; waits while the queue is empty. `None` once closed.
-    pub async fn drain(&self) -> Option<Vec<Encoded>> {
+    /// Waits until something is queued: true then, false once closed.
+    pub async fn ready(&self) -> bool {
         loop {
             let notified = self.notify.notified();
             {
-                let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                let s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
                 if s.closed {
-                    return None;
+                    return false;
                 }
                 if !s.queue.is_empty() {
-                    s.bytes = 0;
-                    return Some(s.queue.drain(..).map(|q| q.frame).collect());
+                    return true;
                 }
             }
             notified.await;
             // The hub offers an update to every follower in a row, and a batch of updates in a
-            // row: let it finish before taking the queue, so one write carries them together.
+            // row: let it finish before the queue is taken, so one write carries them together.
             tokio::task::yield_now().await;
         }
+    }
+
+    /// Takes everything queued, oldest first; with `conflate`, only the newest update of each
+    /// topic (and every other frame).
+    pub fn take(&self, conflate: bool) -> Vec<Encoded> {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if conflate {
+            coalesce(&mut s);
+        }
+        s.bytes = 0;
+        s.queue.drain(..).map(|q| q.frame).collect()
+    }
+
+    /// Takes everything queued, oldest first; waits while the queue is empty. `None` once closed.
+    pub async fn drain(&self) -> Option<Vec<Encoded>> {
+        self.ready().await.then(|| self.take(false))
     }
 
     /// How long the oldest queued frame has waited.
@@ -143,8 +164,8 @@ fn coalesce(s: &mut State) {
     let mut kept: VecDeque<Queued> = VecDeque::with_capacity(s.queue.len());
     let before = s.queue.len();
     for q in s.queue.drain(..).rev() {
-        match &q.topic {
-            Some(t) if !seen.insert(t.clone()) => {}
+        match q.topic() {
+            Some(t) if !seen.insert(t.to_owned()) => {}
             _ => kept.push_front(q),
         }
     }
@@ -182,7 +203,7 @@ impl Subscriber for Outbox {
 
     fn offer(&self, update: Arc<TopicUpdate>) {
         let frame = encode_update(&update, self.encoding);
-        self.push(Some(update.topic.clone()), frame);
+        self.push(Some(update), frame);
     }
 }
 

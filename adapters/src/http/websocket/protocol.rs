@@ -9,13 +9,15 @@
 //! `error` (a code and a message; the connection stays up).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use application::subscriptions::StateSnapshot;
 use chrono::{DateTime, Utc};
 use domain::ports::{SignalEvent, TopicUpdate};
 use serde::{Deserialize, Serialize};
 
-/// How server frames are encoded, chosen at connect with `?encoding=json|msgpack`.
+/// How server frames are encoded, chosen at connect with `?encoding=json|msgpack` (see
+/// [`super::delivery`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Encoding {
     /// JSON text frames (default).
@@ -25,13 +27,13 @@ pub enum Encoding {
     MessagePack,
 }
 
-/// A frame ready to send.
+/// A frame ready to send, shared: one encoding of an update serves every connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Encoded {
     /// A text frame.
-    Text(String),
+    Text(Arc<str>),
     /// A binary frame.
-    Binary(Vec<u8>),
+    Binary(Arc<[u8]>),
 }
 
 impl Encoded {
@@ -52,33 +54,17 @@ impl Encoded {
 }
 
 impl Encoding {
-    /// Reads the `encoding` query parameter (absent: JSON).
-    ///
-    /// # Errors
-    /// Why the value is not an encoding.
-    pub fn from_query(query: Option<&str>) -> Result<Self, String> {
-        let value = query.and_then(|q| {
-            q.split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .find(|(k, _)| *k == "encoding")
-                .map(|(_, v)| v)
-        });
-        match value {
-            None | Some("json") => Ok(Self::Json),
-            Some("msgpack") => Ok(Self::MessagePack),
-            Some(other) => Err(format!("encoding '{other}' is not one of json, msgpack")),
-        }
-    }
-
     /// Encodes `frame`.
     #[must_use]
     pub fn encode(self, frame: &ServerFrame) -> Encoded {
         match self {
-            Self::Json => Encoded::Text(frame.to_json()),
+            Self::Json => Encoded::Text(frame.to_json().into()),
             Self::MessagePack => match rmp_serde::to_vec_named(frame) {
-                Ok(bytes) => Encoded::Binary(bytes),
+                Ok(bytes) => Encoded::Binary(bytes.into()),
                 Err(e) => Encoded::Text(
-                    ServerFrame::error(None, ErrorCode::MalformedJson, format!("unencodable frame: {e}")).to_json(),
+                    ServerFrame::error(None, ErrorCode::MalformedJson, format!("unencodable frame: {e}"))
+                        .to_json()
+                        .into(),
                 ),
             },
         }
@@ -291,17 +277,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_encoding_is_chosen_by_query_and_msgpack_reads_back_as_the_json() {
-        assert_eq!(Encoding::from_query(None), Ok(Encoding::Json));
-        assert_eq!(
-            Encoding::from_query(Some("token=x&encoding=msgpack")),
-            Ok(Encoding::MessagePack)
-        );
-        assert!(
-            Encoding::from_query(Some("encoding=cbor"))
-                .unwrap_err()
-                .contains("json, msgpack")
-        );
+    fn msgpack_reads_back_as_the_json() {
         let update = TopicUpdate::example("candles:NSE:NIFTY:1m", 3, 9);
         let frame = ServerFrame::data(FrameKind::Update, &update);
         let (Encoded::Text(json), Encoded::Binary(packed)) =
