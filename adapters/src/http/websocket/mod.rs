@@ -1,8 +1,9 @@
 //! `GET /api/v2/subscriptions/websocket`: topic subscriptions over WebSocket.
 //!
-//! One task per connection reads requests; a second writes what the connection's [`Outbox`]
-//! holds, pings, and closes the connection when its client falls too far behind. Every limit is
-//! a field of [`WsLimits`] (documented in docs/websocket.md):
+//! One task per connection reads requests, writes what the connection's [`Outbox`] holds (in
+//! the delivery the client chose, see [`delivery`]), pings, and closes the connection when its
+//! client falls too far behind. Every limit is a field of [`WsLimits`] (documented in
+//! docs/websocket.md):
 //!
 //! - topics per connection, inbound messages per second (a token bucket; excess messages are
 //!   answered `rate_limited` and dropped), inbound frame size (a larger text frame is answered
@@ -349,66 +350,187 @@ impl Bucket {
     }
 }
 
-async fn serve(ctx: WsContext, socket: WebSocketStream, delivery: Delivery) {
+/// One connection, on one task: it reads requests, writes what its [`Outbox`] holds, pings,
+/// and closes the connection when its client falls too far behind or the service stops.
+struct Connection {
+    ctx: WsContext,
+    outbox: Arc<Outbox>,
+    delivery: Delivery,
+    followed: HashMap<String, Topic>,
+    bucket: Bucket,
+    /// When the unanswered ping went out.
+    pinged: Option<Instant>,
+    /// When the last pong came.
+    pong: Instant,
+}
+
+/// A policy close (code 1008) with `reason`.
+fn policy_close(reason: String) -> Message {
+    Message::Close(Some((CloseCode::Policy, reason)))
+}
+
+async fn serve(ctx: WsContext, mut socket: WebSocketStream, delivery: Delivery) {
     let id = ctx.next_id.fetch_add(1, Ordering::Relaxed);
-    let outbox = Outbox::encoding(id, ctx.limits.queue_bytes, delivery.encoding);
-    let (sink, mut stream) = socket.split();
-    let pong = Arc::new(Mutex::new(Instant::now()));
-    let closing = ctx.closing.subscribe();
-    let mut writer = tokio::spawn(write(outbox.clone(), sink, pong.clone(), ctx.limits, delivery, closing));
-    let mut followed: HashMap<String, Topic> = HashMap::new();
-    let mut bucket = Bucket::new(ctx.limits.max_inbound_per_second);
-    loop {
-        let msg = tokio::select! {
-            msg = stream.next() => msg,
-            _ = &mut writer => break,
+    let mut closing = ctx.closing.subscribe();
+    let mut conn = Connection {
+        outbox: Outbox::encoding(id, ctx.limits.queue_bytes, delivery.encoding),
+        bucket: Bucket::new(ctx.limits.max_inbound_per_second),
+        ctx,
+        delivery,
+        followed: HashMap::new(),
+        pinged: None,
+        pong: Instant::now(),
+    };
+    if *closing.borrow_and_update() {
+        let _ = socket.send(going_away()).await;
+    } else {
+        conn.run(&mut socket, &mut closing).await;
+    }
+    conn.ctx.hub.forget(id);
+    if let Some(derived) = &conn.ctx.derived {
+        for topic in conn.followed.values().filter(|t| is_derived(t)) {
+            derived.unfollow(topic);
+        }
+    }
+    conn.outbox.close();
+}
+
+/// The close every client gets when the service stops.
+fn going_away() -> Message {
+    Message::Close(Some((CloseCode::Away, SHUTDOWN_REASON.into())))
+}
+
+impl Connection {
+    async fn run(&mut self, socket: &mut WebSocketStream, closing: &mut tokio::sync::watch::Receiver<bool>) {
+        let limits = self.ctx.limits;
+        let mut ping = tokio::time::interval(limits.ping_every);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ping.tick().await;
+        loop {
+            let pong_due =
+                tokio::time::Instant::from_std(self.pinged.unwrap_or_else(Instant::now) + limits.pong_deadline);
+            tokio::select! {
+                // Updates first, then requests: polling the timers on every wake-up costs more
+                // than the rest.
+                biased;
+                ready = self.outbox.ready() => {
+                    if !ready || !self.write(socket).await {
+                        return;
+                    }
+                }
+                msg = socket.next() => {
+                    if !self.read(msg).await {
+                        return;
+                    }
+                }
+                _ = closing.changed() => {
+                    let _ = socket.send(going_away()).await;
+                    return;
+                }
+                _ = ping.tick() => {
+                    self.pinged = Some(Instant::now());
+                    if socket.send(Message::Ping(Vec::new())).await.is_err() {
+                        return;
+                    }
+                }
+                () = tokio::time::sleep_until(pong_due), if self.pinged.is_some() => {
+                    if self.pinged.is_some_and(|at| self.pong < at) {
+                        let reason = format!("no pong within {} s of a ping", limits.pong_deadline.as_secs());
+                        let _ = socket.send(policy_close(reason)).await;
+                        return;
+                    }
+                    self.pinged = None;
+                }
+            }
+            let lag = self.outbox.lag();
+            if lag > limits.max_lag {
+                let reason = format!("slow consumer: updates {} s behind", lag.as_secs());
+                let _ = socket.send(policy_close(reason)).await;
+                return;
+            }
+        }
+    }
+
+    /// Sends what the queue holds (after the batching window, if any); false when the
+    /// connection is done: the socket failed, or stayed full for the whole lag bound (then it
+    /// is closed with a reason).
+    async fn write(&mut self, socket: &mut WebSocketStream) -> bool {
+        if self.delivery.batching() {
+            tokio::time::sleep(self.delivery.batch).await;
+        }
+        let messages = self.delivery.messages(self.outbox.take(self.delivery.batching()));
+        let send = async {
+            for message in messages {
+                socket
+                    .feed(match message {
+                        Encoded::Text(t) => Message::Text(t.as_ref().to_owned()),
+                        Encoded::Binary(b) => Message::Binary(b.to_vec()),
+                    })
+                    .await?;
+            }
+            socket.flush().await
         };
+        match tokio::time::timeout(self.ctx.limits.max_lag, send).await {
+            Ok(Ok(())) => true,
+            Ok(Err(_)) => false,
+            Err(_) => {
+                // The socket stayed full for the whole bound: the client is not reading.
+                let reason = format!(
+                    "slow consumer: a write blocked over {} s",
+                    self.ctx.limits.max_lag.as_secs()
+                );
+                let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(policy_close(reason))).await;
+                false
+            }
+        }
+    }
+
+    /// Takes one inbound message; false when the connection is done.
+    async fn read(&mut self, msg: Option<Result<Message, std::io::Error>>) -> bool {
+        let limits = self.ctx.limits;
         match msg {
             Some(Ok(Message::Text(text))) => {
-                if !bucket.take() {
-                    outbox.send(&ServerFrame::error(
+                if !self.bucket.take() {
+                    self.outbox.send(&ServerFrame::error(
                         None,
                         ErrorCode::RateLimited,
                         format!(
                             "over {} messages per second: this one was dropped",
-                            ctx.limits.max_inbound_per_second
+                            limits.max_inbound_per_second
                         ),
                     ));
-                } else if text.len() > ctx.limits.max_inbound_frame_bytes {
-                    outbox.send(&ServerFrame::error(
+                } else if text.len() > limits.max_inbound_frame_bytes {
+                    self.outbox.send(&ServerFrame::error(
                         None,
                         ErrorCode::FrameTooLarge,
                         format!(
                             "{} bytes; at most {} are accepted",
                             text.len(),
-                            ctx.limits.max_inbound_frame_bytes
+                            limits.max_inbound_frame_bytes
                         ),
                     ));
                 } else {
                     match read_request(&text) {
-                        Ok(request) => handle(&ctx, &outbox, &mut followed, request).await,
-                        Err(frame) => outbox.send(&frame),
+                        // Boxed: the warm-up of a derived feed is a large future, and this one
+                        // lives in every connection's task.
+                        Ok(request) => {
+                            Box::pin(handle(&self.ctx, &self.outbox, &mut self.followed, request)).await;
+                        }
+                        Err(frame) => self.outbox.send(&frame),
                     }
                 }
             }
-            Some(Ok(Message::Binary(_))) => outbox.send(&ServerFrame::error(
+            Some(Ok(Message::Binary(_))) => self.outbox.send(&ServerFrame::error(
                 None,
                 ErrorCode::BinaryNotAccepted,
                 "requests are JSON text frames",
             )),
-            Some(Ok(Message::Pong(_))) => *pong.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now(),
+            Some(Ok(Message::Pong(_))) => self.pong = Instant::now(),
             Some(Ok(Message::Ping(_))) => {} // tungstenite answers pings itself
-            Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+            Some(Ok(Message::Close(_)) | Err(_)) | None => return false,
         }
+        true
     }
-    ctx.hub.forget(id);
-    if let Some(derived) = &ctx.derived {
-        for topic in followed.values().filter(|t| is_derived(t)) {
-            derived.unfollow(topic);
-        }
-    }
-    outbox.close();
-    writer.abort();
 }
 
 async fn handle(ctx: &WsContext, outbox: &Arc<Outbox>, followed: &mut HashMap<String, Topic>, request: Request) {
@@ -506,94 +628,4 @@ async fn handle(ctx: &WsContext, outbox: &Arc<Outbox>, followed: &mut HashMap<St
             });
         }
     }
-}
-
-type Sink = futures_util::stream::SplitSink<WebSocketStream, Message>;
-
-async fn write(
-    outbox: Arc<Outbox>,
-    mut sink: Sink,
-    pong: Arc<Mutex<Instant>>,
-    limits: WsLimits,
-    delivery: Delivery,
-    mut closing: tokio::sync::watch::Receiver<bool>,
-) {
-    if *closing.borrow_and_update() {
-        let _ = sink
-            .send(Message::Close(Some((CloseCode::Away, SHUTDOWN_REASON.into()))))
-            .await;
-        return;
-    }
-    let mut ping = tokio::time::interval(limits.ping_every);
-    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ping.tick().await;
-    let mut pinged: Option<Instant> = None;
-    let pong_due = |pinged: Option<Instant>| {
-        tokio::time::Instant::from_std(pinged.unwrap_or_else(Instant::now) + limits.pong_deadline)
-    };
-    let close = |reason: String| Message::Close(Some((CloseCode::Policy, reason)));
-    loop {
-        tokio::select! {
-            // Updates first: polling the timers on every wake-up costs more than the rest.
-            biased;
-            ready = outbox.ready() => {
-                if !ready {
-                    break;
-                }
-                if delivery.batching() {
-                    tokio::time::sleep(delivery.batch).await;
-                }
-                let messages = delivery.messages(outbox.take(delivery.batching()));
-                let send = async {
-                    for message in messages {
-                        sink.feed(match message {
-                            Encoded::Text(t) => Message::Text(t.as_ref().to_owned()),
-                            Encoded::Binary(b) => Message::Binary(b.to_vec()),
-                        })
-                        .await?;
-                    }
-                    sink.flush().await
-                };
-                match tokio::time::timeout(limits.max_lag, send).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => break,
-                    Err(_) => {
-                        // The socket stayed full for the whole bound: the client is not reading.
-                        let _ = tokio::time::timeout(
-                            Duration::from_secs(1),
-                            sink.send(close(format!("slow consumer: a write blocked over {} s", limits.max_lag.as_secs()))),
-                        )
-                        .await;
-                        break;
-                    }
-                }
-            }
-            _ = closing.changed() => {
-                let _ = sink.send(Message::Close(Some((CloseCode::Away, SHUTDOWN_REASON.into())))).await;
-                break;
-            }
-            _ = ping.tick() => {
-                pinged = Some(Instant::now());
-                if sink.send(Message::Ping(Vec::new())).await.is_err() {
-                    break;
-                }
-            }
-            () = tokio::time::sleep_until(pong_due(pinged)), if pinged.is_some() => {
-                let answered = pinged.is_some_and(|at| *pong.lock().unwrap_or_else(PoisonError::into_inner) >= at);
-                if !answered {
-                    let _ = sink.send(close(format!("no pong within {} s of a ping", limits.pong_deadline.as_secs()))).await;
-                    break;
-                }
-                pinged = None;
-            }
-        }
-        let lag = outbox.lag();
-        if lag > limits.max_lag {
-            let _ = sink
-                .send(close(format!("slow consumer: updates {} s behind", lag.as_secs())))
-                .await;
-            break;
-        }
-    }
-    outbox.close();
 }
