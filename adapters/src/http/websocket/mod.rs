@@ -15,6 +15,7 @@
 //! - a small read buffer per connection (tungstenite's default is 128 KiB).
 
 pub mod delivery;
+mod gate;
 mod outbox;
 pub mod protocol;
 
@@ -26,6 +27,8 @@ use std::time::{Duration, Instant};
 use application::subscriptions::derived::is_derived;
 use application::subscriptions::{DerivedFeeds, Opening, SnapshotSource, Subscriber, SubscriptionHub};
 use domain::subscriptions::Topic;
+use std::future::{Future, poll_fn};
+
 use futures_util::{SinkExt, StreamExt};
 use poem::http::StatusCode;
 use poem::web::Data;
@@ -36,6 +39,7 @@ pub use outbox::Outbox;
 
 use super::error::ErrorBody;
 use delivery::Delivery;
+use gate::Gate;
 use protocol::{Encoded, ErrorCode, FrameKind, Refusal, Request, ServerFrame, read_request};
 
 /// The limits of one connection.
@@ -406,34 +410,37 @@ impl Connection {
         let mut ping = tokio::time::interval(limits.ping_every);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await;
+        let mut pong_due = Box::pin(tokio::time::sleep(limits.pong_deadline));
+        let mut closed = Box::pin(closing.changed());
+        // Every branch but the queue is gated: this task wakes for each update it is offered.
+        let (read_gate, ping_gate, pong_gate, closed_gate) = (Gate::new(), Gate::new(), Gate::new(), Gate::new());
         loop {
-            let pong_due =
-                tokio::time::Instant::from_std(self.pinged.unwrap_or_else(Instant::now) + limits.pong_deadline);
             tokio::select! {
-                // Updates first, then requests: polling the timers on every wake-up costs more
-                // than the rest.
                 biased;
                 ready = self.outbox.ready() => {
                     if !ready || !self.write(socket).await {
                         return;
                     }
                 }
-                msg = socket.next() => {
+                msg = poll_fn(|cx| read_gate.poll(cx, |cx| socket.poll_next_unpin(cx))) => {
                     if !self.read(msg).await {
                         return;
                     }
                 }
-                _ = closing.changed() => {
+                _ = poll_fn(|cx| closed_gate.poll(cx, |cx| closed.as_mut().poll(cx))) => {
                     let _ = socket.send(going_away()).await;
                     return;
                 }
-                _ = ping.tick() => {
-                    self.pinged = Some(Instant::now());
+                _ = poll_fn(|cx| ping_gate.poll(cx, |cx| ping.poll_tick(cx))) => {
+                    let now = Instant::now();
+                    self.pinged = Some(now);
+                    pong_due.as_mut().reset(tokio::time::Instant::from_std(now + limits.pong_deadline));
+                    pong_gate.open();
                     if socket.send(Message::Ping(Vec::new())).await.is_err() {
                         return;
                     }
                 }
-                () = tokio::time::sleep_until(pong_due), if self.pinged.is_some() => {
+                () = poll_fn(|cx| pong_gate.poll(cx, |cx| pong_due.as_mut().poll(cx))), if self.pinged.is_some() => {
                     if self.pinged.is_some_and(|at| self.pong < at) {
                         let reason = format!("no pong within {} s of a ping", limits.pong_deadline.as_secs());
                         let _ = socket.send(policy_close(reason)).await;
