@@ -10,11 +10,12 @@
 use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use application::subscriptions::Subscriber;
 use domain::ports::TopicUpdate;
-use tokio::sync::Notify;
+use futures_util::task::AtomicWaker;
 
 use super::protocol::{Encoded, Encoding, FrameKind, ServerFrame};
 
@@ -45,7 +46,9 @@ pub struct Outbox {
     encoding: Encoding,
     max_bytes: usize,
     state: Mutex<State>,
-    notify: Notify,
+    /// The connection's task, waiting for frames (one consumer: an atomic waker, cheaper than
+    /// a `Notify` on a path taken once per delivery).
+    waker: AtomicWaker,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -69,7 +72,7 @@ impl Outbox {
             encoding,
             max_bytes,
             state: Mutex::default(),
-            notify: Notify::new(),
+            waker: AtomicWaker::new(),
         })
     }
 
@@ -88,7 +91,7 @@ impl Outbox {
             coalesce(&mut s);
         }
         drop(s);
-        self.notify.notify_one();
+        self.waker.wake();
     }
 
     /// Queues a frame that is never dropped (ack, error, snapshot).
@@ -98,22 +101,18 @@ impl Outbox {
 
     /// Waits until something is queued: true then, false once closed.
     pub async fn ready(&self) -> bool {
-        loop {
-            let notified = self.notify.notified();
-            {
-                let s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-                if s.closed {
-                    return false;
-                }
-                if !s.queue.is_empty() {
-                    return true;
-                }
+        std::future::poll_fn(|cx| {
+            self.waker.register(cx.waker());
+            let s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if s.closed {
+                Poll::Ready(false)
+            } else if s.queue.is_empty() {
+                Poll::Pending
+            } else {
+                Poll::Ready(true)
             }
-            notified.await;
-            // The hub offers an update to every follower in a row, and a batch of updates in a
-            // row: let it finish before the queue is taken, so one write carries them together.
-            tokio::task::yield_now().await;
-        }
+        })
+        .await
     }
 
     /// Takes everything queued, oldest first; with `conflate`, only the newest update of each
@@ -154,7 +153,7 @@ impl Outbox {
     /// Stops the queue: nothing more is taken, and [`Self::drain`] returns `None`.
     pub fn close(&self) {
         self.state.lock().unwrap_or_else(PoisonError::into_inner).closed = true;
-        self.notify.notify_one();
+        self.waker.wake();
     }
 }
 
