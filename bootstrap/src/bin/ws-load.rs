@@ -168,7 +168,11 @@ async fn subscriber(
     ready: Arc<AtomicUsize>,
     done: Arc<tokio::sync::Notify>,
 ) -> Result<Seen, Failure> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+    // A small read buffer, as the server's: tungstenite clears its whole read chunk (128 KiB by
+    // default) before every read, which would make this generator the bottleneck.
+    let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+    config.read_buffer_size = 4 * 1024;
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true).await?;
     let names: Vec<&String> = topics.iter().map(|(_, t)| t).collect();
     // As they appear in a frame: `"topic":"greeks:…"`.
     let quoted: Vec<(usize, String)> = topics.iter().map(|(i, t)| (*i, format!("\"{t}\""))).collect();
@@ -211,13 +215,15 @@ async fn subscriber(
         match msg? {
             // Read only what is needed (a full JSON parse per frame would make this generator,
             // which shares the machine with the server, the bottleneck).
-            Message::Text(t) if t.contains(r#""frame":"update""#) => {
+            // The fields needed come first (`type`, `frame`, `topic`, `epoch`, `seq`).
+            Message::Text(t) if head(&t).contains(r#""frame":"update""#) => {
                 seen.received += 1;
+                let head = head(&t);
                 let option = quoted
                     .iter()
-                    .find(|(_, name)| t.contains(name.as_str()))
+                    .find(|(_, name)| head.contains(name.as_str()))
                     .map_or(usize::MAX, |(i, _)| *i);
-                let batch = schedule.batch_of(option, seq_of(&t).unwrap_or(0));
+                let batch = schedule.batch_of(option, seq_of(head).unwrap_or(0));
                 match sent.get(batch).and_then(|s| s.get()) {
                     Some(t0) => seen.latencies_us.push(at.duration_since(*t0).as_micros() as u64),
                     None => seen.out_of_range += 1,
@@ -288,6 +294,15 @@ impl Ingest {
 }
 
 /// The `"seq":N` of a data frame.
+/// The start of a frame, where its envelope fields are.
+fn head(frame: &str) -> &str {
+    let mut end = frame.len().min(200);
+    while !frame.is_char_boundary(end) {
+        end -= 1;
+    }
+    &frame[..end]
+}
+
 fn seq_of(frame: &str) -> Option<u64> {
     let rest = &frame[frame.find(r#""seq":"#)? + 6..];
     rest[..rest.find(|c: char| !c.is_ascii_digit())?].parse().ok()
