@@ -914,6 +914,14 @@ async fn bytes_per_update_of_each_delivery_choice() {
     let s = server(WsLimits::default()).await;
     assert_eq!(refused_status(format!("{}?batch_ms=5000", s.url)).await, 400);
     assert_eq!(refused_status(format!("{}?compress=br", s.url)).await, 400);
+    {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut old_version = s.url.as_str().into_client_request().unwrap();
+        old_version
+            .headers_mut()
+            .insert("sec-websocket-version", "8".parse().unwrap());
+        assert_eq!(refused_status(old_version).await, 400, "only version 13 is spoken");
+    }
     let topics = json!([
         format!("greeks:{CALL}"),
         format!("candles:{CALL}:1m"),

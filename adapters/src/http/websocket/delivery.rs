@@ -13,8 +13,9 @@
 //! Bytes per update of each choice: `cargo test -p adapters --test it websocket::bytes_per_update
 //! -- --nocapture` (figures in docs/benchmarks.md).
 
-use std::sync::Arc;
 use std::time::Duration;
+
+use tokio_tungstenite::tungstenite::Bytes;
 
 use super::protocol::{Encoded, Encoding};
 
@@ -111,7 +112,7 @@ impl Delivery {
                         out.push(',');
                     }
                     match f {
-                        Encoded::Text(t) => out.push_str(t),
+                        Encoded::Text(t) => out.push_str(t.as_str()),
                         Encoded::Binary(b) => out.push_str(&String::from_utf8_lossy(b)),
                     }
                 }
@@ -128,7 +129,7 @@ impl Delivery {
                         // text: carried as a MessagePack string.
                         Encoded::Text(t) => {
                             msgpack_str_header(&mut out, t.len());
-                            out.extend_from_slice(t.as_bytes());
+                            out.extend_from_slice(t.as_str().as_bytes());
                         }
                     }
                 }
@@ -173,11 +174,11 @@ fn msgpack_str_header(out: &mut Vec<u8>, n: usize) {
 /// `message` zstd-compressed, as a binary frame.
 fn compress(message: &Encoded) -> Encoded {
     let bytes: &[u8] = match message {
-        Encoded::Text(t) => t.as_bytes(),
+        Encoded::Text(t) => t.as_str().as_bytes(),
         Encoded::Binary(b) => b,
     };
     match zstd::bulk::compress(bytes, ZSTD_LEVEL) {
-        Ok(z) => Encoded::Binary(Arc::from(z)),
+        Ok(z) => Encoded::Binary(Bytes::from(z)),
         // Compressing a buffer in memory fails only on allocation: send it as it is.
         Err(_) => message.clone(),
     }

@@ -18,6 +18,7 @@ pub mod delivery;
 mod gate;
 mod outbox;
 pub mod protocol;
+mod upgrade;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,8 +33,14 @@ use std::future::{Future, poll_fn};
 use futures_util::{SinkExt, StreamExt};
 use poem::http::StatusCode;
 use poem::web::Data;
-use poem::web::websocket::{CloseCode, Message, WebSocket, WebSocketConfig, WebSocketStream};
-use poem::{IntoResponse, Response, handler};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+/// One connection's WebSocket.
+type WebSocketStream = tokio_tungstenite::WebSocketStream<poem::Upgraded>;
+use poem::{Response, handler};
 
 pub use outbox::Outbox;
 
@@ -292,7 +299,7 @@ fn presented_token(req: &poem::Request) -> Option<String> {
 
 /// Upgrades to a WebSocket subscription connection, after the token and the connection caps.
 #[handler]
-pub fn subscriptions_websocket(req: &poem::Request, ws: WebSocket, ctx: Data<&WsContext>) -> Response {
+pub fn subscriptions_websocket(req: &poem::Request, ctx: Data<&WsContext>) -> Response {
     let ctx = ctx.0.clone();
     let delivery = match Delivery::from_query(req.uri().query(), ctx.limits.batch_window) {
         Ok(d) => d,
@@ -309,18 +316,24 @@ pub fn subscriptions_websocket(req: &poem::Request, ws: WebSocket, ctx: Data<&Ws
         Ok(a) => a,
         Err(refusal) => return *refusal,
     };
+    let (switching, on_upgrade) = match upgrade::accept(req) {
+        Ok(accepted) => accepted,
+        Err(refusal) => return *refusal,
+    };
     let mut config = WebSocketConfig::default();
     config.read_buffer_size = ctx.limits.read_buffer_bytes;
     // Frames drained together go out in one write (the buffer is flushed after each drain).
     config.write_buffer_size = WRITE_BUFFER_BYTES;
     config.max_message_size = Some(ctx.limits.max_inbound_frame_bytes * 16);
     config.max_frame_size = Some(ctx.limits.max_inbound_frame_bytes * 16);
-    ws.config(config)
-        .on_upgrade(move |socket| async move {
+    tokio::spawn(async move {
+        if let Ok(upgraded) = on_upgrade.await {
+            let socket = WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(config)).await;
             serve(ctx, socket, delivery).await;
-            drop(admission);
-        })
-        .into_response()
+        }
+        drop(admission);
+    });
+    switching
 }
 
 /// A token bucket over inbound messages.
@@ -370,7 +383,10 @@ struct Connection {
 
 /// A policy close (code 1008) with `reason`.
 fn policy_close(reason: String) -> Message {
-    Message::Close(Some((CloseCode::Policy, reason)))
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::Policy,
+        reason: reason.into(),
+    }))
 }
 
 async fn serve(ctx: WsContext, mut socket: WebSocketStream, delivery: Delivery) {
@@ -401,7 +417,10 @@ async fn serve(ctx: WsContext, mut socket: WebSocketStream, delivery: Delivery) 
 
 /// The close every client gets when the service stops.
 fn going_away() -> Message {
-    Message::Close(Some((CloseCode::Away, SHUTDOWN_REASON.into())))
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::Away,
+        reason: SHUTDOWN_REASON.into(),
+    }))
 }
 
 impl Connection {
@@ -436,7 +455,7 @@ impl Connection {
                     self.pinged = Some(now);
                     pong_due.as_mut().reset(tokio::time::Instant::from_std(now + limits.pong_deadline));
                     pong_gate.open();
-                    if socket.send(Message::Ping(Vec::new())).await.is_err() {
+                    if socket.send(Message::Ping(Default::default())).await.is_err() {
                         return;
                     }
                 }
@@ -470,8 +489,8 @@ impl Connection {
             for message in messages {
                 socket
                     .feed(match message {
-                        Encoded::Text(t) => Message::Text(t.as_ref().to_owned()),
-                        Encoded::Binary(b) => Message::Binary(b.to_vec()),
+                        Encoded::Text(t) => Message::Text(t),
+                        Encoded::Binary(b) => Message::Binary(b),
                     })
                     .await?;
             }
@@ -493,7 +512,7 @@ impl Connection {
     }
 
     /// Takes one inbound message; false when the connection is done.
-    async fn read(&mut self, msg: Option<Result<Message, std::io::Error>>) -> bool {
+    async fn read(&mut self, msg: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) -> bool {
         let limits = self.ctx.limits;
         match msg {
             Some(Ok(Message::Text(text))) => {
@@ -533,7 +552,8 @@ impl Connection {
                 "requests are JSON text frames",
             )),
             Some(Ok(Message::Pong(_))) => self.pong = Instant::now(),
-            Some(Ok(Message::Ping(_))) => {} // tungstenite answers pings itself
+            Some(Ok(Message::Ping(_))) => {}  // tungstenite answers pings itself
+            Some(Ok(Message::Frame(_))) => {} // raw frames are never produced when reading
             Some(Ok(Message::Close(_)) | Err(_)) | None => return false,
         }
         true

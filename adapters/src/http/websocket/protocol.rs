@@ -9,12 +9,12 @@
 //! `error` (a code and a message; the connection stays up).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use application::subscriptions::StateSnapshot;
 use chrono::{DateTime, Utc};
 use domain::ports::{SignalEvent, TopicUpdate};
 use serde::{Deserialize, Serialize};
+use tokio_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 
 /// How server frames are encoded, chosen at connect with `?encoding=json|msgpack` (see
 /// [`super::delivery`]).
@@ -27,13 +27,14 @@ pub enum Encoding {
     MessagePack,
 }
 
-/// A frame ready to send, shared: one encoding of an update serves every connection.
+/// A frame ready to send, shared: one encoding of an update serves every connection (cloning
+/// it counts a reference; the bytes are copied once, into each socket's write buffer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Encoded {
     /// A text frame.
-    Text(Arc<str>),
+    Text(Utf8Bytes),
     /// A binary frame.
-    Binary(Arc<[u8]>),
+    Binary(Bytes),
 }
 
 impl Encoded {
