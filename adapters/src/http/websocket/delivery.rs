@@ -6,9 +6,9 @@
 //!   batching and conflation window. With it, the writer collects frames for that long after the
 //!   first one, keeps only the newest update of each topic (acks, errors and snapshots are all
 //!   kept), and sends them as one message: a JSON array of the frames, or a MessagePack array.
-//! - `compress=zstd`: each message is zstd-compressed and sent as a binary frame (poem's
-//!   WebSocket stack cannot negotiate permessage-deflate). Pays off with batching: a batch
-//!   repeats field names and topics that zstd folds.
+//! - `compress=zstd`: each message is zstd-compressed and sent as a binary frame (tungstenite
+//!   0.27 cannot negotiate permessage-deflate). Pays off with batching: a batch repeats field
+//!   names and topics that zstd folds.
 //!
 //! Bytes per update of each choice: `cargo test -p adapters --test it websocket::bytes_per_update
 //! -- --nocapture` (figures in docs/benchmarks.md).
