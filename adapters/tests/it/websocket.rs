@@ -347,12 +347,16 @@ async fn a_tick_ingested_through_one_instance_reaches_a_subscriber_of_another() 
             Arc::new(adapters::clock::SystemClock),
         )
         .unwrap();
+        // As in the service: the fan-out delivers to the derived feeds, and they to the hub.
+        let slot = Arc::new(Slot::default());
         receivers.push(tokio::spawn(
-            fanout.clone().receive(hub.clone(), std::future::pending()),
+            fanout.clone().receive(slot.clone(), std::future::pending()),
         ));
         let publisher: Arc<dyn SignalPublisher> = Arc::new(fanout);
         // Both share the database, dropped by this test at its end.
-        instances.push(serve(None, &url, hub, publisher, WsLimits::default(), None).await);
+        let instance = serve(None, &url, hub, publisher, WsLimits::default(), None).await;
+        let _ = slot.0.set(instance.derived.clone());
+        instances.push(instance);
     }
     let (a, b) = (&instances[0], &instances[1]);
     let topic = format!("greeks:{CALL}");
@@ -375,6 +379,40 @@ async fn a_tick_ingested_through_one_instance_reaches_a_subscriber_of_another() 
         first["seq"].as_u64().unwrap() + 1,
         "one sequence per topic across instances"
     );
+
+    // A derived topic is numbered alike on both instances: each derives it from the same
+    // 1-minute updates, and a derived update carries the number of the one it came from.
+    let five = format!("candles:{CALL}:5m");
+    let mut clients = Vec::new();
+    for instance in [a, b] {
+        let mut c = connect(&instance.url).await;
+        send(&mut c, json!({"action": "subscribe", "id": "r2", "topics": [five]})).await;
+        assert_eq!(next(&mut c).await["type"], "ack");
+        assert_eq!(next(&mut c).await["frame"], "snapshot");
+        clients.push(c);
+    }
+    for n in 3..6 {
+        tick(&a.ingest, n).await;
+    }
+    let mut seen = Vec::new();
+    for c in &mut clients {
+        let frames: Vec<(u64, u64, bool, f64)> = until_quiet(c, 500)
+            .await
+            .iter()
+            .filter(|f| f["topic"] == five.as_str())
+            .map(|f| {
+                (
+                    f["epoch"].as_u64().unwrap(),
+                    f["seq"].as_u64().unwrap(),
+                    f["forming"].as_bool().unwrap(),
+                    f["data"]["bar"]["close"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert!(frames.len() >= 3, "{frames:?}");
+        seen.push(frames);
+    }
+    assert_eq!(seen[0], seen[1], "the same updates, numbered alike, on A and B");
     for r in receivers {
         r.abort();
     }
