@@ -143,6 +143,14 @@ async fn connect(url: &str) -> Client {
     tokio_tungstenite::connect_async(url).await.unwrap().0
 }
 
+/// A client connected to `url` and subscribed to `topics` (request `id`), its ack read.
+async fn subscribed(url: &str, id: &str, topics: Value) -> Client {
+    let mut c = connect(url).await;
+    send(&mut c, json!({"action": "subscribe", "id": id, "topics": topics})).await;
+    assert_eq!(next(&mut c).await["type"], "ack");
+    c
+}
+
 async fn send(c: &mut Client, v: Value) {
     c.send(Message::Text(v.to_string().into())).await.unwrap();
 }
@@ -360,9 +368,7 @@ async fn a_tick_ingested_through_one_instance_reaches_a_subscriber_of_another() 
     }
     let (a, b) = (&instances[0], &instances[1]);
     let topic = format!("greeks:{CALL}");
-    let mut on_b = connect(&b.url).await;
-    send(&mut on_b, json!({"action": "subscribe", "id": "r1", "topics": [topic]})).await;
-    assert_eq!(next(&mut on_b).await["type"], "ack");
+    let mut on_b = subscribed(&b.url, "r1", json!([topic])).await;
     assert_eq!(next(&mut on_b).await["frame"], "snapshot");
     // Give B's pub/sub subscription a moment to be registered at Redis.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -385,9 +391,7 @@ async fn a_tick_ingested_through_one_instance_reaches_a_subscriber_of_another() 
     let five = format!("candles:{CALL}:5m");
     let mut clients = Vec::new();
     for instance in [a, b] {
-        let mut c = connect(&instance.url).await;
-        send(&mut c, json!({"action": "subscribe", "id": "r2", "topics": [five]})).await;
-        assert_eq!(next(&mut c).await["type"], "ack");
+        let mut c = subscribed(&instance.url, "r2", json!([five])).await;
         assert_eq!(next(&mut c).await["frame"], "snapshot");
         clients.push(c);
     }
@@ -422,13 +426,7 @@ async fn a_tick_ingested_through_one_instance_reaches_a_subscriber_of_another() 
 #[tokio::test]
 async fn on_shutdown_every_client_is_told_to_reconnect_and_resume() {
     let s = server(WsLimits::default()).await;
-    let mut c = connect(&s.url).await;
-    send(
-        &mut c,
-        json!({"action": "subscribe", "id": "r1", "topics": [format!("greeks:{CALL}")]}),
-    )
-    .await;
-    assert_eq!(next(&mut c).await["type"], "ack");
+    let mut c = subscribed(&s.url, "r1", json!([format!("greeks:{CALL}")])).await;
     s.ws.close_all();
     let close = loop {
         match tokio::time::timeout(Duration::from_secs(5), c.next()).await.unwrap() {
@@ -519,13 +517,7 @@ async fn a_topic_without_updates_here_opens_with_the_realtime_state() {
     )
     .await;
     tick(&s.ingest, 1).await;
-    let mut c = connect(&s.url).await;
-    send(
-        &mut c,
-        json!({"action": "subscribe", "id": "r1", "topics": [format!("greeks:{CALL}")]}),
-    )
-    .await;
-    assert_eq!(next(&mut c).await["type"], "ack");
+    let mut c = subscribed(&s.url, "r1", json!([format!("greeks:{CALL}")])).await;
     let snap = next(&mut c).await;
     assert_eq!(
         (snap["frame"].as_str(), snap["seq"].as_u64()),
@@ -623,9 +615,7 @@ async fn minute_snapshots_publish_chain_atm_iv_and_moneyness_topics() {
     assert!(ch["forward"]["value"].as_f64().unwrap() > 25_000.0, "{ch}");
 
     // A new connection opens with the topic's latest update.
-    let mut d = connect(&s.url).await;
-    send(&mut d, json!({"action": "subscribe", "id": "r2", "topics": [chain]})).await;
-    assert_eq!(next(&mut d).await["type"], "ack");
+    let mut d = subscribed(&s.url, "r2", json!([chain])).await;
     let snap = next(&mut d).await;
     assert_eq!(
         (snap["frame"].as_str(), snap["data"]["kind"].as_str()),
@@ -735,9 +725,7 @@ async fn msgpack_frames_carry_the_same_maps_in_fewer_bytes() {
 async fn one_minute_candles_are_sent_forming_then_closed() {
     let s = server(WsLimits::default()).await;
     let topic = format!("candles:{CALL}:1m");
-    let mut c = connect(&s.url).await;
-    send(&mut c, json!({"action": "subscribe", "id": "r1", "topics": [topic]})).await;
-    assert_eq!(next(&mut c).await["type"], "ack");
+    let mut c = subscribed(&s.url, "r1", json!([topic])).await;
     assert_eq!(next(&mut c).await["frame"], "snapshot");
     tick_at(&s.ingest, 1, Minutes::seconds(60)).await;
     tick_at(&s.ingest, 2, Minutes::seconds(90)).await;
@@ -863,9 +851,7 @@ async fn candles_of_any_timeframe_and_indicators_are_derived_from_the_minute_bar
     );
 
     // A second connection opens with the feeds' state; leaving stops the feeds.
-    let mut d = connect(&s.url).await;
-    send(&mut d, json!({"action": "subscribe", "id": "r2", "topics": [sma]})).await;
-    assert_eq!(next(&mut d).await["type"], "ack");
+    let mut d = subscribed(&s.url, "r2", json!([sma])).await;
     let snap = next(&mut d).await;
     assert_eq!(
         (snap["frame"].as_str(), snap["seq"].as_u64()),

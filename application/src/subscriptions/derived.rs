@@ -185,14 +185,19 @@ fn base_topic(key: &InstrumentKey) -> String {
     .to_string()
 }
 
+/// The instrument of a topic this module derives (candles above 1 minute, and indicators).
+fn derived_key(topic: &Topic) -> Option<&InstrumentKey> {
+    match topic {
+        Topic::Candles { key, timeframe } if *timeframe != Timeframe::one_minute() => Some(key),
+        Topic::Indicators { key, .. } => Some(key),
+        _ => None,
+    }
+}
+
 /// True for a topic this module derives: candles above 1 minute, and indicators.
 #[must_use]
 pub fn is_derived(topic: &Topic) -> bool {
-    match topic {
-        Topic::Candles { timeframe, .. } => *timeframe != Timeframe::one_minute(),
-        Topic::Indicators { .. } => true,
-        _ => false,
-    }
+    derived_key(topic).is_some()
 }
 
 impl DerivedFeeds {
@@ -205,12 +210,6 @@ impl DerivedFeeds {
             clock,
             feeds: Mutex::default(),
         }
-    }
-
-    /// The hub updates go to.
-    #[must_use]
-    pub fn hub(&self) -> &Arc<SubscriptionHub> {
-        &self.hub
     }
 
     /// The derived topics followed now (canonical text).
@@ -326,9 +325,8 @@ impl DerivedFeeds {
 
     /// One connection less follows `topic`; the feed stops with its last follower.
     pub fn unfollow(&self, topic: &Topic) {
-        let key = match topic {
-            Topic::Candles { key, .. } | Topic::Indicators { key, .. } => key,
-            _ => return,
+        let Some(key) = derived_key(topic) else {
+            return;
         };
         let canonical = topic.to_string();
         let mut feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
@@ -379,10 +377,7 @@ impl UpdateSink for DerivedFeeds {
 
 impl SnapshotSource for DerivedFeeds {
     fn snapshot(&self, topic: &Topic) -> Option<StateSnapshot> {
-        let key = match topic {
-            Topic::Candles { key, .. } | Topic::Indicators { key, .. } => key,
-            _ => return None,
-        };
+        let key = derived_key(topic)?;
         let canonical = topic.to_string();
         let feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
         let feed = feeds.get(key)?.iter().find(|f| f.topic == canonical)?;

@@ -454,15 +454,16 @@ async fn run(args: &Args, pid: u32, port: u16) -> Result<(), Failure> {
     }
     lat.sort_unstable();
     // Each reading client's topics, times the batches that tick each.
+    let mut ticked = vec![0usize; keys.len()];
+    for j in 0..batches {
+        for o in schedule.options_in(j) {
+            ticked[o] += 1;
+        }
+    }
+    let (options, topics) = (keys.len(), args.topics);
     let expected: usize = (silent..args.connections)
-        .map(|i| {
-            (0..args.topics)
-                .map(|t| {
-                    let o = (i * args.topics + t) % keys.len();
-                    (0..batches).filter(|j| schedule.options_in(*j).contains(&o)).count()
-                })
-                .sum::<usize>()
-        })
+        .flat_map(|i| (0..topics).map(move |t| (i * topics + t) % options))
+        .map(|o| ticked[o])
         .sum();
     println!(
         "connections {} ({} reading, {} stopped reading), {} topics each over {} options; {} batches in {:.1} s ({} ticks rejected)",

@@ -127,7 +127,8 @@ impl Outbox {
     }
 
     /// Takes everything queued, oldest first; waits while the queue is empty. `None` once closed.
-    pub async fn drain(&self) -> Option<Vec<Encoded>> {
+    #[cfg(test)]
+    async fn drain(&self) -> Option<Vec<Encoded>> {
         self.ready().await.then(|| self.take(false))
     }
 
@@ -144,13 +145,7 @@ impl Outbox {
         self.state.lock().unwrap_or_else(PoisonError::into_inner).coalesced
     }
 
-    /// Bytes queued.
-    #[must_use]
-    pub fn queued_bytes(&self) -> usize {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).bytes
-    }
-
-    /// Stops the queue: nothing more is taken, and [`Self::drain`] returns `None`.
+    /// Stops the queue: nothing more is taken, and [`Self::ready`] answers false.
     pub fn close(&self) {
         self.state.lock().unwrap_or_else(PoisonError::into_inner).closed = true;
         self.waker.wake();
