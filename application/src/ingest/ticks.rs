@@ -197,20 +197,22 @@ impl IngestTicks {
             .len()
     }
 
-    /// Validates and ingests a batch. Accepted rows' candles are stored before this returns.
+    /// Validates and ingests a batch: prices and publishes it, then stores the accepted rows'
+    /// candles before returning (see the module's documentation for why in that order).
     ///
     /// # Errors
-    /// [`PortError`] when the store fails; then nothing of the batch is reported accepted.
+    /// [`PortError`] when the store fails; then nothing of the batch is reported accepted
+    /// (subscribers and the realtime state have seen it, and a retry repeats the same values).
     #[tracing::instrument(skip(self, ticks), fields(n = ticks.len()))]
     pub async fn execute(&self, ticks: &[Tick]) -> Result<IngestReport, PortError> {
         let applied = self.apply(ticks).await?;
-        // Durable before the answer: the bars the accepted rows changed (a later bar of the same
-        // minute supersedes an earlier one, as the store's port promises).
-        self.save_candles(&applied.candles).await?;
         let mut updates = self.candle_updates(ticks, &applied.candles);
         updates.extend(self.take_unpublished());
         updates.extend(self.price(ticks, &applied.priced, &applied.touched));
         self.publish(updates).await;
+        // Durable before the answer: the bars the accepted rows changed (a later bar of the same
+        // minute supersedes an earlier one, as the store's port promises).
+        self.save_candles(&applied.candles).await?;
         Ok(applied.report)
     }
 

@@ -11,16 +11,17 @@ use domain::instrument::{FutureContract, InstrumentKey, LotSize, OptionContract,
 use domain::market_data::Tick;
 use domain::ports::{ManualClock, MockSignalStore};
 
-fn key(s: &str) -> InstrumentKey {
+pub(crate) fn key(s: &str) -> InstrumentKey {
     InstrumentKey::parse(s).unwrap()
 }
 
 /// 2026-02-02 10:00 IST.
-fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 2, 2, 4, 30, 0).unwrap()
 }
 
-fn pipeline() -> IngestTicks {
+/// NIFTY, its February future and the 26 000 call and put.
+pub(crate) fn registry() -> InstrumentRegistry {
     let expiry = Utc.with_ymd_and_hms(2026, 2, 24, 10, 0, 0).unwrap();
     let registry = InstrumentRegistry::default();
     registry.register_underlying(key("NSE:NIFTY"), "NSE");
@@ -48,11 +49,20 @@ fn pipeline() -> IngestTicks {
             "NSE",
         );
     }
+    registry
+}
+
+fn pipeline() -> IngestTicks {
     let mut store = MockSignalStore::new();
     store.expect_candles().returning(|_, _| Ok(Vec::new()));
     store.expect_save_candles().returning(|_| Ok(()));
+    pipeline_on(store)
+}
+
+/// The pipeline over [`registry`] and `store`, an hour after [`t0`].
+pub(crate) fn pipeline_on(store: MockSignalStore) -> IngestTicks {
     IngestTicks::new(
-        Arc::new(registry),
+        Arc::new(registry()),
         Arc::new(RealtimeState::default()),
         Arc::new(store),
         Arc::new(ManualClock::new(t0() + Duration::hours(1))),
@@ -72,7 +82,8 @@ fn tick(k: &str, ts: DateTime<Utc>, last: f64, bid: f64, ask: f64) -> Tick {
     }
 }
 
-fn options(ts: DateTime<Utc>) -> Vec<Tick> {
+/// The index and both options, quoted at `ts`.
+pub(crate) fn options(ts: DateTime<Utc>) -> Vec<Tick> {
     vec![
         tick("NSE:NIFTY", ts, 25_990.0, 25_989.0, 25_991.0),
         tick("NSE:NIFTY-20260224-26000-CE", ts, 400.0, 399.0, 401.0),

@@ -52,6 +52,10 @@ struct Args {
     /// instead of sending every update of the pool at once.
     #[arg(long, default_value_t = 0)]
     per_batch: usize,
+    /// Market-time step between batches, in ms: every 600 batches at the default cross a minute,
+    /// where the service closes 1-minute bars and takes the chain's minute snapshot.
+    #[arg(long, default_value_t = 100)]
+    step_ms: i64,
     /// Seconds of ingest.
     #[arg(long, default_value_t = 20)]
     secs: u64,
@@ -68,7 +72,8 @@ type Failure = Box<dyn std::error::Error + Send + Sync>;
 /// What one connection saw.
 #[derive(Default)]
 struct Seen {
-    latencies_us: Vec<u64>,
+    /// (batch, latency in µs) of each update received.
+    latencies_us: Vec<(usize, u64)>,
     received: usize,
     out_of_range: usize,
     closed_by_server: bool,
@@ -86,6 +91,20 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) a process has used so far: `/proc/{pid}/stat`'s fields 14 and 15,
+/// in clock ticks of 1/100 s (Linux's `USER_HZ` on every architecture Rust targets).
+fn cpu_secs(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // The command name (field 2) may hold spaces; the fields after its `)` do not.
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
 fn start_server(args: &Args, dir: &std::path::Path) -> Result<(Child, u16), Failure> {
     let bin = match &args.server {
         Some(p) => p.clone(),
@@ -93,6 +112,8 @@ fn start_server(args: &Args, dir: &std::path::Path) -> Result<(Child, u16), Fail
     };
     let mut child = Command::new(&bin)
         .args(["serve", "--port", "0"])
+        // The server runs on its own default, whatever this harness runs on.
+        .env_remove("TOKIO_WORKER_THREADS")
         .env("SIGNAL__FEED__ENABLED", "false")
         .env(
             "SIGNAL__DATABASE__URL",
@@ -225,7 +246,9 @@ async fn subscriber(
                     .map_or(usize::MAX, |(i, _)| *i);
                 let batch = schedule.batch_of(option, seq_of(head).unwrap_or(0));
                 match sent.get(batch).and_then(|s| s.get()) {
-                    Some(t0) => seen.latencies_us.push(at.duration_since(*t0).as_micros() as u64),
+                    Some(t0) => seen
+                        .latencies_us
+                        .push((batch, at.duration_since(*t0).as_micros() as u64)),
                     None => seen.out_of_range += 1,
                 }
             }
@@ -414,10 +437,13 @@ async fn run(args: &Args, pid: u32, port: u16) -> Result<(), Failure> {
     let mut ingest = Ingest::connect(port).await?;
     let every = Duration::from_secs_f64(1.0 / args.rate);
     let start = tokio::time::Instant::now();
+    let cpu_before = (cpu_secs(&pid.to_string()), cpu_secs("self"));
     let mut rejected = 0usize;
+    let mut answers_us = Vec::with_capacity(sent.len());
     for (j, slot) in sent.iter().enumerate() {
         tokio::time::sleep_until(start + every * j as u32).await;
-        let ts = (open + chrono::Duration::minutes(5) + chrono::Duration::milliseconds(100 * j as i64)).to_rfc3339();
+        let ts = (open + chrono::Duration::minutes(5) + chrono::Duration::milliseconds(args.step_ms * j as i64))
+            .to_rfc3339();
         let mut ticks = vec![json!({"key": "NSE:NIFTY", "ts": ts, "last": spot})];
         for (key, k, call) in &keys[schedule.options_in(j)] {
             let intrinsic = if *call {
@@ -430,11 +456,17 @@ async fn run(args: &Args, pid: u32, port: u16) -> Result<(), Failure> {
                 json!({"key": key, "ts": ts, "bid": px - 0.5, "ask": px + 0.5, "last": px, "volume": 10, "oi": 1000}),
             );
         }
-        let _ = slot.set(Instant::now());
+        let posted = Instant::now();
+        let _ = slot.set(posted);
         let body = ingest.post("/api/v2/ingest/ticks", &Value::Array(ticks)).await?;
+        answers_us.push(posted.elapsed().as_micros() as u64);
         rejected += body["rejected"].as_array().map_or(0, Vec::len);
     }
     let ingest_secs = start.elapsed().as_secs_f64();
+    let cpu_used = (
+        cpu_secs(&pid.to_string()) - cpu_before.0,
+        cpu_secs("self") - cpu_before.1,
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     done.notify_waiters();
 
@@ -452,6 +484,26 @@ async fn run(args: &Args, pid: u32, port: u16) -> Result<(), Failure> {
             slow_closed += usize::from(seen.closed_by_server);
         }
     }
+    // The batches whose deliveries were slowest, by their median: a stall on the server's
+    // side (a blocking write, say) delays every delivery of a batch, while the spread of a
+    // healthy batch is its fan-out's width.
+    let mut per_batch: Vec<Vec<u64>> = vec![Vec::new(); batches];
+    for (b, l) in &lat {
+        if let Some(v) = per_batch.get_mut(*b) {
+            v.push(*l);
+        }
+    }
+    let mut medians: Vec<(u64, usize)> = per_batch
+        .iter_mut()
+        .enumerate()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(b, v)| {
+            v.sort_unstable();
+            (v[v.len() / 2], b)
+        })
+        .collect();
+    medians.sort_unstable_by(|a, b| b.cmp(a));
+    let mut lat: Vec<u64> = lat.into_iter().map(|(_, l)| l).collect();
     lat.sort_unstable();
     // Each reading client's topics, times the batches that tick each.
     let mut ticked = vec![0usize; keys.len()];
@@ -494,10 +546,31 @@ async fn run(args: &Args, pid: u32, port: u16) -> Result<(), Failure> {
         lat.last().map_or(f64::NAN, |v| *v as f64 / 1000.0)
     );
     println!(
+        "slowest batches (median latency): {}",
+        medians
+            .iter()
+            .take(5)
+            .map(|(m, b)| format!("#{b} {:.2} ms", *m as f64 / 1000.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    answers_us.sort_unstable();
+    println!(
+        "ingest answer time: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        pct(&answers_us, 0.5),
+        pct(&answers_us, 0.99),
+        answers_us.last().map_or(f64::NAN, |v| *v as f64 / 1000.0)
+    );
+    println!(
         "server memory: {} KiB before, {} KiB with the connections: {:.1} KiB per connection",
         rss_before,
         rss_after,
         (rss_after.saturating_sub(rss_before)) as f64 / args.connections.max(1) as f64
+    );
+    println!(
+        "CPU during ingest: server {:.0} %, this harness {:.0} % of one core",
+        100.0 * cpu_used.0 / ingest_secs,
+        100.0 * cpu_used.1 / ingest_secs
     );
     Ok(())
 }
