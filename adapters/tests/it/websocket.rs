@@ -679,17 +679,32 @@ async fn msgpack_frames_carry_the_same_maps_in_fewer_bytes() {
     for c in [&mut json_client, &mut packed] {
         send(c, json!({"action": "subscribe", "id": "r1", "topics": [topic]})).await;
     }
-    tick(&s.ingest, 1).await;
-    let mut binary = Vec::new();
-    while binary.len() < 3 {
-        match tokio::time::timeout(Duration::from_secs(5), packed.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap()
-        {
-            Message::Binary(b) => binary.push(b),
-            other => assert!(!other.is_text(), "no text frames: {other:?}"),
+    // Each client's ack and snapshot first, so the tick's update comes after both.
+    let (mut binary, mut as_json) = (Vec::new(), Vec::new());
+    for (want, ticked) in [(2, false), (3, true)] {
+        if ticked {
+            tick(&s.ingest, 1).await;
+        }
+        while binary.len() < want {
+            match tokio::time::timeout(Duration::from_secs(5), packed.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap()
+            {
+                Message::Binary(b) => binary.push(b),
+                other => assert!(!other.is_text(), "no text frames: {other:?}"),
+            }
+        }
+        while as_json.len() < want {
+            let msg = tokio::time::timeout(Duration::from_secs(5), json_client.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            if let Message::Text(t) = msg {
+                as_json.push(t.to_string());
+            }
         }
     }
     let frames: Vec<Value> = binary.iter().map(|b| rmp_serde::from_slice(b).unwrap()).collect();
@@ -697,17 +712,6 @@ async fn msgpack_frames_carry_the_same_maps_in_fewer_bytes() {
     assert_eq!(frames[1]["frame"], "snapshot");
     assert_eq!(frames[2]["frame"], "update");
     assert_eq!(frames[2]["data"]["key"], CALL);
-    let mut as_json = Vec::new();
-    while as_json.len() < 3 {
-        let msg = tokio::time::timeout(Duration::from_secs(5), json_client.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        if let Message::Text(t) = msg {
-            as_json.push(t.to_string());
-        }
-    }
     // Both through the same (not bit-exact) JSON number parser before comparing.
     let json_update: Value = serde_json::from_str(&as_json[2]).unwrap();
     let packed_update: Value = serde_json::from_str(&frames[2].to_string()).unwrap();
