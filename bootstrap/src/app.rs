@@ -271,11 +271,19 @@ fn ws_limits(settings: &Settings) -> WsLimits {
             "subscriptions.max_connections lowered below the open-file limit"
         );
     }
+    let batch_ms = s.batch_ms.min(adapters::http::websocket::delivery::MAX_BATCH_MS);
+    if batch_ms < s.batch_ms {
+        tracing::warn!(
+            configured = s.batch_ms,
+            batch_ms,
+            "subscriptions.batch_ms lowered to its bound"
+        );
+    }
     WsLimits {
         max_topics: s.max_topics,
         max_connections,
         max_connections_per_token: s.max_connections_per_token,
-        batch_window: Duration::from_millis(s.batch_ms.min(adapters::http::websocket::delivery::MAX_BATCH_MS)),
+        batch_window: Duration::from_millis(batch_ms),
         ..WsLimits::default()
     }
 }

@@ -9,7 +9,11 @@
 //!    and after.
 //! 3. It ingests one batch every 1/R s through the real ingest path (`POST /api/v2/ingest/ticks`:
 //!    the index and the M options, timestamps inside the latest session).
-//! 4. It prints tick-to-client latency, messages lost and memory per connection.
+//! 4. It prints tick-to-client latency, messages lost, memory per connection, the five slowest
+//!    batches, the ingest answer time, and the CPU the server and the harness used.
+//!
+//! `--server target/release/ws-bare` runs the same load against a bare broadcast server, the
+//! yardstick (`ws-bare.rs`).
 //!
 //! Latency is measured from just before a batch's POST to a client's receipt of that batch's
 //! update. The update's sequence number identifies the batch: nothing else publishes, so update
@@ -316,7 +320,6 @@ impl Ingest {
     }
 }
 
-/// The `"seq":N` of a data frame.
 /// The start of a frame, where its envelope fields are.
 fn head(frame: &str) -> &str {
     let mut end = frame.len().min(200);
@@ -326,6 +329,7 @@ fn head(frame: &str) -> &str {
     &frame[..end]
 }
 
+/// The `"seq":N` of a data frame.
 fn seq_of(frame: &str) -> Option<u64> {
     let rest = &frame[frame.find(r#""seq":"#)? + 6..];
     rest[..rest.find(|c: char| !c.is_ascii_digit())?].parse().ok()
@@ -337,6 +341,16 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
     }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i] as f64 / 1000.0
+}
+
+/// `p50 …, p99 …, max …` of sorted durations in µs, printed in ms.
+fn summary(sorted: &[u64]) -> String {
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        pct(sorted, 0.5),
+        pct(sorted, 0.99),
+        sorted.last().map_or(f64::NAN, |v| *v as f64 / 1000.0)
+    )
 }
 
 #[tokio::main]
@@ -539,12 +553,7 @@ async fn run(args: &Args, pid: u32, port: u16) -> Result<(), Failure> {
         slow_closed,
         silent
     );
-    println!(
-        "tick-to-client latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        pct(&lat, 0.5),
-        pct(&lat, 0.99),
-        lat.last().map_or(f64::NAN, |v| *v as f64 / 1000.0)
-    );
+    println!("tick-to-client latency: {}", summary(&lat));
     println!(
         "slowest batches (median latency): {}",
         medians
@@ -555,12 +564,7 @@ async fn run(args: &Args, pid: u32, port: u16) -> Result<(), Failure> {
             .join(", ")
     );
     answers_us.sort_unstable();
-    println!(
-        "ingest answer time: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        pct(&answers_us, 0.5),
-        pct(&answers_us, 0.99),
-        answers_us.last().map_or(f64::NAN, |v| *v as f64 / 1000.0)
-    );
+    println!("ingest answer time: {}", summary(&answers_us));
     println!(
         "server memory: {} KiB before, {} KiB with the connections: {:.1} KiB per connection",
         rss_before,

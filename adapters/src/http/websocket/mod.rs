@@ -21,6 +21,7 @@ pub mod protocol;
 mod upgrade;
 
 use std::collections::{HashMap, HashSet};
+use std::future::{Future, poll_fn};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -28,19 +29,14 @@ use std::time::{Duration, Instant};
 use application::subscriptions::derived::is_derived;
 use application::subscriptions::{DerivedFeeds, Opening, SnapshotSource, Subscriber, SubscriptionHub};
 use domain::subscriptions::Topic;
-use std::future::{Future, poll_fn};
-
 use futures_util::{SinkExt, StreamExt};
 use poem::http::StatusCode;
 use poem::web::Data;
+use poem::{Response, handler};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-
-/// One connection's WebSocket.
-type WebSocketStream = tokio_tungstenite::WebSocketStream<poem::Upgraded>;
-use poem::{Response, handler};
 
 pub use outbox::Outbox;
 
@@ -48,6 +44,9 @@ use super::error::ErrorBody;
 use delivery::Delivery;
 use gate::Gate;
 use protocol::{Encoded, ErrorCode, FrameKind, Refusal, Request, ServerFrame, read_request};
+
+/// One connection's WebSocket.
+type WebSocketStream = tokio_tungstenite::WebSocketStream<poem::Upgraded>;
 
 /// The limits of one connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
