@@ -12,13 +12,15 @@ use adapters::cache::{AggregateCacheConfig, MemoryAggregateCache, RedisCacheConf
 use adapters::clock::SystemClock;
 use adapters::fanout::{InProcessFanout, RedisFanout};
 use adapters::feed::{FeedConfig, SimulatedFeed};
+use adapters::http::guard::{BodyLimits, Guard, RateLimits};
 use adapters::http::listener::NoDelayAcceptor;
+use adapters::http::server::ServerLimits;
 use adapters::http::websocket::{WsContext, WsLimits};
 use adapters::http::{AppState, routes};
 use adapters::instruments::builtin::BuiltinCatalogue;
 use adapters::instruments::contract_master;
 use adapters::instruments::http::HttpInstrumentSource;
-use adapters::store::SeaStore;
+use adapters::store::{PoolOptions, SeaStore};
 use adapters::streams::{StreamConsumer, StreamConsumerConfig};
 use application::history::HistoryReads;
 use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
@@ -41,6 +43,9 @@ pub struct Application {
     sink: Arc<dyn UpdateSink>,
     state: AppState,
     flush_every: Duration,
+    flush_retry_max: Duration,
+    shutdown_flush: Duration,
+    server_limits: ServerLimits,
     port: u16,
     stop: StopSignals,
 }
@@ -63,9 +68,14 @@ impl Application {
                 std::fs::create_dir_all(dir)?;
             }
         }
-        let store = SeaStore::connect(url)
+        let pool = PoolOptions {
+            max_connections: settings.database.max_connections,
+            acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms.max(1)),
+            statement_timeout: Duration::from_millis(settings.database.statement_timeout_ms.max(1)),
+        };
+        let store = SeaStore::connect_with(url, &pool)
             .await
-            .map_err(|e| format!("database {url}: {e}"))?;
+            .map_err(|e| format!("database {}: {e}", crate::settings::mask_password(url)))?;
         Migrator::up(store.connection(), None).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let market = Market::nse();
@@ -129,6 +139,11 @@ impl Application {
                 settings.conventions_for("NSE")?,
             )
             .with_aggregate_cache(memory)
+            .with_backlog_limit(settings.ingest.max_pending_snapshots)
+            .with_sanity(domain::market_data::Sanity {
+                max_price: settings.ingest.max_price,
+                max_quantity: settings.ingest.max_quantity,
+            })
             .with_publisher(Some(fanout)),
         );
         let redis = if settings.redis.url.is_empty() {
@@ -157,6 +172,7 @@ impl Application {
             store,
             clock,
             api_keys: Arc::new(settings.ingest.api_keys.clone()),
+            guard: Arc::new(guard(settings)),
             redis,
             subscriptions: WsContext::new(hub, ws_limits(settings))
                 .with_tokens(&settings.subscriptions.tokens)
@@ -171,6 +187,13 @@ impl Application {
             sink,
             state,
             flush_every: Duration::from_millis(settings.ingest.flush_interval_ms.max(10)),
+            flush_retry_max: Duration::from_millis(settings.ingest.flush_retry_max_ms.max(10)),
+            shutdown_flush: Duration::from_millis(settings.ingest.shutdown_flush_timeout_ms),
+            server_limits: ServerLimits {
+                max_connections: settings.server.max_connections,
+                header_read_timeout: Duration::from_millis(settings.server.header_read_timeout_ms.max(100)),
+                shutdown_timeout: Duration::from_millis(settings.server.shutdown_timeout_ms),
+            },
             port,
             stop,
         })
@@ -190,14 +213,17 @@ impl Application {
         let ingest = self.state.ingest.clone();
         let flusher = {
             let ingest = ingest.clone();
-            let every = self.flush_every;
+            let (every, max) = (self.flush_every, self.flush_retry_max.max(self.flush_every));
+            // Every `every` while writes succeed; after a failure the wait doubles up to `max`
+            // (the backlog logs each failure episode once, and readiness shows it).
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
+                let mut wait = every;
                 loop {
-                    tick.tick().await;
-                    if let Err(e) = ingest.flush().await {
-                        tracing::warn!(error = %e, "snapshot flush failed; will retry");
-                    }
+                    tokio::time::sleep(wait).await;
+                    wait = match ingest.flush().await {
+                        Ok(_) => every,
+                        Err(_) => (wait * 2).min(max),
+                    };
                 }
             })
         };
@@ -211,7 +237,9 @@ impl Application {
                             tracing::debug!(rejected = r.rejected.len(), "feed rows rejected")
                         }
                         Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "feed batch failed"),
+                        // The store's trouble is logged once per episode by the backlog and
+                        // shown by readiness; the simulated feed just moves on.
+                        Err(e) => tracing::debug!(error = %e, "feed batch not ingested"),
                     }
                 }
             }))
@@ -235,9 +263,7 @@ impl Application {
             // WebSocket clients are told to reconnect and resume before the server stops.
             subscriptions.close_all();
         };
-        poem::Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(routes(self.state), stopping, Some(Duration::from_secs(10)))
-            .await?;
+        adapters::http::server::serve(self.acceptor, routes(self.state), self.server_limits, stopping).await?;
         let _ = stop_receiver.send(());
         if let Some(r) = receiver {
             let _ = r.await;
@@ -251,9 +277,47 @@ impl Application {
             let _ = c.await;
         }
         flusher.abort();
-        let n = ingest.flush().await?;
-        eprintln!("stopped; flushed {n} pending snapshots");
-        Ok(())
+        final_flush(&ingest, self.shutdown_flush).await
+    }
+}
+
+/// Writes what is pending before the process exits, retrying for up to `budget`; logs what was
+/// written, or what could not be and why.
+///
+/// # Errors
+/// Snapshots left unwritten (the process then exits non-zero: something was lost).
+async fn final_flush(ingest: &IngestTicks, budget: Duration) -> Result<(), Box<dyn std::error::Error>> {
+    let deadline = tokio::time::Instant::now() + budget;
+    let mut written = 0;
+    let mut wait = Duration::from_millis(100);
+    loop {
+        let attempt = tokio::time::timeout_at(deadline, ingest.flush()).await;
+        match attempt {
+            Ok(Ok(n)) => {
+                written += n;
+                tracing::info!(written, "stopped; pending snapshots written");
+                return Ok(());
+            }
+            Ok(Err(_)) if tokio::time::Instant::now() + wait < deadline => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(1));
+            }
+            _ => {
+                let b = ingest.backlog();
+                let cause = b.last_error.unwrap_or_else(|| "timed out".to_owned());
+                tracing::error!(
+                    lost_greeks = b.greeks,
+                    lost_moneyness = b.moneyness,
+                    error = %cause,
+                    "stopped; snapshots could not be written and are lost"
+                );
+                return Err(format!(
+                    "{} Greeks and {} moneyness snapshots could not be written: {cause}",
+                    b.greeks, b.moneyness
+                )
+                .into());
+            }
+        }
     }
 }
 
@@ -286,6 +350,26 @@ fn ws_limits(settings: &Settings) -> WsLimits {
         batch_window: Duration::from_millis(batch_ms),
         ..WsLimits::default()
     }
+}
+
+/// The request guard of `[server]` body limits, `[ingest]` keys and `[rate_limit]`.
+fn guard(settings: &Settings) -> Guard {
+    let s = &settings.server;
+    let r = &settings.rate_limit;
+    Guard::new(
+        BodyLimits {
+            ingest: s.max_body_bytes_ingest,
+            analytics: s.max_body_bytes_analytics,
+            other: s.max_body_bytes_other,
+            read_timeout: Duration::from_millis(s.body_read_timeout_ms.max(100)),
+        },
+        settings.ingest.api_keys.clone(),
+        r.enabled.then_some(RateLimits {
+            per_key: (r.per_key_per_second, r.per_key_burst),
+            per_address: (r.per_address_per_second, r.per_address_burst),
+            auth_failures_per_minute: r.auth_failures_per_minute,
+        }),
+    )
 }
 
 /// The soft open-file limit, from /proc/self/limits (Linux); `None` elsewhere.

@@ -4,6 +4,7 @@
 
 mod app;
 mod cli;
+mod logging;
 mod settings;
 
 use std::process::ExitCode;
@@ -17,7 +18,7 @@ fn main() -> ExitCode {
         // A reader that stopped reading (`| head`) is not an error.
         Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", logging::cause_chain(e.as_ref()));
             ExitCode::from(2)
         }
     }

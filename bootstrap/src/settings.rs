@@ -37,6 +37,61 @@ pub struct ServerSettings {
     /// Send buffer of each accepted socket, in bytes (`SO_SNDBUF`); 0 leaves the kernel's
     /// auto-tuning. Bounds what the kernel queues for a WebSocket client that stops reading.
     pub send_buffer_bytes: usize,
+    /// Open connections at once (HTTP and WebSocket); a connection over it is closed at once.
+    pub max_connections: usize,
+    /// A request head must arrive whole within this of the connection opening or of its
+    /// previous answer, milliseconds (also the keep-alive idle time).
+    pub header_read_timeout_ms: u64,
+    /// A request body must arrive whole within this, milliseconds (else 408 and the connection
+    /// is closed).
+    pub body_read_timeout_ms: u64,
+    /// Largest body of `POST /api/v2/ingest/…`, bytes.
+    pub max_body_bytes_ingest: u64,
+    /// Largest body of `POST /api/v2/analytics/…`, bytes.
+    pub max_body_bytes_analytics: u64,
+    /// Largest body of any other request, bytes.
+    pub max_body_bytes_other: u64,
+    /// How long a stopping server waits for requests in flight, milliseconds.
+    pub shutdown_timeout_ms: u64,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `auto` (JSON in production mode, text otherwise), `json` or `text`.
+    pub format: LogFormat,
+}
+
+/// The shape of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON in production mode, text otherwise.
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// `[rate_limit]`: request rates on the REST API (docs/configuration.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Apply the limits at all.
+    pub enabled: bool,
+    /// Sustained requests per second per API key (requests carrying `X-API-Key`).
+    pub per_key_per_second: u32,
+    /// Requests one API key may send at once above the sustained rate.
+    pub per_key_burst: u32,
+    /// Sustained requests per second per client address.
+    pub per_address_per_second: u32,
+    /// Requests one address may send at once above the sustained rate.
+    pub per_address_burst: u32,
+    /// Failed authentications (401) per minute per client address before further requests with
+    /// a key or token from it are refused with 429.
+    pub auth_failures_per_minute: u32,
 }
 
 /// `[database]`.
@@ -45,6 +100,13 @@ pub struct ServerSettings {
 pub struct DatabaseSettings {
     /// `sqlite://…?mode=rwc` or `postgres://…`.
     pub url: String,
+    /// Longest wait for a pooled connection, milliseconds; then the caller gets 503.
+    pub acquire_timeout_ms: u64,
+    /// Longest a statement may run (PostgreSQL `statement_timeout`; SQLite's busy timeout),
+    /// milliseconds.
+    pub statement_timeout_ms: u64,
+    /// Pooled connections at most.
+    pub max_connections: u32,
 }
 
 /// `[redis]`.
@@ -81,6 +143,18 @@ pub struct IngestSettings {
     pub api_keys: Vec<String>,
     /// Interval of the snapshot writer, milliseconds.
     pub flush_interval_ms: u64,
+    /// Longest wait between two attempts of a failing snapshot write, milliseconds (the wait
+    /// doubles from `flush_interval_ms` up to this).
+    pub flush_retry_max_ms: u64,
+    /// Greeks and moneyness snapshots waiting to be written, at most; while the backlog is
+    /// full, ingest answers 503 with `Retry-After` and accepts nothing.
+    pub max_pending_snapshots: usize,
+    /// How long a stopping service keeps trying to write pending snapshots, milliseconds.
+    pub shutdown_flush_timeout_ms: u64,
+    /// Sanity ceiling of every price (last, bid, ask, open, high, low, close), price units.
+    pub max_price: f64,
+    /// Sanity ceiling of volume and open interest, units.
+    pub max_quantity: f64,
 }
 
 /// `[feed]`: the built-in simulated market.
@@ -187,6 +261,7 @@ pub struct MarketConventions {
 #[allow(missing_docs)]
 pub struct Settings {
     pub mode: Mode,
+    pub log: LogSettings,
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
@@ -197,6 +272,7 @@ pub struct Settings {
     pub mapping_cache: MappingCacheSettings,
     pub aggregate_cache: AggregateCacheSettings,
     pub subscriptions: SubscriptionSettings,
+    pub rate_limit: RateLimitSettings,
     pub conventions: ConventionSettings,
     #[serde(default)]
     pub markets: BTreeMap<String, MarketConventions>,
@@ -224,10 +300,25 @@ impl Settings {
                 .separator("__")
                 .try_parsing(true),
         );
+        // Lists from the environment: comma-separated, blanks dropped (so an empty variable is
+        // an empty list, and a key of digits stays a string).
+        for (key, var) in LIST_KEYS {
+            if let Ok(value) = std::env::var(var) {
+                let items: Vec<String> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                b = b
+                    .set_override(key, items)
+                    .map_err(|e| without_secrets(&format!("configuration: {e}")))?;
+            }
+        }
         let mut s: Self = b
             .build()
             .and_then(Config::try_deserialize)
-            .map_err(|e| format!("configuration: {e}"))?;
+            .map_err(|e| without_secrets(&format!("configuration: {e}")))?;
         // Environment keys arrive lower-cased (`SIGNAL__MARKETS__NSE__RATE` → `markets.nse`):
         // market codes are matched case-insensitively, a lower-case (environment) entry winning.
         let mut entries: Vec<(String, MarketConventions)> = std::mem::take(&mut s.markets).into_iter().collect();
@@ -248,11 +339,39 @@ impl Settings {
         Ok(s)
     }
 
-    /// A copy safe to print: passwords inside URLs replaced by `***`.
+    /// Checks what `serve` needs beyond a well-formed tree: production mode runs on PostgreSQL
+    /// and Redis, never on an embedded fallback.
+    ///
+    /// # Errors
+    /// What is missing, naming the setting.
+    pub fn check_for_serve(&self) -> Result<(), String> {
+        if self.mode == Mode::Production {
+            if !self.database.url.starts_with("postgres://") && !self.database.url.starts_with("postgresql://") {
+                return Err(
+                    "production mode needs database.url = postgres://… (SIGNAL__DATABASE__URL); \
+                     it will not run on an embedded SQLite file"
+                        .to_owned(),
+                );
+            }
+            if self.redis.url.is_empty() {
+                return Err("production mode needs redis.url = redis://… (SIGNAL__REDIS__URL)".to_owned());
+            }
+        }
+        if !(self.ingest.max_price.is_finite() && self.ingest.max_price > 0.0) {
+            return Err("ingest.max_price must be a positive number".to_owned());
+        }
+        if !(self.ingest.max_quantity.is_finite() && self.ingest.max_quantity > 0.0) {
+            return Err("ingest.max_quantity must be a positive number".to_owned());
+        }
+        Ok(())
+    }
+
+    /// A copy safe to print: API keys and tokens replaced by `***`, and passwords inside URLs.
     #[must_use]
     pub fn masked(&self) -> Self {
         let mut s = self.clone();
         s.ingest.api_keys = s.ingest.api_keys.iter().map(|_| "***".to_owned()).collect();
+        s.subscriptions.tokens = s.subscriptions.tokens.iter().map(|_| "***".to_owned()).collect();
         for url in [&mut s.database.url, &mut s.redis.url, &mut s.instruments.service_url] {
             *url = mask_password(url);
         }
@@ -291,8 +410,36 @@ impl Settings {
     }
 }
 
+/// Settings that hold lists: from the environment they are comma-separated
+/// (`SIGNAL__INGEST__API_KEYS=k1,k2`).
+const LIST_KEYS: [(&str, &str); 2] = [
+    ("ingest.api_keys", "SIGNAL__INGEST__API_KEYS"),
+    ("subscriptions.tokens", "SIGNAL__SUBSCRIPTIONS__TOKENS"),
+];
+
+/// `message` with the value of every `SIGNAL__…` variable that may hold a secret (keys, tokens,
+/// URLs with passwords) replaced by `***`: the config library quotes offending values.
+fn without_secrets(message: &str) -> String {
+    let mut out = message.to_owned();
+    for (name, value) in std::env::vars() {
+        let upper = name.to_ascii_uppercase();
+        let secret = upper.starts_with("SIGNAL__")
+            && ["KEY", "TOKEN", "URL", "PASSWORD", "SECRET"]
+                .iter()
+                .any(|w| upper.contains(w));
+        if secret {
+            for part in std::iter::once(value.as_str()).chain(value.split(',')) {
+                if part.len() >= 3 {
+                    out = out.replace(part, "***");
+                }
+            }
+        }
+    }
+    out
+}
+
 /// `scheme://user:secret@host` → `scheme://user:***@host`.
-fn mask_password(url: &str) -> String {
+pub fn mask_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

@@ -59,6 +59,83 @@ fn quantity(field: &str, v: Option<f64>) -> Result<(), FieldRejection> {
     }
 }
 
+/// Sanity ceilings of market data: finite but absurd values (a price of 1.7e308) are refused
+/// like non-finite ones, so nothing downstream (sums, exports) can overflow to `inf`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sanity {
+    /// Largest accepted price, price units.
+    pub max_price: f64,
+    /// Largest accepted volume or open interest, units.
+    pub max_quantity: f64,
+}
+
+impl Default for Sanity {
+    fn default() -> Self {
+        Self {
+            max_price: 1e9,
+            max_quantity: 1e15,
+        }
+    }
+}
+
+impl Sanity {
+    /// Checks that each given price is at most `max_price` and each quantity at most
+    /// `max_quantity` (the other rules — finite, positive — are the caller's).
+    ///
+    /// # Errors
+    /// The first field over its ceiling.
+    pub fn check(
+        &self,
+        prices: &[(&str, Option<f64>)],
+        quantities: &[(&str, Option<f64>)],
+    ) -> Result<(), FieldRejection> {
+        let ceilings = (prices.iter().map(|(f, v)| (*f, *v, self.max_price, "ingest.max_price"))).chain(
+            quantities
+                .iter()
+                .map(|(f, v)| (*f, *v, self.max_quantity, "ingest.max_quantity")),
+        );
+        for (field, v, max, setting) in ceilings {
+            if let Some(x) = v.filter(|x| x.abs() > max) {
+                return Err(reject(
+                    field,
+                    format!("{x} is above the sanity ceiling of {max} ({setting})"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Self::check`] on a tick's prices and quantities.
+    ///
+    /// # Errors
+    /// The first field over its ceiling.
+    pub fn check_tick(&self, t: &Tick) -> Result<(), FieldRejection> {
+        self.check(
+            &[("last", t.last), ("bid", t.bid), ("ask", t.ask)],
+            &[("volume", t.volume), ("oi", t.oi)],
+        )
+    }
+}
+
+/// Refuses a timestamp before `market`'s first day (see [`Market::first_date`]).
+///
+/// # Errors
+/// A rejection of `field`.
+pub fn within_calendar(field: &str, t: DateTime<Utc>, market: &Market) -> Result<(), FieldRejection> {
+    let first = market.first_date();
+    if market.local_date(t) < first {
+        return Err(reject(
+            field,
+            format!(
+                "{} is before {first}, the first day of {} market data",
+                t.to_rfc3339(),
+                market.code()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Tick {
     /// Checks prices, quantities and the timestamp against `now` and `market`'s sessions.
     ///
@@ -86,6 +163,7 @@ impl Tick {
                 format!("{} is in the future (now {now})", self.ts.to_rfc3339()),
             ));
         }
+        within_calendar("ts", self.ts, market)?;
         if market.session_containing(self.ts).is_none() {
             return Err(reject(
                 "ts",
@@ -181,5 +259,35 @@ mod tests {
                 .reason
                 .contains("outside")
         );
+    }
+
+    #[test]
+    fn absurd_values_and_times_are_refused_naming_the_field() {
+        let sanity = Sanity::default();
+        assert!(sanity.check_tick(&tick()).is_ok());
+        let huge = Tick {
+            last: Some(1.7e308),
+            ..tick()
+        };
+        let e = sanity.check_tick(&huge).unwrap_err();
+        assert_eq!(e.field, "last");
+        assert!(e.reason.contains("ingest.max_price"), "{}", e.reason);
+        let e = sanity
+            .check_tick(&Tick {
+                oi: Some(1e300),
+                ..tick()
+            })
+            .unwrap_err();
+        assert_eq!(e.field, "oi");
+        let m = Market::nse();
+        let ancient = DateTime::parse_from_rfc3339("0001-01-01T04:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let e = within_calendar("start", ancient, &m).unwrap_err();
+        assert_eq!(e.field, "start");
+        assert!(e.reason.contains("2000-06-12"), "{}", e.reason);
+        assert!(within_calendar("ts", tick().ts, &m).is_ok());
+        let e = Tick { ts: ancient, ..tick() }.validate(tick().ts, &m).unwrap_err();
+        assert_eq!(e.field, "ts");
     }
 }

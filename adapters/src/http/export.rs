@@ -130,8 +130,11 @@ const GREEKS_COLUMNS: &[&str] = &[
     "time_basis",
 ];
 
+/// A number in shortest round-trip form; a non-finite one (which validation keeps out of the
+/// store, but an old row may hold) is an empty cell, as in the JSON answers (`null`), never
+/// `inf` or `NaN`.
 fn num(v: f64) -> String {
-    format!("{v}")
+    if v.is_finite() { format!("{v}") } else { String::new() }
 }
 
 fn opt(v: Option<f64>) -> String {

@@ -13,6 +13,7 @@ use poem_openapi::{ApiRequest, ApiResponse, Object, OpenApi};
 use super::AppState;
 use super::csv_body::{self, CsvText};
 use super::error::ErrorBody;
+use super::json_rows::JsonRows;
 use super::shapes::StrictString;
 
 /// Most rows one request may carry.
@@ -131,9 +132,16 @@ enum IngestError {
     #[oai(status = 415)]
     #[allow(dead_code)]
     UnsupportedMediaType(Json<ErrorBody>),
-    /// The database is down; nothing of the batch was accepted.
+    /// The database is down, or minute snapshots are waiting to be written faster than the
+    /// database takes them (`code` = `overloaded`); nothing of the batch was accepted.
+    /// `Retry-After` gives the seconds to wait before sending it again.
     #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+    Unavailable(
+        Json<ErrorBody>,
+        /// Seconds to wait before retrying.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
 }
 
 /// Columns of a ticks CSV body: required, then optional.
@@ -148,7 +156,7 @@ const CANDLE_OPTIONAL: &[&str] = &["oi"];
 #[derive(ApiRequest)]
 enum TicksBody {
     /// A JSON array of ticks.
-    Json(Json<Vec<TickIn>>),
+    Json(JsonRows<TickIn>),
     /// CSV: a header row naming the columns (as the JSON fields), then one tick per row.
     Csv(CsvText),
 }
@@ -158,7 +166,7 @@ enum TicksBody {
 #[derive(ApiRequest)]
 enum CandlesBody {
     /// A JSON array of candles.
-    Json(Json<Vec<CandleIn>>),
+    Json(JsonRows<CandleIn>),
     /// CSV: a header row naming the columns (as the JSON fields), then one candle per row.
     Csv(CsvText),
 }
@@ -186,9 +194,9 @@ impl IngestApi {
     ) -> Result<IngestOk, IngestError> {
         self.authorize(api_key.0.as_deref())?;
         let (rows, rejected) = match body {
-            TicksBody::Json(Json(rows)) => {
+            TicksBody::Json(JsonRows(rows)) => {
                 within_limit(rows.len())?;
-                (rows.into_iter().enumerate().collect(), Vec::new())
+                split_rows(rows)
             }
             TicksBody::Csv(CsvText(text)) => csv_body::parse(&text, TICK_REQUIRED, TICK_OPTIONAL, MAX_ROWS, |r| {
                 Ok(TickIn {
@@ -223,9 +231,9 @@ impl IngestApi {
     ) -> Result<IngestOk, IngestError> {
         self.authorize(api_key.0.as_deref())?;
         let (rows, rejected) = match body {
-            CandlesBody::Json(Json(rows)) => {
+            CandlesBody::Json(JsonRows(rows)) => {
                 within_limit(rows.len())?;
-                (rows.into_iter().enumerate().collect(), Vec::new())
+                split_rows(rows)
             }
             CandlesBody::Csv(CsvText(text)) => {
                 csv_body::parse(&text, CANDLE_REQUIRED, CANDLE_OPTIONAL, MAX_ROWS, |r| {
@@ -276,6 +284,19 @@ fn within_limit(rows: usize) -> Result<(), IngestError> {
     Ok(())
 }
 
+/// Rows parsed (each with its index in the request) and rows rejected while parsing.
+fn split_rows<T>(rows: Vec<Result<T, RejectedRow>>) -> (Vec<(usize, T)>, Vec<RejectedRow>) {
+    let mut ok = Vec::with_capacity(rows.len());
+    let mut rejected = Vec::new();
+    for (i, r) in rows.into_iter().enumerate() {
+        match r {
+            Ok(row) => ok.push((i, row)),
+            Err(e) => rejected.push(e),
+        }
+    }
+    (ok, rejected)
+}
+
 /// Parses every row's instrument key: rows with a valid key are built with `build`, the others
 /// added to `rejected`; also returns each built row's index in the request.
 pub(crate) fn parse_keys<T, R>(
@@ -303,7 +324,12 @@ pub(crate) fn parse_keys<T, R>(
 
 /// The store failed: nothing of the batch was accepted.
 fn unavailable(e: domain::ports::PortError) -> IngestError {
-    IngestError::Unavailable(Json(ErrorBody::new("unavailable", e.to_string(), None)))
+    match e {
+        domain::ports::PortError::Overloaded(why) => {
+            IngestError::Unavailable(Json(ErrorBody::new("overloaded", why, None)), 2)
+        }
+        other => IngestError::Unavailable(Json(ErrorBody::new("unavailable", other.to_string(), None)), 1),
+    }
 }
 
 /// A CSV body refused as a whole (a missing or unknown column, too many rows).

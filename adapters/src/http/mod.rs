@@ -12,11 +12,13 @@ mod document;
 pub mod error;
 mod examples;
 mod export;
+pub mod guard;
 mod health;
 mod historical;
 mod indicators;
 mod ingest;
 mod instruments;
+mod json_rows;
 pub mod listener;
 pub mod metrics;
 pub use ingest::{CandleIn, IngestResult, RejectedRow, TickIn};
@@ -24,6 +26,7 @@ mod moneyness;
 mod realtime;
 pub mod request_id;
 mod serialized;
+pub mod server;
 mod shapes;
 pub mod websocket;
 
@@ -58,6 +61,8 @@ pub struct AppState {
     pub redis: Option<crate::cache::RedisMappingCache>,
     /// The WebSocket subscriptions: the hub and the connection limits.
     pub subscriptions: websocket::WsContext,
+    /// Rate limits, the ingest key check and body limits, before any handler.
+    pub guard: Arc<guard::Guard>,
 }
 
 impl AppState {
@@ -109,6 +114,7 @@ impl AppState {
             api_keys: Arc::default(),
             redis: None,
             subscriptions: websocket::WsContext::new(Arc::default(), websocket::WsLimits::default()),
+            guard: Arc::default(),
         }
     }
 }
@@ -172,6 +178,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
     let ui = api.swagger_ui();
     let state_for_metrics = state.clone();
     let subscriptions = state.subscriptions.clone();
+    let guard = guard::GuardLayer(state.guard.clone());
     Route::new()
         .at(
             "/api/v2/subscriptions/websocket",
@@ -183,6 +190,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .at("/openapi.json", document::openapi_document)
         .at("/metrics", poem::get(metrics::metrics).data(state_for_metrics))
         .catch_all_error(error::catch_all)
+        .with(guard)
         .with(conformance::Conformance)
         .with(request_id::RequestId)
 }

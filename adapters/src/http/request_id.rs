@@ -1,9 +1,12 @@
 //! A tracing span per request, with a request id: the client's `X-Request-Id` when it sends a
 //! sane one (1–128 visible ASCII characters), else a fresh random one. The id is echoed in the
-//! answer's `X-Request-Id`, and the span logs method, path, status and duration at `info`.
+//! answer's `X-Request-Id`. One log line per request, at its end: method, route template,
+//! status and duration (`info`; `warn` for a 5xx), inside the `request` span carrying the id, so
+//! anything a handler logs carries the id too.
 
 use std::time::Instant;
 
+use poem::PathPattern;
 use poem::http::{HeaderValue, header::HeaderName};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use tracing::Instrument;
@@ -40,19 +43,31 @@ impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
             .and_then(|v| v.to_str().ok())
             .filter(|v| sane(v))
             .map_or_else(|| format!("{:032x}", fastrand::u128(..)), str::to_owned);
-        let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+        let span = tracing::info_span!("request", id = %id);
         let started = Instant::now();
         async move {
+            let method = req.method().clone();
             let result = self.0.call(req).await.map(IntoResponse::into_response);
-            let mut resp = match result {
-                Ok(r) => r,
-                Err(e) => e.into_response(),
+            let (mut resp, route) = match result {
+                Ok(r) => {
+                    let route = r.data::<PathPattern>().map(|p| p.0.clone());
+                    (r, route)
+                }
+                Err(e) => {
+                    let route = e.data::<PathPattern>().map(|p| p.0.clone());
+                    (e.into_response(), route)
+                }
             };
-            tracing::info!(
-                status = resp.status().as_u16(),
-                duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-                "answered"
-            );
+            // The route template (`/api/v2/realtime/greeks/:instrument_key`), never the path
+            // itself: bounded, and free of whatever a client put in the URL.
+            let route = route.as_deref().unwrap_or("unmatched");
+            let status = resp.status().as_u16();
+            let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            if status >= 500 {
+                tracing::warn!(%method, route, status, duration_us, "answered");
+            } else {
+                tracing::info!(%method, route, status, duration_us, "answered");
+            }
             if let Ok(v) = HeaderValue::from_str(&id) {
                 resp.headers_mut().insert(REQUEST_ID, v);
             }

@@ -161,6 +161,19 @@ impl Tables {
 pub(crate) fn db_error(e: DbErr) -> PortError {
     match e {
         DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => PortError::Unavailable(format!("database: {e}")),
+        // A statement cancelled by `statement_timeout` (SQLSTATE 57014) or a connection lost
+        // mid-query: the database is slow or gone, not the request wrong.
+        ref other
+            if {
+                let s = other.to_string();
+                s.contains("57014")
+                    || s.contains("statement timeout")
+                    || s.contains("connection")
+                    || s.contains("database is locked")
+            } =>
+        {
+            PortError::Unavailable(format!("database: {e}"))
+        }
         other => PortError::Other(format!("database: {other}")),
     }
 }
@@ -176,14 +189,23 @@ impl SeaStore {
         }
     }
 
-    /// Connects to `url` (`sqlite://…?mode=rwc` or `postgres://…`).
+    /// Connects to `url` (`sqlite://…?mode=rwc` or `postgres://…`) with the default
+    /// [`PoolOptions`].
     ///
     /// # Errors
     /// [`PortError::Unavailable`] when the database cannot be reached.
     pub async fn connect(url: &str) -> Result<Self, PortError> {
-        Ok(Self::new(
-            Database::connect(connect_options(url)).await.map_err(db_error)?,
-        ))
+        Self::connect_with(url, &PoolOptions::default()).await
+    }
+
+    /// Connects to `url` with `pool`'s size and timeouts.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database cannot be reached.
+    pub async fn connect_with(url: &str, pool: &PoolOptions) -> Result<Self, PortError> {
+        let mut o = connect_options(url);
+        pool.apply(&mut o);
+        Ok(Self::new(Database::connect(o).await.map_err(db_error)?))
     }
 
     /// The connection (for migrations and health checks).
@@ -198,6 +220,39 @@ impl SeaStore {
     /// [`PortError::Unavailable`] when it does not.
     pub async fn ping(&self) -> Result<(), PortError> {
         self.db.ping().await.map_err(db_error)
+    }
+}
+
+/// Pool size and timeouts (`[database]` settings).
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    /// Connections at most.
+    pub max_connections: u32,
+    /// Longest wait for a connection (and for a new connection to open); past it the call
+    /// fails with [`PortError::Unavailable`] instead of hanging while the database is down.
+    pub acquire_timeout: std::time::Duration,
+    /// Longest a statement may run: PostgreSQL's `statement_timeout`, SQLite's busy timeout.
+    pub statement_timeout: std::time::Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: std::time::Duration::from_secs(2),
+            statement_timeout: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+impl PoolOptions {
+    fn apply(&self, o: &mut ConnectOptions) {
+        let statement = self.statement_timeout;
+        o.max_connections(self.max_connections.max(1))
+            .acquire_timeout(self.acquire_timeout)
+            .connect_timeout(self.acquire_timeout)
+            .statement_timeout(statement)
+            .map_sqlx_sqlite_opts(move |opts| opts.busy_timeout(statement));
     }
 }
 
@@ -254,21 +309,27 @@ fn invalidate_timeframes<'a>(writer: &Writer, candles: &[&'a InstrumentCandle]) 
         .collect()
 }
 
-/// One candle per instrument and minute, the last given of each, in the order first met: an
-/// upsert statement may not touch a row twice on PostgreSQL, and the last bar is the newest.
-fn last_per_minute(candles: &[InstrumentCandle]) -> Vec<&InstrumentCandle> {
-    let mut at: std::collections::HashMap<(&str, i64), usize> = std::collections::HashMap::with_capacity(candles.len());
-    let mut out: Vec<&InstrumentCandle> = Vec::with_capacity(candles.len());
-    for c in candles {
-        match at.entry((c.key.as_str(), c.bar.start.timestamp_millis())) {
-            std::collections::hash_map::Entry::Occupied(e) => out[*e.get()] = c,
+/// One item per key, the last given of each, in the order first met: an upsert statement may
+/// not touch a row twice on PostgreSQL ("ON CONFLICT DO UPDATE command cannot affect row a
+/// second time"), and the last value given is the newest.
+fn last_per_key<T, K: std::hash::Hash + Eq>(items: &[T], key: impl Fn(&T) -> K) -> Vec<&T> {
+    let mut at: std::collections::HashMap<K, usize> = std::collections::HashMap::with_capacity(items.len());
+    let mut out: Vec<&T> = Vec::with_capacity(items.len());
+    for item in items {
+        match at.entry(key(item)) {
+            std::collections::hash_map::Entry::Occupied(e) => out[*e.get()] = item,
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(out.len());
-                out.push(c);
+                out.push(item);
             }
         }
     }
     out
+}
+
+/// One candle per instrument and minute (see [`last_per_key`]).
+fn last_per_minute(candles: &[InstrumentCandle]) -> Vec<&InstrumentCandle> {
+    last_per_key(candles, |c| (c.key.as_str().to_owned(), c.bar.start.timestamp_millis()))
 }
 
 /// A row limit for SQL: limits are signed 64-bit there, so anything larger means "all".
@@ -346,7 +407,8 @@ impl SignalStore for SeaStore {
         if records.is_empty() {
             return Ok(());
         }
-        let rows = Rows::of(&self.tables.greeks, records, convert::greeks_cells);
+        let latest = last_per_key(records, |r| (r.key.clone(), r.minute));
+        let rows = Rows::of(&self.tables.greeks, latest.iter().copied(), convert::greeks_cells);
         self.writer.write(&[Step::Upsert(rows)]).await
     }
 
@@ -407,7 +469,16 @@ impl SignalStore for SeaStore {
         if records.is_empty() {
             return Ok(());
         }
-        let rows = Rows::of(&self.tables.moneyness, records, convert::moneyness_cells);
+        let latest = last_per_key(records, |r| {
+            (
+                r.underlying.clone(),
+                r.expiry,
+                r.right.as_str(),
+                r.level.to_string(),
+                r.minute,
+            )
+        });
+        let rows = Rows::of(&self.tables.moneyness, latest.iter().copied(), convert::moneyness_cells);
         self.writer.write(&[Step::Upsert(rows)]).await
     }
 

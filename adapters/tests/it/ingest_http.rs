@@ -34,6 +34,11 @@ async fn harness(db: FreshDatabase, api_keys: &[&str]) -> Harness {
         api_keys: Arc::new(api_keys.iter().map(|s| (*s).to_owned()).collect()),
         redis: None,
         subscriptions: adapters::http::websocket::WsContext::new(Default::default(), Default::default()),
+        guard: Arc::new(adapters::http::guard::Guard::new(
+            Default::default(),
+            api_keys.iter().map(|s| (*s).to_owned()).collect(),
+            None,
+        )),
     };
     use poem::EndpointExt;
     Harness {

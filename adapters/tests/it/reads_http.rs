@@ -111,6 +111,7 @@ async fn harness(db: FreshDatabase) -> Harness {
         api_keys: Arc::default(),
         redis: None,
         subscriptions: adapters::http::websocket::WsContext::new(Default::default(), Default::default()),
+        guard: Arc::default(),
     };
     Harness {
         _db: db,

@@ -122,6 +122,7 @@ async fn serve_ctx(
             .with_tokens(&tokens.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>())
             .with_snapshots(Some(ingest.state().clone() as Arc<dyn SnapshotSource>))
             .with_derived(Some(derived.clone())),
+        guard: Arc::default(),
     };
     let ws = state.subscriptions.clone();
     let acceptor = NoDelayAcceptor::bind("127.0.0.1:0")

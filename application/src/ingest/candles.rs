@@ -2,7 +2,7 @@
 //! underlyings taken as their latest spot.
 
 use domain::candles::Bar;
-use domain::market_data::MAX_FUTURE_SKEW_SECS;
+use domain::market_data::{MAX_FUTURE_SKEW_SECS, within_calendar};
 use domain::ports::{InstrumentCandle, PortError};
 
 use super::registry::{InstrumentKind, InstrumentRegistry};
@@ -61,7 +61,23 @@ impl IngestTicks {
                 report.rejected.push(reject(field, reason));
                 continue;
             }
+            if let Err(e) = self.sanity().check(
+                &[
+                    ("open", Some(c.bar.open)),
+                    ("high", Some(c.bar.high)),
+                    ("low", Some(c.bar.low)),
+                    ("close", Some(c.bar.close)),
+                ],
+                &[("volume", Some(c.bar.volume)), ("oi", c.bar.oi)],
+            ) {
+                report.rejected.push(reject(&e.field, e.reason));
+                continue;
+            }
             let market = InstrumentRegistry::market_of(&reg);
+            if let Err(e) = within_calendar("start", c.bar.start, &market) {
+                report.rejected.push(reject(&e.field, e.reason));
+                continue;
+            }
             if c.bar.start > now + chrono::Duration::seconds(MAX_FUTURE_SKEW_SECS) {
                 report.rejected.push(reject(
                     "start",

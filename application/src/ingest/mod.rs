@@ -6,7 +6,8 @@
 //! put–call parity sees all its quotes), the latest values go to the in-memory
 //! [`RealtimeState`] and out to subscribers; then the bars are stored before the call returns
 //! (durable). Minute snapshots of Greeks and moneyness aggregates are written in batches by
-//! [`IngestTicks::flush`].
+//! [`IngestTicks::flush`], from a bounded backlog (`backlog.rs`): a full backlog refuses new
+//! batches ([`domain::ports::PortError::Overloaded`]) rather than dropping anything.
 //!
 //! Publishing comes before the bars' write so that no subscriber waits for the disk (at 10 000
 //! WebSocket connections the order took p99 tick-to-client latency from 7.5–8.2 ms to
@@ -14,6 +15,7 @@
 //! the write then fails, the batch is answered with an error, and its retry publishes the same
 //! values again under new sequence numbers.
 
+mod backlog;
 mod candles;
 mod moneyness;
 mod pricing;
@@ -21,6 +23,7 @@ mod registry;
 mod state;
 mod ticks;
 
+pub use backlog::{BacklogStatus, SnapshotTable};
 pub use registry::{InstrumentKind, InstrumentRegistry, RegisteredInstrument};
 pub use state::{ChainSnapshot, ExpiryState, QuoteState, RealtimeState};
 pub use ticks::{BulkWrite, IngestReport, IngestTicks, RowRejection};

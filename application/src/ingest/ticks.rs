@@ -9,7 +9,7 @@ use domain::chain::Conventions;
 use domain::expiry::{Forward, time_to_expiry};
 use domain::instrument::InstrumentKey;
 use domain::instrument::OptionRight;
-use domain::market_data::Tick;
+use domain::market_data::{Sanity, Tick};
 use domain::moneyness::{LevelAggregate, MoneynessLevel};
 use domain::ports::{
     AggregateCache, Clock, ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, Outgoing, PortError,
@@ -17,6 +17,7 @@ use domain::ports::{
 };
 use domain::subscriptions::Topic;
 
+use super::backlog::{BacklogStatus, SnapshotBacklog, SnapshotTable};
 use super::moneyness::chain_records;
 use super::pricing::{expiry_forward, minute_of, price_option};
 use super::registry::{InstrumentKind, InstrumentRegistry};
@@ -68,11 +69,12 @@ pub struct IngestTicks {
     clock: Arc<dyn Clock>,
     conventions: Conventions,
     builders: Mutex<HashMap<InstrumentKey, MinuteBarBuilder>>,
-    pending: Mutex<BTreeMap<(InstrumentKey, DateTime<Utc>), GreeksRecord>>,
+    /// Ceilings of prices and quantities.
+    sanity: Sanity,
+    /// Greeks and moneyness snapshots waiting for the next flush, one per key.
+    backlog: SnapshotBacklog,
     /// Expiries priced since the last flush: their forward, time to expiry and latest minute.
     dirty: Mutex<HashMap<ExpiryKey, OpenMinute>>,
-    /// Moneyness records of minutes already closed, waiting for the next flush.
-    staged: Mutex<Vec<MoneynessRecord>>,
     /// The in-process cache of closed days of custom-timeframe bars, told about late bars.
     aggregates: Option<Arc<dyn AggregateCache>>,
     /// Fan-out of updates to subscribers, when there are any.
@@ -118,9 +120,9 @@ impl IngestTicks {
             clock,
             conventions,
             builders: Mutex::default(),
-            pending: Mutex::default(),
+            sanity: Sanity::default(),
+            backlog: SnapshotBacklog::default(),
             dirty: Mutex::default(),
-            staged: Mutex::default(),
             aggregates: None,
             publisher: None,
             unpublished: Mutex::default(),
@@ -134,6 +136,33 @@ impl IngestTicks {
     pub fn with_publisher(mut self, publisher: Option<Arc<dyn SignalPublisher>>) -> Self {
         self.publisher = publisher;
         self
+    }
+
+    /// Bounds the snapshots waiting to be written at `limit` (Greeks and moneyness together):
+    /// while that many wait, [`Self::execute`] refuses batches with [`PortError::Overloaded`].
+    #[must_use]
+    pub fn with_backlog_limit(mut self, limit: usize) -> Self {
+        self.backlog = SnapshotBacklog::new(limit);
+        self
+    }
+
+    /// Refuses prices and quantities over `sanity`'s ceilings (rows rejected naming the field).
+    #[must_use]
+    pub fn with_sanity(mut self, sanity: Sanity) -> Self {
+        self.sanity = sanity;
+        self
+    }
+
+    /// The ceilings of prices and quantities in force.
+    #[must_use]
+    pub fn sanity(&self) -> &Sanity {
+        &self.sanity
+    }
+
+    /// The snapshots waiting to be written and how their writing goes (for readiness).
+    #[must_use]
+    pub fn backlog(&self) -> BacklogStatus {
+        self.backlog.status()
     }
 
     /// Tells `cache` about every 1-minute bar written into a closed session day (see
@@ -188,13 +217,10 @@ impl IngestTicks {
         &self.registry
     }
 
-    /// Greeks snapshots waiting for [`Self::flush`].
+    /// Snapshots (Greeks and moneyness) waiting for [`Self::flush`].
     #[must_use]
     pub fn pending(&self) -> usize {
-        self.pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
+        self.backlog.len()
     }
 
     /// Validates and ingests a batch: prices and publishes it, then stores the accepted rows'
@@ -203,8 +229,11 @@ impl IngestTicks {
     /// # Errors
     /// [`PortError`] when the store fails; then nothing of the batch is reported accepted
     /// (subscribers and the realtime state have seen it, and a retry repeats the same values).
+    /// [`PortError::Overloaded`] when the snapshot backlog is full: nothing of the batch was
+    /// looked at.
     #[tracing::instrument(skip(self, ticks), fields(n = ticks.len()))]
     pub async fn execute(&self, ticks: &[Tick]) -> Result<IngestReport, PortError> {
+        self.check_backlog()?;
         let applied = self.apply(ticks).await?;
         let mut updates = self.candle_updates(ticks, &applied.candles);
         updates.extend(self.take_unpublished());
@@ -243,12 +272,11 @@ impl IngestTicks {
         let dirty: Vec<_> = std::mem::take(&mut *self.dirty.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
             .into_iter()
             .collect();
-        let mut moneyness = std::mem::take(&mut *self.staged.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        moneyness.extend(self.snapshot_expiries(dirty));
+        let closing = self.snapshot_expiries(dirty);
+        self.backlog.add_moneyness(closing);
+        let moneyness = self.backlog.take_moneyness();
         self.publish(self.take_unpublished()).await;
-        let greeks = std::mem::take(&mut *self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
-            .into_values()
-            .collect();
+        let greeks = self.backlog.take_greeks();
         Ok((
             reports,
             BulkWrite {
@@ -291,7 +319,7 @@ impl IngestTicks {
                     continue;
                 };
                 let market = InstrumentRegistry::market_of(&reg);
-                if let Err(e) = t.validate(now, &market) {
+                if let Err(e) = t.validate(now, &market).and_then(|()| self.sanity.check_tick(t)) {
                     report.rejected.push(rejection(i, &e.field, e.reason));
                     continue;
                 }
@@ -457,11 +485,11 @@ impl IngestTicks {
         } else {
             Vec::new()
         };
-        let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for r in out {
+        for r in &out {
             self.state.set_greeks(r.clone());
-            pending.insert((r.key.clone(), minute_of(r.minute)), r);
         }
+        // Keyed by option and minute (`price_option` labels each record with its minute).
+        self.backlog.add_greeks(out);
         updates
     }
 
@@ -476,26 +504,51 @@ impl IngestTicks {
     }
 
     /// Writes the pending minute snapshots: Greeks of every priced option, and the moneyness
-    /// aggregates of every expiry priced since the last flush (also kept in the state).
+    /// aggregates of every expiry priced since the last flush (also kept in the state). Each
+    /// table is written on its own: one failing does not hold the other back. Returns the
+    /// snapshots written.
     ///
     /// # Errors
-    /// [`PortError`] from the store; the snapshots stay pending for the next flush.
+    /// The first [`PortError`] from the store; what failed stays pending for the next flush
+    /// (see [`Self::backlog`]).
     pub async fn flush(&self) -> Result<usize, PortError> {
+        let started = std::time::Instant::now();
         let dirty: Vec<_> = std::mem::take(&mut *self.dirty.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
             .into_iter()
             .collect();
-        let mut records = std::mem::take(&mut *self.staged.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        records.extend(self.snapshot_expiries(dirty));
+        let closing = self.snapshot_expiries(dirty);
+        self.backlog.add_moneyness(closing);
         self.publish(self.take_unpublished()).await;
-        if let Err(e) = self.store.save_moneyness(&records).await {
-            // Keep them for the next flush.
-            self.staged
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .extend(records);
-            return Err(e);
+        let records = self.backlog.take_moneyness();
+        let moneyness = match self.store.save_moneyness(&records).await {
+            Ok(()) => Ok(records.len()),
+            Err(e) => {
+                self.backlog.restore_moneyness(records);
+                Err(e)
+            }
+        };
+        let greeks = self.flush_greeks().await;
+        let failures: Vec<(SnapshotTable, &PortError)> = [
+            (SnapshotTable::Moneyness, moneyness.as_ref().err()),
+            (SnapshotTable::Greeks, greeks.as_ref().err()),
+        ]
+        .into_iter()
+        .filter_map(|(t, e)| e.map(|e| (t, e)))
+        .collect();
+        self.backlog.record_flush(started, &failures);
+        Ok(moneyness? + greeks?)
+    }
+
+    /// Refuses new work while the snapshot backlog is full.
+    fn check_backlog(&self) -> Result<(), PortError> {
+        if self.backlog.is_full() {
+            return Err(PortError::Overloaded(format!(
+                "{} minute snapshots are waiting to be written (at most {}); the store is behind",
+                self.backlog.len(),
+                self.backlog.limit()
+            )));
         }
-        self.flush_greeks().await
+        Ok(())
     }
 
     /// Chain analytics of each expiry at its minute: kept in the state, returned as records.
@@ -689,27 +742,16 @@ impl IngestTicks {
                 .collect()
         };
         let out = self.snapshot_expiries(closing);
-        self.staged
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend(out);
+        self.backlog.add_moneyness(out);
     }
 
     async fn flush_greeks(&self) -> Result<usize, PortError> {
-        let batch: Vec<GreeksRecord> = {
-            let p = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            p.values().cloned().collect()
-        };
+        let batch = self.backlog.greeks();
         if batch.is_empty() {
             return Ok(0);
         }
         self.save_greeks_run(&batch).await?;
-        let mut p = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for r in &batch {
-            if p.get(&(r.key.clone(), r.minute)).is_some_and(|x| x == r) {
-                p.remove(&(r.key.clone(), r.minute));
-            }
-        }
+        self.backlog.written_greeks(&batch);
         Ok(batch.len())
     }
 

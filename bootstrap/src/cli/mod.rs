@@ -12,7 +12,7 @@ use crate::settings::Settings;
 
 /// Listed-options analytics: implied volatility, Greeks, moneyness, candles and indicators.
 #[derive(Debug, Parser)]
-#[command(name = "signal-service", version, about, long_about = None)]
+#[command(name = "signal-service", version = crate::logging::VERSION, about, long_about = None)]
 pub struct Cli {
     /// A settings file layered over the built-in defaults (see docs/configuration.md).
     #[arg(long, global = true, value_name = "FILE")]
@@ -47,6 +47,7 @@ enum Command {
 /// The command's error, printed by `main` with exit code 2.
 pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::load(cli.config.as_deref())?;
+    crate::logging::init(&settings);
     match cli.command {
         Command::Calc(c) => calc::run(c),
         Command::Instruments(a) => runtime()?.block_on(instruments::run(a, &settings)),

@@ -12,6 +12,8 @@ use domain::pricing::{OptionInputs, PricingModel, price_and_greeks};
 struct Server {
     child: Child,
     port: u16,
+    /// What the server logged so far (stderr, drained by a thread so the pipe never fills).
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
@@ -45,7 +47,17 @@ impl Server {
             .unwrap()
             .parse()
             .unwrap_or_else(|_| panic!("no port in {line:?}"));
-        Self { child, port }
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        Self { child, port, log }
     }
 
     fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
@@ -173,7 +185,11 @@ fn the_server_ingests_ticks_answers_realtime_greeks_and_flushes_on_sigterm() {
 
     assert_eq!(server.request("GET", "/health/live", None).0, 200);
     let (status, ready) = server.request("GET", "/health/ready", None);
-    assert_eq!((status, ready["database"].as_str()), (200, Some("ok")));
+    assert_eq!(
+        (status, ready["status"].as_str(), ready["database"].as_str()),
+        (200, Some("ready"), Some("ok"))
+    );
+    assert_eq!(ready["snapshots"]["pending"], 0, "{ready}");
 
     let ts = past_session_instant();
     let (call, put, expiry) = nifty_pair();
@@ -239,9 +255,27 @@ fn the_server_ingests_ticks_answers_realtime_greeks_and_flushes_on_sigterm() {
     let (status, e) = server.request("POST", "/api/v2/ingest/ticks", Some("{not json"));
     assert_eq!((status, e["code"].as_str()), (400, Some("bad_request")), "{e}");
 
+    let log = server.log.clone();
     assert!(server.stop().success(), "exit 0 on SIGTERM");
     let rows = super::count(&db_url, "SELECT count(*) AS n FROM signal_greeks");
     assert_eq!(rows, 2, "both options' snapshots were flushed on shutdown");
+    // The log: a startup line with the mode, one line per request with its route template (not
+    // the path a client typed), and what shutdown wrote.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !log.lock().unwrap().contains("stopped;") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.contains("signal-service started") && log.contains("mode=Embedded"),
+        "{log}"
+    );
+    assert!(
+        log.contains(r#"method=GET route="/api/v2/realtime/greeks/:param0" status=404"#),
+        "{log}"
+    );
+    assert!(!log.contains("NSE:NOPE"), "paths are not logged: {log}");
+    assert!(log.contains("stopped; pending snapshots written"), "{log}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -381,12 +415,20 @@ fn readiness_includes_redis_when_it_is_configured() {
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("redis.toml");
     let db = format!("sqlite://{}/signal.db?mode=rwc", dir.display());
-    // Nothing listens on port 1: Redis is down, so the service is not ready.
+    // Nothing listens on port 1: Redis is down. The instance still serves (its own subscribers,
+    // every REST read), so it stays in the load balancer as `degraded`, saying why.
     std::fs::write(&cfg, "[redis]\nurl = \"redis://127.0.0.1:1/0\"\n").unwrap();
     let down = Server::start_args(&db, false, &["--config", cfg.to_str().unwrap()]);
+    let started = std::time::Instant::now();
     let (status, body) = down.request("GET", "/health/ready", None);
-    assert_eq!((status, body["database"].as_str()), (503, Some("ok")), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert_eq!(
+        (status, body["status"].as_str(), body["database"].as_str()),
+        (200, Some("degraded"), Some("ok")),
+        "{body}"
+    );
     assert!(body["redis"].as_str().unwrap().contains("redis"), "{body}");
+    assert!(body["reasons"][0].as_str().unwrap().starts_with("redis: "), "{body}");
     assert!(down.stop().success());
     std::fs::write(&cfg, "[redis]\nurl = \"redis://127.0.0.1:6379/0\"\n").unwrap();
     let up = Server::start_args(&db, false, &["--config", cfg.to_str().unwrap()]);

@@ -74,6 +74,8 @@ pub struct Market {
     weekend: Vec<Weekday>,
     /// Holidays and special sessions, shared between clones (a market is cloned per lookup).
     calendar: Arc<Calendar>,
+    /// The first day market data may carry (see [`Market::first_date`]).
+    first_date: NaiveDate,
 }
 
 /// The dated exceptions to a market's regular week.
@@ -96,6 +98,8 @@ static NSE: LazyLock<Market> = LazyLock::new(|| {
         vec![Weekday::Sat, Weekday::Sun],
     )
     .and_then(|m| m.from_calendar(NSE_CALENDAR))
+    // NSE's first derivatives (index futures) traded on 2000-06-12.
+    .map(|m| m.with_first_date(NaiveDate::from_ymd_opt(2000, 6, 12).unwrap_or_default()))
     .unwrap_or_else(|e| unreachable!("the shipped NSE calendar is valid: {e}"))
 });
 
@@ -114,6 +118,7 @@ impl Market {
             regular,
             weekend,
             calendar: Arc::default(),
+            first_date: NaiveDate::MIN,
         })
     }
 
@@ -153,6 +158,20 @@ impl Market {
             }
         }
         Ok(self)
+    }
+
+    /// Sets the first day market data may carry: anything earlier is refused as absurd (a
+    /// time at year 1, a zeroed field).
+    #[must_use]
+    pub fn with_first_date(mut self, date: NaiveDate) -> Self {
+        self.first_date = date;
+        self
+    }
+
+    /// The first day market data may carry (`NaiveDate::MIN` when the market sets none).
+    #[must_use]
+    pub fn first_date(&self) -> NaiveDate {
+        self.first_date
     }
 
     /// The National Stock Exchange of India: Asia/Kolkata, 09:15–15:30, Saturday and Sunday closed,

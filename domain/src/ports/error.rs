@@ -15,6 +15,9 @@ pub enum PortError {
     /// The backing service rejected or garbled the data.
     #[error("invalid data: {0}")]
     Invalid(String),
+    /// The service is shedding load (a full write backlog); retrying after a pause will work.
+    #[error("overloaded: {0}")]
+    Overloaded(String),
     /// Anything else; the message is for logs, not clients.
     #[error("internal: {0}")]
     Other(String),

@@ -278,13 +278,21 @@ impl WsContext {
     }
 }
 
+/// The credentials of an `Authorization: Bearer TOKEN` value; the scheme's name is matched
+/// case-insensitively (RFC 9110 §11.1), surrounding blanks ignored.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// The token a request presents: `Authorization: Bearer …`, else the `token` query parameter.
 fn presented_token(req: &poem::Request) -> Option<String> {
     let header = req
         .headers()
         .get(poem::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer)
         .map(str::to_owned);
     header.or_else(|| {
         req.uri().query().and_then(|q| {
