@@ -128,6 +128,9 @@ impl Application {
                 (Arc::new(InProcessFanout::starting_now(sink.clone())), None)
             } else {
                 let r = RedisFanout::new(&settings.redis.url, &settings.redis.key_prefix, clock.clone())?;
+                // Publishing never waits on Redis: a worker takes the batches, and serves this
+                // instance's subscribers directly while Redis is away.
+                r.start(sink.clone());
                 (Arc::new(r.clone()), Some(r))
             };
         let ingest = Arc::new(

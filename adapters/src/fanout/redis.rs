@@ -2,15 +2,26 @@
 //! update to its own subscribers and a topic has one sequence across instances.
 //!
 //! Publishing runs one Lua script per batch (one round trip): it reads the epoch (creating it
-//! from the caller's clock the first time), and for each update `INCR`s the topic's counter and
-//! `PUBLISH`es `"{epoch} {seq} {json}"` on the updates channel. Redis runs a script atomically,
+//! from the caller's clock the first time), and for each update `INCRBY`s the topic's counter
+//! (by 1, or by 2 to leave a hole, below) and `PUBLISH`es `"{epoch} {seq} {json}"` on the
+//! updates channel. Redis runs a script atomically,
 //! so numbering and publishing happen in one order for every instance. If Redis loses its data,
 //! the epoch key goes with the counters: the next publish starts a new epoch and clients resume
 //! with a snapshot.
 //!
 //! Receiving is one task per instance on a dedicated pub/sub connection, reconnecting with
-//! back-off; updates published while it was away are lost to this instance's history (the hub
-//! sees the hole and resuming clients get a snapshot).
+//! back-off (up to 1 s); updates published while it was away are lost to this instance's
+//! history: the hub sees the hole and sends the topic's subscribers a `resync`.
+//!
+//! Redis is never on the ingest path's latency: once [`RedisFanout::start`] ran, `publish`
+//! only queues the batch (bounded), and one worker runs the script. While Redis does not answer
+//! (a failed or slow script, or this instance's subscription down), the worker numbers the
+//! batches itself under an epoch of its own and hands them straight to this instance's sink, so
+//! local subscribers keep receiving; the first update through Redis again starts its epoch
+//! anew for them. Each topic published locally during the outage skips one number on its first
+//! update through Redis afterwards, so every other instance sees a hole there: all send their
+//! subscribers a `resync`, and nobody sees a silent gap. Each outage is logged
+//! once when it starts and once when it ends.
 //!
 //! Keys (under the configured prefix): `{prefix}fanout:epoch`, `{prefix}fanout:seq:{topic}`;
 //! channel `{prefix}fanout:updates`. The counters touch keys the script does not declare, so
@@ -33,8 +44,8 @@ if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[1], epoch)
 end
-for i = 4, #ARGV, 2 do
-  local seq = redis.call('INCR', ARGV[3] .. ARGV[i])
+for i = 4, #ARGV, 3 do
+  local seq = redis.call('INCRBY', ARGV[3] .. ARGV[i], ARGV[i + 2])
   redis.call('PUBLISH', ARGV[2], epoch .. ' ' .. seq .. ' ' .. ARGV[i + 1])
 end
 return epoch
@@ -49,6 +60,25 @@ struct Wire {
     event: SignalEvent,
 }
 
+/// The same, borrowed, for publishing without a copy.
+#[derive(Serialize)]
+struct WireRef<'a> {
+    topic: &'a str,
+    source_ts: DateTime<Utc>,
+    forming: bool,
+    event: &'a SignalEvent,
+}
+
+/// Batches waiting for the publishing worker, at most.
+pub const QUEUE_BATCHES: usize = 4096;
+/// Longest one script may take before the batch goes to local subscribers only.
+const PUBLISH_TIMEOUT: Duration = Duration::from_millis(250);
+/// How long after start an absent subscription is not yet an outage.
+const STARTUP_GRACE: Duration = Duration::from_secs(3);
+/// After a failed script, how long the worker serves local subscribers only before trying
+/// Redis again.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
+
 /// The Redis fan-out.
 #[derive(Clone)]
 pub struct RedisFanout {
@@ -58,6 +88,51 @@ pub struct RedisFanout {
     prefix: String,
     /// Names a new epoch (its time in epoch milliseconds).
     clock: Arc<dyn Clock>,
+    shared: Arc<Shared>,
+}
+
+/// What the publishing side and the receiving side share.
+#[derive(Default)]
+struct Shared {
+    /// The worker's queue, once started.
+    queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<Vec<Outgoing>>>,
+    /// This instance's subscription is up: what goes through Redis comes back here.
+    subscribed: std::sync::atomic::AtomicBool,
+    /// Batches delivered to local subscribers only (Redis down or slow).
+    local_only: std::sync::atomic::AtomicU64,
+}
+
+/// An outage's own numbering: an epoch of its own, one sequence per topic.
+struct LocalNumbering {
+    epoch: u64,
+    seqs: std::collections::HashMap<String, u64>,
+}
+
+impl LocalNumbering {
+    fn starting_now() -> Self {
+        let epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Self {
+            epoch,
+            seqs: std::collections::HashMap::new(),
+        }
+    }
+
+    fn deliver(&mut self, batch: Vec<Outgoing>, sink: &dyn UpdateSink) {
+        for o in batch {
+            let seq = self.seqs.entry(o.topic.clone()).or_insert(0);
+            *seq += 1;
+            sink.deliver(TopicUpdate {
+                topic: o.topic,
+                epoch: self.epoch,
+                seq: *seq,
+                source_ts: o.source_ts,
+                forming: o.forming,
+                event: o.event,
+            });
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisFanout {
@@ -90,7 +165,132 @@ impl RedisFanout {
             script: Arc::new(Script::new(PUBLISH)),
             prefix: prefix.to_owned(),
             clock,
+            shared: Arc::default(),
         })
+    }
+
+    /// Starts the publishing worker (see the module's doc): from now on `publish` queues, and
+    /// batches Redis does not take reach `local` (this instance's sink) directly.
+    pub fn start(&self, local: Arc<dyn UpdateSink>) {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Outgoing>>(QUEUE_BATCHES);
+        if self.shared.queue.set(tx).is_err() {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut local_numbering: Option<LocalNumbering> = None;
+            let mut down_since: Option<std::time::Instant> = None;
+            let mut next_try = tokio::time::Instant::now();
+            let started = std::time::Instant::now();
+            // Topics delivered here only since their last update through Redis.
+            let mut missed: std::collections::HashSet<String> = std::collections::HashSet::new();
+            while let Some(batch) = rx.recv().await {
+                let subscribed = this.shared.subscribed.load(std::sync::atomic::Ordering::Acquire);
+                if !subscribed && down_since.is_none() && started.elapsed() < STARTUP_GRACE {
+                    // The subscription is still being set up: local subscribers get the batch,
+                    // with no warning yet.
+                    missed.extend(batch.iter().map(|o| o.topic.clone()));
+                    local_numbering
+                        .get_or_insert_with(LocalNumbering::starting_now)
+                        .deliver(batch, local.as_ref());
+                    continue;
+                }
+                // `None`: not tried (subscription down, or waiting after a failure).
+                let attempt: Option<Result<(), String>> = if !subscribed || tokio::time::Instant::now() < next_try {
+                    None
+                } else {
+                    Some(
+                        match tokio::time::timeout(PUBLISH_TIMEOUT, this.publish_skipping(&batch, &missed)).await {
+                            Ok(Ok(())) => Ok(()),
+                            Ok(Err(e)) => Err(e.to_string()),
+                            Err(_) => Err(format!("no answer within {} ms", PUBLISH_TIMEOUT.as_millis())),
+                        },
+                    )
+                };
+                match attempt {
+                    Some(Ok(())) => {
+                        local_numbering = None;
+                        for o in &batch {
+                            missed.remove(&o.topic);
+                        }
+                        if let Some(since) = down_since.take() {
+                            tracing::info!(
+                                down_ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX),
+                                "redis fan-out recovered; subscribers of changed topics were sent a resync"
+                            );
+                        }
+                    }
+                    failed => {
+                        if let Some(Err(_)) = &failed {
+                            next_try = tokio::time::Instant::now() + RETRY_AFTER_FAILURE;
+                        }
+                        if down_since.is_none() {
+                            down_since = Some(std::time::Instant::now());
+                            let why = match failed {
+                                Some(Err(e)) => e,
+                                _ => "this instance's subscription is down".to_owned(),
+                            };
+                            tracing::warn!(
+                                error = %why,
+                                "redis fan-out unavailable; updates reach this instance's subscribers only"
+                            );
+                        }
+                        this.shared
+                            .local_only
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        missed.extend(batch.iter().map(|o| o.topic.clone()));
+                        local_numbering
+                            .get_or_insert_with(LocalNumbering::starting_now)
+                            .deliver(batch, local.as_ref());
+                    }
+                }
+            }
+        });
+    }
+
+    /// Batches delivered to this instance's subscribers only, Redis being unavailable.
+    #[must_use]
+    pub fn local_only_batches(&self) -> u64 {
+        self.shared.local_only.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Runs the publishing script on `updates` (one round trip).
+    async fn publish_now(&self, updates: &[Outgoing]) -> Result<(), PortError> {
+        self.publish_skipping(updates, &std::collections::HashSet::new()).await
+    }
+
+    /// As [`Self::publish_now`], leaving a hole in the numbering of each topic of `skip`.
+    async fn publish_skipping(
+        &self,
+        updates: &[Outgoing],
+        skip: &std::collections::HashSet<String>,
+    ) -> Result<(), PortError> {
+        let mut skipped: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let now_ms = self.clock.now().timestamp_millis();
+        let mut invocation = self.script.prepare_invoke();
+        invocation
+            .key(format!("{}fanout:epoch", self.prefix))
+            .arg(now_ms)
+            .arg(self.channel())
+            .arg(format!("{}fanout:seq:", self.prefix));
+        for o in updates {
+            let json = serde_json::to_string(&WireRef {
+                topic: &o.topic,
+                source_ts: o.source_ts,
+                forming: o.forming,
+                event: &o.event,
+            })
+            .map_err(|e| PortError::Other(format!("update of {}: {e}", o.topic)))?;
+            let step = if skip.contains(&o.topic) && skipped.insert(&o.topic) {
+                2
+            } else {
+                1
+            };
+            invocation.arg(&o.topic).arg(json).arg(step);
+        }
+        let mut conn = self.pool.get().await.map_err(unavailable)?;
+        let _epoch: String = invocation.invoke_async(&mut *conn).await.map_err(unavailable)?;
+        Ok(())
     }
 
     fn channel(&self) -> String {
@@ -98,7 +298,7 @@ impl RedisFanout {
     }
 
     /// Delivers every update published by any instance to `sink`, until `shutdown` resolves;
-    /// reconnects with back-off (up to 5 s) when Redis goes away.
+    /// reconnects with back-off (up to 1 s) when Redis goes away.
     pub async fn receive(self, sink: Arc<dyn UpdateSink>, shutdown: impl std::future::Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut backoff = Duration::from_millis(100);
@@ -106,15 +306,20 @@ impl RedisFanout {
             let run = self.receive_once(sink.as_ref(), &mut backoff);
             tokio::select! {
                 () = &mut shutdown => return,
-                r = run => if let Err(e) = r {
-                    tracing::warn!(error = %e, "redis fan-out: subscription lost; reconnecting");
+                r = run => {
+                    let was_up = self.shared.subscribed.swap(false, std::sync::atomic::Ordering::AcqRel);
+                    if let Err(e) = r
+                        && was_up
+                    {
+                        tracing::warn!(error = %e, "redis fan-out: subscription lost; reconnecting");
+                    }
                 },
             }
             tokio::select! {
                 () = &mut shutdown => return,
                 () = tokio::time::sleep(backoff) => {}
             }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            backoff = (backoff * 2).min(Duration::from_secs(1));
         }
     }
 
@@ -127,6 +332,9 @@ impl RedisFanout {
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(self.channel()).await?;
         *backoff = Duration::from_millis(100);
+        if !self.shared.subscribed.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            tracing::info!("redis fan-out: subscribed");
+        }
         let mut messages = pubsub.into_on_message();
         while let Some(msg) = messages.next().await {
             let payload: Vec<u8> = msg.get_payload()?;
@@ -161,30 +369,28 @@ fn decode(payload: &[u8]) -> Option<TopicUpdate> {
 
 #[async_trait]
 impl SignalPublisher for RedisFanout {
+    /// Queues the batch for the worker once [`RedisFanout::start`] ran (never waiting on
+    /// Redis); before that, publishes it at once.
     async fn publish(&self, updates: Vec<Outgoing>) -> Result<(), PortError> {
         if updates.is_empty() {
             return Ok(());
         }
-        let now_ms = self.clock.now().timestamp_millis();
-        let mut invocation = self.script.prepare_invoke();
-        invocation
-            .key(format!("{}fanout:epoch", self.prefix))
-            .arg(now_ms)
-            .arg(self.channel())
-            .arg(format!("{}fanout:seq:", self.prefix));
-        for o in updates {
-            let json = serde_json::to_string(&Wire {
-                topic: o.topic.clone(),
-                source_ts: o.source_ts,
-                forming: o.forming,
-                event: o.event,
-            })
-            .map_err(|e| PortError::Other(format!("update of {}: {e}", o.topic)))?;
-            invocation.arg(o.topic).arg(json);
+        match self.shared.queue.get() {
+            Some(queue) => match queue.try_send(updates) {
+                Ok(()) => Ok(()),
+                Err(tokio::sync::mpsc::error::TrySendError::Full(updates)) => {
+                    tracing::warn!(batches = QUEUE_BATCHES, "redis fan-out queue full; ingest waits for it");
+                    queue
+                        .send(updates)
+                        .await
+                        .map_err(|_| PortError::Unavailable("redis fan-out stopped".into()))
+                }
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                    Err(PortError::Unavailable("redis fan-out stopped".into()))
+                }
+            },
+            None => self.publish_now(&updates).await,
         }
-        let mut conn = self.pool.get().await.map_err(unavailable)?;
-        let _epoch: String = invocation.invoke_async(&mut *conn).await.map_err(unavailable)?;
-        Ok(())
     }
 }
 

@@ -32,6 +32,12 @@ pub trait Subscriber: Send + Sync {
     fn id(&self) -> u64;
     /// Takes one update of a followed topic. Must not block.
     fn offer(&self, update: Arc<TopicUpdate>);
+    /// Takes an update that follows a break in the topic's numbering (updates this instance
+    /// never received, or a new epoch): the subscriber must replace what it holds with it
+    /// instead of applying it. Must not block, and must not be dropped by coalescing.
+    fn resync(&self, update: Arc<TopicUpdate>) {
+        self.offer(update);
+    }
 }
 
 /// A topic's state as a source holds it, outside the numbered updates.
@@ -110,7 +116,8 @@ pub struct HubStats {
     pub topics: usize,
     /// Subscriptions (connection × topic).
     pub subscriptions: usize,
-    /// Updates received after a hole in their topic's numbering.
+    /// Updates received after a hole in their topic's numbering (each sent to the topic's
+    /// subscribers as a resync).
     pub gaps: u64,
     /// Updates received twice or out of order (ignored).
     pub stale: u64,
@@ -235,21 +242,32 @@ impl SubscriptionHub {
 impl UpdateSink for SubscriptionHub {
     fn deliver(&self, update: TopicUpdate) {
         let update = Arc::new(update);
-        let subscribers = {
+        let (subscribers, broken) = {
             let mut topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
             let entry = self.entry(&mut topics, &update.topic);
-            match entry.history.record(update.epoch, update.seq, Arc::clone(&update)) {
+            let had_epoch = entry.history.newest().is_some();
+            let broken = match entry.history.record(update.epoch, update.seq, Arc::clone(&update)) {
                 Recorded::Stale => {
                     self.counters.lock().unwrap_or_else(PoisonError::into_inner).1 += 1;
                     return;
                 }
-                Recorded::AfterGap { .. } => self.counters.lock().unwrap_or_else(PoisonError::into_inner).0 += 1,
-                Recorded::Appended | Recorded::NewEpoch => {}
-            }
-            entry.subscribers.clone()
+                Recorded::AfterGap { .. } => {
+                    self.counters.lock().unwrap_or_else(PoisonError::into_inner).0 += 1;
+                    true
+                }
+                // A new epoch after an old one: the numbering restarted (Redis lost its
+                // counters, or a Redis outage made this instance number its own updates).
+                Recorded::NewEpoch => had_epoch,
+                Recorded::Appended => false,
+            };
+            (entry.subscribers.clone(), broken)
         };
         for s in subscribers {
-            s.offer(Arc::clone(&update));
+            if broken {
+                s.resync(Arc::clone(&update));
+            } else {
+                s.offer(Arc::clone(&update));
+            }
         }
     }
 }
@@ -279,6 +297,37 @@ mod tests {
             Opening::Missed(v) => v.iter().map(|u| u.seq).collect(),
             Opening::UpToDate => vec![],
         }
+    }
+
+    /// Records offers as `seq` and resyncs as `-seq`.
+    struct Marks(u64, Mutex<Vec<i64>>);
+
+    impl Subscriber for Marks {
+        fn id(&self) -> u64 {
+            self.0
+        }
+        fn offer(&self, update: Arc<TopicUpdate>) {
+            self.1.lock().unwrap().push(update.seq as i64);
+        }
+        fn resync(&self, update: Arc<TopicUpdate>) {
+            self.1.lock().unwrap().push(-(update.seq as i64));
+        }
+    }
+
+    #[test]
+    fn a_break_in_the_numbering_reaches_subscribers_as_a_resync_never_as_a_plain_update() {
+        let hub = SubscriptionHub::new(8);
+        let t = "greeks:NSE:X";
+        let c = Arc::new(Marks(1, Mutex::default()));
+        hub.subscribe(t, c.clone(), None);
+        hub.deliver(update(t, 5, 1)); // the first numbered update after a state snapshot
+        hub.deliver(update(t, 5, 2));
+        hub.deliver(update(t, 5, 4)); // 3 never arrived
+        hub.deliver(update(t, 9, 1)); // a new epoch (a local numbering during an outage)
+        hub.deliver(update(t, 9, 2));
+        hub.deliver(update(t, 5, 6)); // back on the shared numbering
+        assert_eq!(*c.1.lock().unwrap(), vec![1, 2, -4, -1, 2, -6]);
+        assert_eq!(hub.stats().gaps, 1);
     }
 
     #[test]

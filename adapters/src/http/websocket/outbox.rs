@@ -199,6 +199,10 @@ impl Subscriber for Outbox {
         let frame = encode_update(&update, self.encoding);
         self.push(Some(update), frame);
     }
+
+    fn resync(&self, update: Arc<TopicUpdate>) {
+        self.send(&ServerFrame::data(FrameKind::Resync, &update));
+    }
 }
 
 #[cfg(test)]

@@ -122,6 +122,10 @@ pub enum FrameKind {
     Snapshot,
     /// The next update.
     Update,
+    /// The topic's latest state after a break in its numbering (updates this instance never
+    /// received, e.g. during a Redis outage, or a new epoch): updates were lost, so the client
+    /// replaces what it has, as with a snapshot, and resumes from this frame's `(epoch, seq)`.
+    Resync,
 }
 
 /// Why the server speaks up unasked.
