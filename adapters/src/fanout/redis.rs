@@ -36,6 +36,8 @@ use bb8_redis::redis::{self, Script};
 use chrono::{DateTime, Utc};
 use domain::ports::{Clock, Outgoing, PortError, SignalEvent, SignalPublisher, TopicUpdate, UpdateSink};
 use futures_util::StreamExt;
+
+use super::InProcessFanout;
 use serde::{Deserialize, Serialize};
 
 const PUBLISH: &str = r"
@@ -102,39 +104,6 @@ struct Shared {
     local_only: std::sync::atomic::AtomicU64,
 }
 
-/// An outage's own numbering: an epoch of its own, one sequence per topic.
-struct LocalNumbering {
-    epoch: u64,
-    seqs: std::collections::HashMap<String, u64>,
-}
-
-impl LocalNumbering {
-    fn starting_now() -> Self {
-        let epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        Self {
-            epoch,
-            seqs: std::collections::HashMap::new(),
-        }
-    }
-
-    fn deliver(&mut self, batch: Vec<Outgoing>, sink: &dyn UpdateSink) {
-        for o in batch {
-            let seq = self.seqs.entry(o.topic.clone()).or_insert(0);
-            *seq += 1;
-            sink.deliver(TopicUpdate {
-                topic: o.topic,
-                epoch: self.epoch,
-                seq: *seq,
-                source_ts: o.source_ts,
-                forming: o.forming,
-                event: o.event,
-            });
-        }
-    }
-}
-
 impl std::fmt::Debug for RedisFanout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisFanout")
@@ -178,7 +147,8 @@ impl RedisFanout {
         }
         let this = self.clone();
         tokio::spawn(async move {
-            let mut local_numbering: Option<LocalNumbering> = None;
+            // An outage's own numbering: an epoch of its own, one sequence per topic.
+            let mut local_numbering: Option<InProcessFanout> = None;
             let mut down_since: Option<std::time::Instant> = None;
             let mut next_try = tokio::time::Instant::now();
             let started = std::time::Instant::now();
@@ -190,9 +160,8 @@ impl RedisFanout {
                     // The subscription is still being set up: local subscribers get the batch,
                     // with no warning yet.
                     missed.extend(batch.iter().map(|o| o.topic.clone()));
-                    local_numbering
-                        .get_or_insert_with(LocalNumbering::starting_now)
-                        .deliver(batch, local.as_ref());
+                    let numbering = local_numbering.get_or_insert_with(|| InProcessFanout::starting_now(local.clone()));
+                    let _ = numbering.publish(batch).await;
                     continue;
                 }
                 // `None`: not tried (subscription down, or waiting after a failure).
@@ -239,9 +208,9 @@ impl RedisFanout {
                             .local_only
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         missed.extend(batch.iter().map(|o| o.topic.clone()));
-                        local_numbering
-                            .get_or_insert_with(LocalNumbering::starting_now)
-                            .deliver(batch, local.as_ref());
+                        let numbering =
+                            local_numbering.get_or_insert_with(|| InProcessFanout::starting_now(local.clone()));
+                        let _ = numbering.publish(batch).await;
                     }
                 }
             }
