@@ -19,7 +19,7 @@ use poem::{EndpointExt, IntoResponse, Route, get, handler};
 use super::AppState;
 
 /// How long one dependency check may take.
-const CHECK_TIMEOUT: Duration = Duration::from_millis(800);
+const CHECK_TIMEOUT: Duration = Duration::from_millis(600);
 
 #[handler]
 fn live() -> Json<serde_json::Value> {

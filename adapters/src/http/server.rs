@@ -8,8 +8,9 @@
 //! - at most `max_connections` are open at once; one more is closed as soon as it is accepted
 //!   (counted and logged, at most once a second), so the process never runs out of descriptors
 //!   and `/health/live` keeps answering;
-//! - on shutdown, accepting stops, every connection finishes the request it is serving and
-//!   closes, and stragglers are dropped after `shutdown_timeout`.
+//! - on shutdown, accepting stops, every connection finishes the request it is serving (one
+//!   accepted just before, whose request has not been read yet, gets 300 ms for it to start)
+//!   and closes, and stragglers are dropped after `shutdown_timeout`.
 //!
 //! Upgraded connections (WebSocket) leave this loop once upgraded; their cap and their own
 //! timeouts (pings, the lag bound) are the subscription layer's (`websocket/`). Request bodies'
@@ -27,6 +28,9 @@ use poem::{Endpoint, EndpointExt, IntoEndpoint, Request, Response};
 use tokio::sync::{Semaphore, watch};
 
 use super::listener::NoDelayAcceptor;
+
+/// On shutdown, how long a connection that has not started a request yet gets to start one.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_millis(300);
 
 /// The connection limits.
 #[derive(Debug, Clone, Copy)]
@@ -93,7 +97,11 @@ where
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
             let _slot = permit;
+            // Whether a request has started on this connection (see the shutdown below).
+            let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let seen = started.clone();
             let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                seen.store(true, Ordering::Relaxed);
                 let ep = ep.clone();
                 let req = Request::from((req, local.clone(), remote.clone(), scheme.clone()));
                 async move {
@@ -111,6 +119,15 @@ where
             tokio::select! {
                 _ = &mut conn => {}
                 () = async { let _ = stop.wait_for(|s| *s).await; } => {
+                    // A connection accepted just before the stop may not have had its request
+                    // read yet: closing it now would drop a request its client already sent.
+                    // It gets a moment for the request to start (then it is answered).
+                    if !started.load(Ordering::Relaxed) {
+                        tokio::select! {
+                            _ = &mut conn => return,
+                            () = tokio::time::sleep(FIRST_REQUEST_GRACE) => {}
+                        }
+                    }
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;
                 }
