@@ -21,7 +21,7 @@ pg_admin=${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 db=signal_load
 
 start() {
-  (cd "$work" && SIGNAL__SERVER__HOST=127.0.0.1 SIGNAL__SERVER__PORT=$port RUST_LOG=warn exec "$bin" serve "$@") \
+  (cd "$work" && SIGNAL__SERVER__HOST=127.0.0.1 SIGNAL__SERVER__PORT=$port SIGNAL__RATE_LIMIT__ENABLED=false RUST_LOG=warn exec "$bin" serve "$@") \
     > "$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && return; sleep 0.2; done

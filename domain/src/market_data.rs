@@ -98,7 +98,7 @@ impl Sanity {
             if let Some(x) = v.filter(|x| x.abs() > max) {
                 return Err(reject(
                     field,
-                    format!("{x} is above the sanity ceiling of {max} ({setting})"),
+                    format!("{x:e} is above the sanity ceiling of {max:e} ({setting})"),
                 ));
             }
         }

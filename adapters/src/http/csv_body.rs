@@ -36,7 +36,20 @@ impl ParsePayload for CsvText {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        Ok(Self(String::from_request(request, body).await?))
+        let bytes = Vec::<u8>::from_request(request, body).await?;
+        String::from_utf8(bytes).map(Self).map_err(|e| {
+            use poem::IntoResponse;
+            let body = serde_json::json!({
+                "code": "bad_request",
+                "message": format!("body: is not UTF-8 text (byte {} is not)", e.utf8_error().valid_up_to()),
+                "field": "body",
+            });
+            poem::Error::from_response(
+                poem::web::Json(body)
+                    .with_status(poem::http::StatusCode::BAD_REQUEST)
+                    .into_response(),
+            )
+        })
     }
 }
 

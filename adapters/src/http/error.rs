@@ -57,13 +57,28 @@ pub async fn catch_all(err: poem::Error) -> Response {
         tracing::error!(error.cause_chain = ?err, "request failed");
         ("internal error".to_owned(), None)
     } else if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
-        (format!("the request body is not valid: {}", e.reason), Some("body"))
+        (
+            format!("the request body is not valid: {}", plain(&e.reason)),
+            Some("body"),
+        )
     } else if let Some(e) = err.downcast_ref::<ParseParamError>() {
-        (err.to_string(), Some(e.name))
+        (format!("{}: {}", e.name, plain(&e.reason)), Some(e.name))
     } else if let Some(e) = err.downcast_ref::<ParsePathError>() {
-        (err.to_string(), Some(e.name))
+        (format!("{}: {}", e.name, plain(&e.reason)), Some(e.name))
     } else if err.is::<ContentTypeError>() {
         (err.to_string(), Some("Content-Type"))
+    } else if err.is::<poem::error::ParsePathError>() {
+        (
+            "a path segment is not valid UTF-8 once its %-escapes are decoded".to_owned(),
+            Some("path"),
+        )
+    } else if err.is::<poem::error::NotFoundError>() {
+        (
+            "no such route: the path matches no operation (see /docs)".to_owned(),
+            Some("path"),
+        )
+    } else if err.is::<poem::error::MethodNotAllowedError>() {
+        ("this path takes other methods (see /docs)".to_owned(), Some("method"))
     } else {
         (err.to_string(), None)
     };
@@ -74,6 +89,91 @@ pub async fn catch_all(err: poem::Error) -> Response {
         json["field"] = serde_json::Value::String(f);
     }
     poem::web::Json(json).with_status(status).into_response()
+}
+
+/// A parser's reason in plain words: what the value must be, without the parser's type names
+/// (`verification failed. minimum(1, exclusive: false)` → `must be at least 1`).
+fn plain(reason: &str) -> String {
+    let r = reason.split(" (occurred while parsing").next().unwrap_or(reason).trim();
+    if r.contains("expects an input value") {
+        return "is required".to_owned();
+    }
+    if let Some(rest) = r.strip_prefix("verification failed. ") {
+        let bound = |name: &str| {
+            rest.strip_prefix(name)
+                .and_then(|b| b.strip_prefix('('))
+                .and_then(|b| b.split(',').next())
+                .map(str::trim)
+                .map(str::to_owned)
+        };
+        let exclusive = rest.contains("exclusive: true");
+        if let Some(n) = bound("minimum") {
+            return format!("must be {} {n}", if exclusive { "above" } else { "at least" });
+        }
+        if let Some(n) = bound("maximum") {
+            return format!("must be {} {n}", if exclusive { "below" } else { "at most" });
+        }
+        if let Some(n) = bound("maxLength") {
+            return format!("must be at most {n} characters long");
+        }
+        if let Some(n) = bound("minLength") {
+            return format!("must be at least {n} characters long");
+        }
+        if rest.starts_with("pattern") {
+            return "does not have the form the API document gives for it".to_owned();
+        }
+        return format!("is out of range ({rest})");
+    }
+    if r.contains("Expect a valid enumeration value") || r.contains("expected one of") {
+        let ty = quoted(r);
+        return match ty.as_deref().and_then(enum_values) {
+            Some(values) => format!("must be one of {values}"),
+            None => "is not one of its allowed values (see the API document)".to_owned(),
+        };
+    }
+    let ty = quoted(r).unwrap_or_default();
+    let what = if ty.contains("date-time") {
+        "an RFC 3339 time with its offset, e.g. 2026-11-24T10:00:00Z"
+    } else if ty.contains("naive-date") || ty.ends_with("_date") {
+        "a date, e.g. 2026-12-08"
+    } else if ty.contains("uint32") {
+        "a whole number from 0 to 4294967295"
+    } else if ty.contains("uint64") || ty.contains("uint") {
+        "a whole number ≥ 0"
+    } else if ty.contains("integer") {
+        "a whole number"
+    } else if ty.contains("number") {
+        "a number"
+    } else if ty.contains("boolean") {
+        "true or false"
+    } else if ty.starts_with("string") {
+        "a string"
+    } else {
+        return r.replace("failed to parse", "could not read").to_owned();
+    };
+    format!("must be {what}")
+}
+
+/// The first `"quoted"` word of a parser message (a type name).
+fn quoted(s: &str) -> Option<String> {
+    let start = s.find('"')? + 1;
+    let end = s[start..].find('"')? + start;
+    Some(s[start..end].trim_start_matches("optional_").to_owned())
+}
+
+/// The values of enum `name` in the API document, comma-separated.
+fn enum_values(name: &str) -> Option<String> {
+    static ENUMS: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
+        serde_json::from_str::<serde_json::Value>(&super::openapi_json())
+            .map(|d| d["components"]["schemas"].clone())
+            .unwrap_or_default()
+    });
+    let values: Vec<String> = ENUMS[name]["enum"]
+        .as_array()?
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }
 
 impl poem_openapi::types::Example for ErrorBody {

@@ -12,6 +12,7 @@ use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
 use serde::de::DeserializeOwned;
 
+use super::body_schema::describe;
 use super::ingest::RejectedRow;
 
 /// The rows of a JSON array body: each parsed, or why not.
@@ -134,25 +135,6 @@ fn plain_expectation(serde_message: &str) -> String {
 /// A JSON syntax error with its place (serde_json says "… at line L column C").
 fn plain_syntax(e: &serde_json::Error) -> String {
     e.to_string()
-}
-
-/// A value's kind and, when short, the value itself.
-fn describe(v: &serde_json::Value) -> String {
-    let text = v.to_string();
-    let shown = if text.len() <= 40 {
-        format!(" {text}")
-    } else {
-        String::new()
-    };
-    let kind = match v {
-        serde_json::Value::Null => return "null".to_owned(),
-        serde_json::Value::Bool(_) => "the boolean",
-        serde_json::Value::Number(_) => "the number",
-        serde_json::Value::String(_) => "the string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
-    };
-    format!("{kind}{shown}")
 }
 
 #[cfg(test)]

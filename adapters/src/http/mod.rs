@@ -4,6 +4,7 @@
 //! error, including poem-openapi's own parameter and body errors, is the JSON [`error::ErrorBody`].
 
 mod analytics;
+mod body_schema;
 mod chain;
 mod compression;
 mod conformance;
@@ -19,6 +20,7 @@ mod indicators;
 mod ingest;
 mod instruments;
 mod json_rows;
+pub mod known_params;
 pub mod listener;
 pub mod metrics;
 pub use ingest::{CandleIn, IngestResult, RejectedRow, TickIn};
@@ -28,6 +30,7 @@ pub mod request_id;
 mod serialized;
 pub mod server;
 mod shapes;
+mod spec_routes;
 pub mod websocket;
 
 use std::sync::Arc;
@@ -175,6 +178,10 @@ pub fn api(state: &AppState) -> OpenApiService<ApiGroups, ()> {
 /// (Prometheus), `/docs` (Swagger UI).
 pub fn routes(state: AppState) -> impl Endpoint {
     let api = api(&state);
+    let spec = api.spec();
+    let known = known_params::KnownParams::from_spec(&spec, "/api/v2");
+    // Inside the `/api/v2` nest, paths are relative to it.
+    let bodies = body_schema::BodySchemas::from_spec(&spec, "", "/ingest/");
     let ui = api.swagger_ui();
     let state_for_metrics = state.clone();
     let subscriptions = state.subscriptions.clone();
@@ -184,12 +191,17 @@ pub fn routes(state: AppState) -> impl Endpoint {
             "/api/v2/subscriptions/websocket",
             poem::get(websocket::subscriptions_websocket).data(subscriptions),
         )
-        .nest("/api/v2", api.with(compression::Compression))
+        .nest(
+            "/api/v2",
+            api.with(body_schema::CheckBodies(bodies))
+                .with(compression::Compression),
+        )
         .nest("/health", health::routes(state))
         .nest("/docs", ui)
         .at("/openapi.json", document::openapi_document)
         .at("/metrics", poem::get(metrics::metrics).data(state_for_metrics))
         .catch_all_error(error::catch_all)
+        .with(known_params::RefuseUnknownParams(known))
         .with(guard)
         .with(conformance::Conformance)
         .with(request_id::RequestId)

@@ -54,15 +54,17 @@ async fn greeks_match_the_textbook_values_and_a_bad_input_names_its_row_and_colu
 
     let bad = json!({"model": "black76", "rows": [row("call", 100.0, ("vol", 0.2)), row("put", 100.0, ("vol", -0.1))]});
     let (status, e) = post("/api/v2/analytics/greeks", &bad).await;
-    assert_eq!((status, e["field"].as_str()), (400, Some("body")), "{e}");
-    assert!(
-        e["message"].as_str().unwrap().contains("field `vol`"),
-        "names the field: {e}"
-    );
+    // The JSON path of the offending value, in plain words.
+    assert_eq!((status, e["field"].as_str()), (400, Some("rows[1].vol")), "{e}");
+    assert_eq!(e["message"], "rows[1].vol: must be at least 0, not -0.1", "{e}");
 
     let bad_type = json!({"rows": [row("straddle", 100.0, ("vol", 0.2))]});
     let (status, e) = post("/api/v2/analytics/greeks", &bad_type).await;
-    assert_eq!((status, e["field"].as_str()), (400, Some("body")), "{e}");
+    assert_eq!((status, e["field"].as_str()), (400, Some("rows[0].type")), "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("must be one of call, put"),
+        "{e}"
+    );
 }
 
 #[tokio::test]

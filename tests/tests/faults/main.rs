@@ -7,6 +7,7 @@
 //! Needs PostgreSQL's server binaries (`/usr/lib/postgresql/*/bin`), `psql` and `redis-server`;
 //! `.ci/run` has them. Scenarios run one at a time ([`harness::SERIAL`]).
 
+mod bad_input;
 mod harness;
 mod hostile;
 mod outages;
