@@ -493,8 +493,13 @@ async fn a_client_that_stops_reading_is_coalesced_then_closed() {
         }
     }
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order: {seqs:?}");
-    assert!(seqs.windows(2).any(|w| w[1] > w[0] + 1), "coalesced: {seqs:?}");
     assert!(seqs.len() < 300, "not everything was queued for it: {}", seqs.len());
+    // Whether a coalesced jump reaches the client before the close depends on how fast this
+    // machine publishes the 300 updates against the 1 s lag bound (on a loaded machine the
+    // connection is closed while its queue holds only the newest update, which then never gets
+    // through the blocked socket). Coalescing itself is pinned down by the outbox's tests
+    // (`over_its_bound_it_keeps_the_newest_of_each_topic_and_every_ack`); here: in order, not
+    // everything, and the connection ended (a close frame, when one got through, says why).
     if let Some(f) = close {
         assert_eq!(u16::from(f.code), 1008);
         assert!(f.reason.contains("slow consumer"), "{}", f.reason);
@@ -652,10 +657,11 @@ async fn tokens_and_connection_caps_are_checked_before_the_upgrade() {
     assert_eq!(refused_status(bearer).await, 429, "one connection per token");
     let _second = connect(&format!("{}?token=t2", s.url)).await;
     assert_eq!(s.ws.connections(), 2);
+    // The scheme's name in any case (RFC 9110): the token is taken, and the global cap answers.
     let mut third = s.url.as_str().into_client_request().unwrap();
     third
         .headers_mut()
-        .insert("authorization", "Bearer t2".parse().unwrap());
+        .insert("authorization", "bearer t2".parse().unwrap());
     assert_eq!(refused_status(third).await, 503, "the global cap");
     drop(_first);
     // The closed connection gives its place back.
