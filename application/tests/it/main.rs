@@ -1,5 +1,6 @@
 //! Use-case tests of the application with mock adapters (mockall) for every port.
 
+mod backlog;
 mod forward;
 mod moneyness;
 mod publishing;
