@@ -76,7 +76,15 @@ impl Application {
         let store = SeaStore::connect_with(url, &pool)
             .await
             .map_err(|e| format!("database {}: {e}", crate::settings::mask_password(url)))?;
-        Migrator::up(store.connection(), None).await?;
+        // Migrations run on a connection of their own, without the pool's statement timeout:
+        // building an index on a large table may rightly take minutes.
+        {
+            let admin = sea_orm::Database::connect(adapters::store::connect_options(url))
+                .await
+                .map_err(|e| format!("database {}: {e}", crate::settings::mask_password(url)))?;
+            Migrator::up(&admin, None).await?;
+            let _ = admin.close().await;
+        }
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let market = Market::nse();
         let cfg = &settings.instruments;
