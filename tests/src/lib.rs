@@ -1,4 +1,4 @@
-//! Test support shared by the crates' test suites, and (later) the end-to-end suites.
+//! Test support shared by the crates' test suites; the end-to-end fault suite is `tests/faults/`.
 //!
 //! [`FreshDatabase`] gives each test its own database: a SQLite file in a temporary directory, or
 //! a new database on the local PostgreSQL (127.0.0.1:5432, trust auth), dropped when the guard is.
