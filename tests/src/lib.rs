@@ -97,3 +97,19 @@ impl Drop for FreshDatabase {
         }
     }
 }
+
+/// Collects every line `from` gives (a child's stderr), on a thread of its own, so the pipe never
+/// fills and blocks the child; the text so far is in the returned buffer.
+pub fn capture_lines(from: impl std::io::Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<String>> {
+    use std::io::BufRead;
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(from).lines().map_while(Result::ok) {
+            let mut l = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    log
+}

@@ -238,7 +238,7 @@ impl<E: Endpoint> Endpoint for CheckBodiesEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let schema = self.schemas.schema_of(req.method().as_str(), req.uri().path()).cloned();
+        let schema = self.schemas.schema_of(req.method().as_str(), req.uri().path());
         if let Some(schema) = schema.filter(|_| is_json(&req)) {
             // The guard has read the body already (within its limit): this is a copy in memory.
             let bytes = req.take_body().into_bytes().await?;
@@ -247,7 +247,7 @@ impl<E: Endpoint> Endpoint for CheckBodiesEndpoint<E> {
                     Some(("body".to_owned(), "is empty; send a JSON object".to_owned()))
                 }
                 Err(e) => Some(("body".to_owned(), format!("is not valid JSON: {e}"))),
-                Ok(v) => self.schemas.check(&v, &schema, ""),
+                Ok(v) => self.schemas.check(&v, schema, ""),
             };
             if let Some((field, why)) = mistake {
                 let body = serde_json::json!({

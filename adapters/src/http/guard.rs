@@ -287,28 +287,24 @@ impl<E: Endpoint> Endpoint for GuardEndpoint<E> {
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
         let g = &self.guard;
-        let path = req.uri().path().to_owned();
+        let path = req.uri().path();
+        let ingest = path.starts_with("/api/v2/ingest/");
+        let exempt = path.starts_with("/health/") || path == "/metrics";
         // A peer with no IP address (a test client, a Unix socket) shares one bucket.
         let ip = Some(
             req.remote_addr()
                 .as_socket_addr()
                 .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), std::net::SocketAddr::ip),
         );
-        let presented_key = req
-            .headers()
-            .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let ingest = path.starts_with("/api/v2/ingest/");
+        let presented_key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok());
         if let Some(rates) = &g.rates {
-            let exempt = path.starts_with("/health/") || path == "/metrics";
             // Only configured keys get a bucket: made-up keys must not grow the limiter.
-            let known_key = presented_key.as_deref().filter(|k| g.api_keys.iter().any(|x| x == k));
+            let known_key = presented_key.filter(|k| g.api_keys.iter().any(|x| x == k));
             if let Some(refusal) = rates.check(&req, ip, known_key, exempt) {
                 return Ok(closing_if_body(&req, refusal));
             }
         }
-        if ingest && !g.key_ok(presented_key.as_deref()) {
+        if ingest && !g.key_ok(presented_key) {
             let resp = refuse(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",

@@ -92,15 +92,15 @@ fn row<T: DeserializeOwned>(index: usize, item: serde_json::Value) -> Result<T, 
             format!("a row must be a JSON object, not {}", describe(&item)),
         ));
     }
-    let fields = item.clone();
-    serde_path_to_error::deserialize::<_, T>(item).map_err(|e| {
+    // From a borrow of the row: the value is still there to quote when it is refused.
+    serde_path_to_error::deserialize::<_, T>(&item).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         if let Some(missing) = inner.strip_prefix("missing field `").and_then(|s| s.split('`').next()) {
             return reject(missing.to_owned(), "is required".to_owned());
         }
         let field = if path == "." { "row".to_owned() } else { path };
-        let given = fields
+        let given = item
             .get(&field)
             .map_or_else(String::new, |v| format!(", not {}", describe(v)));
         reject(field, format!("{}{given}", plain_expectation(&inner)))

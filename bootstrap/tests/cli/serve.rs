@@ -47,16 +47,7 @@ impl Server {
             .unwrap()
             .parse()
             .unwrap_or_else(|_| panic!("no port in {line:?}"));
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut l = sink.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
+        let log = e2e_tests::capture_lines(child.stderr.take().unwrap());
         Self { child, port, log }
     }
 

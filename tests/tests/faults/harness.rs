@@ -114,10 +114,15 @@ impl Pg {
 
     /// Stops it (fast shutdown: connections are cut).
     pub fn stop(&self) {
+        self.shut_down("fast");
+    }
+
+    /// `pg_ctl stop` in `mode` (`fast`, `immediate`).
+    fn shut_down(&self, mode: &str) {
         let _ = pg_command("pg_ctl")
             .arg("-D")
             .arg(self.dir.join("data"))
-            .args(["-m", "fast", "-w", "stop"])
+            .args(["-m", mode, "-w", "stop"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
@@ -169,13 +174,7 @@ impl Pg {
 
 impl Drop for Pg {
     fn drop(&mut self) {
-        let _ = pg_command("pg_ctl")
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["-m", "immediate", "-w", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        self.shut_down("immediate");
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -293,16 +292,7 @@ impl Service {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut l = sink.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
+        let log = e2e_tests::capture_lines(child.stderr.take().unwrap());
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().unwrap())
             .read_line(&mut line)
