@@ -502,3 +502,64 @@ fn production_mode_refuses_to_start_without_postgresql_and_redis() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("redis.url"), "{}", text(&out.stderr));
 }
+
+/// 1-minute bars every minute from 08:00 to 17:00 IST of each date (close = minute of the day),
+/// the windows of special sessions and holidays included.
+fn minute_bars(dates: &[&str]) -> String {
+    let mut out = String::from("ts,open,high,low,close,volume\n");
+    for date in dates {
+        for m in 8 * 60..17 * 60 {
+            let px = f64::from(m);
+            out.push_str(&format!(
+                "{date}T{:02}:{:02}:00+05:30,{px},{px},{px},{px},1\n",
+                m / 60,
+                m % 60
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn aggregate_follows_special_sessions_and_skips_holidays() {
+    // 2024-01-20: full Saturday session; 2024-01-22: holiday; 2024-03-02 and 2024-05-18: two
+    // windows, 09:15-10:00 and 11:30-12:30, on a grid anchored at 09:15.
+    let bars = minute_bars(&["2024-01-20", "2024-01-22", "2024-03-02", "2024-05-18"]);
+    let out = calc(&["aggregate", "--timeframe", "75m"], &bars);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let got = text(&out.stdout);
+    let rows: Vec<String> = got
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            // start, end, n_bars, expected_bars, partial
+            format!("{} {} {} {} {}", &f[0][..16], &f[1][11..16], f[8], f[9], f[10])
+        })
+        .collect();
+    let mut want: Vec<String> = [
+        "09:15 10:30",
+        "10:30 11:45",
+        "11:45 13:00",
+        "13:00 14:15",
+        "14:15 15:30",
+    ]
+    .iter()
+    .map(|span| format!("2024-01-20T{span} 75 75 0"))
+    .collect();
+    for day in ["2024-03-02", "2024-05-18"] {
+        want.push(format!("{day}T09:15 10:00 45 45 1"));
+        want.push(format!("{day}T11:30 11:45 15 15 1"));
+        want.push(format!("{day}T11:45 12:30 45 45 1"));
+    }
+    assert_eq!(rows, want, "{got}");
+    assert!(!got.contains("2024-01-22"), "a holiday forms no bucket");
+    let days = calc(&["aggregate", "--timeframe", "1d"], &bars);
+    let days = text(&days.stdout);
+    let day_rows: Vec<&str> = days.lines().skip(1).collect();
+    assert_eq!(day_rows.len(), 3, "{days}");
+    assert!(
+        day_rows[1].starts_with("2024-03-02T09:15:00+05:30,2024-03-02T12:30:00+05:30,"),
+        "{days}"
+    );
+}

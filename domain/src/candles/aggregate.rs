@@ -178,7 +178,7 @@ impl Acc {
             oi: self.oi,
             n_bars: self.n,
             expected_bars: expected,
-            partial: self.bucket.cut_at_close,
+            partial: self.bucket.partial,
             gaps: expected.saturating_sub(self.n),
         }
     }

@@ -1,8 +1,12 @@
 //! Session-anchored buckets: which bar a timestamp belongs to.
 //!
 //! Intraday buckets start at the session open every day (09:15 IST on NSE, never midnight UTC),
-//! step forward by the timeframe, and the last one is cut at the close. Day and week buckets hold
-//! the sessions of their calendar days. Instants outside every session belong to no bucket.
+//! step forward by the timeframe, and the last one is cut at the close. A day of several trading
+//! windows (a disaster-recovery drill: 09:15–10:00 and 11:30–12:30) keeps one grid anchored at its
+//! first open, and each bucket is its grid cell cut to the window it falls in, so a window's first
+//! bucket may start late and its last end early (both partial). Day and week buckets hold the
+//! sessions of their calendar days, from the first open to the last close. Instants outside every
+//! window belong to no bucket.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -12,14 +16,15 @@ use crate::instrument::{Market, TradingDay};
 /// One bucket of a timeframe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bucket {
-    /// First instant of the bucket (a session open plus whole steps), UTC.
+    /// First instant of the bucket, UTC: the day's first open plus whole steps, or the open of
+    /// its window when that falls inside the grid cell.
     pub start: DateTime<Utc>,
-    /// End of the bucket (exclusive), cut at the session close, UTC.
+    /// End of the bucket (exclusive), UTC: cut at its window's close.
     pub end: DateTime<Utc>,
     /// Session minutes the bucket spans: the number of 1-minute bars a complete bucket holds.
     pub expected_minutes: u32,
-    /// True when the session close cut the bucket shorter than the timeframe.
-    pub cut_at_close: bool,
+    /// True when a window's open or close cut the bucket shorter than its grid cell.
+    pub partial: bool,
 }
 
 impl Bucket {
@@ -90,15 +95,16 @@ impl Bucketer {
             TimeUnit::Minute | TimeUnit::Hour => {
                 let step_min = i64::from(self.timeframe.intraday_minutes().unwrap_or(1));
                 let step_secs = step_min * 60;
+                let window = day.window_of(t)?;
                 let idx = (t - day.open).num_seconds() / step_secs;
-                let start = day.open + Duration::seconds(idx * step_secs);
-                let full_end = start + Duration::seconds(step_secs);
-                let end = full_end.min(day.close);
+                let cell_start = day.open + Duration::seconds(idx * step_secs);
+                let cell_end = cell_start + Duration::seconds(step_secs);
+                let (start, end) = (cell_start.max(window.open), cell_end.min(window.close));
                 Some(Bucket {
                     start,
                     end,
                     expected_minutes: minutes_between(start, end),
-                    cut_at_close: end < full_end,
+                    partial: start > cell_start || end < cell_end,
                 })
             }
             TimeUnit::Day | TimeUnit::Week => {
@@ -124,13 +130,15 @@ impl Bucketer {
         let mut date = first;
         while date <= last {
             if let Some(day) = self.market.session_on(date) {
-                let mut t = day.open;
-                while t < day.close {
-                    let Some(b) = self.bucket_of(t) else { break };
-                    if b.start >= from && b.start < to && out.last().is_none_or(|l| l.start != b.start) {
-                        out.push(b);
+                for window in day.windows() {
+                    let mut t = window.open;
+                    while t < window.close {
+                        let Some(b) = self.bucket_of(t) else { break };
+                        if b.start >= from && b.start < to && out.last().is_none_or(|l| l.start != b.start) {
+                            out.push(b);
+                        }
+                        t = b.end.max(t + Duration::minutes(1));
                     }
-                    t = b.end.max(t + Duration::minutes(1));
                 }
             }
             let Some(next) = date.succ_opt() else { break };
@@ -149,14 +157,14 @@ impl Bucketer {
             .filter_map(|d| self.market.session_on(d))
             .collect();
         let (open, close) = (sessions.first()?, sessions.last()?);
-        let expected_minutes = sessions.iter().map(|s| minutes_between(s.open, s.close)).sum();
+        let expected_minutes = sessions.iter().map(|s| u32::try_from(s.minutes()).unwrap_or(0)).sum();
         // Bars between two sessions of the group fall outside every session and are dropped
         // before this bucket is consulted, so [first open, last close) is safe as its span.
         Some(Bucket {
             start: open.open,
             end: close.close,
             expected_minutes,
-            cut_at_close: false,
+            partial: false,
         })
     }
 }
@@ -184,7 +192,7 @@ mod tests {
         assert_eq!(last.start, at("2019-07-09T15:26:00+05:30"));
         assert_eq!(last.end, at("2019-07-09T15:30:00+05:30"));
         assert_eq!(last.expected_minutes, 4);
-        assert!(last.cut_at_close);
+        assert!(last.partial);
         assert!(
             b.bucket_of(at("2019-07-09T15:30:00+05:30")).is_none(),
             "the close is outside the session"
@@ -221,6 +229,54 @@ mod tests {
         let mut b = bucketer("1h");
         let k = b.bucket_of(at("2019-07-10T10:20:00+05:30")).unwrap();
         assert_eq!(k.start, at("2019-07-10T10:15:00+05:30"));
+    }
+
+    #[test]
+    fn a_day_of_two_windows_keeps_one_grid_and_cuts_each_bucket_to_its_window() {
+        // 2024-03-02: 09:15-10:00 and 11:30-12:30 IST; the 75-minute grid runs from 09:15.
+        let grid = bucketer("75m").buckets_between(at("2024-03-02T00:00:00Z"), at("2024-03-03T00:00:00Z"));
+        let spans: Vec<_> = grid
+            .iter()
+            .map(|b| (b.start, b.end, b.expected_minutes, b.partial))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                (
+                    at("2024-03-02T09:15:00+05:30"),
+                    at("2024-03-02T10:00:00+05:30"),
+                    45,
+                    true
+                ),
+                (
+                    at("2024-03-02T11:30:00+05:30"),
+                    at("2024-03-02T11:45:00+05:30"),
+                    15,
+                    true
+                ),
+                (
+                    at("2024-03-02T11:45:00+05:30"),
+                    at("2024-03-02T12:30:00+05:30"),
+                    45,
+                    true
+                ),
+            ]
+        );
+        let mut b = bucketer("75m");
+        assert!(
+            b.bucket_of(at("2024-03-02T10:30:00+05:30")).is_none(),
+            "between the windows"
+        );
+        assert_eq!(
+            b.bucket_of(at("2024-03-02T11:40:00+05:30")).unwrap().start,
+            at("2024-03-02T11:30:00+05:30")
+        );
+        let day = bucketer("1d").bucket_of(at("2024-03-02T12:00:00+05:30")).unwrap();
+        assert_eq!(
+            (day.start, day.end),
+            (at("2024-03-02T09:15:00+05:30"), at("2024-03-02T12:30:00+05:30"))
+        );
+        assert_eq!(day.expected_minutes, 105);
     }
 
     #[test]

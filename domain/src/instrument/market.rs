@@ -19,28 +19,87 @@ pub struct SessionHours {
     pub close: NaiveTime,
 }
 
-/// One day's session resolved to UTC instants.
+/// The most trading windows one day may have (a regular session has one; a disaster-recovery
+/// drill or a halt splits a day into two or three).
+pub const MAX_WINDOWS: usize = 4;
+
+/// One continuous trading window of a day, UTC: `[open, close)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TradingDay {
-    /// The local trading date.
-    pub date: NaiveDate,
-    /// Session open, UTC.
+pub struct Window {
+    /// First instant of trading.
     pub open: DateTime<Utc>,
-    /// Session close, UTC (exclusive).
+    /// End of trading (exclusive).
     pub close: DateTime<Utc>,
 }
 
-impl TradingDay {
-    /// Session length in whole minutes.
-    #[must_use]
-    pub fn minutes(&self) -> i64 {
-        (self.close - self.open).num_minutes()
-    }
-
+impl Window {
     /// True when `t` lies in `[open, close)`.
     #[must_use]
     pub fn contains(&self, t: DateTime<Utc>) -> bool {
         t >= self.open && t < self.close
+    }
+}
+
+/// One day's session resolved to UTC instants: one or more windows, ascending and disjoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TradingDay {
+    /// The local trading date.
+    pub date: NaiveDate,
+    /// Open of the first window, UTC: the anchor of the day's candle grid.
+    pub open: DateTime<Utc>,
+    /// Close of the last window, UTC (exclusive).
+    pub close: DateTime<Utc>,
+    windows: [Window; MAX_WINDOWS],
+    n_windows: u8,
+}
+
+impl TradingDay {
+    /// A day of the given windows (ascending, disjoint, at most [`MAX_WINDOWS`]; extra ones are
+    /// ignored); `None` when there is none.
+    #[must_use]
+    pub fn new(date: NaiveDate, windows: &[Window]) -> Option<Self> {
+        let (first, last) = (windows.first()?, windows.last()?);
+        let mut all = [*first; MAX_WINDOWS];
+        let n = windows.len().min(MAX_WINDOWS);
+        all[..n].copy_from_slice(&windows[..n]);
+        Some(Self {
+            date,
+            open: first.open,
+            close: if n == windows.len() {
+                last.close
+            } else {
+                all[n - 1].close
+            },
+            windows: all,
+            n_windows: u8::try_from(n).unwrap_or(1),
+        })
+    }
+
+    /// The day's trading windows, ascending.
+    #[must_use]
+    pub fn windows(&self) -> &[Window] {
+        &self.windows[..usize::from(self.n_windows)]
+    }
+
+    /// Trading minutes of the day: the windows' lengths summed.
+    #[must_use]
+    pub fn minutes(&self) -> i64 {
+        self.windows().iter().map(|w| (w.close - w.open).num_minutes()).sum()
+    }
+
+    /// True when `t` lies in one of the day's windows.
+    #[must_use]
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.window_of(t).is_some()
+    }
+
+    /// The window containing `t`.
+    #[must_use]
+    pub fn window_of(&self, t: DateTime<Utc>) -> Option<Window> {
+        if t < self.open || t >= self.close {
+            return None;
+        }
+        self.windows().iter().copied().find(|w| w.contains(t))
     }
 }
 
@@ -82,7 +141,8 @@ pub struct Market {
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Calendar {
     holidays: BTreeSet<NaiveDate>,
-    special: BTreeMap<NaiveDate, SessionHours>,
+    /// The local windows of each special session, ascending.
+    special: BTreeMap<NaiveDate, Vec<SessionHours>>,
 }
 
 /// The shipped NSE market, parsed once.
@@ -103,7 +163,7 @@ static NSE: LazyLock<Market> = LazyLock::new(|| {
     .unwrap_or_else(|e| unreachable!("the shipped NSE calendar is valid: {e}"))
 });
 
-const NSE_CALENDAR: &str = include_str!("nse_calendar.csv");
+const NSE_CALENDAR: &str = include_str!("../../calendars/nse.csv");
 
 impl Market {
     /// A market with no holidays yet.
@@ -122,8 +182,10 @@ impl Market {
         })
     }
 
-    /// Adds holidays and special sessions from CSV lines `kind,date,open,close,note`, where kind
-    /// is `holiday` (times empty) or `special` (local `HH:MM` times); `#` starts a comment line.
+    /// Adds holidays and special sessions from CSV lines `kind,date,windows,source,note`: kind
+    /// `holiday` (windows empty) or `special` (space-separated local `HH:MM-HH:MM` windows,
+    /// ascending, at most [`MAX_WINDOWS`]); `#` starts a comment line. The format and the shipped
+    /// files are described in `domain/calendars/nse.csv`.
     ///
     /// # Errors
     /// [`CalendarError::BadLine`] naming the first malformed line.
@@ -137,27 +199,36 @@ impl Market {
             let bad = |reason: String| CalendarError::BadLine { line: i + 1, reason };
             let f: Vec<&str> = line.splitn(5, ',').collect();
             if f.len() < 4 {
-                return Err(bad("expected kind,date,open,close,note".into()));
+                return Err(bad("expected kind,date,windows,source,note".into()));
             }
             let date = NaiveDate::parse_from_str(f[1], "%Y-%m-%d").map_err(|e| bad(format!("date '{}': {e}", f[1])))?;
+            if f[3].trim().is_empty() {
+                return Err(bad(
+                    "the source is empty: every line names where its fact comes from".into()
+                ));
+            }
             match f[0] {
-                "holiday" => {
+                "holiday" if f[2].trim().is_empty() => {
                     calendar.holidays.insert(date);
                 }
+                "holiday" => return Err(bad("a holiday has no windows".into())),
                 "special" => {
-                    let t =
-                        |s: &str| NaiveTime::parse_from_str(s, "%H:%M").map_err(|e| bad(format!("time '{s}': {e}")));
-                    let hours = SessionHours {
-                        open: t(f[2])?,
-                        close: t(f[3])?,
-                    };
-                    check_hours(hours).map_err(|e| bad(e.to_string()))?;
-                    calendar.special.insert(date, hours);
+                    let windows = parse_windows(f[2]).map_err(bad)?;
+                    calendar.special.insert(date, windows);
                 }
                 other => return Err(bad(format!("kind '{other}' is not holiday or special"))),
             }
         }
         Ok(self)
+    }
+
+    /// The last date the calendar lists (a holiday or a special session): beyond it only the
+    /// weekly rule applies, so every weekday counts as a trading day.
+    #[must_use]
+    pub fn calendar_through(&self) -> Option<NaiveDate> {
+        let h = self.calendar.holidays.last().copied();
+        let s = self.calendar.special.keys().next_back().copied();
+        h.max(s)
     }
 
     /// Sets the first day market data may carry: anything earlier is refused as absurd (a
@@ -206,19 +277,25 @@ impl Market {
     }
 
     /// The session of a local date, or `None` when the market is closed that day.
-    /// A special session overrides a holiday or weekend on its date.
+    /// A special session replaces the regular hours of its date, holiday or weekend included.
     #[must_use]
     pub fn session_on(&self, date: NaiveDate) -> Option<TradingDay> {
-        let hours = match self.calendar.special.get(&date) {
-            Some(h) => *h,
+        let local: &[SessionHours] = match self.calendar.special.get(&date) {
+            Some(w) => w,
             None if self.calendar.holidays.contains(&date) || self.weekend.contains(&date.weekday()) => return None,
-            None => self.regular,
+            None => std::slice::from_ref(&self.regular),
         };
-        Some(TradingDay {
-            date,
-            open: self.to_utc(date, hours.open),
-            close: self.to_utc(date, hours.close),
-        })
+        let mut windows = [Window {
+            open: DateTime::<Utc>::MIN_UTC,
+            close: DateTime::<Utc>::MIN_UTC,
+        }; MAX_WINDOWS];
+        for (w, h) in windows.iter_mut().zip(local) {
+            *w = Window {
+                open: self.to_utc(date, h.open),
+                close: self.to_utc(date, h.close),
+            };
+        }
+        TradingDay::new(date, &windows[..local.len().min(MAX_WINDOWS)])
     }
 
     /// The local date of an instant in this market's zone.
@@ -254,6 +331,33 @@ impl Market {
             }
         }
     }
+}
+
+/// `09:15-10:00 11:30-12:30` → local windows, each non-empty, ascending and disjoint.
+fn parse_windows(text: &str) -> Result<Vec<SessionHours>, String> {
+    let t = |s: &str| NaiveTime::parse_from_str(s, "%H:%M").map_err(|e| format!("time '{s}': {e}"));
+    let mut out: Vec<SessionHours> = Vec::new();
+    for w in text.split_whitespace() {
+        let (open, close) = w
+            .split_once('-')
+            .ok_or_else(|| format!("window '{w}' is not HH:MM-HH:MM"))?;
+        let hours = SessionHours {
+            open: t(open)?,
+            close: t(close)?,
+        };
+        check_hours(hours).map_err(|e| e.to_string())?;
+        if out.last().is_some_and(|prev| prev.close > hours.open) {
+            return Err(format!("window '{w}' overlaps or precedes the one before it"));
+        }
+        out.push(hours);
+    }
+    if out.is_empty() {
+        return Err("a special session needs at least one window".into());
+    }
+    if out.len() > MAX_WINDOWS {
+        return Err(format!("{} windows: at most {MAX_WINDOWS} per day", out.len()));
+    }
+    Ok(out)
 }
 
 fn check_hours(h: SessionHours) -> Result<(), CalendarError> {
@@ -296,7 +400,41 @@ mod tests {
     #[test]
     fn malformed_calendar_lines_are_named() {
         let m = Market::new("X", chrono_tz::UTC, Market::nse().regular_hours(), vec![]).unwrap();
-        let err = m.from_calendar("holiday,2019-13-01,,,bad month").unwrap_err();
+        let err = m
+            .clone()
+            .from_calendar("holiday,2019-13-01,,src,bad month")
+            .unwrap_err();
         assert!(matches!(err, CalendarError::BadLine { line: 1, .. }), "{err}");
+        let err = m
+            .clone()
+            .from_calendar("# c\nholiday,2019-03-01,,,no source")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("line 2") && err.to_string().contains("source"),
+            "{err}"
+        );
+        let err = m
+            .clone()
+            .from_calendar("special,2024-03-02,11:30-12:30 09:15-10:00,src,")
+            .unwrap_err();
+        assert!(err.to_string().contains("overlaps or precedes"), "{err}");
+        let err = m.from_calendar("special,2024-03-02,,src,").unwrap_err();
+        assert!(err.to_string().contains("at least one window"), "{err}");
+    }
+
+    #[test]
+    fn a_session_may_have_several_windows() {
+        let day = Market::nse().session_on(d("2024-03-02")).unwrap();
+        assert_eq!(day.windows().len(), 2);
+        assert_eq!(day.open.to_rfc3339(), "2024-03-02T03:45:00+00:00");
+        assert_eq!(day.close.to_rfc3339(), "2024-03-02T07:00:00+00:00");
+        assert_eq!(day.minutes(), 45 + 60);
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert!(day.contains(at("2024-03-02T09:59:00+05:30")));
+        assert!(!day.contains(at("2024-03-02T10:00:00+05:30")), "between the windows");
+        assert!(!day.contains(at("2024-03-02T11:29:00+05:30")));
+        assert!(day.contains(at("2024-03-02T11:30:00+05:30")));
+        assert!(Market::nse().session_on(d("2024-01-22")).is_none(), "ad hoc holiday");
+        assert_eq!(Market::nse().session_on(d("2024-01-20")).unwrap().minutes(), 375);
     }
 }

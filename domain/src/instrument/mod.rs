@@ -10,4 +10,4 @@ pub use contract::{
 };
 pub use key::{InstrumentKey, InstrumentKeyError};
 pub use listing::ProductSpec;
-pub use market::{CalendarError, Market, SessionHours, TradingDay};
+pub use market::{CalendarError, MAX_WINDOWS, Market, SessionHours, TradingDay, Window};

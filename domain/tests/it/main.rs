@@ -1,6 +1,7 @@
 //! Integration tests of the domain crate, in one test binary: golden reference values, property
 //! tests, and checks against the shared TA-Lib and aggregation references.
 
+mod calendar;
 mod golden;
 mod props;
 mod reference;

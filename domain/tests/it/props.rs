@@ -130,7 +130,7 @@ proptest! {
                 prop_assert!(k.contains(t));
                 prop_assert_eq!((k.start - day.open).num_seconds() % (i64::from(step) * 60), 0);
                 prop_assert!(k.end <= day.close && k.start >= day.open);
-                prop_assert_eq!(k.cut_at_close, k.end - k.start < Duration::minutes(i64::from(step)));
+                prop_assert_eq!(k.partial, k.end - k.start < Duration::minutes(i64::from(step)));
             }
             (None, None) => {}
             (k, d) => prop_assert!(false, "bucket {:?} vs session {:?}", k, d),
