@@ -23,7 +23,7 @@ use domain::moneyness::MoneynessLevel;
 use domain::ports::{AggregateCache, Clock, GreeksRecord, MoneynessRecord, PortError, SignalStore, TimeRange};
 
 use crate::candles::TimeframeBars;
-use crate::ingest::InstrumentRegistry;
+use crate::market::InstrumentRegistry;
 
 /// Rows per page at most.
 pub const MAX_LIMIT: usize = 5_000;

@@ -49,7 +49,7 @@ pub struct IndicatorNow {
 
 /// The indicator read use cases.
 pub struct IndicatorReads {
-    history: HistoryReads,
+    history: Arc<HistoryReads>,
     clock: Arc<dyn Clock>,
 }
 
@@ -96,7 +96,7 @@ fn point(bar: &AggregatedBar, outputs: usize, v: Option<domain::indicators::Valu
 impl IndicatorReads {
     /// Reads bars through `history`; `clock` tells which bar is still forming.
     #[must_use]
-    pub fn new(history: HistoryReads, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(history: Arc<HistoryReads>, clock: Arc<dyn Clock>) -> Self {
         Self { history, clock }
     }
 

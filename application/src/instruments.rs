@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::instrument::{FutureContract, InstrumentKey, OptionContract, OptionRight};
 use domain::ports::Clock;
 
-use crate::ingest::{InstrumentKind, InstrumentRegistry};
+use crate::market::{InstrumentKind, InstrumentRegistry};
 use crate::realtime::ReadError;
 
 /// An underlying and what is listed on it.
@@ -86,7 +86,7 @@ impl InstrumentReads {
                     k.clone(),
                     UnderlyingSummary {
                         key: k.clone(),
-                        market: r.market.clone(),
+                        market: r.market_code().to_owned(),
                         expiries: 0,
                         options: 0,
                         futures: 0,
@@ -100,7 +100,7 @@ impl InstrumentReads {
                 InstrumentKind::Option(c) => {
                     if let Some(u) = out.get_mut(&c.underlying) {
                         u.options += 1;
-                        let date = InstrumentRegistry::market_of(r).local_date(c.expiry);
+                        let date = r.market().local_date(c.expiry);
                         dates.entry(c.underlying.clone()).or_default().insert(date);
                     }
                 }
@@ -131,7 +131,7 @@ impl InstrumentReads {
         Ok(all
             .into_iter()
             .filter_map(|(_, r)| {
-                let market = InstrumentRegistry::market_of(&r);
+                let market = r.market();
                 match &r.kind {
                     InstrumentKind::Option(c) if &c.underlying == underlying => {
                         Some((market.local_date(c.expiry), r.kind))

@@ -8,7 +8,9 @@
 //! - [`indicators`]: an indicator on any timeframe over history or now, with warm-up history;
 //! - [`ingest`]: market data in, candles, IV, Greeks and moneyness aggregates out;
 //! - [`instruments`]: the underlyings, expiries and listed chains the service knows;
+//! - [`market`]: markets, the instrument registry and the realtime state ingest keeps;
 //! - [`moneyness`]: the tiered moneyness-mapping lookup and the moneyness-aware Greeks calculator;
+//! - [`readiness`]: whether the database, Redis and snapshot writes let this instance work;
 //! - [`realtime`]: the latest chain, moneyness and Greeks from memory, with staleness;
 //! - [`subscriptions`]: each topic's recent updates and the connections following it.
 
@@ -18,6 +20,8 @@ pub mod history;
 pub mod indicators;
 pub mod ingest;
 pub mod instruments;
+pub mod market;
 pub mod moneyness;
+pub mod readiness;
 pub mod realtime;
 pub mod subscriptions;

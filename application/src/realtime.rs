@@ -7,10 +7,11 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use domain::chain::Conventions;
 use domain::instrument::InstrumentKey;
-use domain::ports::Clock;
+use domain::ports::{Clock, GreeksRecord};
 
-use crate::ingest::{ChainSnapshot, ExpiryState, RealtimeState};
+use crate::market::{ChainSnapshot, ExpiryState, InstrumentRegistry, RealtimeState};
 
 /// Data whose as-of time is more than this behind the clock is reported stale.
 pub const STALE_AFTER_SECS: i64 = 120;
@@ -41,19 +42,56 @@ pub struct ChainRead {
     pub quotes: ExpiryState,
     /// Whether the snapshot's minute is more than [`STALE_AFTER_SECS`] behind the clock.
     pub stale: bool,
+    /// The conventions of the underlying's market, which the chain was priced with.
+    pub conventions: Conventions,
+}
+
+/// One option's latest IV and Greeks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GreeksRead {
+    /// The record (it carries the model, rate and time basis it was priced with).
+    pub record: GreeksRecord,
+    /// Whether its minute is more than [`STALE_AFTER_SECS`] behind the clock.
+    pub stale: bool,
+    /// The conventions of the option's market.
+    pub conventions: Conventions,
 }
 
 /// The realtime read use cases.
 pub struct RealtimeReads {
     state: Arc<RealtimeState>,
+    registry: Arc<InstrumentRegistry>,
     clock: Arc<dyn Clock>,
 }
 
 impl RealtimeReads {
-    /// Reads from `state`, judging staleness by `clock`.
+    /// Reads from `state`, with each instrument's conventions from `registry`, judging
+    /// staleness by `clock`.
     #[must_use]
-    pub fn new(state: Arc<RealtimeState>, clock: Arc<dyn Clock>) -> Self {
-        Self { state, clock }
+    pub fn new(state: Arc<RealtimeState>, registry: Arc<InstrumentRegistry>, clock: Arc<dyn Clock>) -> Self {
+        Self { state, registry, clock }
+    }
+
+    fn conventions_of(&self, key: &InstrumentKey) -> Conventions {
+        self.registry
+            .get(key)
+            .map_or(Conventions::DEFAULT, |r| *r.conventions())
+    }
+
+    /// The latest IV and Greeks of an option.
+    ///
+    /// # Errors
+    /// [`ReadError::NotFound`] when the option was not priced yet.
+    pub fn greeks(&self, key: &InstrumentKey) -> Result<GreeksRead, ReadError> {
+        let record = self.state.greeks(key).ok_or_else(|| ReadError::NotFound {
+            field: "instrument_key",
+            message: format!("no Greeks for {key} yet"),
+        })?;
+        Ok(GreeksRead {
+            stale: self.is_stale(record.minute),
+            conventions: self.conventions_of(key),
+            record,
+        })
     }
 
     /// Whether data as of `as_of` is stale now.
@@ -101,6 +139,7 @@ impl RealtimeReads {
             expiry,
             stale: self.is_stale(snapshot.minute),
             quotes: self.state.expiry(underlying, expiry),
+            conventions: self.conventions_of(underlying),
             snapshot,
         })
     }

@@ -16,21 +16,21 @@ use adapters::http::guard::{BodyLimits, Guard, RateLimits};
 use adapters::http::listener::NoDelayAcceptor;
 use adapters::http::server::ServerLimits;
 use adapters::http::websocket::{WsContext, WsLimits};
-use adapters::http::{AppState, routes};
+use adapters::http::{AppState, UseCaseParts, routes};
 use adapters::instruments::builtin::BuiltinCatalogue;
 use adapters::instruments::contract_master;
 use adapters::instruments::http::HttpInstrumentSource;
 use adapters::store::{PoolOptions, SeaStore};
 use adapters::streams::{StreamConsumer, StreamConsumerConfig};
 use application::history::HistoryReads;
-use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
+use application::ingest::IngestTicks;
+use application::market::{InstrumentRegistry, RealtimeState};
 use application::subscriptions::{DerivedFeeds, SnapshotSource, SubscriptionHub};
-use domain::instrument::Market;
-use domain::ports::{Clock, InstrumentSource, SignalPublisher, UpdateSink};
+use domain::ports::{Clock, HealthProbe, InstrumentSource, SignalPublisher, UpdateSink};
 use migration::{Migrator, MigratorTrait};
 
 use crate::cli::instruments::resilience;
-use crate::settings::{Mode, Settings};
+use crate::settings::{Mode, Settings, SourceKind};
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -42,6 +42,7 @@ pub struct Application {
     /// Where the fan-out delivers: the derived feeds, which hand everything to the hub.
     sink: Arc<dyn UpdateSink>,
     state: AppState,
+    clock: Arc<dyn Clock>,
     flush_every: Duration,
     flush_retry_max: Duration,
     shutdown_flush: Duration,
@@ -86,21 +87,23 @@ impl Application {
             let _ = admin.close().await;
         }
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let market = Market::nse();
+        let markets = settings.markets_with(None)?;
         let cfg = &settings.instruments;
-        let source: Arc<dyn InstrumentSource> = match cfg.source.as_str() {
-            "file" => Arc::new(contract_master::read(
-                std::fs::File::open(&cfg.contract_master)?,
-                &market,
+        let source: Arc<dyn InstrumentSource> = match cfg.source {
+            // The contract-master layout is NSE's own file.
+            SourceKind::File => Arc::new(contract_master::read(
+                std::fs::File::open(&cfg.contract_master)
+                    .map_err(|e| format!("instruments.contract_master {}: {e}", cfg.contract_master))?,
+                &markets.require("NSE")?.market,
             )?),
-            "http" => Arc::new(HttpInstrumentSource::new(
+            SourceKind::Http => Arc::new(HttpInstrumentSource::new(
                 cfg.service_url.parse()?,
                 Duration::from_millis(cfg.timeout_ms),
                 resilience(settings),
             )),
-            _ => Arc::new(BuiltinCatalogue::new(clock.clone())),
+            SourceKind::Builtin => Arc::new(BuiltinCatalogue::new(clock.clone())),
         };
-        let registry = Arc::new(InstrumentRegistry::load(source.as_ref()).await?);
+        let registry = Arc::new(InstrumentRegistry::load(source.as_ref(), markets).await?);
         let feed = if settings.mode == Mode::Embedded && settings.feed.enabled {
             let f = &settings.feed;
             let cfg = FeedConfig {
@@ -127,7 +130,7 @@ impl Application {
         let store_port: Arc<dyn domain::ports::SignalStore> = Arc::new(store.clone());
         let derived = Arc::new(DerivedFeeds::new(
             hub.clone(),
-            HistoryReads::new(store_port, registry.clone(), clock.clone()).with_memory(memory.clone()),
+            HistoryReads::new(store_port.clone(), registry.clone(), clock.clone()).with_memory(memory.clone()),
             clock.clone(),
         ));
         let sink: Arc<dyn UpdateSink> = derived.clone();
@@ -141,21 +144,16 @@ impl Application {
                 r.start(sink.clone());
                 (Arc::new(r.clone()), Some(r))
             };
+        let realtime = Arc::new(RealtimeState::default());
         let ingest = Arc::new(
-            IngestTicks::new(
-                registry,
-                Arc::new(RealtimeState::default()),
-                Arc::new(store.clone()),
-                clock.clone(),
-                settings.conventions_for("NSE")?,
-            )
-            .with_aggregate_cache(memory)
-            .with_backlog_limit(settings.ingest.max_pending_snapshots)
-            .with_sanity(domain::market_data::Sanity {
-                max_price: settings.ingest.max_price,
-                max_quantity: settings.ingest.max_quantity,
-            })
-            .with_publisher(Some(fanout)),
+            IngestTicks::new(registry.clone(), realtime.clone(), store_port.clone(), clock.clone())
+                .with_aggregate_cache(memory.clone())
+                .with_backlog_limit(settings.ingest.max_pending_snapshots)
+                .with_sanity(domain::market_data::Sanity {
+                    max_price: settings.ingest.max_price,
+                    max_quantity: settings.ingest.max_quantity,
+                })
+                .with_publisher(Some(fanout)),
         );
         let redis = if settings.redis.url.is_empty() {
             None
@@ -177,19 +175,22 @@ impl Application {
             .map_err(|e| format!("bind {addr}: {e}"))?
             .with_send_buffer(Some(settings.server.send_buffer_bytes).filter(|b| *b > 0));
         let port = acceptor.port();
-        let ingest_state = ingest.state().clone();
-        let state = AppState {
+        let mut state = AppState::new(UseCaseParts {
             ingest,
-            store,
-            clock,
-            api_keys: Arc::new(settings.ingest.api_keys.clone()),
-            guard: Arc::new(guard(settings)),
-            redis,
-            subscriptions: WsContext::new(hub, ws_limits(settings))
-                .with_tokens(&settings.subscriptions.tokens)
-                .with_snapshots(Some(ingest_state as Arc<dyn SnapshotSource>))
-                .with_derived(Some(derived)),
-        };
+            state: realtime.clone(),
+            registry,
+            store: store_port,
+            aggregate_cache: memory,
+            database: Arc::new(store),
+            redis: redis.map(|r| Arc::new(r) as Arc<dyn HealthProbe>),
+            clock: clock.clone(),
+        });
+        state.api_keys = Arc::new(settings.ingest.api_keys.clone());
+        state.guard = Arc::new(guard(settings));
+        state.subscriptions = WsContext::new(hub, ws_limits(settings))
+            .with_tokens(&settings.subscriptions.tokens)
+            .with_snapshots(Some(realtime as Arc<dyn SnapshotSource>))
+            .with_derived(Some(derived));
         Ok(Self {
             acceptor,
             feed,
@@ -197,6 +198,7 @@ impl Application {
             fanout_receiver,
             sink,
             state,
+            clock,
             flush_every: Duration::from_millis(settings.ingest.flush_interval_ms.max(10)),
             flush_retry_max: Duration::from_millis(settings.ingest.flush_retry_max_ms.max(10)),
             shutdown_flush: Duration::from_millis(settings.ingest.shutdown_flush_timeout_ms),
@@ -239,7 +241,7 @@ impl Application {
             })
         };
         let feed = self.feed.map(|(feed, every)| {
-            let (ingest, clock) = (ingest.clone(), self.state.clock.clone());
+            let (ingest, clock) = (ingest.clone(), self.clock.clone());
             tokio::spawn(adapters::feed::run(feed, every, clock, move |batch| {
                 let ingest = ingest.clone();
                 async move {

@@ -7,9 +7,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use application::market::{MarketEntry, Markets};
 use config::{Config, Environment, File, FileFormat};
 use domain::chain::{Conventions, PriceSource};
 use domain::expiry::TimeBasis;
+use domain::instrument::{Market, SessionHours};
 use domain::moneyness::ReferencePrice;
 use domain::pricing::PricingModel;
 use serde::{Deserialize, Serialize};
@@ -124,7 +126,7 @@ pub struct RedisSettings {
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct InstrumentSettings {
-    pub source: String,
+    pub source: SourceKind,
     pub contract_master: String,
     pub service_url: String,
     pub timeout_ms: u64,
@@ -133,6 +135,18 @@ pub struct InstrumentSettings {
     pub backoff_max_ms: u64,
     pub breaker_failures: u32,
     pub breaker_cooldown_ms: u64,
+}
+
+/// Where the instrument catalogue comes from (`instruments.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// The built-in NSE listing, generated from the clock's date.
+    Builtin,
+    /// A contract-master CSV file (`instruments.contract_master`).
+    File,
+    /// The instrument service over HTTP (`instruments.service_url`), with its moneyness mapping.
+    Http,
 }
 
 /// `[ingest]`.
@@ -242,11 +256,21 @@ pub struct ConventionSettings {
     pub preset: String,
 }
 
-/// `[markets.<CODE>]`: per-market overrides of the preset.
+/// `[markets.<CODE>]`: a market. For a shipped market (NSE) every field is optional and
+/// overrides the preset's conventions; a market that is not shipped is defined here whole:
+/// `time_zone`, `sessions` and `calendar` are required.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct MarketConventions {
+    /// IANA time zone, e.g. `America/New_York`.
+    pub time_zone: Option<String>,
+    /// The regular session, local `HH:MM-HH:MM`.
+    pub sessions: Option<String>,
+    /// Closed days of the week, e.g. `["Sat", "Sun"]` (default Saturday and Sunday).
+    pub weekend: Option<Vec<String>>,
+    /// Path of the calendar file (`kind,date,windows,source,note`, as `domain/calendars/nse.csv`).
+    pub calendar: Option<String>,
     pub model: Option<PricingModel>,
     pub rate: Option<f64>,
     pub div_yield: Option<f64>,
@@ -325,6 +349,10 @@ impl Settings {
         entries.sort_by_key(|(k, _)| k.chars().any(char::is_lowercase));
         for (code, m) in entries {
             let e = s.markets.entry(code.to_ascii_uppercase()).or_default();
+            e.time_zone = m.time_zone.or(e.time_zone.take());
+            e.sessions = m.sessions.or(e.sessions.take());
+            e.weekend = m.weekend.or(e.weekend.take());
+            e.calendar = m.calendar.or(e.calendar.take());
             e.model = m.model.or(e.model);
             e.rate = m.rate.or(e.rate);
             e.div_yield = m.div_yield.or(e.div_yield);
@@ -336,6 +364,7 @@ impl Settings {
             s.conventions_for(code)?;
         }
         s.conventions_for("NSE")?;
+        s.markets_with(None)?;
         Ok(s)
     }
 
@@ -408,6 +437,91 @@ impl Settings {
         c.validate().map_err(|e| format!("markets.{market}: {e}"))?;
         Ok(c)
     }
+}
+
+/// The markets shipped with the service: their calendars are built in.
+const SHIPPED_MARKETS: [&str; 1] = ["NSE"];
+
+impl Settings {
+    /// Every market: the shipped ones (their calendars built in, conventions from the preset and
+    /// `[markets.CODE]`) and those `[markets.CODE]` defines whole. `preset_override` is
+    /// `--conventions NAME` of a run.
+    ///
+    /// # Errors
+    /// A missing or malformed key of a market's definition, named (`markets.XNAS.time_zone`),
+    /// or an unreadable calendar file.
+    pub fn markets_with(&self, preset_override: Option<&str>) -> Result<Markets, String> {
+        let mut entries = Vec::new();
+        for code in SHIPPED_MARKETS {
+            let market = Market::by_code(code).ok_or_else(|| format!("shipped market {code} missing"))?;
+            entries.push(MarketEntry {
+                market,
+                conventions: self.conventions_with(code, preset_override)?,
+            });
+        }
+        for (code, m) in &self.markets {
+            if SHIPPED_MARKETS.contains(&code.as_str()) {
+                for (key, set) in [
+                    ("time_zone", m.time_zone.is_some()),
+                    ("sessions", m.sessions.is_some()),
+                    ("calendar", m.calendar.is_some()),
+                ] {
+                    if set {
+                        return Err(format!(
+                            "markets.{code}.{key}: {code} is shipped with its calendar; only its conventions can be set"
+                        ));
+                    }
+                }
+                continue;
+            }
+            entries.push(MarketEntry {
+                market: defined_market(code, m)?,
+                conventions: self.conventions_with(code, preset_override)?,
+            });
+        }
+        Ok(Markets::new(entries))
+    }
+}
+
+/// A market `[markets.CODE]` defines whole.
+fn defined_market(code: &str, m: &MarketConventions) -> Result<Market, String> {
+    let need = |key: &str, v: &Option<String>| {
+        v.clone().ok_or_else(|| {
+            format!(
+                "markets.{code}.{key} is required: {code} is not a shipped market (shipped: {})",
+                SHIPPED_MARKETS.join(", ")
+            )
+        })
+    };
+    let tz: chrono_tz::Tz = need("time_zone", &m.time_zone)?
+        .parse()
+        .map_err(|e| format!("markets.{code}.time_zone: {e}"))?;
+    let sessions = need("sessions", &m.sessions)?;
+    let (open, close) = sessions
+        .split_once('-')
+        .ok_or_else(|| format!("markets.{code}.sessions: '{sessions}' is not HH:MM-HH:MM"))?;
+    let time = |t: &str| {
+        chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|e| format!("markets.{code}.sessions: '{t}': {e}"))
+    };
+    let hours = SessionHours {
+        open: time(open)?,
+        close: time(close)?,
+    };
+    let weekend = match &m.weekend {
+        None => vec![chrono::Weekday::Sat, chrono::Weekday::Sun],
+        Some(days) => days
+            .iter()
+            .map(|d| {
+                d.parse::<chrono::Weekday>()
+                    .map_err(|_| format!("markets.{code}.weekend: '{d}' is not a day of the week"))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let path = need("calendar", &m.calendar)?;
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("markets.{code}.calendar: {path}: {e}"))?;
+    Market::new(code, tz, hours, weekend)
+        .and_then(|market| market.from_calendar(&text))
+        .map_err(|e| format!("markets.{code}: {path}: {e}"))
 }
 
 /// Settings that hold lists: from the environment they are comma-separated
@@ -508,6 +622,47 @@ mod tests {
                 .unwrap_err()
                 .contains("no such file")
         );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn markets_are_data_and_unknown_sources_or_markets_are_named() {
+        let dir = std::env::temp_dir().join(format!("signal-markets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("m.toml");
+        let cal = dir.join("xnas.csv");
+        std::fs::write(&cal, "holiday,2026-12-25,,NYSE holiday list 2026,Christmas\n").unwrap();
+        let write = |body: &str| std::fs::write(&f, body).unwrap();
+
+        write("[instruments]\nsource = \"htp\"\n");
+        let err = Settings::load(Some(&f)).unwrap_err();
+        assert!(err.contains("instruments.source") && err.contains("htp"), "{err}");
+
+        write("[markets.XNAS]\nrate = 0.04\n");
+        let err = Settings::load(Some(&f)).unwrap_err();
+        assert!(err.contains("markets.XNAS.time_zone is required"), "{err}");
+
+        write(&format!(
+            "[markets.XNAS]\ntime_zone = \"America/New_York\"\nsessions = \"09:30-16:00\"\ncalendar = \"{}\"\nrate = 0.04\nmodel = \"bsm\"\n",
+            cal.display()
+        ));
+        let markets = Settings::load(Some(&f)).unwrap().markets_with(None).unwrap();
+        assert_eq!(markets.codes(), ["NSE", "XNAS"]);
+        let xnas = markets.get("XNAS").unwrap();
+        assert_eq!(xnas.conventions.rate, 0.04);
+        let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let day = xnas.market.session_on(d("2026-12-24")).unwrap();
+        assert_eq!(day.open.to_rfc3339(), "2026-12-24T14:30:00+00:00");
+        assert!(xnas.market.session_on(d("2026-12-25")).is_none(), "its own calendar");
+        assert!(markets.get("NSE").unwrap().market.session_on(d("2026-12-24")).is_some());
+
+        write("[markets.NSE]\ntime_zone = \"UTC\"\n");
+        let err = Settings::load(Some(&f)).unwrap_err();
+        assert!(err.contains("markets.NSE.time_zone") && err.contains("shipped"), "{err}");
+
+        write("[markets.XNAS]\ntime_zone = \"Mars/Olympus\"\nsessions = \"09:30-16:00\"\ncalendar = \"x\"\n");
+        let err = Settings::load(Some(&f)).unwrap_err();
+        assert!(err.contains("markets.XNAS.time_zone"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

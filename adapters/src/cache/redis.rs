@@ -98,6 +98,13 @@ impl RedisMappingCache {
 }
 
 #[async_trait]
+impl domain::ports::HealthProbe for RedisMappingCache {
+    async fn ping(&self) -> Result<(), PortError> {
+        RedisMappingCache::ping(self).await
+    }
+}
+
+#[async_trait]
 impl SignalCache for RedisMappingCache {
     async fn mapping(
         &self,

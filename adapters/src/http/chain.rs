@@ -44,14 +44,14 @@ pub struct ChainMeta {
 }
 
 impl ChainMeta {
-    pub(super) fn new(state: &AppState, r: &ChainRead) -> Self {
+    pub(super) fn new(r: &ChainRead) -> Self {
         let s = &r.snapshot;
         Self {
             underlying: r.underlying.to_string(),
             expiry: r.expiry,
             as_of: s.minute,
             stale: r.stale,
-            conventions: state.ingest.conventions().into(),
+            conventions: (&r.conventions).into(),
             forward: s.forward.into(),
             spot: s.spot,
             t_years: s.t_years,
@@ -181,7 +181,7 @@ pub(super) fn read_chain(
     expiry: Option<NaiveDate>,
 ) -> Result<ChainRead, ReadFailure> {
     let key = key_param("underlying", underlying)?;
-    Ok(state.reads().chain(&key, expiry)?)
+    Ok(state.realtime.chain(&key, expiry)?)
 }
 
 fn slot(strike: f64, right: OptionRight) -> (u64, OptionRight) {
@@ -248,7 +248,7 @@ impl ChainApi {
             }
         }
         Ok(ChainOk::Ok(Json(RealtimeChain {
-            meta: ChainMeta::new(&self.state, &r),
+            meta: ChainMeta::new(&r),
             atm_iv: a.atm_iv.map(|x| x.iv),
             strikes: strikes.into_values().collect(),
         })))
@@ -293,7 +293,7 @@ impl ChainApi {
             }
         }
         Ok(StatsOk::Ok(Json(RealtimeChainStats {
-            meta: ChainMeta::new(&self.state, &r),
+            meta: ChainMeta::new(&r),
             atm_iv: a.atm_iv.map(|x| x.iv),
             pcr_by_oi: a.pcr.by_oi,
             pcr_by_volume: a.pcr.by_volume,

@@ -209,7 +209,7 @@ impl Row {
 
 /// Where an export stands between chunks.
 struct Export {
-    reads: HistoryReads,
+    reads: std::sync::Arc<HistoryReads>,
     key: InstrumentKey,
     dataset: Dataset,
     format: Format,
@@ -382,7 +382,7 @@ impl ExportApi {
             start = end;
         }
         let format = negotiate(format.0, headers);
-        let reads = self.state.history();
+        let reads = self.state.history.clone();
         reads.market(&key)?;
         let mut export = Export {
             reads,

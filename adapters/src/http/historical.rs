@@ -351,7 +351,7 @@ impl HistoricalApi {
     ) -> Result<CandlesOk, HistoryFailure> {
         let key = key_param("instrument_key", &instrument_key.0)?;
         let req = page_request(from.0, to.0, timeframe.0, limit.0, cursor.0)?;
-        let page = self.state.history().candles(&key, &req).await?;
+        let page = self.state.history.candles(&key, &req).await?;
         Ok(CandlesOk::Ok(Json(CandlesPage {
             instrument_key: key.to_string(),
             timeframe: req.timeframe.to_string(),
@@ -394,7 +394,7 @@ impl HistoricalApi {
     ) -> Result<GreeksOk, HistoryFailure> {
         let key = key_param("instrument_key", &instrument_key.0)?;
         let req = page_request(from.0, to.0, timeframe.0, limit.0, cursor.0)?;
-        let page = self.state.history().greeks(&key, &req).await?;
+        let page = self.state.history.greeks(&key, &req).await?;
         Ok(GreeksOk::Ok(Json(GreeksPage {
             instrument_key: key.to_string(),
             timeframe: req.timeframe.to_string(),
@@ -446,11 +446,7 @@ impl HistoricalApi {
             HistoryFailure::BadRequest(Json(ErrorBody::new("bad_request", e.to_string(), Some("level"))))
         })?;
         let req = page_request(from.0, to.0, timeframe.0, limit.0, cursor.0)?;
-        let page = self
-            .state
-            .history()
-            .moneyness_level(&key, expiry.0, wanted, &req)
-            .await?;
+        let page = self.state.history.moneyness_level(&key, expiry.0, wanted, &req).await?;
         Ok(LevelOk::Ok(Json(LevelPage {
             underlying: key.to_string(),
             expiry: expiry.0,
@@ -506,7 +502,7 @@ impl HistoricalApi {
     ) -> Result<AtmIvOk, HistoryFailure> {
         let key = key_param("underlying", &underlying.0)?;
         let req = page_request(from.0, to.0, timeframe.0, limit.0, cursor.0)?;
-        let page = self.state.history().atm_iv(&key, expiry.0, &req).await?;
+        let page = self.state.history.atm_iv(&key, expiry.0, &req).await?;
         Ok(AtmIvOk::Ok(Json(AtmIvPage {
             underlying: key.to_string(),
             expiry: expiry.0,

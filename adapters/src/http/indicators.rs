@@ -290,7 +290,7 @@ impl IndicatorsApi {
         ];
         let spec = spec_of(req, &indicator.0, given)?;
         let tf = timeframe_param(timeframe.0.as_deref())?;
-        let now = self.state.indicators().now(&key, &spec, tf).await?;
+        let now = self.state.indicators.now(&key, &spec, tf).await?;
         Ok(NowOk::Ok(Json(IndicatorNowOut {
             meta: meta(key.as_str(), &spec, tf),
             closed: now.closed.map(Into::into),
@@ -377,7 +377,7 @@ impl IndicatorsApi {
         let spec = spec_of(req, &indicator.0, given)?;
         let page_req = page_request(from.0, to.0, timeframe.0, limit.0, cursor.0)?;
         let tf = page_req.timeframe;
-        let page = self.state.indicators().history(&key, &spec, &page_req).await?;
+        let page = self.state.indicators.history(&key, &spec, &page_req).await?;
         Ok(PageOk::Ok(Json(IndicatorPage {
             meta: meta(key.as_str(), &spec, tf),
             rows: page.rows.into_iter().map(Into::into).collect(),

@@ -145,7 +145,7 @@ impl InstrumentsApi {
         UnderlyingsOk::Ok(Json(Underlyings {
             underlyings: self
                 .state
-                .instruments()
+                .instruments
                 .underlyings()
                 .into_iter()
                 .map(|u| UnderlyingOut {
@@ -172,7 +172,7 @@ impl InstrumentsApi {
         underlying: Path<String>,
     ) -> Result<ExpiriesOk, ReadFailure> {
         let key = key_param("underlying", &underlying.0)?;
-        let expiries = self.state.instruments().expiries(&key)?;
+        let expiries = self.state.instruments.expiries(&key)?;
         Ok(ExpiriesOk::Ok(Json(Expiries {
             underlying: key.to_string(),
             expiries: expiries
@@ -204,7 +204,7 @@ impl InstrumentsApi {
         expiry: Query<Option<NaiveDate>>,
     ) -> Result<ChainOk, ReadFailure> {
         let key = key_param("underlying", &underlying.0)?;
-        let chain = self.state.instruments().chain(&key, expiry.0)?;
+        let chain = self.state.instruments.chain(&key, expiry.0)?;
         let expiry_time = chain.options.first().map(|c| c.expiry).unwrap_or_default();
         let mut strikes: Vec<ListedStrike> = Vec::new();
         for c in &chain.options {

@@ -79,8 +79,8 @@ pub fn render_aggregate_cache(stats: &AggregateCacheStats) -> String {
 #[handler]
 pub fn metrics(state: Data<&AppState>) -> Response {
     let body = state
-        .ingest
-        .aggregate_cache()
+        .aggregate_cache
+        .as_ref()
         .map(|c| render_aggregate_cache(&c.stats()))
         .unwrap_or_default();
     body.with_header(CONTENT_TYPE, TEXT_FORMAT).into_response()

@@ -37,88 +37,117 @@ use std::sync::Arc;
 
 use application::history::HistoryReads;
 use application::indicators::IndicatorReads;
-use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
+use application::ingest::IngestTicks;
 use application::instruments::InstrumentReads;
+use application::market::{InstrumentRegistry, RealtimeState};
+use application::readiness::Readiness;
 use application::realtime::RealtimeReads;
-use domain::chain::Conventions;
-use domain::ports::Clock;
+use domain::ports::{AggregateCache, Clock, HealthProbe, SignalStore};
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
 pub use document::openapi_json;
 
-use crate::store::SeaStore;
-
-/// What the handlers share.
+/// What the handlers share: the use cases, built once at start (`bootstrap`), and the HTTP
+/// layer's own limits. Handlers reach the data only through these.
 #[derive(Clone)]
 pub struct AppState {
-    /// The ingest pipeline (and, through it, the realtime state).
+    /// The write use case: ticks and candles in.
     pub ingest: Arc<IngestTicks>,
-    /// The store (health checks).
-    pub store: SeaStore,
-    /// The clock (staleness).
-    pub clock: Arc<dyn Clock>,
+    /// Realtime reads: the latest Greeks and evaluated chains, from memory.
+    pub realtime: Arc<RealtimeReads>,
+    /// Instrument reads: underlyings, expiries, listed chains.
+    pub instruments: Arc<InstrumentReads>,
+    /// Historical reads: candles, Greeks, ATM IV on any timeframe.
+    pub history: Arc<HistoryReads>,
+    /// Indicator reads over history or now.
+    pub indicators: Arc<IndicatorReads>,
+    /// Whether the database, Redis and snapshot writes let this instance work.
+    pub readiness: Arc<Readiness>,
+    /// The closed-day aggregate cache, for its counters on `/metrics`.
+    pub aggregate_cache: Option<Arc<dyn AggregateCache>>,
     /// API keys accepted by the ingest endpoints; empty means no key is needed.
     pub api_keys: Arc<Vec<String>>,
-    /// Redis, when configured (production): part of readiness.
-    pub redis: Option<crate::cache::RedisMappingCache>,
     /// The WebSocket subscriptions: the hub and the connection limits.
     pub subscriptions: websocket::WsContext,
     /// Rate limits, the ingest key check and body limits, before any handler.
     pub guard: Arc<guard::Guard>,
 }
 
+/// The parts [`AppState::new`] builds the use cases from.
+pub struct UseCaseParts {
+    /// The ingest use case (it writes `state` and the store).
+    pub ingest: Arc<IngestTicks>,
+    /// The realtime state ingest keeps.
+    pub state: Arc<RealtimeState>,
+    /// The instruments and their markets.
+    pub registry: Arc<InstrumentRegistry>,
+    /// The store, for historical reads.
+    pub store: Arc<dyn SignalStore>,
+    /// The closed-day aggregate cache the historical reads share with ingest.
+    pub aggregate_cache: Option<Arc<dyn AggregateCache>>,
+    /// Readiness probes: the database, and Redis when configured.
+    pub database: Arc<dyn HealthProbe>,
+    /// Redis, when configured.
+    pub redis: Option<Arc<dyn HealthProbe>>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}
+
 impl AppState {
-    /// The realtime read use cases over this state.
+    /// Builds every read use case once from `parts`; limits are the defaults (set the fields).
     #[must_use]
-    pub fn reads(&self) -> RealtimeReads {
-        RealtimeReads::new(self.ingest.state().clone(), self.clock.clone())
-    }
-
-    /// The instrument read use cases over the pipeline's registry.
-    #[must_use]
-    pub fn instruments(&self) -> InstrumentReads {
-        InstrumentReads::new(self.ingest.registry().clone(), self.clock.clone())
-    }
-
-    /// The historical read use cases over the store.
-    #[must_use]
-    pub fn history(&self) -> HistoryReads {
-        HistoryReads::new(
-            Arc::new(self.store.clone()),
-            self.ingest.registry().clone(),
-            self.clock.clone(),
-        )
-        .with_memory(self.ingest.aggregate_cache().cloned())
-    }
-
-    /// The indicator read use cases over the store.
-    #[must_use]
-    pub fn indicators(&self) -> IndicatorReads {
-        IndicatorReads::new(self.history(), self.clock.clone())
-    }
-
-    /// A state that serves nothing (no database, no instruments, no data): enough to render the
-    /// OpenAPI document without a running service.
-    #[must_use]
-    pub fn detached() -> Self {
-        let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
-        let store = SeaStore::new(sea_orm::DatabaseConnection::default());
-        Self {
-            ingest: Arc::new(IngestTicks::new(
-                Arc::new(InstrumentRegistry::default()),
-                Arc::new(RealtimeState::default()),
-                Arc::new(store.clone()),
-                clock.clone(),
-                Conventions::DEFAULT,
-            )),
+    pub fn new(parts: UseCaseParts) -> Self {
+        let UseCaseParts {
+            ingest,
+            state,
+            registry,
             store,
+            aggregate_cache,
+            database,
+            redis,
             clock,
+        } = parts;
+        let history =
+            Arc::new(HistoryReads::new(store, registry.clone(), clock.clone()).with_memory(aggregate_cache.clone()));
+        Self {
+            realtime: Arc::new(RealtimeReads::new(state, registry.clone(), clock.clone())),
+            instruments: Arc::new(InstrumentReads::new(registry, clock.clone())),
+            indicators: Arc::new(IndicatorReads::new(history.clone(), clock)),
+            history,
+            readiness: Arc::new(Readiness::new(database, redis, ingest.clone())),
+            ingest,
+            aggregate_cache,
             api_keys: Arc::default(),
-            redis: None,
             subscriptions: websocket::WsContext::new(Arc::default(), websocket::WsLimits::default()),
             guard: Arc::default(),
         }
+    }
+
+    /// A state with no data and no dependencies (an empty registry, a store and probes that
+    /// answer `unavailable`): enough to render the OpenAPI document without a running service.
+    #[must_use]
+    pub fn detached() -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
+        let registry = Arc::new(InstrumentRegistry::default());
+        let state = Arc::new(RealtimeState::default());
+        let store: Arc<dyn SignalStore> = Arc::new(crate::store::Unconnected);
+        let ingest = Arc::new(IngestTicks::new(
+            registry.clone(),
+            state.clone(),
+            store.clone(),
+            clock.clone(),
+        ));
+        Self::new(UseCaseParts {
+            ingest,
+            state,
+            registry,
+            store,
+            aggregate_cache: None,
+            database: Arc::new(application::readiness::Absent),
+            redis: None,
+            clock,
+        })
     }
 }
 

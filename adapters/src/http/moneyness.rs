@@ -204,7 +204,7 @@ impl MoneynessApi {
             ));
         }
         Ok(LevelOk::Ok(Json(RealtimeLevelGreeks {
-            meta: ChainMeta::new(&self.state, &r),
+            meta: ChainMeta::new(&r),
             level: wanted.to_string(),
             rights: out,
         })))
@@ -228,7 +228,7 @@ impl MoneynessApi {
         let r = read_chain(&self.state, &underlying.0, expiry.0)?;
         let atm = r.snapshot.analytics.atm_iv;
         Ok(AtmIvOk::Ok(Json(RealtimeAtmIv {
-            meta: ChainMeta::new(&self.state, &r),
+            meta: ChainMeta::new(&r),
             atm_iv: atm.map(|a| a.iv),
             lower_strike: atm.map(|a| a.lower_strike),
             upper_strike: atm.map(|a| a.upper_strike),
@@ -256,7 +256,7 @@ impl MoneynessApi {
         let f = r.snapshot.forward.value;
         let grid = a.atm_strike.zip(a.strike_step);
         Ok(SkewOk::Ok(Json(RealtimeSkew {
-            meta: ChainMeta::new(&self.state, &r),
+            meta: ChainMeta::new(&r),
             atm_iv: a.atm_iv.map(|x| x.iv),
             risk_reversal_25d: a.wing_25.map(|w| w.risk_reversal),
             butterfly_25d: a.wing_25.map(|w| w.butterfly),

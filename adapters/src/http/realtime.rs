@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use application::realtime::GreeksRead;
 use bytes::Bytes;
 use domain::instrument::InstrumentKey;
 use domain::ports::GreeksRecord;
@@ -62,8 +63,12 @@ impl RealtimeApi {
     }
 
     /// The answer for `record`: the kept one when it is still exact, else a fresh one (kept).
-    fn answer(&self, key: &InstrumentKey, record: GreeksRecord) -> SerializedJson<RealtimeGreeks> {
-        let stale = self.state.reads().is_stale(record.minute);
+    fn answer(&self, key: &InstrumentKey, read: GreeksRead) -> SerializedJson<RealtimeGreeks> {
+        let GreeksRead {
+            record,
+            stale,
+            conventions,
+        } = read;
         let kept = self
             .kept
             .read()
@@ -74,7 +79,7 @@ impl RealtimeApi {
             return SerializedJson::from_bytes(k.body.clone());
         }
         // The record carries the model, rate and time basis it was priced with.
-        let mut conventions = ConventionsOut::from(self.state.ingest.conventions());
+        let mut conventions = ConventionsOut::from(&conventions);
         conventions.model = record.model.as_str().to_owned();
         conventions.rate = record.rate;
         conventions.time_basis = record.time_basis.as_str().to_owned();
@@ -109,12 +114,7 @@ impl RealtimeApi {
         instrument_key: Path<String>,
     ) -> Result<GreeksOk, ReadFailure> {
         let key = key_param("instrument_key", &instrument_key.0)?;
-        let r = self
-            .state
-            .ingest
-            .state()
-            .greeks(&key)
-            .ok_or_else(|| ReadFailure::not_found("instrument_key", format!("no Greeks for {key} yet")))?;
+        let r = self.state.realtime.greeks(&key)?;
         Ok(GreeksOk::Ok(self.answer(&key, r)))
     }
 }

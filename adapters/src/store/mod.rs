@@ -8,6 +8,9 @@
 mod bulk;
 mod convert;
 pub mod entities;
+mod unconnected;
+
+pub use unconnected::Unconnected;
 
 use std::sync::Arc;
 
@@ -220,6 +223,13 @@ impl SeaStore {
     /// [`PortError::Unavailable`] when it does not.
     pub async fn ping(&self) -> Result<(), PortError> {
         self.db.ping().await.map_err(db_error)
+    }
+}
+
+#[async_trait::async_trait]
+impl domain::ports::HealthProbe for SeaStore {
+    async fn ping(&self) -> Result<(), PortError> {
+        SeaStore::ping(self).await
     }
 }
 

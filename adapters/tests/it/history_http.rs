@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use adapters::http::AppState;
 use adapters::store::SeaStore;
 use chrono::{DateTime, Duration, Utc};
 use domain::candles::Bar;
@@ -99,17 +98,7 @@ async fn harness(db: FreshDatabase) -> Harness {
     store.save_moneyness(&levels).await.unwrap();
     // Every historical read here goes through the in-process aggregate cache, as when served.
     let memory = MemoryAggregateCache::new(AggregateCacheConfig::default());
-    let ingest = pipeline_with(Arc::new(store.clone()), Some(Arc::new(memory)));
-    let clock = ingest.clock().clone();
-    let state = AppState {
-        ingest,
-        store,
-        clock,
-        api_keys: Arc::default(),
-        redis: None,
-        subscriptions: adapters::http::websocket::WsContext::new(Default::default(), Default::default()),
-        guard: Arc::default(),
-    };
+    let state = pipeline_with(Arc::new(store.clone()), Some(Arc::new(memory))).app_state(Arc::new(store));
     Harness {
         _db: db,
         client: crate::support::app(state),

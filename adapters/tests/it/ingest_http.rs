@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use adapters::http::{AppState, routes};
+use adapters::http::routes;
 use adapters::store::SeaStore;
 use chrono::{Duration, TimeZone, Utc};
 use domain::instrument::InstrumentKey;
@@ -25,21 +25,13 @@ struct Harness {
 async fn harness(db: FreshDatabase, api_keys: &[&str]) -> Harness {
     let store = SeaStore::connect(&db.url).await.unwrap();
     Migrator::up(store.connection(), None).await.unwrap();
-    let ingest = pipeline(Arc::new(store.clone()));
-    let clock = ingest.clock().clone();
-    let state = AppState {
-        ingest,
-        store: store.clone(),
-        clock,
-        api_keys: Arc::new(api_keys.iter().map(|s| (*s).to_owned()).collect()),
-        redis: None,
-        subscriptions: adapters::http::websocket::WsContext::new(Default::default(), Default::default()),
-        guard: Arc::new(adapters::http::guard::Guard::new(
-            Default::default(),
-            api_keys.iter().map(|s| (*s).to_owned()).collect(),
-            None,
-        )),
-    };
+    let mut state = pipeline(Arc::new(store.clone())).app_state(Arc::new(store.clone()));
+    state.api_keys = Arc::new(api_keys.iter().map(|s| (*s).to_owned()).collect());
+    state.guard = Arc::new(adapters::http::guard::Guard::new(
+        Default::default(),
+        api_keys.iter().map(|s| (*s).to_owned()).collect(),
+        None,
+    ));
     use poem::EndpointExt;
     Harness {
         _db: db,

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use adapters::http::AppState;
 use adapters::store::SeaStore;
-use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
+use application::ingest::IngestTicks;
+use application::market::{InstrumentRegistry, RealtimeState};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use domain::chain::Conventions;
 use domain::instrument::{FutureContract, InstrumentKey, LotSize, OptionContract, OptionRight, Strike};
@@ -54,65 +55,73 @@ async fn harness(db: FreshDatabase) -> Harness {
     Migrator::up(store.connection(), None).await.unwrap();
     let registry = InstrumentRegistry::default();
     let nifty = InstrumentKey::parse("NSE:NIFTY").unwrap();
-    registry.register_underlying(nifty.clone(), "NSE");
+    registry.register_underlying(nifty.clone(), "NSE").unwrap();
     for k in STRIKES {
         for right in [OptionRight::Call, OptionRight::Put] {
-            registry.register_option(
-                OptionContract {
-                    key: key(k, right),
-                    underlying: nifty.clone(),
-                    expiry: expiry(),
-                    strike: Strike::new(k).unwrap(),
-                    right,
-                    lot_size: LotSize::new(65).unwrap(),
-                    tick_size: 0.05,
-                },
-                "NSE",
-            );
+            registry
+                .register_option(
+                    OptionContract {
+                        key: key(k, right),
+                        underlying: nifty.clone(),
+                        expiry: expiry(),
+                        strike: Strike::new(k).unwrap(),
+                        right,
+                        lot_size: LotSize::new(65).unwrap(),
+                        tick_size: 0.05,
+                    },
+                    "NSE",
+                )
+                .unwrap();
         }
     }
     // A later monthly expiry with one strike and its future, never quoted.
     let march = Utc.with_ymd_and_hms(2026, 3, 31, 10, 0, 0).unwrap();
-    registry.register_option(
-        OptionContract {
-            key: InstrumentKey::parse("NSE:NIFTY-20260331-27000-CE").unwrap(),
-            underlying: nifty.clone(),
-            expiry: march,
-            strike: Strike::new(27_000.0).unwrap(),
-            right: OptionRight::Call,
-            lot_size: LotSize::new(65).unwrap(),
-            tick_size: 0.05,
-        },
-        "NSE",
-    );
-    registry.register_future(
-        FutureContract {
-            key: InstrumentKey::parse("NSE:NIFTY-20260331-FUT").unwrap(),
-            underlying: nifty.clone(),
-            expiry: march,
-            lot_size: LotSize::new(65).unwrap(),
-            tick_size: 0.1,
-        },
-        "NSE",
-    );
+    registry
+        .register_option(
+            OptionContract {
+                key: InstrumentKey::parse("NSE:NIFTY-20260331-27000-CE").unwrap(),
+                underlying: nifty.clone(),
+                expiry: march,
+                strike: Strike::new(27_000.0).unwrap(),
+                right: OptionRight::Call,
+                lot_size: LotSize::new(65).unwrap(),
+                tick_size: 0.05,
+            },
+            "NSE",
+        )
+        .unwrap();
+    registry
+        .register_future(
+            FutureContract {
+                key: InstrumentKey::parse("NSE:NIFTY-20260331-FUT").unwrap(),
+                underlying: nifty.clone(),
+                expiry: march,
+                lot_size: LotSize::new(65).unwrap(),
+                tick_size: 0.1,
+            },
+            "NSE",
+        )
+        .unwrap();
     let manual = Arc::new(ManualClock::new(now()));
     let clock: Arc<dyn Clock> = manual.clone();
+    let registry = Arc::new(registry);
+    let realtime = Arc::new(RealtimeState::default());
     let ingest = Arc::new(IngestTicks::new(
-        Arc::new(registry),
-        Arc::new(RealtimeState::default()),
+        registry.clone(),
+        realtime.clone(),
         Arc::new(store.clone()),
         clock.clone(),
-        Conventions::DEFAULT,
     ));
-    let state = AppState {
+    let state = AppState::new(adapters::http::UseCaseParts {
         ingest: ingest.clone(),
-        store,
-        clock,
-        api_keys: Arc::default(),
+        state: realtime,
+        registry,
+        store: Arc::new(store.clone()),
+        aggregate_cache: None,
+        database: Arc::new(store),
         redis: None,
-        subscriptions: adapters::http::websocket::WsContext::new(Default::default(), Default::default()),
-        guard: Arc::default(),
-    };
+        clock,
+    });
     Harness {
         _db: db,
         clock: manual,

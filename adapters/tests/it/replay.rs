@@ -8,7 +8,8 @@ use std::sync::Arc;
 use adapters::replay::{ReplayBatch, nse_chain};
 use adapters::store::SeaStore;
 use adapters::store::entities::{candle, greeks, moneyness};
-use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
+use application::ingest::IngestTicks;
+use application::market::{InstrumentRegistry, MarketEntry, Markets, RealtimeState};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use domain::chain::Conventions;
 use domain::instrument::{Market, OptionRight};
@@ -37,7 +38,10 @@ async fn replay(batches: &[ReplayBatch], conventions: Conventions) -> HashMap<(S
     let db = FreshDatabase::sqlite();
     let store = SeaStore::connect(&db.url).await.unwrap();
     Migrator::up(store.connection(), None).await.unwrap();
-    let registry = Arc::new(InstrumentRegistry::default());
+    let registry = Arc::new(InstrumentRegistry::new(Markets::new([MarketEntry {
+        market: Market::nse(),
+        conventions,
+    }])));
     let now = DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z")
         .unwrap()
         .with_timezone(&Utc);
@@ -46,12 +50,11 @@ async fn replay(batches: &[ReplayBatch], conventions: Conventions) -> HashMap<(S
         Arc::new(RealtimeState::default()),
         Arc::new(store.clone()),
         Arc::new(ManualClock::new(now)),
-        conventions,
     );
     for (i, b) in batches.iter().enumerate() {
-        registry.register_underlying(b.underlying.clone(), &b.market);
+        registry.register_underlying(b.underlying.clone(), &b.market).unwrap();
         for c in &b.contracts {
-            registry.register_option(c.clone(), &b.market);
+            registry.register_option(c.clone(), &b.market).unwrap();
         }
         let report = ingest.execute(&b.ticks).await.unwrap();
         assert!(
@@ -247,12 +250,11 @@ async fn a_bulk_load_stores_what_batch_by_batch_ingest_stores() {
             Arc::new(RealtimeState::default()),
             Arc::new(store.clone()),
             Arc::new(ManualClock::new(now)),
-            Conventions::DEFAULT,
         );
         for b in batches {
-            registry.register_underlying(b.underlying.clone(), &b.market);
+            registry.register_underlying(b.underlying.clone(), &b.market).unwrap();
             for c in &b.contracts {
-                registry.register_option(c.clone(), &b.market);
+                registry.register_option(c.clone(), &b.market).unwrap();
             }
         }
         let mut accepted = 0;

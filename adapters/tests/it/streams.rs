@@ -130,7 +130,7 @@ async fn entries_are_stored_then_acknowledged_and_bad_rows_are_dead_lettered() {
     .await;
     add(&mut conn, &cfg.stream, "quotes", "[]".into()).await;
 
-    let consumer = StreamConsumer::new(cfg.clone(), pipeline(Arc::new(store.clone()))).unwrap();
+    let consumer = StreamConsumer::new(cfg.clone(), pipeline(Arc::new(store.clone())).ingest).unwrap();
     let probe = store.clone();
     run_until(consumer, || {
         let probe = probe.clone();
@@ -183,7 +183,7 @@ async fn nothing_is_acknowledged_while_the_store_fails() {
     for m in 0..3 {
         add(&mut conn, &cfg.stream, "ticks", tick(m, 25_900.0).to_string()).await;
     }
-    let consumer = StreamConsumer::new(cfg.clone(), pipeline(store)).unwrap();
+    let consumer = StreamConsumer::new(cfg.clone(), pipeline(store).ingest).unwrap();
     let started = Instant::now();
     let probe_cfg = cfg.clone();
     run_until(consumer, || {
@@ -227,7 +227,7 @@ async fn a_crashed_consumers_pending_entries_are_claimed_and_ingested() {
     let _: redis::streams::StreamReadReply = conn.xread_options(&[&cfg.stream], &[">"], &opts).await.unwrap();
     assert_eq!(pending(&mut conn, &cfg).await, 5);
 
-    let consumer = StreamConsumer::new(cfg.clone(), pipeline(Arc::new(store.clone()))).unwrap();
+    let consumer = StreamConsumer::new(cfg.clone(), pipeline(Arc::new(store.clone())).ingest).unwrap();
     let (probe, probe_cfg) = (store.clone(), cfg.clone());
     run_until(consumer, || {
         let (probe, cfg) = (probe.clone(), probe_cfg.clone());

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use application::ingest::{IngestTicks, InstrumentRegistry, RealtimeState};
+use application::ingest::IngestTicks;
+use application::market::{InstrumentRegistry, RealtimeState};
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use domain::chain::Conventions;
 use domain::instrument::{InstrumentKey, LotSize, OptionContract, OptionRight, Strike};
 use domain::ports::{AggregateCache, Clock, ManualClock, SignalPublisher, SignalStore};
 
@@ -22,13 +22,45 @@ pub fn ts(minutes: i64) -> String {
 /// The one option contract the pipeline knows besides the index.
 pub const CALL: &str = "NSE:NIFTY-20260224-26000-CE";
 
+/// An ingest pipeline and the parts it was built from, so a test can read what it wrote.
+pub struct Pipeline {
+    /// The use case.
+    pub ingest: Arc<IngestTicks>,
+    /// The instruments it knows (NIFTY and [`CALL`]).
+    pub registry: Arc<InstrumentRegistry>,
+    /// The realtime state it keeps.
+    pub state: Arc<RealtimeState>,
+    /// Its clock, at [`now`].
+    pub clock: Arc<dyn Clock>,
+    /// Its store.
+    pub store: Arc<dyn SignalStore>,
+    /// The aggregate cache it tells about late bars.
+    pub aggregates: Option<Arc<dyn AggregateCache>>,
+}
+
+impl Pipeline {
+    /// The HTTP state over this pipeline (`database` answers readiness).
+    pub fn app_state(&self, database: Arc<dyn domain::ports::HealthProbe>) -> adapters::http::AppState {
+        adapters::http::AppState::new(adapters::http::UseCaseParts {
+            ingest: self.ingest.clone(),
+            state: self.state.clone(),
+            registry: self.registry.clone(),
+            store: self.store.clone(),
+            aggregate_cache: self.aggregates.clone(),
+            database,
+            redis: None,
+            clock: self.clock.clone(),
+        })
+    }
+}
+
 /// An ingest pipeline over `store` with the default conventions and the clock at [`now`].
-pub fn pipeline(store: Arc<dyn SignalStore>) -> Arc<IngestTicks> {
+pub fn pipeline(store: Arc<dyn SignalStore>) -> Pipeline {
     pipeline_with(store, None)
 }
 
 /// [`pipeline`] with an in-process aggregate cache.
-pub fn pipeline_with(store: Arc<dyn SignalStore>, aggregates: Option<Arc<dyn AggregateCache>>) -> Arc<IngestTicks> {
+pub fn pipeline_with(store: Arc<dyn SignalStore>, aggregates: Option<Arc<dyn AggregateCache>>) -> Pipeline {
     pipeline_publishing(store, aggregates, None)
 }
 
@@ -37,33 +69,41 @@ pub fn pipeline_publishing(
     store: Arc<dyn SignalStore>,
     aggregates: Option<Arc<dyn AggregateCache>>,
     publisher: Option<Arc<dyn SignalPublisher>>,
-) -> Arc<IngestTicks> {
+) -> Pipeline {
     let registry = InstrumentRegistry::default();
-    registry.register_underlying(InstrumentKey::parse("NSE:NIFTY").unwrap(), "NSE");
-    registry.register_option(
-        OptionContract {
-            key: InstrumentKey::parse(CALL).unwrap(),
-            underlying: InstrumentKey::parse("NSE:NIFTY").unwrap(),
-            expiry: Utc.with_ymd_and_hms(2026, 2, 24, 10, 0, 0).unwrap(),
-            strike: Strike::new(26_000.0).unwrap(),
-            right: OptionRight::Call,
-            lot_size: LotSize::new(65).unwrap(),
-            tick_size: 0.05,
-        },
-        "NSE",
-    );
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
-    Arc::new(
-        IngestTicks::new(
-            Arc::new(registry),
-            Arc::new(RealtimeState::default()),
-            store,
-            clock,
-            Conventions::DEFAULT,
+    registry
+        .register_underlying(InstrumentKey::parse("NSE:NIFTY").unwrap(), "NSE")
+        .unwrap();
+    registry
+        .register_option(
+            OptionContract {
+                key: InstrumentKey::parse(CALL).unwrap(),
+                underlying: InstrumentKey::parse("NSE:NIFTY").unwrap(),
+                expiry: Utc.with_ymd_and_hms(2026, 2, 24, 10, 0, 0).unwrap(),
+                strike: Strike::new(26_000.0).unwrap(),
+                right: OptionRight::Call,
+                lot_size: LotSize::new(65).unwrap(),
+                tick_size: 0.05,
+            },
+            "NSE",
         )
-        .with_aggregate_cache(aggregates)
-        .with_publisher(publisher),
-    )
+        .unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
+    let registry = Arc::new(registry);
+    let state = Arc::new(RealtimeState::default());
+    let ingest = Arc::new(
+        IngestTicks::new(registry.clone(), state.clone(), store.clone(), clock.clone())
+            .with_aggregate_cache(aggregates.clone())
+            .with_publisher(publisher),
+    );
+    Pipeline {
+        ingest,
+        registry,
+        state,
+        clock,
+        store,
+        aggregates,
+    }
 }
 
 /// The whole HTTP app in process (poem's test client).

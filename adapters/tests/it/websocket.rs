@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use adapters::fanout::{InProcessFanout, RedisFanout};
 use adapters::http::listener::NoDelayAcceptor;
+use adapters::http::routes;
 use adapters::http::websocket::{WsContext, WsLimits};
-use adapters::http::{AppState, routes};
 use adapters::store::SeaStore;
 use application::history::HistoryReads;
 use application::ingest::IngestTicks;
@@ -32,6 +32,7 @@ struct Server {
     ws: WsContext,
     derived: Arc<DerivedFeeds>,
     ingest: Arc<IngestTicks>,
+    registry: Arc<application::market::InstrumentRegistry>,
     url: String,
 }
 
@@ -102,28 +103,22 @@ async fn serve_ctx(
 ) -> Server {
     let store = SeaStore::connect(url).await.unwrap();
     Migrator::up(store.connection(), None).await.unwrap();
-    let ingest = pipeline_publishing(Arc::new(store.clone()), None, Some(fanout));
+    let pipeline = pipeline_publishing(Arc::new(store.clone()), None, Some(fanout));
     let derived = Arc::new(DerivedFeeds::new(
         hub.clone(),
         HistoryReads::new(
             Arc::new(store.clone()),
-            ingest.registry().clone(),
-            ingest.clock().clone(),
+            pipeline.registry.clone(),
+            pipeline.clock.clone(),
         ),
-        ingest.clock().clone(),
+        pipeline.clock.clone(),
     ));
-    let state = AppState {
-        ingest: ingest.clone(),
-        store,
-        clock: ingest.clock().clone(),
-        api_keys: Arc::default(),
-        redis: None,
-        subscriptions: WsContext::new(hub, limits)
-            .with_tokens(&tokens.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>())
-            .with_snapshots(Some(ingest.state().clone() as Arc<dyn SnapshotSource>))
-            .with_derived(Some(derived.clone())),
-        guard: Arc::default(),
-    };
+    let mut state = pipeline.app_state(Arc::new(store));
+    state.subscriptions = WsContext::new(hub, limits)
+        .with_tokens(&tokens.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>())
+        .with_snapshots(Some(pipeline.state.clone() as Arc<dyn SnapshotSource>))
+        .with_derived(Some(derived.clone()));
+    let ingest = pipeline.ingest.clone();
     let ws = state.subscriptions.clone();
     let acceptor = NoDelayAcceptor::bind("127.0.0.1:0")
         .await
@@ -136,6 +131,7 @@ async fn serve_ctx(
         ws,
         derived,
         ingest,
+        registry: pipeline.registry.clone(),
         url,
     }
 }
@@ -548,18 +544,20 @@ async fn minute_snapshots_publish_chain_atm_iv_and_moneyness_topics() {
     let strikes = [25_900.0, 26_000.0, 26_100.0];
     for k in strikes {
         for r in [OptionRight::Call, OptionRight::Put] {
-            s.ingest.registry().register_option(
-                OptionContract {
-                    key: key(k, r),
-                    underlying: nifty.clone(),
-                    expiry: Utc.with_ymd_and_hms(2026, 2, 24, 10, 0, 0).unwrap(),
-                    strike: Strike::new(k).unwrap(),
-                    right: r,
-                    lot_size: LotSize::new(65).unwrap(),
-                    tick_size: 0.05,
-                },
-                "NSE",
-            );
+            s.registry
+                .register_option(
+                    OptionContract {
+                        key: key(k, r),
+                        underlying: nifty.clone(),
+                        expiry: Utc.with_ymd_and_hms(2026, 2, 24, 10, 0, 0).unwrap(),
+                        strike: Strike::new(k).unwrap(),
+                        right: r,
+                        lot_size: LotSize::new(65).unwrap(),
+                        tick_size: 0.05,
+                    },
+                    "NSE",
+                )
+                .unwrap();
         }
     }
     let (atm, level, chain) = (

@@ -5,8 +5,8 @@ use domain::candles::Bar;
 use domain::market_data::{MAX_FUTURE_SKEW_SECS, within_calendar};
 use domain::ports::{InstrumentCandle, PortError};
 
-use super::registry::{InstrumentKind, InstrumentRegistry};
 use super::ticks::{IngestReport, IngestTicks, RowRejection};
+use crate::market::InstrumentKind;
 
 fn check(b: &Bar) -> Result<(), (&'static str, String)> {
     for (field, v) in [("open", b.open), ("high", b.high), ("low", b.low), ("close", b.close)] {
@@ -42,7 +42,7 @@ impl IngestTicks {
     /// # Errors
     /// [`PortError`] when the store fails; then nothing of the batch is reported accepted.
     pub async fn execute_candles(&self, candles: &[InstrumentCandle]) -> Result<IngestReport, PortError> {
-        let now = self.clock().now();
+        let now = self.clock.now();
         let mut report = IngestReport::default();
         let mut ok = Vec::with_capacity(candles.len());
         for (i, c) in candles.iter().enumerate() {
@@ -51,7 +51,7 @@ impl IngestTicks {
                 field: field.to_owned(),
                 reason,
             };
-            let Some(reg) = self.registry().get(&c.key) else {
+            let Some(reg) = self.registry.get(&c.key) else {
                 report
                     .rejected
                     .push(reject("key", format!("unknown instrument {}", c.key)));
@@ -61,7 +61,7 @@ impl IngestTicks {
                 report.rejected.push(reject(field, reason));
                 continue;
             }
-            if let Err(e) = self.sanity().check(
+            if let Err(e) = self.sanity.check(
                 &[
                     ("open", Some(c.bar.open)),
                     ("high", Some(c.bar.high)),
@@ -73,8 +73,8 @@ impl IngestTicks {
                 report.rejected.push(reject(&e.field, e.reason));
                 continue;
             }
-            let market = InstrumentRegistry::market_of(&reg);
-            if let Err(e) = within_calendar("start", c.bar.start, &market) {
+            let market = reg.market();
+            if let Err(e) = within_calendar("start", c.bar.start, market) {
                 report.rejected.push(reject(&e.field, e.reason));
                 continue;
             }
@@ -93,7 +93,7 @@ impl IngestTicks {
                 continue;
             }
             if reg.kind == InstrumentKind::Underlying {
-                self.state()
+                self.state
                     .set_spot(&c.key, c.bar.start + chrono::Duration::minutes(1), c.bar.close);
             }
             ok.push(InstrumentCandle {

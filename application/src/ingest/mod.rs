@@ -4,7 +4,7 @@
 //! feed). A batch is validated row by row; accepted rows update the minute bars; every option
 //! touched by the batch is priced against the state after the whole batch (so a snapshot's
 //! put–call parity sees all its quotes), the latest values go to the in-memory
-//! [`RealtimeState`] and out to subscribers; then the bars are stored before the call returns
+//! [`crate::market::RealtimeState`] and out to subscribers; then the bars are stored before the call returns
 //! (durable). Minute snapshots of Greeks and moneyness aggregates are written in batches by
 //! [`IngestTicks::flush`], from a bounded backlog (`backlog.rs`): a full backlog refuses new
 //! batches ([`domain::ports::PortError::Overloaded`]) rather than dropping anything.
@@ -19,11 +19,7 @@ mod backlog;
 mod candles;
 mod moneyness;
 mod pricing;
-mod registry;
-mod state;
 mod ticks;
 
 pub use backlog::{BacklogStatus, SnapshotTable};
-pub use registry::{InstrumentKind, InstrumentRegistry, RegisteredInstrument};
-pub use state::{ChainSnapshot, ExpiryState, QuoteState, RealtimeState};
 pub use ticks::{BulkWrite, IngestReport, IngestTicks, RowRejection};

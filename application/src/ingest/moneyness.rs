@@ -7,7 +7,7 @@ use domain::instrument::{InstrumentKey, OptionRight};
 use domain::moneyness::{MoneynessLevel, aggregate_by_group};
 use domain::ports::MoneynessRecord;
 
-use super::state::ExpiryState;
+use crate::market::ExpiryState;
 
 /// Evaluates the chain and turns it into one record per (right, level), groups included.
 #[allow(clippy::too_many_arguments)] // one call site; the arguments are the expiry's state, named

@@ -8,7 +8,7 @@ use domain::instrument::{Market, OptionContract, OptionRight};
 use domain::ports::GreeksRecord;
 use domain::pricing::{OptionInputs, PricingModel, implied_volatility, price_and_greeks};
 
-use super::state::{ExpiryState, QuoteState};
+use crate::market::{ExpiryState, QuoteState};
 
 /// Start of the minute containing `t`.
 pub(super) fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {

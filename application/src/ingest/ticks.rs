@@ -20,8 +20,7 @@ use domain::subscriptions::Topic;
 use super::backlog::{BacklogStatus, SnapshotBacklog, SnapshotTable};
 use super::moneyness::chain_records;
 use super::pricing::{expiry_forward, minute_of, price_option};
-use super::registry::{InstrumentKind, InstrumentRegistry};
-use super::state::{ChainSnapshot, ExpiryKey, QuoteState, RealtimeState};
+use crate::market::{ChainSnapshot, ExpiryKey, InstrumentKind, InstrumentRegistry, QuoteState, RealtimeState};
 
 /// One rejected row of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,14 +62,13 @@ type OpenMinute = (Forward, f64, DateTime<Utc>);
 
 /// The ingest pipeline for ticks.
 pub struct IngestTicks {
-    registry: Arc<InstrumentRegistry>,
-    state: Arc<RealtimeState>,
+    pub(super) registry: Arc<InstrumentRegistry>,
+    pub(super) state: Arc<RealtimeState>,
     store: Arc<dyn SignalStore>,
-    clock: Arc<dyn Clock>,
-    conventions: Conventions,
+    pub(super) clock: Arc<dyn Clock>,
     builders: Mutex<HashMap<InstrumentKey, MinuteBarBuilder>>,
     /// Ceilings of prices and quantities.
-    sanity: Sanity,
+    pub(super) sanity: Sanity,
     /// Greeks and moneyness snapshots waiting for the next flush, one per key.
     backlog: SnapshotBacklog,
     /// Expiries priced since the last flush: their forward, time to expiry and latest minute.
@@ -111,14 +109,12 @@ impl IngestTicks {
         state: Arc<RealtimeState>,
         store: Arc<dyn SignalStore>,
         clock: Arc<dyn Clock>,
-        conventions: Conventions,
     ) -> Self {
         Self {
             registry,
             state,
             store,
             clock,
-            conventions,
             builders: Mutex::default(),
             sanity: Sanity::default(),
             backlog: SnapshotBacklog::default(),
@@ -153,12 +149,6 @@ impl IngestTicks {
         self
     }
 
-    /// The ceilings of prices and quantities in force.
-    #[must_use]
-    pub fn sanity(&self) -> &Sanity {
-        &self.sanity
-    }
-
     /// The snapshots waiting to be written and how their writing goes (for readiness).
     #[must_use]
     pub fn backlog(&self) -> BacklogStatus {
@@ -171,12 +161,6 @@ impl IngestTicks {
     pub fn with_aggregate_cache(mut self, cache: Option<Arc<dyn AggregateCache>>) -> Self {
         self.aggregates = cache;
         self
-    }
-
-    /// The in-process aggregate cache, when there is one.
-    #[must_use]
-    pub fn aggregate_cache(&self) -> Option<&Arc<dyn AggregateCache>> {
-        self.aggregates.as_ref()
     }
 
     /// Writes 1-minute bars (durable on return), then drops the cached closed days they changed.
@@ -193,28 +177,10 @@ impl IngestTicks {
         Ok(())
     }
 
-    /// The in-memory state.
-    #[must_use]
-    pub fn state(&self) -> &Arc<RealtimeState> {
-        &self.state
-    }
-
-    /// The pricing conventions of this pipeline.
-    #[must_use]
-    pub fn conventions(&self) -> &Conventions {
-        &self.conventions
-    }
-
-    /// The clock the pipeline judges timestamps by.
-    #[must_use]
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
-    }
-
-    /// The instruments this pipeline accepts.
-    #[must_use]
-    pub fn registry(&self) -> &Arc<InstrumentRegistry> {
-        &self.registry
+    /// The conventions of an underlying's market (`None` for an unregistered underlying,
+    /// whose options cannot have been accepted either).
+    fn conventions_of(&self, underlying: &InstrumentKey) -> Option<Conventions> {
+        self.registry.get(underlying).map(|r| *r.conventions())
     }
 
     /// Snapshots (Greeks and moneyness) waiting for [`Self::flush`].
@@ -318,8 +284,8 @@ impl IngestTicks {
                         .push(rejection(i, "key", format!("unknown instrument {}", t.key)));
                     continue;
                 };
-                let market = InstrumentRegistry::market_of(&reg);
-                if let Err(e) = t.validate(now, &market).and_then(|()| self.sanity.check_tick(t)) {
+                let market = reg.market();
+                if let Err(e) = t.validate(now, market).and_then(|()| self.sanity.check_tick(t)) {
                     report.rejected.push(rejection(i, &e.field, e.reason));
                     continue;
                 }
@@ -390,7 +356,7 @@ impl IngestTicks {
                 .iter()
                 .filter(|t| !builders.contains_key(&t.key))
                 .filter_map(|t| {
-                    let market = InstrumentRegistry::market_of(&self.registry.get(&t.key)?);
+                    let market = self.registry.get(&t.key)?.market().clone();
                     let day = market.session_containing(t.ts)?;
                     Some((
                         t.key.clone(),
@@ -425,18 +391,18 @@ impl IngestTicks {
     /// Prices the options of a batch; returns the Greeks updates for subscribers (none without a
     /// publisher).
     fn price(&self, ticks: &[Tick], priced: &[usize], touched: &HashSet<(InstrumentKey, NaiveDate)>) -> Vec<Outgoing> {
-        let c = &self.conventions;
         let mut forwards = HashMap::new();
         for (u, e) in touched {
+            // The underlying's market decides how its expiries are priced.
+            let Some(c) = self.conventions_of(u) else { continue };
+            let c = &c;
             let spot = self.state.spot(u).map(|(_, s)| s);
             let st = self.state.expiry(u, *e);
             let latest = st.quotes.values().max_by_key(|(_, _, q)| q.ts);
             let contract = latest.and_then(|(k, _, _)| self.registry.get(k));
             let t = match (latest, contract) {
                 (Some((_, _, q)), Some(reg)) => match &reg.kind {
-                    InstrumentKind::Option(oc) => {
-                        time_to_expiry(c.time_basis, q.ts, oc.expiry, &InstrumentRegistry::market_of(&reg))
-                    }
+                    InstrumentKind::Option(oc) => time_to_expiry(c.time_basis, q.ts, oc.expiry, reg.market()),
                     InstrumentKind::Underlying | InstrumentKind::Future(_) => 0.0,
                 },
                 _ => 0.0,
@@ -457,7 +423,7 @@ impl IngestTicks {
             let InstrumentKind::Option(contract) = &reg.kind else {
                 continue;
             };
-            let market = InstrumentRegistry::market_of(&reg);
+            let market = reg.market();
             let expiry = market.local_date(contract.expiry);
             let spot = self.state.spot(&contract.underlying).map(|(_, s)| s);
             let forward = forwards.get(&(contract.underlying.clone(), expiry)).copied().flatten();
@@ -469,7 +435,7 @@ impl IngestTicks {
                 volume: t.volume.unwrap_or(0.0),
                 oi: t.oi.unwrap_or(0.0),
             };
-            if let Some(r) = price_option(c, contract, &market, t.ts, spot, forward, &quote) {
+            if let Some(r) = price_option(reg.conventions(), contract, market, t.ts, spot, forward, &quote) {
                 out.push(r);
             }
         }
@@ -557,7 +523,10 @@ impl IngestTicks {
         for ((u, e), (forward, t, minute)) in expiries {
             let spot = self.state.spot(&u).map(|(_, s)| s);
             let state = self.state.expiry(&u, e);
-            let (analytics, recs) = chain_records(&self.conventions, &u, e, minute, &state, spot, forward, t);
+            let Some(conventions) = self.conventions_of(&u) else {
+                continue;
+            };
+            let (analytics, recs) = chain_records(&conventions, &u, e, minute, &state, spot, forward, t);
             let snapshot = ChainSnapshot {
                 minute,
                 forward,
@@ -724,7 +693,7 @@ impl IngestTicks {
         for t in ticks {
             let Some(reg) = self.registry.get(&t.key) else { continue };
             let InstrumentKind::Option(c) = &reg.kind else { continue };
-            let e = InstrumentRegistry::market_of(&reg).local_date(c.expiry);
+            let e = reg.market().local_date(c.expiry);
             let m = minute_of(t.ts);
             first_minute
                 .entry((c.underlying.clone(), e))

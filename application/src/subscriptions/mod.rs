@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use domain::ports::{SignalEvent, TopicUpdate, UpdateSink};
 use domain::subscriptions::{Recorded, Resume, Topic, TopicHistory};
 
-use crate::ingest::RealtimeState;
+use crate::market::RealtimeState;
 
 pub mod derived;
 

@@ -49,7 +49,7 @@ async fn a_failing_table_keeps_its_snapshots_a_full_backlog_refuses_and_recovery
             Ok(())
         });
     }
-    let ingest = pipeline_on(store).with_backlog_limit(6);
+    let ingest = pipeline_on(store).0.with_backlog_limit(6);
 
     // The moneyness table fails: the Greeks snapshots are written all the same.
     ingest.execute(&options(t0())).await.unwrap();

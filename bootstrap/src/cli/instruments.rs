@@ -14,7 +14,7 @@ use clap::Args;
 use domain::instrument::{InstrumentKey, Market};
 use domain::ports::InstrumentSource;
 
-use crate::settings::Settings;
+use crate::settings::{Settings, SourceKind};
 
 /// Prints `key,underlying,expiry,strike,right,lot_size,tick_size` (expiry as an RFC 3339 instant).
 #[derive(Debug, Args)]
@@ -62,18 +62,17 @@ pub async fn run(args: InstrumentsArgs, settings: &Settings) -> Result<(), Box<d
             Duration::from_millis(args.timeout_ms),
             resilience(settings),
         )),
-        (None, None) => match cfg.source.as_str() {
-            "file" => Arc::new(contract_master::read(
+        (None, None) => match cfg.source {
+            SourceKind::File => Arc::new(contract_master::read(
                 std::fs::File::open(&cfg.contract_master)?,
                 &market,
             )?),
-            "http" => Arc::new(HttpInstrumentSource::new(
+            SourceKind::Http => Arc::new(HttpInstrumentSource::new(
                 cfg.service_url.parse()?,
                 Duration::from_millis(cfg.timeout_ms),
                 resilience(settings),
             )),
-            "builtin" => Arc::new(BuiltinCatalogue::new(Arc::new(SystemClock))),
-            other => return Err(format!("instruments.source '{other}' is not one of builtin, file, http").into()),
+            SourceKind::Builtin => Arc::new(BuiltinCatalogue::new(Arc::new(SystemClock))),
         },
     };
     let underlyings = source.underlyings().await?;

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use adapters::clock::SystemClock;
 use adapters::replay::{candles, nse_chain, nse_chain_raw};
 use adapters::store::SeaStore;
-use application::ingest::{BulkWrite, IngestTicks, InstrumentRegistry, RealtimeState};
+use application::ingest::{BulkWrite, IngestTicks};
+use application::market::{InstrumentRegistry, RealtimeState};
 use clap::{Args, ValueEnum};
 use domain::instrument::OptionContract;
 use domain::ports::{PortError, SignalStore};
@@ -69,9 +70,9 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> Result<(), Box<dyn st
     if !(args.speed.is_finite() && args.speed >= 0.0) {
         return Err(format!("--speed {}: must be a number ≥ 0", args.speed).into());
     }
-    let conventions = settings.conventions_with("NSE", args.conventions.as_deref())?;
+    let markets = settings.markets_with(args.conventions.as_deref())?;
     if let ReplayFormat::Candles = args.format {
-        return replay_candles(&args, settings, conventions).await;
+        return replay_candles(&args, settings, markets).await;
     }
     let batches = match args.format {
         ReplayFormat::NseChain => nse_chain::read(std::fs::File::open(&args.file)?)?,
@@ -84,13 +85,12 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> Result<(), Box<dyn st
     let db = args.db.connect(settings).await?;
     Migrator::up(&db, None).await?;
     let store = Arc::new(SeaStore::new(db));
-    let registry = Arc::new(InstrumentRegistry::default());
+    let registry = Arc::new(InstrumentRegistry::new(markets));
     let ingest = Arc::new(IngestTicks::new(
         registry.clone(),
         Arc::new(RealtimeState::default()),
         store.clone(),
         Arc::new(SystemClock),
-        conventions,
     ));
 
     let bar = ProgressBar::new(batches.len() as u64);
@@ -124,9 +124,9 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> Result<(), Box<dyn st
         prev = chunk.last().map(|b| b.ts).filter(|_| args.speed > 0.0);
         let mut contracts = Vec::new();
         for b in chunk {
-            registry.register_underlying(b.underlying.clone(), &b.market);
+            registry.register_underlying(b.underlying.clone(), &b.market)?;
             for c in b.contracts.iter().filter(|c| registry.get(&c.key).is_none()) {
-                registry.register_option(c.clone(), &b.market);
+                registry.register_option(c.clone(), &b.market)?;
                 contracts.push((c.clone(), b.market.clone()));
             }
         }
@@ -165,11 +165,16 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> Result<(), Box<dyn st
     snapshots += ingest.flush().await?;
     bar.finish();
     let secs = started.elapsed().as_secs_f64();
+    let codes: std::collections::BTreeSet<&str> = batches.iter().map(|b| b.market.as_str()).collect();
+    let conventions: Vec<String> = codes
+        .iter()
+        .filter_map(|c| registry.markets().get(c).map(|m| format!("{c} {:?}", m.conventions)))
+        .collect();
     println!(
-        "replayed {} snapshots: {accepted} ticks accepted, {rejected} rejected, {snapshots} Greeks snapshots stored in {secs:.2} s ({:.0} ticks/s); conventions {:?}",
+        "replayed {} snapshots: {accepted} ticks accepted, {rejected} rejected, {snapshots} Greeks snapshots stored in {secs:.2} s ({:.0} ticks/s); conventions {}",
         batches.len(),
         accepted as f64 / secs.max(1e-9),
-        conventions
+        conventions.join("; ")
     );
     Ok(())
 }
@@ -212,7 +217,7 @@ async fn write_in_order(
 async fn replay_candles(
     args: &ReplayArgs,
     settings: &Settings,
-    conventions: domain::chain::Conventions,
+    markets: application::market::Markets,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let labels = match args.labels {
         LabelArg::End => candles::BarLabel::End,
@@ -222,10 +227,14 @@ async fn replay_candles(
     let db = args.db.connect(settings).await?;
     Migrator::up(&db, None).await?;
     let store = Arc::new(SeaStore::new(db));
-    let registry = Arc::new(InstrumentRegistry::default());
+    let registry = Arc::new(InstrumentRegistry::new(markets));
     for c in &rows {
         if registry.get(&c.key).is_none() {
-            registry.register_underlying(c.key.clone(), "NSE");
+            // A candle file names instruments by key; its exchange prefix is the market.
+            let market = c.key.as_str().split(':').next().unwrap_or_default();
+            registry
+                .register_underlying(c.key.clone(), market)
+                .map_err(|e| format!("{}: {e}", c.key))?;
         }
     }
     let ingest = IngestTicks::new(
@@ -233,7 +242,6 @@ async fn replay_candles(
         Arc::new(RealtimeState::default()),
         store,
         Arc::new(SystemClock),
-        conventions,
     );
     let bar = ProgressBar::new(rows.len() as u64);
     let started = Instant::now();

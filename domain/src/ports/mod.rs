@@ -8,6 +8,7 @@ mod cache;
 mod clock;
 mod error;
 mod instruments;
+mod probe;
 mod publisher;
 mod records;
 mod store;
@@ -18,6 +19,7 @@ pub use cache::{MappingSource, SignalCache};
 pub use clock::{Clock, ManualClock};
 pub use error::PortError;
 pub use instruments::InstrumentSource;
+pub use probe::HealthProbe;
 pub use publisher::{Outgoing, SignalEvent, SignalPublisher, TopicUpdate, UpdateSink};
 pub use records::{ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, TimeRange};
 pub use store::SignalStore;
@@ -30,6 +32,8 @@ pub use cache::{MockMappingSource, MockSignalCache};
 pub use clock::MockClock;
 #[cfg(any(test, feature = "mocks"))]
 pub use instruments::MockInstrumentSource;
+#[cfg(any(test, feature = "mocks"))]
+pub use probe::MockHealthProbe;
 #[cfg(any(test, feature = "mocks"))]
 pub use publisher::{MockSignalPublisher, MockUpdateSink};
 #[cfg(any(test, feature = "mocks"))]

@@ -1,0 +1,212 @@
+//! The instruments ingest accepts: underlyings, futures and option contracts, by key, each with
+//! its market (calendar and conventions) from [`Markets`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use domain::chain::Conventions;
+use domain::instrument::{FutureContract, InstrumentKey, Market, OptionContract};
+use domain::ports::{InstrumentSource, PortError};
+
+use super::markets::{MarketEntry, Markets};
+
+/// What an instrument is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InstrumentKind {
+    /// An underlying (index or stock): its ticks give the spot.
+    Underlying,
+    /// An option contract.
+    Option(OptionContract),
+    /// A futures contract: its price is the forward of the options expiring with it.
+    Future(FutureContract),
+}
+
+/// A known instrument and its market.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisteredInstrument {
+    /// What it is.
+    pub kind: InstrumentKind,
+    /// Its market: calendar and conventions (shared, never copied per tick).
+    pub market: Arc<MarketEntry>,
+}
+
+impl RegisteredInstrument {
+    /// The instrument's market calendar.
+    #[must_use]
+    pub fn market(&self) -> &Market {
+        &self.market.market
+    }
+
+    /// The conventions its market prices options with.
+    #[must_use]
+    pub fn conventions(&self) -> &Conventions {
+        &self.market.conventions
+    }
+
+    /// The market code.
+    #[must_use]
+    pub fn market_code(&self) -> &str {
+        self.market.market.code()
+    }
+}
+
+/// Known instruments; filled from the catalogue and by replays that meet new contracts.
+#[derive(Debug, Default)]
+pub struct InstrumentRegistry {
+    markets: Markets,
+    by_key: RwLock<HashMap<InstrumentKey, RegisteredInstrument>>,
+}
+
+impl InstrumentRegistry {
+    /// An empty registry over `markets`.
+    #[must_use]
+    pub fn new(markets: Markets) -> Self {
+        Self {
+            markets,
+            by_key: RwLock::default(),
+        }
+    }
+
+    /// Loads every underlying and every listed contract of `source`.
+    ///
+    /// # Errors
+    /// The source's error; [`PortError::Invalid`] naming an underlying whose market is not
+    /// in `markets`.
+    pub async fn load(source: &dyn InstrumentSource, markets: Markets) -> Result<Self, PortError> {
+        let reg = Self::new(markets);
+        for u in source.underlyings().await? {
+            reg.register_underlying(u.key.clone(), &u.market)
+                .map_err(|e| PortError::Invalid(format!("underlying {}: {e}", u.key)))?;
+            for f in source.futures(&u.key).await? {
+                reg.register_future(f, &u.market).map_err(PortError::Invalid)?;
+            }
+            for e in source.expiries(&u.key).await? {
+                for c in source.chain(&u.key, e).await? {
+                    reg.register_option(c, &u.market).map_err(PortError::Invalid)?;
+                }
+            }
+        }
+        Ok(reg)
+    }
+
+    /// The markets instruments may belong to.
+    #[must_use]
+    pub fn markets(&self) -> &Markets {
+        &self.markets
+    }
+
+    fn insert(&self, key: InstrumentKey, kind: InstrumentKind, market: &str) -> Result<(), String> {
+        let market = self.markets.require(market)?.clone();
+        let mut g = self.by_key.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.insert(key, RegisteredInstrument { kind, market });
+        Ok(())
+    }
+
+    /// Adds an underlying.
+    ///
+    /// # Errors
+    /// The market code is not configured.
+    pub fn register_underlying(&self, key: InstrumentKey, market: &str) -> Result<(), String> {
+        self.insert(key, InstrumentKind::Underlying, market)
+    }
+
+    /// Adds an option contract.
+    ///
+    /// # Errors
+    /// The market code is not configured.
+    pub fn register_option(&self, contract: OptionContract, market: &str) -> Result<(), String> {
+        self.insert(contract.key.clone(), InstrumentKind::Option(contract), market)
+    }
+
+    /// Adds a futures contract.
+    ///
+    /// # Errors
+    /// The market code is not configured.
+    pub fn register_future(&self, contract: FutureContract, market: &str) -> Result<(), String> {
+        self.insert(contract.key.clone(), InstrumentKind::Future(contract), market)
+    }
+
+    /// Looks an instrument up.
+    #[must_use]
+    pub fn get(&self, key: &InstrumentKey) -> Option<RegisteredInstrument> {
+        self.by_key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    /// A copy of every instrument with its key (for listings; not for the ingest hot path).
+    #[must_use]
+    pub fn all(&self) -> Vec<(InstrumentKey, RegisteredInstrument)> {
+        self.by_key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(k, r)| (k.clone(), r.clone()))
+            .collect()
+    }
+
+    /// The market of `key`: from the registry, else from the key's exchange prefix (contracts
+    /// met only in replayed files are not in the registry after a restart); `None` when neither
+    /// names a configured market.
+    #[must_use]
+    pub fn market_for(&self, key: &InstrumentKey) -> Option<Market> {
+        if let Some(r) = self.get(key) {
+            return Some(r.market().clone());
+        }
+        let code = key.as_str().split(':').next()?;
+        self.markets.get(code).map(|e| e.market.clone())
+    }
+
+    /// Number of instruments.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.by_key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
+    /// True when empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::instrument::{Underlying, UnderlyingKind};
+    use domain::ports::MockInstrumentSource;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_underlying_on_an_unconfigured_market_stops_the_load_naming_it() {
+        let mut source = MockInstrumentSource::new();
+        source.expect_underlyings().returning(|| {
+            Ok(vec![Underlying {
+                key: InstrumentKey::parse("XNAS:NDX").unwrap(),
+                symbol: "NDX".into(),
+                market: "XNAS".into(),
+                kind: UnderlyingKind::Index,
+                strike_step: 25.0,
+            }])
+        });
+        let err = InstrumentRegistry::load(&source, Markets::default()).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("XNAS:NDX") && text.contains("'XNAS' is not configured"), "{text}");
+    }
+
+    #[test]
+    fn an_instrument_knows_its_market_and_conventions() {
+        let reg = InstrumentRegistry::default();
+        let nifty = InstrumentKey::parse("NSE:NIFTY").unwrap();
+        reg.register_underlying(nifty.clone(), "nse").unwrap();
+        let r = reg.get(&nifty).unwrap();
+        assert_eq!((r.market_code(), r.conventions().rate), ("NSE", 0.065));
+        assert!(reg.register_underlying(nifty, "XNAS").is_err());
+        assert!(reg.market_for(&InstrumentKey::parse("XNAS:NDX").unwrap()).is_none());
+    }
+}
