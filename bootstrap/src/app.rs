@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapters::cache::{AggregateCacheConfig, MemoryAggregateCache, RedisCacheConfig, RedisMappingCache};
+use adapters::cache::{
+    AggregateCacheConfig, MemoryAggregateCache, MemoryMappingCache, RedisCacheConfig, RedisMappingCache,
+};
 use adapters::clock::SystemClock;
 use adapters::fanout::{InProcessFanout, RedisFanout};
 use adapters::feed::{FeedConfig, SimulatedFeed};
@@ -24,9 +26,10 @@ use adapters::store::{PoolOptions, SeaStore};
 use adapters::streams::{StreamConsumer, StreamConsumerConfig};
 use application::history::HistoryReads;
 use application::ingest::IngestTicks;
-use application::market::{InstrumentRegistry, RealtimeState};
+use application::market::{InstrumentRegistry, RealtimeState, RegistryListing};
+use application::moneyness::{MappingConfig, MappingService};
 use application::subscriptions::{DerivedFeeds, SnapshotSource, SubscriptionHub};
-use domain::ports::{Clock, HealthProbe, InstrumentSource, SignalPublisher, UpdateSink};
+use domain::ports::{Clock, HealthProbe, InstrumentSource, MappingSource, SignalCache, SignalPublisher, UpdateSink};
 use migration::{Migrator, MigratorTrait};
 
 use crate::cli::instruments::resilience;
@@ -42,6 +45,8 @@ pub struct Application {
     /// Where the fan-out delivers: the derived feeds, which hand everything to the hub.
     sink: Arc<dyn UpdateSink>,
     state: AppState,
+    /// With the instrument service: the mappings to keep fresh for the evaluated expiries.
+    mappings: Option<(Arc<MappingService>, Arc<RealtimeState>)>,
     clock: Arc<dyn Clock>,
     flush_every: Duration,
     flush_retry_max: Duration,
@@ -89,6 +94,8 @@ impl Application {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let markets = settings.markets_with(None)?;
         let cfg = &settings.instruments;
+        // With the instrument service, its moneyness mappings are used too.
+        let mut remote_mappings: Option<Arc<dyn MappingSource>> = None;
         let source: Arc<dyn InstrumentSource> = match cfg.source {
             // The contract-master layout is NSE's own file.
             SourceKind::File => Arc::new(contract_master::read(
@@ -96,11 +103,15 @@ impl Application {
                     .map_err(|e| format!("instruments.contract_master {}: {e}", cfg.contract_master))?,
                 &markets.require("NSE")?.market,
             )?),
-            SourceKind::Http => Arc::new(HttpInstrumentSource::new(
-                cfg.service_url.parse()?,
-                Duration::from_millis(cfg.timeout_ms),
-                resilience(settings),
-            )),
+            SourceKind::Http => {
+                let http = Arc::new(HttpInstrumentSource::new(
+                    cfg.service_url.parse()?,
+                    Duration::from_millis(cfg.timeout_ms),
+                    resilience(settings),
+                ));
+                remote_mappings = Some(http.clone());
+                http
+            }
             SourceKind::Builtin => Arc::new(BuiltinCatalogue::new(clock.clone())),
         };
         let registry = Arc::new(InstrumentRegistry::load(source.as_ref(), markets).await?);
@@ -144,6 +155,31 @@ impl Application {
                 r.start(sink.clone());
                 (Arc::new(r.clone()), Some(r))
             };
+        let redis = if settings.redis.url.is_empty() {
+            None
+        } else {
+            Some(Arc::new(RedisMappingCache::new(RedisCacheConfig {
+                url: settings.redis.url.clone(),
+                key_prefix: settings.redis.key_prefix.clone(),
+                ..RedisCacheConfig::default()
+            })?))
+        };
+        // Moneyness mappings: in process (moka), Redis when configured, the instrument service
+        // when it is the source, else (and while it is down with nothing cached) the local
+        // strike ladder of the registry.
+        let mc = &settings.mapping_cache;
+        let mappings = Arc::new(MappingService::new(
+            Arc::new(MemoryMappingCache::new(mc.l1_max_entries)),
+            redis.clone().map(|r| r as Arc<dyn SignalCache>),
+            remote_mappings,
+            Arc::new(RegistryListing(registry.clone())),
+            clock.clone(),
+            MappingConfig {
+                ttl: Duration::from_secs(mc.ttl_secs.max(1)),
+                refresh_ahead: mc.refresh_ahead,
+                stale_horizon: Duration::from_secs(mc.stale_horizon_secs),
+            },
+        ));
         let realtime = Arc::new(RealtimeState::default());
         let ingest = Arc::new(
             IngestTicks::new(registry.clone(), realtime.clone(), store_port.clone(), clock.clone())
@@ -153,17 +189,9 @@ impl Application {
                     max_price: settings.ingest.max_price,
                     max_quantity: settings.ingest.max_quantity,
                 })
-                .with_publisher(Some(fanout)),
+                .with_publisher(Some(fanout))
+                .with_mappings(mappings.has_remote().then(|| mappings.clone())),
         );
-        let redis = if settings.redis.url.is_empty() {
-            None
-        } else {
-            Some(RedisMappingCache::new(RedisCacheConfig {
-                url: settings.redis.url.clone(),
-                key_prefix: settings.redis.key_prefix.clone(),
-                ..RedisCacheConfig::default()
-            })?)
-        };
         let consumer = if settings.streams.enabled {
             Some(stream_consumer(settings, ingest.clone())?)
         } else {
@@ -175,6 +203,7 @@ impl Application {
             .map_err(|e| format!("bind {addr}: {e}"))?
             .with_send_buffer(Some(settings.server.send_buffer_bytes).filter(|b| *b > 0));
         let port = acceptor.port();
+        let realtime_for_refresh = realtime.clone();
         let mut state = AppState::new(UseCaseParts {
             ingest,
             state: realtime.clone(),
@@ -182,7 +211,8 @@ impl Application {
             store: store_port,
             aggregate_cache: memory,
             database: Arc::new(store),
-            redis: redis.map(|r| Arc::new(r) as Arc<dyn HealthProbe>),
+            redis: redis.map(|r| r as Arc<dyn HealthProbe>),
+            mappings: mappings.clone(),
             clock: clock.clone(),
         });
         state.api_keys = Arc::new(settings.ingest.api_keys.clone());
@@ -198,6 +228,7 @@ impl Application {
             fanout_receiver,
             sink,
             state,
+            mappings: mappings.has_remote().then_some((mappings, realtime_for_refresh)),
             clock,
             flush_every: Duration::from_millis(settings.ingest.flush_interval_ms.max(10)),
             flush_retry_max: Duration::from_millis(settings.ingest.flush_retry_max_ms.max(10)),
@@ -240,6 +271,27 @@ impl Application {
                 }
             })
         };
+        // With the instrument service: every evaluated expiry's mapping looked up each
+        // refresh-ahead interval, so minute snapshots group by a fresh one (the lookup itself
+        // serves from memory until the refresh point, then refreshes in the background).
+        let refresher = self.mappings.map(|(mappings, realtime)| {
+            let cfg = mappings.config();
+            let every = cfg
+                .ttl
+                .mul_f64(cfg.refresh_ahead.clamp(0.05, 1.0))
+                .max(Duration::from_millis(500));
+            tokio::spawn(async move {
+                loop {
+                    let active: Vec<_> = realtime
+                        .evaluated()
+                        .into_iter()
+                        .map(|(u, e, forward)| (u, e, Some(forward)))
+                        .collect();
+                    mappings.refresh(&active).await;
+                    tokio::time::sleep(every).await;
+                }
+            })
+        });
         let feed = self.feed.map(|(feed, every)| {
             let (ingest, clock) = (ingest.clone(), self.clock.clone());
             tokio::spawn(adapters::feed::run(feed, every, clock, move |batch| {
@@ -283,6 +335,9 @@ impl Application {
         }
         if let Some(f) = feed {
             f.abort();
+        }
+        if let Some(r) = refresher {
+            r.abort();
         }
         // Stop reading the stream; a batch in flight is dropped unacknowledged and delivered again.
         let _ = stop_consumer.send(());

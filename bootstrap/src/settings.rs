@@ -658,7 +658,10 @@ mod tests {
 
         write("[markets.NSE]\ntime_zone = \"UTC\"\n");
         let err = Settings::load(Some(&f)).unwrap_err();
-        assert!(err.contains("markets.NSE.time_zone") && err.contains("shipped"), "{err}");
+        assert!(
+            err.contains("markets.NSE.time_zone") && err.contains("shipped"),
+            "{err}"
+        );
 
         write("[markets.XNAS]\ntime_zone = \"Mars/Olympus\"\nsessions = \"09:30-16:00\"\ncalendar = \"x\"\n");
         let err = Settings::load(Some(&f)).unwrap_err();

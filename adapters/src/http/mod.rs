@@ -39,7 +39,8 @@ use application::history::HistoryReads;
 use application::indicators::IndicatorReads;
 use application::ingest::IngestTicks;
 use application::instruments::InstrumentReads;
-use application::market::{InstrumentRegistry, RealtimeState};
+use application::market::{InstrumentRegistry, RealtimeState, RegistryListing};
+use application::moneyness::{MappingConfig, MappingService, MoneynessReads};
 use application::readiness::Readiness;
 use application::realtime::RealtimeReads;
 use domain::ports::{AggregateCache, Clock, HealthProbe, SignalStore};
@@ -62,6 +63,8 @@ pub struct AppState {
     pub history: Arc<HistoryReads>,
     /// Indicator reads over history or now.
     pub indicators: Arc<IndicatorReads>,
+    /// Moneyness reads: a level's aggregates and strikes, by the expiry's mapping.
+    pub moneyness: Arc<MoneynessReads>,
     /// Whether the database, Redis and snapshot writes let this instance work.
     pub readiness: Arc<Readiness>,
     /// The closed-day aggregate cache, for its counters on `/metrics`.
@@ -90,6 +93,8 @@ pub struct UseCaseParts {
     pub database: Arc<dyn HealthProbe>,
     /// Redis, when configured.
     pub redis: Option<Arc<dyn HealthProbe>>,
+    /// The moneyness mappings (caches, instrument service, local ladder).
+    pub mappings: Arc<MappingService>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
 }
@@ -106,12 +111,15 @@ impl AppState {
             aggregate_cache,
             database,
             redis,
+            mappings,
             clock,
         } = parts;
         let history =
             Arc::new(HistoryReads::new(store, registry.clone(), clock.clone()).with_memory(aggregate_cache.clone()));
+        let realtime = Arc::new(RealtimeReads::new(state, registry.clone(), clock.clone()));
         Self {
-            realtime: Arc::new(RealtimeReads::new(state, registry.clone(), clock.clone())),
+            moneyness: Arc::new(MoneynessReads::new(realtime.clone(), mappings)),
+            realtime,
             instruments: Arc::new(InstrumentReads::new(registry, clock.clone())),
             indicators: Arc::new(IndicatorReads::new(history.clone(), clock)),
             history,
@@ -138,6 +146,14 @@ impl AppState {
             store.clone(),
             clock.clone(),
         ));
+        let mappings = Arc::new(MappingService::new(
+            Arc::new(crate::cache::MemoryMappingCache::new(1)),
+            None,
+            None,
+            Arc::new(RegistryListing(registry.clone())),
+            clock.clone(),
+            MappingConfig::default(),
+        ));
         Self::new(UseCaseParts {
             ingest,
             state,
@@ -146,6 +162,7 @@ impl AppState {
             aggregate_cache: None,
             database: Arc::new(application::readiness::Absent),
             redis: None,
+            mappings,
             clock,
         })
     }

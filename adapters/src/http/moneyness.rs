@@ -1,16 +1,25 @@
-//! `GET /api/v2/realtime/moneyness/{underlying}/…`: one level's aggregated Greeks, the ATM IV and
-//! the IV skew of an expiry, as last evaluated from the in-memory state.
+//! `GET /api/v2/realtime/moneyness/{underlying}/…`: one level's aggregated Greeks, the strikes at
+//! a level, the ATM IV and the IV skew of an expiry, as last evaluated from the in-memory state.
+//! Levels come from the expiry's moneyness mapping ([`application::moneyness::MoneynessReads`]);
+//! each level answer says which mapping it used and as of when.
 
-use chrono::NaiveDate;
+use application::moneyness::MappingUsed;
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::instrument::OptionRight;
-use domain::moneyness::{MoneynessLevel, aggregate_by_group, level_of};
+use domain::moneyness::{MoneynessLevel, level_of};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::AppState;
 use super::chain::{ChainMeta, read_chain};
-use super::shapes::{LevelOut, ReadFailure};
+use super::shapes::{LevelOut, ReadFailure, key_param};
+
+/// A `level` path parameter.
+fn level_param(raw: &str) -> Result<MoneynessLevel, ReadFailure> {
+    raw.parse()
+        .map_err(|e: domain::moneyness::LevelError| ReadFailure::bad("level", e.to_string()))
+}
 
 /// The example of the `right` parameter.
 #[allow(clippy::unnecessary_wraps)]
@@ -28,6 +37,38 @@ pub enum RightParam {
     Put,
 }
 
+/// The moneyness mapping an answer grouped strikes by.
+#[derive(Debug, Clone, Object)]
+pub struct MappingOut {
+    /// What decided the levels: `instrument_service` (its mapping) or `local_ladder` (the listed
+    /// strikes around the ATM strike nearest the forward or spot).
+    pub source: String,
+    /// Where this instance found it: `memory` (in-process cache), `redis` (shared cache),
+    /// `instrument_service` (asked just now) or `computed` (the local ladder, here).
+    pub via: String,
+    /// When the mapping was made.
+    pub as_of: DateTime<Utc>,
+    /// True when past its time to live, served because the instrument service is down.
+    pub stale: bool,
+    /// The mapping's ATM strike, price units.
+    pub atm_strike: f64,
+    /// The mapping's strike step, price units.
+    pub strike_step: f64,
+}
+
+impl From<MappingUsed> for MappingOut {
+    fn from(m: MappingUsed) -> Self {
+        Self {
+            source: m.source.as_str().to_owned(),
+            via: m.via.as_str().to_owned(),
+            as_of: m.as_of,
+            stale: m.stale,
+            atm_strike: m.atm_strike,
+            strike_step: m.strike_step,
+        }
+    }
+}
+
 /// One moneyness level's aggregates for each right.
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -38,6 +79,25 @@ pub struct RealtimeLevelGreeks {
     pub level: String,
     /// One entry per right (or only the right asked for), with the strikes it covers.
     pub rights: Vec<LevelStrikes>,
+    /// The mapping the strikes were grouped by.
+    pub mapping: MappingOut,
+}
+
+/// The strikes at one moneyness level of an expiry.
+#[derive(Debug, Clone, Object)]
+pub struct RealtimeLevelStrikes {
+    /// The underlying's key.
+    pub underlying: String,
+    /// The expiry (exchange-local date).
+    pub expiry: NaiveDate,
+    /// The level asked for.
+    pub level: String,
+    /// The calls' strikes at the level, ascending, price units.
+    pub call_strikes: Vec<f64>,
+    /// The puts' strikes at the level, ascending, price units (a put's ITM1 is the call's OTM1).
+    pub put_strikes: Vec<f64>,
+    /// The mapping used.
+    pub mapping: MappingOut,
 }
 
 /// A level's aggregates for one right and the strikes in it.
@@ -122,6 +182,13 @@ enum LevelOk {
 }
 
 #[derive(ApiResponse)]
+enum StrikesOk {
+    /// The strikes at the level.
+    #[oai(status = 200)]
+    Ok(Json<RealtimeLevelStrikes>),
+}
+
+#[derive(ApiResponse)]
 enum AtmIvOk {
     /// The ATM IV.
     #[oai(status = 200)]
@@ -165,48 +232,63 @@ impl MoneynessApi {
         #[oai(example = "calls")]
         right: Query<Option<RightParam>>,
     ) -> Result<LevelOk, ReadFailure> {
-        let wanted: MoneynessLevel = level
-            .0
-            .parse()
-            .map_err(|e: domain::moneyness::LevelError| ReadFailure::bad("level", e.to_string()))?;
-        let r = read_chain(&self.state, &underlying.0, expiry.0)?;
-        let a = &r.snapshot.analytics;
-        let (Some(atm), Some(step)) = (a.atm_strike, a.strike_step) else {
-            return Err(ReadFailure::not_found("underlying", "the chain has no ATM strike yet"));
-        };
+        let wanted = level_param(&level.0)?;
+        let underlying = key_param("underlying", &underlying.0)?;
         let rights: Vec<OptionRight> = match right.0 {
             Some(RightParam::Call) => vec![OptionRight::Call],
             Some(RightParam::Put) => vec![OptionRight::Put],
             None => vec![OptionRight::Call, OptionRight::Put],
         };
-        let mut out = Vec::new();
-        for right in rights {
-            let mut strikes: Vec<f64> = a
-                .points
-                .iter()
-                .filter(|p| p.right == right && wanted.covers(level_of(p.strike, right, atm, step)))
-                .map(|p| p.strike)
-                .collect();
-            strikes.sort_by(f64::total_cmp);
-            strikes.dedup();
-            if strikes.is_empty() {
-                continue;
-            }
-            out.push(LevelStrikes {
-                aggregate: LevelOut::new(right, wanted, &aggregate_by_group(&a.points, right, wanted, atm, step)),
-                strikes,
-            });
-        }
-        if out.is_empty() {
-            return Err(ReadFailure::not_found(
-                "level",
-                format!("no option of the chain is at level {wanted}"),
-            ));
-        }
+        let r = self
+            .state
+            .moneyness
+            .level(&underlying, wanted, expiry.0, &rights)
+            .await?;
         Ok(LevelOk::Ok(Json(RealtimeLevelGreeks {
-            meta: ChainMeta::new(&r),
+            meta: ChainMeta::new(&r.chain),
             level: wanted.to_string(),
-            rights: out,
+            rights: r
+                .rights
+                .iter()
+                .map(|x| LevelStrikes {
+                    aggregate: LevelOut::new(x.right, wanted, &x.aggregate),
+                    strikes: x.strikes.clone(),
+                })
+                .collect(),
+            mapping: r.mapping.into(),
+        })))
+    }
+
+    /// The strikes at one moneyness level of an expiry, both rights, from the expiry's moneyness
+    /// mapping (the instrument service's when configured, else the local strike ladder).
+    #[oai(
+        path = "/realtime/moneyness/:underlying/strikes/:level",
+        method = "get",
+        operation_id = "getRealtimeMoneynessStrikes"
+    )]
+    async fn level_strikes(
+        &self,
+        /// Underlying key, e.g. `NSE:NIFTY`.
+        #[oai(example = "super::examples::underlying")]
+        underlying: Path<String>,
+        /// `ATM`, `ITM1`…`ITM1000`, `OTM1`…`OTM1000`, or the groups `ITM`, `OTM`, read for calls
+        /// (the puts' strikes are the mirror).
+        #[oai(example = "super::examples::level")]
+        level: Path<String>,
+        /// Expiry date (YYYY-MM-DD); default: the nearest expiry not yet past.
+        #[oai(example = "super::examples::expiry")]
+        expiry: Query<Option<NaiveDate>>,
+    ) -> Result<StrikesOk, ReadFailure> {
+        let wanted = level_param(&level.0)?;
+        let underlying = key_param("underlying", &underlying.0)?;
+        let r = self.state.moneyness.strikes(&underlying, wanted, expiry.0).await?;
+        Ok(StrikesOk::Ok(Json(RealtimeLevelStrikes {
+            underlying: r.underlying.to_string(),
+            expiry: r.expiry,
+            level: wanted.to_string(),
+            call_strikes: r.calls,
+            put_strikes: r.puts,
+            mapping: r.mapping.into(),
         })))
     }
 

@@ -105,6 +105,7 @@ async fn harness(db: FreshDatabase) -> Harness {
     let manual = Arc::new(ManualClock::new(now()));
     let clock: Arc<dyn Clock> = manual.clone();
     let registry = Arc::new(registry);
+    let registry_for_mappings = registry.clone();
     let realtime = Arc::new(RealtimeState::default());
     let ingest = Arc::new(IngestTicks::new(
         registry.clone(),
@@ -120,6 +121,7 @@ async fn harness(db: FreshDatabase) -> Harness {
         aggregate_cache: None,
         database: Arc::new(store),
         redis: None,
+        mappings: crate::support::ladder_mappings(&registry_for_mappings, &clock),
         clock,
     });
     Harness {

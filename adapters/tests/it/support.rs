@@ -49,9 +49,25 @@ impl Pipeline {
             aggregate_cache: self.aggregates.clone(),
             database,
             redis: None,
+            mappings: ladder_mappings(&self.registry, &self.clock),
             clock: self.clock.clone(),
         })
     }
+}
+
+/// Moneyness mappings from the registry's strike ladder alone (no Redis, no instrument service).
+pub fn ladder_mappings(
+    registry: &Arc<InstrumentRegistry>,
+    clock: &Arc<dyn Clock>,
+) -> Arc<application::moneyness::MappingService> {
+    Arc::new(application::moneyness::MappingService::new(
+        Arc::new(adapters::cache::MemoryMappingCache::new(100)),
+        None,
+        None,
+        Arc::new(application::market::RegistryListing(registry.clone())),
+        clock.clone(),
+        application::moneyness::MappingConfig::default(),
+    ))
 }
 
 /// An ingest pipeline over `store` with the default conventions and the clock at [`now`].

@@ -4,12 +4,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::chain::{ChainAnalytics, ChainQuote, ChainSpec, Conventions, evaluate_chain, select_price};
 use domain::expiry::Forward;
 use domain::instrument::{InstrumentKey, OptionRight};
-use domain::moneyness::{MoneynessLevel, aggregate_by_group};
+use domain::moneyness::{MoneynessLevel, MoneynessMapping, aggregate_by_group};
 use domain::ports::MoneynessRecord;
 
 use crate::market::ExpiryState;
 
-/// Evaluates the chain and turns it into one record per (right, level), groups included.
+/// Evaluates the chain and turns it into one record per (right, level), groups included: by
+/// `mapping`'s levels when the instrument service's mapping is at hand, else by the local strike
+/// ladder around the chain's ATM strike.
 #[allow(clippy::too_many_arguments)] // one call site; the arguments are the expiry's state, named
 pub(super) fn chain_records(
     c: &Conventions,
@@ -20,6 +22,7 @@ pub(super) fn chain_records(
     spot: Option<f64>,
     forward: Forward,
     t_years: f64,
+    mapping: Option<&MoneynessMapping>,
 ) -> (ChainAnalytics, Vec<MoneynessRecord>) {
     let quotes: Vec<ChainQuote> = e
         .quotes
@@ -53,6 +56,14 @@ pub(super) fn chain_records(
         aggregate,
         atm_iv,
     };
+    if let Some(m) = mapping {
+        let out = m
+            .aggregate(&a.points)
+            .into_iter()
+            .map(|(right, level, aggregate)| record(right, level, aggregate))
+            .collect();
+        return (a, out);
+    }
     let mut out: Vec<MoneynessRecord> = a.levels.iter().map(|e| record(e.right, e.level, e.aggregate)).collect();
     if let (Some(atm), Some(step)) = (a.atm_strike, a.strike_step) {
         for right in [OptionRight::Call, OptionRight::Put] {

@@ -10,7 +10,7 @@ use domain::expiry::{Forward, time_to_expiry};
 use domain::instrument::InstrumentKey;
 use domain::instrument::OptionRight;
 use domain::market_data::{Sanity, Tick};
-use domain::moneyness::{LevelAggregate, MoneynessLevel};
+use domain::moneyness::{LevelAggregate, MappingBasis, MoneynessLevel};
 use domain::ports::{
     AggregateCache, Clock, ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, Outgoing, PortError,
     SignalEvent, SignalPublisher, SignalStore, TimeRange,
@@ -21,6 +21,7 @@ use super::backlog::{BacklogStatus, SnapshotBacklog, SnapshotTable};
 use super::moneyness::chain_records;
 use super::pricing::{expiry_forward, minute_of, price_option};
 use crate::market::{ChainSnapshot, ExpiryKey, InstrumentKind, InstrumentRegistry, QuoteState, RealtimeState};
+use crate::moneyness::MappingService;
 
 /// One rejected row of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +78,9 @@ pub struct IngestTicks {
     aggregates: Option<Arc<dyn AggregateCache>>,
     /// Fan-out of updates to subscribers, when there are any.
     publisher: Option<Arc<dyn SignalPublisher>>,
+    /// The instrument service's moneyness mappings, when configured: each minute snapshot
+    /// groups strikes by the current one (else by the local strike ladder).
+    mappings: Option<Arc<MappingService>>,
     /// Chain updates (ATM IV, moneyness) waiting for the next publish.
     unpublished: Mutex<Vec<Outgoing>>,
     /// The minute of each instrument's bar last published as forming.
@@ -121,6 +125,7 @@ impl IngestTicks {
             dirty: Mutex::default(),
             aggregates: None,
             publisher: None,
+            mappings: None,
             unpublished: Mutex::default(),
             forming_bars: Mutex::default(),
         }
@@ -131,6 +136,14 @@ impl IngestTicks {
     #[must_use]
     pub fn with_publisher(mut self, publisher: Option<Arc<dyn SignalPublisher>>) -> Self {
         self.publisher = publisher;
+        self
+    }
+
+    /// Groups each minute snapshot's strikes by `mappings`' current mapping of the expiry when
+    /// it comes from the instrument service (see [`MappingService::current`]).
+    #[must_use]
+    pub fn with_mappings(mut self, mappings: Option<Arc<MappingService>>) -> Self {
+        self.mappings = mappings;
         self
     }
 
@@ -526,13 +539,20 @@ impl IngestTicks {
             let Some(conventions) = self.conventions_of(&u) else {
                 continue;
             };
-            let (analytics, recs) = chain_records(&conventions, &u, e, minute, &state, spot, forward, t);
+            let service = self
+                .mappings
+                .as_ref()
+                .and_then(|m| m.current(&u, e))
+                .filter(|m| m.basis == MappingBasis::InstrumentService);
+            let (analytics, recs) =
+                chain_records(&conventions, &u, e, minute, &state, spot, forward, t, service.as_ref());
             let snapshot = ChainSnapshot {
                 minute,
                 forward,
                 t_years: t,
                 spot,
                 analytics,
+                mapping: service.map_or((MappingBasis::LocalLadder, minute), |m| (m.basis, m.as_of)),
             };
             if self.publisher.is_some() {
                 self.stage_chain_updates(&u, e, &snapshot, &recs);
@@ -608,6 +628,8 @@ impl IngestTicks {
                     call,
                     put,
                     atm_iv,
+                    mapping_source: snapshot.mapping.0,
+                    mapping_as_of: Some(snapshot.mapping.1),
                 },
             }
         }));

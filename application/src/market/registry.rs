@@ -196,7 +196,10 @@ mod tests {
         });
         let err = InstrumentRegistry::load(&source, Markets::default()).await.unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("XNAS:NDX") && text.contains("'XNAS' is not configured"), "{text}");
+        assert!(
+            text.contains("XNAS:NDX") && text.contains("'XNAS' is not configured"),
+            "{text}"
+        );
     }
 
     #[test]

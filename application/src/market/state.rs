@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::chain::ChainAnalytics;
 use domain::expiry::Forward;
 use domain::instrument::{InstrumentKey, OptionRight};
+use domain::moneyness::MappingBasis;
 use domain::ports::{GreeksRecord, SignalEvent};
 
 /// The latest quote of one option.
@@ -51,6 +52,8 @@ pub struct ChainSnapshot {
     pub spot: Option<f64>,
     /// IV, Greeks and every chain statistic.
     pub analytics: ChainAnalytics,
+    /// What decided the moneyness levels of the snapshot's records, and as of when.
+    pub mapping: (MappingBasis, DateTime<Utc>),
 }
 
 impl ChainSnapshot {
@@ -167,6 +170,15 @@ impl RealtimeState {
     #[must_use]
     pub fn chain(&self, underlying: &InstrumentKey, expiry: NaiveDate) -> Option<ChainSnapshot> {
         read(&self.chains).get(&(underlying.clone(), expiry)).cloned()
+    }
+
+    /// Every evaluated expiry with the forward it was last evaluated at.
+    #[must_use]
+    pub fn evaluated(&self) -> Vec<(InstrumentKey, NaiveDate, f64)> {
+        read(&self.chains)
+            .iter()
+            .map(|((u, e), c)| (u.clone(), *e, c.forward.value))
+            .collect()
     }
 
     /// The expiries of `underlying` with an evaluated chain, ascending.

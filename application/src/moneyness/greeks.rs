@@ -42,16 +42,6 @@ pub struct MoneynessGreeks {
     mappings: Arc<MappingService>,
 }
 
-fn mirror(level: MoneynessLevel) -> MoneynessLevel {
-    match level {
-        MoneynessLevel::Itm(n) => MoneynessLevel::Otm(n),
-        MoneynessLevel::Otm(n) => MoneynessLevel::Itm(n),
-        MoneynessLevel::ItmGroup => MoneynessLevel::OtmGroup,
-        MoneynessLevel::OtmGroup => MoneynessLevel::ItmGroup,
-        MoneynessLevel::Atm => MoneynessLevel::Atm,
-    }
-}
-
 impl MoneynessGreeks {
     /// Uses `mappings` for the levels.
     #[must_use]
@@ -75,13 +65,7 @@ impl MoneynessGreeks {
         let m = &answer.mapping;
         let mut levels = Vec::new();
         for right in [OptionRight::Call, OptionRight::Put] {
-            let mut names: Vec<MoneynessLevel> = m
-                .levels
-                .keys()
-                .map(|l| if right == OptionRight::Call { *l } else { mirror(*l) })
-                .collect();
-            names.sort();
-            for level in names {
+            for level in m.levels_for(right) {
                 let strikes = m.strikes(right, level).to_vec();
                 let chosen = points
                     .iter()

@@ -11,13 +11,13 @@
 //!
 //! Redis errors never fail a lookup; they are counted and the next level is tried.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use domain::instrument::InstrumentKey;
-use domain::moneyness::MoneynessMapping;
+use domain::moneyness::{MappingBasis, MoneynessMapping};
 use domain::ports::{Clock, InstrumentSource, MappingSource, PortError, SignalCache};
 
 use super::stats::{CacheStats, bump};
@@ -54,6 +54,19 @@ pub enum MappingOrigin {
     Remote,
     /// Computed here from the chain and the reference price.
     Local,
+}
+
+impl MappingOrigin {
+    /// `memory`, `redis`, `instrument_service` or `computed`, as the API says it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::L1 => "memory",
+            Self::L2 => "redis",
+            Self::Remote => "instrument_service",
+            Self::Local => "computed",
+        }
+    }
 }
 
 /// A mapping with its provenance.
@@ -96,6 +109,9 @@ pub struct MappingService {
     cfg: MappingConfig,
     stats: Arc<CacheStats>,
     refreshing: Mutex<HashSet<Key>>,
+    /// The latest mapping answered per expiry, for readers that cannot wait (ingest's minute
+    /// snapshot): see [`Self::current`].
+    latest: RwLock<HashMap<Key, MoneynessMapping>>,
 }
 
 impl MappingService {
@@ -118,6 +134,60 @@ impl MappingService {
             cfg,
             stats: Arc::default(),
             refreshing: Mutex::default(),
+            latest: RwLock::default(),
+        }
+    }
+
+    /// The tuning in force.
+    #[must_use]
+    pub fn config(&self) -> MappingConfig {
+        self.cfg
+    }
+
+    /// True when mappings come from an instrument service (else every one is the local ladder).
+    #[must_use]
+    pub fn has_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// The newest mapping of (`underlying`, `expiry`) any lookup has met, without waiting:
+    /// `None` when there is none or it is older than `stale_horizon`. Kept fresh by whoever
+    /// calls [`Self::get`] (the refresher in `bootstrap`).
+    #[must_use]
+    pub fn current(&self, underlying: &InstrumentKey, expiry: NaiveDate) -> Option<MoneynessMapping> {
+        let m = self
+            .latest
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(underlying.clone(), expiry))
+            .cloned()?;
+        let age = self.age(&m).to_std().unwrap_or_default();
+        (age < self.cfg.stale_horizon).then_some(m)
+    }
+
+    /// Looks up every (underlying, expiry, reference) of `active` once, which keeps their
+    /// [`Self::current`] mappings fresh (refresh-ahead, stale-while-error). Returns how many
+    /// have a mapping from the instrument service now. Nothing to do without a service.
+    pub async fn refresh(self: &Arc<Self>, active: &[(InstrumentKey, NaiveDate, Option<f64>)]) -> usize {
+        if self.remote.is_none() {
+            return 0;
+        }
+        let mut served = 0;
+        for (underlying, expiry, reference) in active {
+            if let Ok(a) = self.get(underlying, *expiry, *reference).await
+                && a.mapping.basis == MappingBasis::InstrumentService
+            {
+                served += 1;
+            }
+        }
+        served
+    }
+
+    fn remember(&self, m: &MoneynessMapping) {
+        let mut book = self.latest.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (m.underlying.clone(), m.expiry);
+        if book.get(&key).is_none_or(|old| old.as_of <= m.as_of) {
+            book.insert(key, m.clone());
         }
     }
 
@@ -160,6 +230,7 @@ impl MappingService {
         reference: Option<f64>,
     ) -> Result<MappingAnswer, MappingError> {
         let answer = |mapping: MoneynessMapping, stale: bool, origin: MappingOrigin| {
+            self.remember(&mapping);
             let age = self.age(&mapping);
             MappingAnswer {
                 mapping,
@@ -255,6 +326,7 @@ impl MappingService {
         tokio::spawn(async move {
             if let Ok(m) = remote.mapping(&key.0, key.1).await {
                 this.store(&m).await;
+                this.remember(&m);
                 bump(&this.stats.refreshes);
             } else {
                 bump(&this.stats.remote_errors);

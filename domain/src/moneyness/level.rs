@@ -58,7 +58,20 @@ pub enum MoneynessLevel {
 pub struct LevelError(pub String);
 
 impl MoneynessLevel {
-    /// True for `ITM` and `OTM`.
+    /// The same moneyness seen from the other right: ITMn ↔ OTMn, ITM ↔ OTM, ATM stays (a
+    /// mapping lists call levels; a put's ITM1 is the call's OTM1 strike).
+    #[must_use]
+    pub fn mirrored(self) -> Self {
+        match self {
+            Self::Itm(n) => Self::Otm(n),
+            Self::Otm(n) => Self::Itm(n),
+            Self::ItmGroup => Self::OtmGroup,
+            Self::OtmGroup => Self::ItmGroup,
+            Self::Atm => Self::Atm,
+        }
+    }
+
+    /// True for the groups `ITM` and `OTM`.
     #[must_use]
     pub fn is_group(self) -> bool {
         matches!(self, Self::ItmGroup | Self::OtmGroup)

@@ -10,8 +10,31 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{MoneynessLevel, atm_strike, level_of, strike_step};
+use super::{LevelAggregate, MoneynessLevel, OptionPoint, aggregate_points, atm_strike, level_of, strike_step};
 use crate::instrument::{InstrumentKey, OptionRight};
+
+/// What a mapping's levels were decided by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MappingBasis {
+    /// The instrument service's mapping (the exchange's or the desk's own ATM).
+    #[default]
+    InstrumentService,
+    /// The local strike ladder: the listed strikes around the ATM strike nearest the reference
+    /// price (forward or spot).
+    LocalLadder,
+}
+
+impl MappingBasis {
+    /// `instrument_service` or `local_ladder`, as every API says it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InstrumentService => "instrument_service",
+            Self::LocalLadder => "local_ladder",
+        }
+    }
+}
 
 /// Level → strikes for one underlying and expiry, as of a time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +51,9 @@ pub struct MoneynessMapping {
     pub levels: BTreeMap<MoneynessLevel, Vec<f64>>,
     /// When the mapping was computed; its age is measured from here.
     pub as_of: DateTime<Utc>,
+    /// What decided the levels (absent in a cached entry: the instrument service).
+    #[serde(default)]
+    pub basis: MappingBasis,
 }
 
 impl MoneynessMapping {
@@ -64,6 +90,7 @@ impl MoneynessMapping {
             strike_step: step,
             levels,
             as_of,
+            basis: MappingBasis::LocalLadder,
         })
     }
 
@@ -79,6 +106,41 @@ impl MoneynessMapping {
             (OptionRight::Put, MoneynessLevel::Atm) => MoneynessLevel::Atm,
         };
         self.levels.get(&call_level).map_or(&[], Vec::as_slice)
+    }
+
+    /// The levels `right` has in this mapping, ascending (a put's are the calls' mirrored).
+    #[must_use]
+    pub fn levels_for(&self, right: OptionRight) -> Vec<MoneynessLevel> {
+        let mut out: Vec<MoneynessLevel> = self
+            .levels
+            .keys()
+            .map(|l| match right {
+                OptionRight::Call => *l,
+                OptionRight::Put => l.mirrored(),
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Aggregates one expiry's `points` by this mapping: for each right, every level it has
+    /// (groups included) over the points at its strikes; levels without a point are left out.
+    #[must_use]
+    pub fn aggregate(&self, points: &[OptionPoint]) -> Vec<(OptionRight, MoneynessLevel, LevelAggregate)> {
+        let mut out = Vec::new();
+        for right in [OptionRight::Call, OptionRight::Put] {
+            for level in self.levels_for(right) {
+                let strikes = self.strikes(right, level);
+                let chosen: Vec<&OptionPoint> = points
+                    .iter()
+                    .filter(|p| p.right == right && strikes.contains(&p.strike))
+                    .collect();
+                if !chosen.is_empty() {
+                    out.push((right, level, aggregate_points(chosen.iter().copied())));
+                }
+            }
+        }
+        out
     }
 }
 

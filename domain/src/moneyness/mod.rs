@@ -11,4 +11,4 @@ pub use aggregate::{
     LevelAggregate, LevelEntry, OptionPoint, aggregate_by_group, aggregate_by_level, aggregate_points,
 };
 pub use level::{LevelError, MoneynessLevel, ReferencePrice, atm_strike, level_of, strike_step};
-pub use mapping::MoneynessMapping;
+pub use mapping::{MappingBasis, MoneynessMapping};

@@ -15,7 +15,7 @@ use crate::candles::{AggregatedBar, Timeframe};
 use crate::chain::{AtmIv, PutCallRatio, StrikeIv, Wing25};
 use crate::expiry::Forward;
 use crate::instrument::InstrumentKey;
-use crate::moneyness::{LevelAggregate, MoneynessLevel};
+use crate::moneyness::{LevelAggregate, MappingBasis, MoneynessLevel};
 
 /// The data of one update.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +41,13 @@ pub enum SignalEvent {
         put: Option<LevelAggregate>,
         /// ATM IV of the expiry at that minute.
         atm_iv: Option<f64>,
+        /// What decided the level's strikes: the instrument service's mapping or the local
+        /// strike ladder.
+        #[serde(default)]
+        mapping_source: MappingBasis,
+        /// When that mapping was made (the ladder's: the minute itself).
+        #[serde(default)]
+        mapping_as_of: Option<DateTime<Utc>>,
     },
     /// A 1-minute candle closed or changed.
     Candle(InstrumentCandle),

@@ -86,6 +86,7 @@ fn parse_mapping(d: MappingDto) -> Result<MoneynessMapping, PortError> {
         strike_step: d.strike_step,
         levels,
         as_of: d.as_of,
+        basis: domain::moneyness::MappingBasis::InstrumentService,
     })
 }
 
