@@ -19,6 +19,7 @@ mod fake_http;
 mod history_http;
 mod ingest_http;
 mod instrument_service;
+mod mapping_http;
 mod openapi;
 mod reads_http;
 mod redis_cache;
