@@ -12,6 +12,7 @@
 //! - [`moneyness`]: the tiered moneyness-mapping lookup and the moneyness-aware Greeks calculator;
 //! - [`readiness`]: whether the database, Redis and snapshot writes let this instance work;
 //! - [`realtime`]: the latest chain, moneyness and Greeks from memory, with staleness;
+//! - [`sync`]: lock poisoning handled in one place;
 //! - [`subscriptions`]: each topic's recent updates and the connections following it.
 
 pub mod calculators;
@@ -25,3 +26,4 @@ pub mod moneyness;
 pub mod readiness;
 pub mod realtime;
 pub mod subscriptions;
+pub mod sync;

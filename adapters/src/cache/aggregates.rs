@@ -10,8 +10,9 @@
 //! invalidation reaches only the cache of the process that wrote (the durable
 //! `signal_custom_timeframes` rows are dropped for everyone in the write's transaction).
 
+use application::sync::LockOrRecover;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -137,11 +138,11 @@ impl AggregateCache for MemoryAggregateCache {
     }
 
     fn ticket(&self) -> FillTicket {
-        FillTicket(*self.generation.lock().unwrap_or_else(PoisonError::into_inner))
+        FillTicket(*self.generation.lock_or_recover())
     }
 
     fn put(&self, day: AggregateDay, bars: Arc<[AggregatedBar]>, ticket: FillTicket) -> bool {
-        let generation = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
+        let generation = self.generation.lock_or_recover();
         if *generation != ticket.0 {
             self.counters.stale_fills.fetch_add(1, Ordering::Relaxed);
             return false;
@@ -165,7 +166,7 @@ impl AggregateCache for MemoryAggregateCache {
     }
 
     fn invalidate(&self, key: &InstrumentKey, day: NaiveDate) {
-        let mut generation = self.generation.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut generation = self.generation.lock_or_recover();
         *generation += 1;
         if self.days.remove(&(key.clone(), day)).is_some() {
             self.counters.invalidations.fetch_add(1, Ordering::Relaxed);

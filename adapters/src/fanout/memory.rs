@@ -3,8 +3,9 @@
 //! The epoch is the process's start time in epoch milliseconds: a restarted service numbers
 //! from 1 again under a new epoch, and a client resuming with the old one gets a snapshot.
 
+use application::sync::LockOrRecover;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use domain::ports::{Outgoing, PortError, SignalPublisher, TopicUpdate, UpdateSink};
@@ -56,7 +57,7 @@ impl InProcessFanout {
 #[async_trait]
 impl SignalPublisher for InProcessFanout {
     async fn publish(&self, updates: Vec<Outgoing>) -> Result<(), PortError> {
-        let mut seqs = self.seqs.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut seqs = self.seqs.lock_or_recover();
         for o in updates {
             let seq = seqs.entry(o.topic.clone()).or_insert(0);
             *seq += 1;

@@ -18,6 +18,7 @@
 //! Every refusal is the JSON error body with the field to blame, and closes the connection
 //! when the body was left unread.
 
+use application::sync::LockOrRecover;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
@@ -218,20 +219,12 @@ impl Rates {
             self.per_address.retain_recent();
             self.auth_failures.retain_recent();
             let now = Instant::now();
-            self.blocked
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .retain(|_, until| *until > now);
+            self.blocked.lock_or_recover().retain(|_, until| *until > now);
         }
         if let Some(ip) = ip
             && has_credentials(req)
         {
-            let until = self
-                .blocked
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(&ip)
-                .copied();
+            let until = self.blocked.lock_or_recover().get(&ip).copied();
             if let Some(until) = until.filter(|u| *u > Instant::now()) {
                 return Some(too_many(
                     until - Instant::now(),
@@ -267,7 +260,7 @@ impl Rates {
     fn failed_auth(&self, ip: IpAddr) {
         if let Err(not_until) = self.auth_failures.check_key(&ip) {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let mut blocked = self.blocked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut blocked = self.blocked.lock_or_recover();
             if blocked.len() >= MAX_BLOCKED {
                 let now = Instant::now();
                 blocked.retain(|_, until| *until > now);

@@ -5,8 +5,9 @@
 //! and a copy of shared bytes. The kept answers are bounded by the options that have Greeks,
 //! as the realtime state itself is.
 
+use application::sync::RwLockOrRecover;
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
 
 use application::realtime::GreeksRead;
 use bytes::Bytes;
@@ -69,12 +70,7 @@ impl RealtimeApi {
             stale,
             conventions,
         } = read;
-        let kept = self
-            .kept
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(key)
-            .cloned();
+        let kept = self.kept.read_or_recover().get(key).cloned();
         if let Some(k) = kept.filter(|k| k.stale == stale && k.record == record) {
             return SerializedJson::from_bytes(k.body.clone());
         }
@@ -91,10 +87,7 @@ impl RealtimeApi {
         });
         let body = answer.bytes();
         let kept = Arc::new(Kept { record, stale, body });
-        self.kept
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key.clone(), kept);
+        self.kept.write_or_recover().insert(key.clone(), kept);
         answer
     }
 }

@@ -10,6 +10,7 @@
 //! twice: once when it starts, with its cause, and once when it ends, with its length and the
 //! number of failed attempts. [`SnapshotBacklog::status`] is what readiness shows.
 
+use crate::sync::LockOrRecover;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -90,7 +91,7 @@ pub struct SnapshotBacklog {
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    m.lock_or_recover()
 }
 
 impl Default for SnapshotBacklog {

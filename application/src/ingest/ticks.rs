@@ -1,5 +1,6 @@
 //! The ingest use case for ticks.
 
+use crate::sync::LockOrRecover;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -248,9 +249,7 @@ impl IngestTicks {
             candles.extend(applied.candles);
             reports.push(applied.report);
         }
-        let dirty: Vec<_> = std::mem::take(&mut *self.dirty.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
-            .into_iter()
-            .collect();
+        let dirty: Vec<_> = std::mem::take(&mut *self.dirty.lock_or_recover()).into_iter().collect();
         let closing = self.snapshot_expiries(dirty);
         self.backlog.add_moneyness(closing);
         let moneyness = self.backlog.take_moneyness();
@@ -289,7 +288,7 @@ impl IngestTicks {
         let mut touched: HashSet<(InstrumentKey, NaiveDate)> = HashSet::new();
         let mut priced: Vec<usize> = Vec::new();
         {
-            let mut builders = self.builders.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut builders = self.builders.lock_or_recover();
             for (i, t) in ticks.iter().enumerate() {
                 let Some(reg) = self.registry.get(&t.key) else {
                     report
@@ -364,7 +363,7 @@ impl IngestTicks {
     /// stored minute with a partial one nor miscounts the next minute's volume.
     async fn resume_builders(&self, ticks: &[Tick]) -> Result<(), PortError> {
         let fresh: HashMap<InstrumentKey, (NaiveDate, TimeRange)> = {
-            let builders = self.builders.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let builders = self.builders.lock_or_recover();
             ticks
                 .iter()
                 .filter(|t| !builders.contains_key(&t.key))
@@ -393,8 +392,7 @@ impl IngestTicks {
                 .map(|c| c.bar)
                 .collect();
             self.builders
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .lock_or_recover()
                 .entry(key)
                 .or_insert_with(|| MinuteBarBuilder::resume(date, &bars));
         }
@@ -423,8 +421,7 @@ impl IngestTicks {
             let fwd = expiry_forward(c, &st, spot, t);
             if let (Some(f), Some((_, _, q))) = (fwd, latest) {
                 self.dirty
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .lock_or_recover()
                     .insert((u.clone(), *e), (f, t, minute_of(q.ts)));
             }
             forwards.insert((u.clone(), *e), fwd);
@@ -492,9 +489,7 @@ impl IngestTicks {
     /// (see [`Self::backlog`]).
     pub async fn flush(&self) -> Result<usize, PortError> {
         let started = std::time::Instant::now();
-        let dirty: Vec<_> = std::mem::take(&mut *self.dirty.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
-            .into_iter()
-            .collect();
+        let dirty: Vec<_> = std::mem::take(&mut *self.dirty.lock_or_recover()).into_iter().collect();
         let closing = self.snapshot_expiries(dirty);
         self.backlog.add_moneyness(closing);
         self.publish(self.take_unpublished()).await;
@@ -633,10 +628,7 @@ impl IngestTicks {
                 },
             }
         }));
-        self.unpublished
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend(out);
+        self.unpublished.lock_or_recover().extend(out);
     }
 
     /// The `candles:{key}:1m` updates of a batch: the last state of each bar it changed, marked
@@ -670,11 +662,8 @@ impl IngestTicks {
             event: SignalEvent::Candle(c),
         };
         let mut out = Vec::with_capacity(last.len());
-        let builders = self.builders.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut open = self
-            .forming_bars
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let builders = self.builders.lock_or_recover();
+        let mut open = self.forming_bars.lock_or_recover();
         for c in last.into_values() {
             let seen = newest.get(&c.key).copied().unwrap_or(c.bar.start);
             let forming = c.bar.start + one_minute > seen;
@@ -700,12 +689,7 @@ impl IngestTicks {
 
     /// Takes the queued chain updates.
     fn take_unpublished(&self) -> Vec<Outgoing> {
-        std::mem::take(
-            &mut *self
-                .unpublished
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+        std::mem::take(&mut *self.unpublished.lock_or_recover())
     }
 
     /// Before a batch moves an expiry into a later minute, snapshots the expiry as it stood at
@@ -723,7 +707,7 @@ impl IngestTicks {
                 .or_insert(m);
         }
         let closing: Vec<_> = {
-            let mut dirty = self.dirty.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut dirty = self.dirty.lock_or_recover();
             first_minute
                 .iter()
                 .filter_map(|(k, m)| match dirty.get(k) {

@@ -1,6 +1,7 @@
 //! The instruments ingest accepts: underlyings, futures and option contracts, by key, each with
 //! its market (calendar and conventions) from [`Markets`].
 
+use crate::sync::RwLockOrRecover;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -97,7 +98,7 @@ impl InstrumentRegistry {
 
     fn insert(&self, key: InstrumentKey, kind: InstrumentKind, market: &str) -> Result<(), String> {
         let market = self.markets.require(market)?.clone();
-        let mut g = self.by_key.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut g = self.by_key.write_or_recover();
         g.insert(key, RegisteredInstrument { kind, market });
         Ok(())
     }
@@ -129,19 +130,14 @@ impl InstrumentRegistry {
     /// Looks an instrument up.
     #[must_use]
     pub fn get(&self, key: &InstrumentKey) -> Option<RegisteredInstrument> {
-        self.by_key
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(key)
-            .cloned()
+        self.by_key.read_or_recover().get(key).cloned()
     }
 
     /// A copy of every instrument with its key (for listings; not for the ingest hot path).
     #[must_use]
     pub fn all(&self) -> Vec<(InstrumentKey, RegisteredInstrument)> {
         self.by_key
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .read_or_recover()
             .iter()
             .map(|(k, r)| (k.clone(), r.clone()))
             .collect()
@@ -162,10 +158,7 @@ impl InstrumentRegistry {
     /// Number of instruments.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.by_key
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
+        self.by_key.read_or_recover().len()
     }
 
     /// True when empty.

@@ -1,5 +1,6 @@
 //! The latest state, in memory, for realtime reads and for pricing.
 
+use crate::sync::RwLockOrRecover;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 
@@ -89,11 +90,11 @@ pub struct RealtimeState {
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    l.read_or_recover()
 }
 
 fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    l.write_or_recover()
 }
 
 impl RealtimeState {

@@ -11,6 +11,7 @@
 //!
 //! Redis errors never fail a lookup; they are counted and the next level is tried.
 
+use crate::sync::{LockOrRecover, RwLockOrRecover};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -157,8 +158,7 @@ impl MappingService {
     pub fn current(&self, underlying: &InstrumentKey, expiry: NaiveDate) -> Option<MoneynessMapping> {
         let m = self
             .latest
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .read_or_recover()
             .get(&(underlying.clone(), expiry))
             .cloned()?;
         let age = self.age(&m).to_std().unwrap_or_default();
@@ -184,7 +184,7 @@ impl MappingService {
     }
 
     fn remember(&self, m: &MoneynessMapping) {
-        let mut book = self.latest.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut book = self.latest.write_or_recover();
         let key = (m.underlying.clone(), m.expiry);
         if book.get(&key).is_none_or(|old| old.as_of <= m.as_of) {
             book.insert(key, m.clone());
@@ -314,10 +314,7 @@ impl MappingService {
         let Some(remote) = self.remote.clone() else { return };
         let key = (underlying, expiry);
         {
-            let mut set = self
-                .refreshing
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut set = self.refreshing.lock_or_recover();
             if !set.insert(key.clone()) {
                 return;
             }
@@ -331,10 +328,7 @@ impl MappingService {
             } else {
                 bump(&this.stats.remote_errors);
             }
-            this.refreshing
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&key);
+            this.refreshing.lock_or_recover().remove(&key);
         });
     }
 }

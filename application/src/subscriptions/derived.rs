@@ -23,8 +23,9 @@
 //! bars) and from the 1-minute topic's recent history in the hub, then follows the live updates.
 //! It stops when the last connection following it leaves.
 
+use crate::sync::LockOrRecover;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use domain::candles::{AggregatedBar, Bar, Bucket, Bucketer, Timeframe, aggregate};
@@ -215,7 +216,7 @@ impl DerivedFeeds {
     /// The derived topics followed now (canonical text).
     #[must_use]
     pub fn topics(&self) -> Vec<String> {
-        let feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
+        let feeds = self.feeds.lock_or_recover();
         feeds.values().flatten().map(|f| f.topic.clone()).collect()
     }
 
@@ -236,7 +237,7 @@ impl DerivedFeeds {
             return Ok(());
         }
         let mut feed = self.warm_up(canonical, key, timeframe, spec).await?;
-        let mut feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut feeds = self.feeds.lock_or_recover();
         let entry = feeds.entry(key.clone()).or_default();
         if let Some(f) = entry.iter_mut().find(|f| f.topic == feed.topic) {
             f.followers += 1; // another connection started it meanwhile
@@ -257,7 +258,7 @@ impl DerivedFeeds {
 
     /// Counts a follower of a running feed; false when none runs.
     fn add_follower(&self, key: &InstrumentKey, topic: &str) -> bool {
-        let mut feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut feeds = self.feeds.lock_or_recover();
         match feeds.get_mut(key).and_then(|v| v.iter_mut().find(|f| f.topic == topic)) {
             Some(f) => {
                 f.followers += 1;
@@ -329,7 +330,7 @@ impl DerivedFeeds {
             return;
         };
         let canonical = topic.to_string();
-        let mut feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut feeds = self.feeds.lock_or_recover();
         if let Some(v) = feeds.get_mut(key) {
             for f in v.iter_mut().filter(|f| f.topic == canonical) {
                 f.followers = f.followers.saturating_sub(1);
@@ -344,7 +345,7 @@ impl DerivedFeeds {
 
 impl UpdateSink for DerivedFeeds {
     fn deliver(&self, update: TopicUpdate) {
-        let mut feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut feeds = self.feeds.lock_or_recover();
         let candle = match &update.event {
             SignalEvent::Candle(c) if update.topic.ends_with(":1m") => Some(c.clone()),
             _ => None,
@@ -379,7 +380,7 @@ impl SnapshotSource for DerivedFeeds {
     fn snapshot(&self, topic: &Topic) -> Option<StateSnapshot> {
         let key = derived_key(topic)?;
         let canonical = topic.to_string();
-        let feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
+        let feeds = self.feeds.lock_or_recover();
         let feed = feeds.get(key)?.iter().find(|f| f.topic == canonical)?;
         feed.latest.as_ref().map(|(ts, forming, e)| StateSnapshot {
             source_ts: *ts,

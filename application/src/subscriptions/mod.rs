@@ -10,8 +10,9 @@
 //! respect to deliveries: the latest update as a snapshot, or on resume the updates missed
 //! since the client's last `(epoch, seq)` (see [`domain::subscriptions::TopicHistory`]).
 
+use crate::sync::LockOrRecover;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use domain::ports::{SignalEvent, TopicUpdate, UpdateSink};
@@ -179,7 +180,7 @@ impl SubscriptionHub {
         resume: Option<(u64, u64)>,
         open: impl FnOnce(&Opening),
     ) -> Opening {
-        let mut topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut topics = self.topics.lock_or_recover();
         let entry = self.entry(&mut topics, topic);
         entry.subscribers.retain(|s| s.id() != who.id());
         entry.subscribers.push(who);
@@ -199,7 +200,7 @@ impl SubscriptionHub {
     /// The updates of `topic` held in its history, oldest first.
     #[must_use]
     pub fn recent(&self, topic: &str) -> Vec<Arc<TopicUpdate>> {
-        let topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        let topics = self.topics.lock_or_recover();
         topics
             .get(topic)
             .map(|e| e.history.iter().cloned().collect())
@@ -208,7 +209,7 @@ impl SubscriptionHub {
 
     /// Removes `id` from `topic`; true when it was subscribed.
     pub fn unsubscribe(&self, topic: &str, id: u64) -> bool {
-        let mut topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut topics = self.topics.lock_or_recover();
         let Some(entry) = topics.get_mut(topic) else {
             return false;
         };
@@ -219,7 +220,7 @@ impl SubscriptionHub {
 
     /// Removes `id` from every topic it follows (a closed connection).
     pub fn forget(&self, id: u64) {
-        let mut topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut topics = self.topics.lock_or_recover();
         for entry in topics.values_mut() {
             entry.subscribers.retain(|s| s.id() != id);
         }
@@ -228,8 +229,8 @@ impl SubscriptionHub {
     /// The hub's counters.
     #[must_use]
     pub fn stats(&self) -> HubStats {
-        let topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
-        let (gaps, stale) = *self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        let topics = self.topics.lock_or_recover();
+        let (gaps, stale) = *self.counters.lock_or_recover();
         HubStats {
             topics: topics.len(),
             subscriptions: topics.values().map(|e| e.subscribers.len()).sum(),
@@ -243,16 +244,16 @@ impl UpdateSink for SubscriptionHub {
     fn deliver(&self, update: TopicUpdate) {
         let update = Arc::new(update);
         let (subscribers, broken) = {
-            let mut topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut topics = self.topics.lock_or_recover();
             let entry = self.entry(&mut topics, &update.topic);
             let had_epoch = entry.history.newest().is_some();
             let broken = match entry.history.record(update.epoch, update.seq, Arc::clone(&update)) {
                 Recorded::Stale => {
-                    self.counters.lock().unwrap_or_else(PoisonError::into_inner).1 += 1;
+                    self.counters.lock_or_recover().1 += 1;
                     return;
                 }
                 Recorded::AfterGap { .. } => {
-                    self.counters.lock().unwrap_or_else(PoisonError::into_inner).0 += 1;
+                    self.counters.lock_or_recover().0 += 1;
                     true
                 }
                 // A new epoch after an old one: the numbering restarted (Redis lost its

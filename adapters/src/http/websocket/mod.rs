@@ -20,10 +20,11 @@ mod outbox;
 pub mod protocol;
 mod upgrade;
 
+use application::sync::LockOrRecover;
 use std::collections::{HashMap, HashSet};
 use std::future::{Future, poll_fn};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use application::subscriptions::derived::is_derived;
@@ -120,7 +121,7 @@ struct Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open = self.open.lock_or_recover();
         open.0 = open.0.saturating_sub(1);
         if let Some(t) = &self.token
             && let Some(n) = open.1.get_mut(t)
@@ -188,7 +189,7 @@ impl WsContext {
     /// Connections open now.
     #[must_use]
     pub fn connections(&self) -> usize {
-        self.open.lock().unwrap_or_else(PoisonError::into_inner).0
+        self.open.lock_or_recover().0
     }
 
     /// Checks the token and the connection caps; the admission holds the connection's place.
@@ -216,7 +217,7 @@ impl WsContext {
                 }
             }
         };
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open = self.open.lock_or_recover();
         if open.0 >= self.limits.max_connections {
             return Err(refuse(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -7,9 +7,10 @@
 //! dropped. The writer drains the queue in order; how long the oldest frame has waited is the
 //! connection's lag, which the writer compares with its bound.
 
+use application::sync::LockOrRecover;
 use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -77,7 +78,7 @@ impl Outbox {
     }
 
     fn push(&self, update: Option<Arc<TopicUpdate>>, frame: Encoded) {
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut s = self.state.lock_or_recover();
         if s.closed {
             return;
         }
@@ -103,7 +104,7 @@ impl Outbox {
     pub async fn ready(&self) -> bool {
         std::future::poll_fn(|cx| {
             self.waker.register(cx.waker());
-            let s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let s = self.state.lock_or_recover();
             if s.closed {
                 Poll::Ready(false)
             } else if s.queue.is_empty() {
@@ -118,7 +119,7 @@ impl Outbox {
     /// Takes everything queued, oldest first; with `conflate`, only the newest update of each
     /// topic (and every other frame).
     pub fn take(&self, conflate: bool) -> Vec<Encoded> {
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut s = self.state.lock_or_recover();
         if conflate {
             coalesce(&mut s);
         }
@@ -135,19 +136,19 @@ impl Outbox {
     /// How long the oldest queued frame has waited.
     #[must_use]
     pub fn lag(&self) -> Duration {
-        let s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let s = self.state.lock_or_recover();
         s.queue.front().map_or(Duration::ZERO, |q| q.at.elapsed())
     }
 
     /// Updates dropped by coalescing so far.
     #[must_use]
     pub fn coalesced(&self) -> u64 {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).coalesced
+        self.state.lock_or_recover().coalesced
     }
 
     /// Stops the queue: nothing more is taken, and [`Self::ready`] answers false.
     pub fn close(&self) {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).closed = true;
+        self.state.lock_or_recover().closed = true;
         self.waker.wake();
     }
 }

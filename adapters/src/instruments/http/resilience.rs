@@ -8,6 +8,7 @@
 //!   through (half-open): success closes it, failure opens it again. 4xx and malformed answers are
 //!   the service working, so they count as successes for the breaker.
 
+use application::sync::LockOrRecover;
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -92,7 +93,7 @@ impl Resilience {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Breaker> {
-        self.breaker.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.breaker.lock_or_recover()
     }
 
     /// The breaker's current state.
