@@ -5,7 +5,8 @@ use domain::candles::Bar;
 use domain::market_data::{MAX_FUTURE_SKEW_SECS, within_calendar};
 use domain::ports::{InstrumentCandle, PortError};
 
-use super::ticks::{IngestReport, IngestTicks, RowRejection};
+use super::ticks::IngestTicks;
+use super::validate::{IngestReport, RowRejection};
 use crate::market::InstrumentKind;
 
 fn check(b: &Bar) -> Result<(), (&'static str, String)> {
@@ -61,7 +62,7 @@ impl IngestTicks {
                 report.rejected.push(reject(field, reason));
                 continue;
             }
-            if let Err(e) = self.sanity.check(
+            if let Err(e) = self.validation.sanity.check(
                 &[
                     ("open", Some(c.bar.open)),
                     ("high", Some(c.bar.high)),
@@ -102,7 +103,7 @@ impl IngestTicks {
             });
             report.accepted += 1;
         }
-        self.save_candles(&ok).await?;
+        self.persist.save_candles(&ok).await?;
         Ok(report)
     }
 }

@@ -1,11 +1,20 @@
 //! Ingest: ticks in, 1-minute candles, IV and Greeks, and moneyness aggregates out.
 //!
 //! [`IngestTicks`] is the one path every way in uses (REST, Redis Streams, replay, the built-in
-//! feed). A batch is validated row by row; accepted rows update the minute bars; every option
+//! feed). It composes six stages, each a module with its own state and tests:
+//!
+//! 1. `validate.rs` — each row on its own: known instrument, sane time and numbers;
+//! 2. `bars.rs` — the 1-minute bar builders and the `candles:{key}:1m` updates;
+//! 3. `pricing.rs` — quotes into the realtime state, then IV and Greeks on each expiry's forward;
+//! 4. `snapshot.rs` — each expiry's chain at the close of its minute, moneyness by level;
+//! 5. `publish.rs` — updates to the fan-out;
+//! 6. `persist.rs` — bars written before the answer, snapshots through the bounded backlog.
+//!
+//! A batch is validated row by row; accepted rows update the minute bars; every option
 //! touched by the batch is priced against the state after the whole batch (so a snapshot's
 //! put–call parity sees all its quotes), the latest values go to the in-memory
-//! [`crate::market::RealtimeState`] and out to subscribers; then the bars are stored before the call returns
-//! (durable). Minute snapshots of Greeks and moneyness aggregates are written in batches by
+//! [`crate::market::RealtimeState`] and out to subscribers; then the bars are stored before the
+//! call returns (durable). `candles.rs` is the same path for 1-minute candles. Minute snapshots of Greeks and moneyness aggregates are written in batches by
 //! [`IngestTicks::flush`], from a bounded backlog (`backlog.rs`): a full backlog refuses new
 //! batches ([`domain::ports::PortError::Overloaded`]) rather than dropping anything.
 //!
@@ -16,10 +25,17 @@
 //! values again under new sequence numbers.
 
 mod backlog;
+mod bars;
 mod candles;
 mod moneyness;
+mod persist;
 mod pricing;
+mod publish;
+mod snapshot;
 mod ticks;
+mod validate;
 
 pub use backlog::{BacklogStatus, SnapshotTable};
-pub use ticks::{BulkWrite, IngestReport, IngestTicks, RowRejection};
+pub use persist::BulkWrite;
+pub use ticks::IngestTicks;
+pub use validate::{IngestReport, RowRejection};

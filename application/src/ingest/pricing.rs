@@ -1,14 +1,170 @@
-//! Pricing one option from the state: its price by the conventions' source, the expiry's forward,
-//! time to expiry by the conventions' basis, then IV and Greeks.
+//! Stage 3, pricing: the accepted rows' quotes go into the realtime state (spot, futures, option
+//! quotes), then every option the batch quoted is priced against the state after the whole batch
+//! (so a snapshot's put–call parity sees all its quotes): its price by the conventions' source,
+//! the expiry's forward (a fresh same-expiry future, else parity, else spot carried), time to
+//! expiry by the conventions' basis, then IV and Greeks. Each instrument is priced by its own
+//! market's conventions. The expiries priced are remembered with their forward, time to expiry
+//! and minute until their minute snapshot is taken (`snapshot.rs`).
 
-use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::chain::{Conventions, select_price};
 use domain::expiry::{Forward, ParityQuote, resolve_forward, time_to_expiry};
-use domain::instrument::{Market, OptionContract, OptionRight};
+use domain::instrument::{InstrumentKey, Market, OptionContract, OptionRight};
+use domain::market_data::Tick;
 use domain::ports::GreeksRecord;
 use domain::pricing::{OptionInputs, PricingModel, implied_volatility, price_and_greeks};
 
-use crate::market::{ExpiryState, QuoteState};
+use super::validate::Row;
+use crate::market::{ExpiryKey, ExpiryState, InstrumentKind, InstrumentRegistry, QuoteState, RealtimeState};
+use crate::sync::LockOrRecover;
+
+/// An expiry's minute still open: its forward, time to expiry (years) and the minute.
+pub(super) type OpenMinute = (Forward, f64, DateTime<Utc>);
+
+/// What a batch quoted: indexes of its option rows, and the (underlying, expiry) pairs touched.
+pub(super) type Quoted = (Vec<usize>, HashSet<(InstrumentKey, NaiveDate)>);
+
+/// The pricing stage.
+pub(super) struct Pricing {
+    registry: Arc<InstrumentRegistry>,
+    state: Arc<RealtimeState>,
+    /// Expiries priced since their last snapshot.
+    dirty: Mutex<HashMap<ExpiryKey, OpenMinute>>,
+}
+
+fn quote_of(t: &Tick) -> QuoteState {
+    QuoteState {
+        ts: t.ts,
+        last: t.last,
+        bid: t.bid,
+        ask: t.ask,
+        volume: t.volume.unwrap_or(0.0),
+        oi: t.oi.unwrap_or(0.0),
+    }
+}
+
+impl Pricing {
+    pub(super) fn new(registry: Arc<InstrumentRegistry>, state: Arc<RealtimeState>) -> Self {
+        Self {
+            registry,
+            state,
+            dirty: Mutex::default(),
+        }
+    }
+
+    /// Puts the accepted rows' prices into the realtime state: an underlying's last (or mid) is
+    /// its spot, a future's its expiry's futures price, an option's its quote.
+    pub(super) fn record(&self, ticks: &[Tick], rows: &[Row]) -> Quoted {
+        let mut priced = Vec::new();
+        let mut touched = HashSet::new();
+        for (i, reg) in rows {
+            let t = &ticks[*i];
+            let mid_or_last = || t.last.or_else(|| t.bid.zip(t.ask).map(|(b, a)| 0.5 * (b + a)));
+            match &reg.kind {
+                InstrumentKind::Underlying => {
+                    if let Some(px) = mid_or_last() {
+                        self.state.set_spot(&t.key, t.ts, px);
+                    }
+                }
+                InstrumentKind::Future(f) => {
+                    if let Some(px) = mid_or_last() {
+                        let expiry = reg.market().local_date(f.expiry);
+                        self.state.set_future(&f.underlying, expiry, t.ts, px);
+                        touched.insert((f.underlying.clone(), expiry));
+                    }
+                }
+                InstrumentKind::Option(c) => {
+                    let expiry = reg.market().local_date(c.expiry);
+                    self.state
+                        .set_quote(&c.underlying, expiry, &c.key, c.strike.value(), c.right, quote_of(t));
+                    touched.insert((c.underlying.clone(), expiry));
+                    priced.push(*i);
+                }
+            }
+        }
+        (priced, touched)
+    }
+
+    /// Prices the options at `priced` of `ticks` on the forwards of the expiries `touched`;
+    /// the records are also the state's latest Greeks.
+    pub(super) fn price(&self, ticks: &[Tick], (priced, touched): &Quoted) -> Vec<GreeksRecord> {
+        let mut forwards = HashMap::new();
+        for (u, e) in touched {
+            // The underlying's market decides how its expiries are priced.
+            let Some(c) = self.registry.get(u).map(|r| *r.conventions()) else {
+                continue;
+            };
+            let spot = self.state.spot(u).map(|(_, s)| s);
+            let st = self.state.expiry(u, *e);
+            let latest = st.quotes.values().max_by_key(|(_, _, q)| q.ts);
+            let t = match latest.and_then(|(k, _, q)| Some((self.registry.get(k)?, q))) {
+                Some((reg, q)) => match &reg.kind {
+                    InstrumentKind::Option(oc) => time_to_expiry(c.time_basis, q.ts, oc.expiry, reg.market()),
+                    InstrumentKind::Underlying | InstrumentKind::Future(_) => 0.0,
+                },
+                None => 0.0,
+            };
+            let fwd = expiry_forward(&c, &st, spot, t);
+            if let (Some(f), Some((_, _, q))) = (fwd, latest) {
+                self.dirty
+                    .lock_or_recover()
+                    .insert((u.clone(), *e), (f, t, minute_of(q.ts)));
+            }
+            forwards.insert((u.clone(), *e), fwd);
+        }
+        let mut out = Vec::with_capacity(priced.len());
+        for &i in priced {
+            let t = &ticks[i];
+            let Some(reg) = self.registry.get(&t.key) else { continue };
+            let InstrumentKind::Option(contract) = &reg.kind else {
+                continue;
+            };
+            let market = reg.market();
+            let expiry = market.local_date(contract.expiry);
+            let spot = self.state.spot(&contract.underlying).map(|(_, s)| s);
+            let forward = forwards.get(&(contract.underlying.clone(), expiry)).copied().flatten();
+            if let Some(r) = price_option(reg.conventions(), contract, market, t.ts, spot, forward, &quote_of(t)) {
+                out.push(r);
+            }
+        }
+        for r in &out {
+            self.state.set_greeks(r.clone());
+        }
+        out
+    }
+
+    /// The expiries a batch moves into a later minute, taken out of the open set: their
+    /// previous minute is to be snapshotted before the batch changes the state.
+    pub(super) fn closing(&self, ticks: &[Tick]) -> Vec<(ExpiryKey, OpenMinute)> {
+        let mut first_minute: HashMap<ExpiryKey, DateTime<Utc>> = HashMap::new();
+        for t in ticks {
+            let Some(reg) = self.registry.get(&t.key) else { continue };
+            let InstrumentKind::Option(c) = &reg.kind else { continue };
+            let e = reg.market().local_date(c.expiry);
+            let m = minute_of(t.ts);
+            first_minute
+                .entry((c.underlying.clone(), e))
+                .and_modify(|x| *x = (*x).min(m))
+                .or_insert(m);
+        }
+        let mut dirty = self.dirty.lock_or_recover();
+        first_minute
+            .iter()
+            .filter_map(|(k, m)| match dirty.get(k) {
+                Some((_, _, old)) if old < m => dirty.remove(k).map(|v| (k.clone(), v)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every expiry priced since its last snapshot, taken out of the open set.
+    pub(super) fn take_open(&self) -> Vec<(ExpiryKey, OpenMinute)> {
+        std::mem::take(&mut *self.dirty.lock_or_recover()).into_iter().collect()
+    }
+}
 
 /// Start of the minute containing `t`.
 pub(super) fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {

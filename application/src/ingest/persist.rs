@@ -1,0 +1,149 @@
+//! Stage 6, persistence: a batch's 1-minute bars are written before it is answered (durable);
+//! minute snapshots of Greeks and moneyness wait in the bounded backlog (`backlog.rs`) and are
+//! written by [`super::IngestTicks::flush`], each table on its own, a failed write kept for the
+//! next flush. A full backlog refuses new batches rather than dropping anything. Bulk loads
+//! (`replay`) take their writes out as a [`BulkWrite`] and store them in order.
+
+use std::sync::Arc;
+
+use domain::ports::{
+    AggregateCache, Clock, ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, PortError, SignalStore,
+};
+
+use super::backlog::{SnapshotBacklog, SnapshotTable};
+use crate::market::InstrumentRegistry;
+
+/// What [`super::IngestTicks::load_many`] leaves to store, in the order
+/// [`super::IngestTicks::write_bulk`] writes it.
+#[derive(Debug, Default)]
+pub struct BulkWrite {
+    /// 1-minute bars of the accepted ticks.
+    pub candles: Vec<InstrumentCandle>,
+    /// Moneyness aggregates of the expiries priced.
+    pub moneyness: Vec<MoneynessRecord>,
+    /// Greeks snapshots, one per option and minute.
+    pub greeks: Vec<GreeksRecord>,
+}
+
+/// The persistence stage.
+pub(super) struct Persistence {
+    pub(super) store: Arc<dyn SignalStore>,
+    pub(super) backlog: SnapshotBacklog,
+    /// The in-process cache of closed days of custom-timeframe bars, told about late bars.
+    pub(super) aggregates: Option<Arc<dyn AggregateCache>>,
+    registry: Arc<InstrumentRegistry>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Persistence {
+    pub(super) fn new(store: Arc<dyn SignalStore>, registry: Arc<InstrumentRegistry>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            backlog: SnapshotBacklog::default(),
+            aggregates: None,
+            registry,
+            clock,
+        }
+    }
+
+    /// Refuses new work while the snapshot backlog is full.
+    pub(super) fn check_backlog(&self) -> Result<(), PortError> {
+        if self.backlog.is_full() {
+            return Err(PortError::Overloaded(format!(
+                "{} minute snapshots are waiting to be written (at most {}); the store is behind",
+                self.backlog.len(),
+                self.backlog.limit()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Writes 1-minute bars (durable on return), then drops the cached closed days they changed.
+    pub(super) async fn save_candles(&self, candles: &[InstrumentCandle]) -> Result<(), PortError> {
+        self.store.save_candles(candles).await?;
+        if let Some(cache) = &self.aggregates {
+            crate::candles::forget_rewritten_days(
+                cache.as_ref(),
+                candles,
+                |k| self.registry.market_for(k),
+                self.clock.now(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes the pending snapshots, each table on its own; what fails stays pending. Returns
+    /// the snapshots written.
+    pub(super) async fn flush(&self, started: std::time::Instant) -> Result<usize, PortError> {
+        let records = self.backlog.take_moneyness();
+        let moneyness = match self.store.save_moneyness(&records).await {
+            Ok(()) => Ok(records.len()),
+            Err(e) => {
+                self.backlog.restore_moneyness(records);
+                Err(e)
+            }
+        };
+        let greeks = self.flush_greeks().await;
+        let failures: Vec<(SnapshotTable, &PortError)> = [
+            (SnapshotTable::Moneyness, moneyness.as_ref().err()),
+            (SnapshotTable::Greeks, greeks.as_ref().err()),
+        ]
+        .into_iter()
+        .filter_map(|(t, e)| e.map(|e| (t, e)))
+        .collect();
+        self.backlog.record_flush(started, &failures);
+        Ok(moneyness? + greeks?)
+    }
+
+    async fn flush_greeks(&self) -> Result<usize, PortError> {
+        let batch = self.backlog.greeks();
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        self.save_greeks_run(&batch).await?;
+        self.backlog.written_greeks(&batch);
+        Ok(batch.len())
+    }
+
+    /// Stores what a bulk load took: candles, moneyness aggregates, Greeks snapshots and the
+    /// run's computation record. Returns the number of Greeks snapshots.
+    pub(super) async fn write_bulk(&self, w: &BulkWrite) -> Result<usize, PortError> {
+        self.save_candles(&w.candles).await?;
+        self.store.save_moneyness(&w.moneyness).await?;
+        self.save_greeks_run(&w.greeks).await?;
+        Ok(w.greeks.len())
+    }
+
+    /// Stores Greeks snapshots, then a computation record of the run (what it covered, how long
+    /// it took, the rows without IV and why); a failing record is logged, not fatal.
+    async fn save_greeks_run(&self, batch: &[GreeksRecord]) -> Result<(), PortError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let started = self.clock.now();
+        let timer = std::time::Instant::now();
+        self.store.save_greeks(batch).await?;
+        let mut iv_errors: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
+        for r in batch.iter().filter(|r| r.iv.is_none()) {
+            *iv_errors
+                .entry(r.iv_error.map_or("no_price", |e| e.code()).to_owned())
+                .or_default() += 1;
+        }
+        let meta = ComputationRecord {
+            computation: "greeks".into(),
+            scope: "flush".into(),
+            input_from: batch.iter().map(|r| r.minute).min().unwrap_or(started),
+            input_to: batch.iter().map(|r| r.minute).max().unwrap_or(started),
+            started_at: started,
+            duration_us: i64::try_from(timer.elapsed().as_micros()).unwrap_or(i64::MAX),
+            rows: u32::try_from(batch.len()).unwrap_or(u32::MAX),
+            rows_without_iv: iv_errors.values().sum(),
+            iv_errors,
+            stale_inputs: 0,
+        };
+        if let Err(e) = self.store.save_computation(&meta).await {
+            tracing::warn!(error = %e, "computation metadata not stored");
+        }
+        Ok(())
+    }
+}
