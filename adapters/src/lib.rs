@@ -1,24 +1,10 @@
-//! Adapters: concrete implementations of the domain ports and the inbound interfaces.
+//! Adapters, laid out by direction.
 //!
-//! - [`cache`]: moneyness-mapping caches (moka in process, Redis shared);
-//! - [`calc_csv`]: CSV codecs of the `calc` commands (inbound, over the application calculators);
-//! - [`clock`]: the system clock;
-//! - [`fanout`]: numbered updates to every instance's subscription hub (in process);
-//! - [`feed`]: the simulated market of the embedded default;
-//! - [`instruments`]: instrument catalogues (contract-master file, built-in generated listing,
-//!   external instrument service over HTTP);
-//! - [`replay`]: historical files (NSE option chains, candle CSVs) as ingest batches;
-//! - [`store`]: the sea-orm store on SQLite or PostgreSQL;
-//! - [`streams`]: the Redis Streams consumer (production ingest, inbound);
-//! - [`http`]: the REST API (inbound).
+//! - [`inbound`] — the ways in, which drive the use cases: the REST API and the WebSocket
+//!   subscriptions (`http/`), the Redis Streams consumer, replay files, the simulated market,
+//!   the `calc` CSV codecs, and the row types REST and streams share (`rows.rs`);
+//! - [`outbound`] — the ways out, which implement the domain's ports: the sea-orm store, the
+//!   caches, the update fan-out, the instrument catalogues and client, the system clock.
 
-pub mod cache;
-pub mod calc_csv;
-pub mod clock;
-pub mod fanout;
-pub mod feed;
-pub mod http;
-pub mod instruments;
-pub mod replay;
-pub mod store;
-pub mod streams;
+pub mod inbound;
+pub mod outbound;

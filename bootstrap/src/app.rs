@@ -8,22 +8,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapters::cache::{
+use adapters::inbound::feed::{FeedConfig, SimulatedFeed};
+use adapters::inbound::http::guard::{BodyLimits, Guard, RateLimits};
+use adapters::inbound::http::listener::NoDelayAcceptor;
+use adapters::inbound::http::server::ServerLimits;
+use adapters::inbound::http::websocket::{WsContext, WsLimits};
+use adapters::inbound::http::{AppState, UseCaseParts, routes};
+use adapters::inbound::streams::{StreamConsumer, StreamConsumerConfig};
+use adapters::outbound::cache::{
     AggregateCacheConfig, MemoryAggregateCache, MemoryMappingCache, RedisCacheConfig, RedisMappingCache,
 };
-use adapters::clock::SystemClock;
-use adapters::fanout::{InProcessFanout, RedisFanout};
-use adapters::feed::{FeedConfig, SimulatedFeed};
-use adapters::http::guard::{BodyLimits, Guard, RateLimits};
-use adapters::http::listener::NoDelayAcceptor;
-use adapters::http::server::ServerLimits;
-use adapters::http::websocket::{WsContext, WsLimits};
-use adapters::http::{AppState, UseCaseParts, routes};
-use adapters::instruments::builtin::BuiltinCatalogue;
-use adapters::instruments::contract_master;
-use adapters::instruments::http::HttpInstrumentSource;
-use adapters::store::{PoolOptions, SeaStore};
-use adapters::streams::{StreamConsumer, StreamConsumerConfig};
+use adapters::outbound::clock::SystemClock;
+use adapters::outbound::fanout::{InProcessFanout, RedisFanout};
+use adapters::outbound::instruments::builtin::BuiltinCatalogue;
+use adapters::outbound::instruments::contract_master;
+use adapters::outbound::instruments::http::HttpInstrumentSource;
+use adapters::outbound::store::{PoolOptions, SeaStore};
 use application::history::HistoryReads;
 use application::ingest::IngestTicks;
 use application::market::{InstrumentRegistry, RealtimeState, RegistryListing};
@@ -85,7 +85,7 @@ impl Application {
         // Migrations run on a connection of their own, without the pool's statement timeout:
         // building an index on a large table may rightly take minutes.
         {
-            let admin = sea_orm::Database::connect(adapters::store::connect_options(url))
+            let admin = sea_orm::Database::connect(adapters::outbound::store::connect_options(url))
                 .await
                 .map_err(|e| format!("database {}: {e}", crate::settings::mask_password(url)))?;
             Migrator::up(&admin, None).await?;
@@ -294,7 +294,7 @@ impl Application {
         });
         let feed = self.feed.map(|(feed, every)| {
             let (ingest, clock) = (ingest.clone(), self.clock.clone());
-            tokio::spawn(adapters::feed::run(feed, every, clock, move |batch| {
+            tokio::spawn(adapters::inbound::feed::run(feed, every, clock, move |batch| {
                 let ingest = ingest.clone();
                 async move {
                     match ingest.execute(&batch).await {
@@ -328,7 +328,7 @@ impl Application {
             // WebSocket clients are told to reconnect and resume before the server stops.
             subscriptions.close_all();
         };
-        adapters::http::server::serve(self.acceptor, routes(self.state), self.server_limits, stopping).await?;
+        adapters::inbound::http::server::serve(self.acceptor, routes(self.state), self.server_limits, stopping).await?;
         let _ = stop_receiver.send(());
         if let Some(r) = receiver {
             let _ = r.await;
@@ -403,7 +403,9 @@ fn ws_limits(settings: &Settings) -> WsLimits {
             "subscriptions.max_connections lowered below the open-file limit"
         );
     }
-    let batch_ms = s.batch_ms.min(adapters::http::websocket::delivery::MAX_BATCH_MS);
+    let batch_ms = s
+        .batch_ms
+        .min(adapters::inbound::http::websocket::delivery::MAX_BATCH_MS);
     if batch_ms < s.batch_ms {
         tracing::warn!(
             configured = s.batch_ms,

@@ -1,7 +1,7 @@
 //! The calculator endpoints in process: known values, the IV round trip, per-row IV errors,
 //! a bad input naming its row and column, and the row limit.
 
-use adapters::http::{AppState, routes};
+use adapters::inbound::http::{AppState, routes};
 use poem::test::TestClient;
 use serde_json::{Value, json};
 

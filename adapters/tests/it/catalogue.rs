@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use adapters::instruments::builtin::{BuiltinCatalogue, builtin_products, generate};
-use adapters::instruments::contract_master;
+use adapters::outbound::instruments::builtin::{BuiltinCatalogue, builtin_products, generate};
+use adapters::outbound::instruments::contract_master;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use domain::instrument::{InstrumentKey, Market, OptionRight};
 use domain::ports::{InstrumentSource, ManualClock, PortError};

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use adapters::store::SeaStore;
+use adapters::outbound::store::SeaStore;
 use chrono::{DateTime, Duration, Utc};
 use domain::candles::Bar;
 use domain::expiry::{ForwardSource, TimeBasis};
@@ -16,7 +16,7 @@ use e2e_tests::FreshDatabase;
 use migration::{Migrator, MigratorTrait};
 use serde_json::Value;
 
-use adapters::cache::{AggregateCacheConfig, MemoryAggregateCache};
+use adapters::outbound::cache::{AggregateCacheConfig, MemoryAggregateCache};
 
 use crate::support::{CALL, metric, pipeline_with};
 

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use adapters::http::routes;
-use adapters::store::SeaStore;
+use adapters::inbound::http::routes;
+use adapters::outbound::store::SeaStore;
 use chrono::{Duration, TimeZone, Utc};
 use domain::instrument::InstrumentKey;
 use domain::ports::{SignalStore, TimeRange};
@@ -27,7 +27,7 @@ async fn harness(db: FreshDatabase, api_keys: &[&str]) -> Harness {
     Migrator::up(store.connection(), None).await.unwrap();
     let mut state = pipeline(Arc::new(store.clone())).app_state(Arc::new(store.clone()));
     state.api_keys = Arc::new(api_keys.iter().map(|s| (*s).to_owned()).collect());
-    state.guard = Arc::new(adapters::http::guard::Guard::new(
+    state.guard = Arc::new(adapters::inbound::http::guard::Guard::new(
         Default::default(),
         api_keys.iter().map(|s| (*s).to_owned()).collect(),
         None,

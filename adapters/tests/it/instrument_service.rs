@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use adapters::instruments::http::{BreakerState, HttpInstrumentSource, ResilienceConfig};
+use adapters::outbound::instruments::http::{BreakerState, HttpInstrumentSource, ResilienceConfig};
 use chrono::NaiveDate;
 use domain::instrument::{InstrumentKey, OptionRight};
 use domain::moneyness::MoneynessLevel;

@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapters::cache::{MemoryMappingCache, RedisCacheConfig, RedisMappingCache};
-use adapters::instruments::http::{HttpInstrumentSource, ResilienceConfig};
-use adapters::store::SeaStore;
+use adapters::outbound::cache::{MemoryMappingCache, RedisCacheConfig, RedisMappingCache};
+use adapters::outbound::instruments::http::{HttpInstrumentSource, ResilienceConfig};
+use adapters::outbound::store::SeaStore;
 use application::ingest::IngestTicks;
 use application::market::{InstrumentRegistry, Markets, RealtimeState, RegistryListing};
 use application::moneyness::{MappingConfig, MappingService};
@@ -108,7 +108,7 @@ async fn instance(service: &FakeServer, prefix: &str, clock: &Arc<ManualClock>, 
         )
         .with_mappings(Some(mappings.clone())),
     );
-    let app = adapters::http::AppState::new(adapters::http::UseCaseParts {
+    let app = adapters::inbound::http::AppState::new(adapters::inbound::http::UseCaseParts {
         ingest: ingest.clone(),
         state,
         registry,

@@ -9,14 +9,14 @@ const COMMITTED: &str = include_str!("../../../openapi/signal-service.json");
 #[test]
 fn the_committed_document_is_the_generated_one() {
     assert!(
-        COMMITTED.trim_end() == adapters::http::openapi_json().trim_end(),
+        COMMITTED.trim_end() == adapters::inbound::http::openapi_json().trim_end(),
         "openapi/signal-service.json is stale: run `cargo run -p bootstrap -- openapi > openapi/signal-service.json`"
     );
 }
 
 #[test]
 fn every_operation_has_an_id_and_every_property_a_description() {
-    let doc: Value = serde_json::from_str(&adapters::http::openapi_json()).unwrap();
+    let doc: Value = serde_json::from_str(&adapters::inbound::http::openapi_json()).unwrap();
     let mut ids = std::collections::HashSet::new();
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for (method, op) in ops.as_object().unwrap() {
@@ -56,7 +56,7 @@ fn parameters_and_request_bodies_have_examples() {
         ];
         path.contains("/indicators/") && !general.contains(&name)
     };
-    let doc: Value = serde_json::from_str(&adapters::http::openapi_json()).unwrap();
+    let doc: Value = serde_json::from_str(&adapters::inbound::http::openapi_json()).unwrap();
     let schemas = &doc["components"]["schemas"];
     let resolve = |s: &Value| -> Value {
         let s = if s["type"] == "array" { &s["items"] } else { s };

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use adapters::http::AppState;
-use adapters::store::SeaStore;
+use adapters::inbound::http::AppState;
+use adapters::outbound::store::SeaStore;
 use application::ingest::IngestTicks;
 use application::market::{InstrumentRegistry, RealtimeState};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -113,7 +113,7 @@ async fn harness(db: FreshDatabase) -> Harness {
         Arc::new(store.clone()),
         clock.clone(),
     ));
-    let state = AppState::new(adapters::http::UseCaseParts {
+    let state = AppState::new(adapters::inbound::http::UseCaseParts {
         ingest: ingest.clone(),
         state: realtime,
         registry,

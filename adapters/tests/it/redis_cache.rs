@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use adapters::cache::{MemoryMappingCache, RedisCacheConfig, RedisMappingCache};
-use adapters::instruments::builtin::{builtin_products, generate};
+use adapters::outbound::cache::{MemoryMappingCache, RedisCacheConfig, RedisMappingCache};
+use adapters::outbound::instruments::builtin::{builtin_products, generate};
 use application::moneyness::{MappingConfig, MappingOrigin, MappingService};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use adapters::replay::{ReplayBatch, nse_chain};
-use adapters::store::SeaStore;
-use adapters::store::entities::{candle, greeks, moneyness};
+use adapters::inbound::replay::{ReplayBatch, nse_chain};
+use adapters::outbound::store::SeaStore;
+use adapters::outbound::store::entities::{candle, greeks, moneyness};
 use application::ingest::IngestTicks;
 use application::market::{InstrumentRegistry, MarketEntry, Markets, RealtimeState};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};

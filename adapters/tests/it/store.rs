@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use adapters::store::SeaStore;
+use adapters::outbound::store::SeaStore;
 use chrono::{DateTime, Duration, Utc};
 use domain::candles::Bar;
 use domain::chain::QuotePrice;
@@ -218,7 +218,7 @@ async fn custom_timeframes_are_cached_and_a_late_bar_invalidates_its_bucket(db: 
 /// answered from memory, the open day always through the table; a late bar of the closed day
 /// (and only that) drops it from memory.
 async fn closed_days_come_from_memory_and_the_open_day_from_the_table(db: FreshDatabase) {
-    use adapters::cache::{AggregateCacheConfig, MemoryAggregateCache};
+    use adapters::outbound::cache::{AggregateCacheConfig, MemoryAggregateCache};
     use application::candles::{TimeframeBars, forget_rewritten_days};
     use domain::instrument::Market;
     use domain::ports::{AggregateCache, ManualClock};

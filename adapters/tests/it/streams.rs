@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adapters::store::SeaStore;
-use adapters::streams::{StreamConsumer, StreamConsumerConfig};
+use adapters::inbound::streams::{StreamConsumer, StreamConsumerConfig};
+use adapters::outbound::store::SeaStore;
 use domain::instrument::InstrumentKey;
 use domain::ports::{MockSignalStore, PortError, SignalStore, TimeRange};
 use e2e_tests::FreshDatabase;

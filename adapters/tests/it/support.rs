@@ -40,8 +40,8 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// The HTTP state over this pipeline (`database` answers readiness).
-    pub fn app_state(&self, database: Arc<dyn domain::ports::HealthProbe>) -> adapters::http::AppState {
-        adapters::http::AppState::new(adapters::http::UseCaseParts {
+    pub fn app_state(&self, database: Arc<dyn domain::ports::HealthProbe>) -> adapters::inbound::http::AppState {
+        adapters::inbound::http::AppState::new(adapters::inbound::http::UseCaseParts {
             ingest: self.ingest.clone(),
             state: self.state.clone(),
             registry: self.registry.clone(),
@@ -61,7 +61,7 @@ pub fn ladder_mappings(
     clock: &Arc<dyn Clock>,
 ) -> Arc<application::moneyness::MappingService> {
     Arc::new(application::moneyness::MappingService::new(
-        Arc::new(adapters::cache::MemoryMappingCache::new(100)),
+        Arc::new(adapters::outbound::cache::MemoryMappingCache::new(100)),
         None,
         None,
         Arc::new(application::market::RegistryListing(registry.clone())),
@@ -126,9 +126,9 @@ pub fn pipeline_publishing(
 pub type App = poem::test::TestClient<poem::endpoint::BoxEndpoint<'static>>;
 
 /// The app serving `state`.
-pub fn app(state: adapters::http::AppState) -> App {
+pub fn app(state: adapters::inbound::http::AppState) -> App {
     use poem::EndpointExt;
-    poem::test::TestClient::new(adapters::http::routes(state).map_to_response().boxed())
+    poem::test::TestClient::new(adapters::inbound::http::routes(state).map_to_response().boxed())
 }
 
 /// A response's status and JSON body (`Null` when the body is not JSON).

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapters::fanout::{InProcessFanout, RedisFanout};
-use adapters::http::listener::NoDelayAcceptor;
-use adapters::http::routes;
-use adapters::http::websocket::{WsContext, WsLimits};
-use adapters::store::SeaStore;
+use adapters::inbound::http::listener::NoDelayAcceptor;
+use adapters::inbound::http::routes;
+use adapters::inbound::http::websocket::{WsContext, WsLimits};
+use adapters::outbound::fanout::{InProcessFanout, RedisFanout};
+use adapters::outbound::store::SeaStore;
 use application::history::HistoryReads;
 use application::ingest::IngestTicks;
 use application::subscriptions::{DerivedFeeds, SnapshotSource, SubscriptionHub};
@@ -349,7 +349,7 @@ async fn a_tick_ingested_through_one_instance_reaches_a_subscriber_of_another() 
         let fanout = RedisFanout::new(
             "redis://127.0.0.1:6379/0",
             &prefix,
-            Arc::new(adapters::clock::SystemClock),
+            Arc::new(adapters::outbound::clock::SystemClock),
         )
         .unwrap();
         // As in the service: the fan-out delivers to the derived feeds, and they to the hub.
@@ -433,7 +433,10 @@ async fn on_shutdown_every_client_is_told_to_reconnect_and_resume() {
         }
     };
     assert_eq!(u16::from(close.code), 1001);
-    assert_eq!(close.reason.as_str(), adapters::http::websocket::SHUTDOWN_REASON);
+    assert_eq!(
+        close.reason.as_str(),
+        adapters::inbound::http::websocket::SHUTDOWN_REASON
+    );
 }
 
 /// A client that stops reading: its updates coalesce to the newest, then the server closes it

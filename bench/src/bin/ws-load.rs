@@ -448,7 +448,7 @@ async fn run(args: &Args, pid: u32, port: u16) -> Result<(), Failure> {
     let rss_after = rss_kib(pid);
 
     let market = Market::nse();
-    let now = adapters::clock::SystemClock.now();
+    let now = adapters::outbound::clock::SystemClock.now();
     let open = session_start(&market, now).ok_or("no recent session")?;
     let mut ingest = Ingest::connect(port).await?;
     let every = Duration::from_secs_f64(1.0 / args.rate);

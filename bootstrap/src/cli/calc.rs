@@ -2,7 +2,7 @@
 
 use std::io::{BufWriter, stdin, stdout};
 
-use adapters::calc_csv::{run_aggregate, run_greeks, run_indicators, run_iv};
+use adapters::inbound::calc_csv::{run_aggregate, run_greeks, run_indicators, run_iv};
 use clap::{Subcommand, ValueEnum};
 use domain::candles::Timeframe;
 use domain::indicators::IndicatorSpec;

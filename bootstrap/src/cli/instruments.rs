@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapters::clock::SystemClock;
-use adapters::instruments::builtin::BuiltinCatalogue;
-use adapters::instruments::contract_master;
-use adapters::instruments::http::{HttpInstrumentSource, ResilienceConfig};
+use adapters::outbound::clock::SystemClock;
+use adapters::outbound::instruments::builtin::BuiltinCatalogue;
+use adapters::outbound::instruments::contract_master;
+use adapters::outbound::instruments::http::{HttpInstrumentSource, ResilienceConfig};
 use chrono::NaiveDate;
 use clap::Args;
 use domain::instrument::{InstrumentKey, Market};

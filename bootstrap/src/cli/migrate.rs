@@ -34,7 +34,7 @@ impl DatabaseArgs {
                 std::fs::create_dir_all(dir)?;
             }
         }
-        Ok(Database::connect(adapters::store::connect_options(url)).await?)
+        Ok(Database::connect(adapters::outbound::store::connect_options(url)).await?)
     }
 }
 

@@ -55,7 +55,7 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Serve(a) => runtime()?.block_on(serve::run(a, settings)),
         Command::Replay(a) => runtime()?.block_on(replay::run(a, &settings)),
         Command::Openapi => {
-            println!("{}", adapters::http::openapi_json());
+            println!("{}", adapters::inbound::http::openapi_json());
             Ok(())
         }
         Command::Config => {

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adapters::clock::SystemClock;
-use adapters::replay::{candles, nse_chain, nse_chain_raw};
-use adapters::store::SeaStore;
+use adapters::inbound::replay::{candles, nse_chain, nse_chain_raw};
+use adapters::outbound::clock::SystemClock;
+use adapters::outbound::store::SeaStore;
 use application::ingest::{BulkWrite, IngestTicks};
 use application::market::{InstrumentRegistry, RealtimeState};
 use clap::{Args, ValueEnum};

@@ -140,7 +140,7 @@ fn plain_syntax(e: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::TickIn;
+    use crate::inbound::http::TickIn;
 
     fn rows(json: &str) -> Vec<Result<TickIn, RejectedRow>> {
         let items: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();

@@ -222,7 +222,7 @@ pub async fn run<F, Fut>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::instruments::builtin::{builtin_products, generate};
+    use crate::outbound::instruments::builtin::{builtin_products, generate};
 
     #[tokio::test]
     async fn the_feed_quotes_valid_ticks_inside_a_session_at_any_hour() {

@@ -1,91 +1,20 @@
 //! `POST /api/v2/ingest/ticks` and `POST /api/v2/ingest/candles`.
 
 use application::ingest::IngestReport;
-use chrono::{DateTime, Utc};
-use domain::candles::Bar;
 use domain::instrument::InstrumentKey;
-use domain::market_data::Tick;
-use domain::ports::InstrumentCandle;
 use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiRequest, ApiResponse, Object, OpenApi};
+
+pub use crate::inbound::rows::{CandleIn, StrictString, TickIn};
 
 use super::AppState;
 use super::csv_body::{self, CsvText};
 use super::error::ErrorBody;
 use super::json_rows::JsonRows;
-use super::shapes::StrictString;
 
 /// Most rows one request may carry.
 pub const MAX_ROWS: usize = 10_000;
-
-/// One tick. Prices in the instrument's price units; quantities in units of the underlying.
-#[derive(Debug, Clone, Object, serde::Deserialize)]
-#[oai(skip_serializing_if_is_none, example)]
-pub struct TickIn {
-    /// Instrument key, e.g. `NSE:NIFTY` or `NSE:NIFTY-20260203-26000-CE`.
-    pub key: StrictString,
-    /// Exchange timestamp (RFC 3339); must lie in a trading session and not in the future.
-    pub ts: DateTime<Utc>,
-    /// Last traded price (> 0).
-    pub last: Option<f64>,
-    /// Best bid (> 0, ≤ ask).
-    pub bid: Option<f64>,
-    /// Best ask (> 0).
-    pub ask: Option<f64>,
-    /// Volume traded in the session so far (cumulative), units (≥ 0).
-    pub volume: Option<f64>,
-    /// Open interest, units (≥ 0).
-    pub oi: Option<f64>,
-}
-
-/// One 1-minute candle, labelled by its start.
-#[derive(Debug, Clone, Object, serde::Deserialize)]
-#[oai(skip_serializing_if_is_none, example)]
-pub struct CandleIn {
-    /// Instrument key.
-    pub key: StrictString,
-    /// Bar start (RFC 3339), on a whole minute inside a session.
-    pub start: DateTime<Utc>,
-    /// First price (> 0, within [low, high]).
-    pub open: f64,
-    /// Highest price.
-    pub high: f64,
-    /// Lowest price (≤ high).
-    pub low: f64,
-    /// Last price (within [low, high]).
-    pub close: f64,
-    /// Volume traded in the minute, units (≥ 0).
-    pub volume: f64,
-    /// Open interest at the bar's end, units (≥ 0).
-    pub oi: Option<f64>,
-}
-
-impl TickIn {
-    /// The domain tick, once its key is known valid.
-    #[must_use]
-    pub fn into_tick(self, key: InstrumentKey) -> Tick {
-        Tick {
-            key,
-            ts: self.ts,
-            last: self.last,
-            bid: self.bid,
-            ask: self.ask,
-            volume: self.volume,
-            oi: self.oi,
-        }
-    }
-}
-
-impl CandleIn {
-    /// The domain candle, once its key is known valid.
-    #[must_use]
-    pub fn into_candle(self, key: InstrumentKey) -> InstrumentCandle {
-        let mut bar = Bar::ohlcv(self.start, self.open, self.high, self.low, self.close, self.volume);
-        bar.oi = self.oi;
-        InstrumentCandle { key, bar }
-    }
-}
 
 /// A rejected row.
 #[derive(Debug, Clone, Object)]

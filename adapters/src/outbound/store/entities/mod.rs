@@ -1,5 +1,5 @@
 //! sea-orm entities of the time-series tables. They stay inside the store adapter: nothing outside
-//! `adapters::store` sees a `Model`.
+//! `adapters::outbound::store` sees a `Model`.
 
 pub mod candle;
 pub mod computation;

@@ -14,7 +14,7 @@ use domain::market_data::Tick;
 
 use super::ReplayBatch;
 use super::nse_chain::{contract_key, lot_size_2019, opt_num};
-use crate::calc_csv::{CalcError, Input};
+use crate::inbound::calc_csv::{CalcError, Input};
 
 const COLUMNS: [&str; 8] = [
     "StrikePrice",

@@ -15,7 +15,7 @@ use domain::instrument::{InstrumentKey, LotSize, Market, OptionContract, OptionR
 use domain::market_data::Tick;
 
 use super::ReplayBatch;
-use crate::calc_csv::{CalcError, Input, RowRef};
+use crate::inbound::calc_csv::{CalcError, Input, RowRef};
 
 const COLUMNS: [&str; 9] = [
     "snapshot_ist",

@@ -13,7 +13,7 @@ use domain::instrument::{InstrumentKey, Market};
 use domain::ports::InstrumentCandle;
 
 use super::nse_chain::opt_num;
-use crate::calc_csv::{CalcError, Input};
+use crate::inbound::calc_csv::{CalcError, Input};
 
 const COLUMNS: [&str; 8] = ["symbol", "date", "time", "open", "high", "low", "close", "volume"];
 

@@ -17,7 +17,7 @@ use domain::instrument::{
 use domain::moneyness::strike_step;
 
 use super::Catalogue;
-use crate::calc_csv::{CalcError, Input, RowRef, fmt_num};
+use crate::inbound::calc_csv::{CalcError, Input, RowRef, fmt_num};
 
 /// The header of a contract master.
 pub const COLUMNS: [&str; 7] = [

@@ -32,7 +32,7 @@ use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, AsyncConnectionConfig, Client, RedisError};
 
-use crate::http::{CandleIn, TickIn};
+use crate::inbound::rows::{CandleIn, TickIn};
 
 /// Settings of the stream consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]

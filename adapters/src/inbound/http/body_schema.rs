@@ -270,7 +270,7 @@ mod tests {
     use super::*;
 
     fn mistake(body: &str) -> Option<Mistake> {
-        let spec = crate::http::openapi_json();
+        let spec = crate::inbound::http::openapi_json();
         let s = BodySchemas::from_spec(&spec, "/api/v2", "/ingest/");
         let schema = s
             .schema_of("POST", "/api/v2/analytics/implied-volatility")

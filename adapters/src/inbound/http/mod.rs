@@ -136,10 +136,10 @@ impl AppState {
     /// answer `unavailable`): enough to render the OpenAPI document without a running service.
     #[must_use]
     pub fn detached() -> Self {
-        let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
+        let clock: Arc<dyn Clock> = Arc::new(crate::outbound::clock::SystemClock);
         let registry = Arc::new(InstrumentRegistry::default());
         let state = Arc::new(RealtimeState::default());
-        let store: Arc<dyn SignalStore> = Arc::new(crate::store::Unconnected);
+        let store: Arc<dyn SignalStore> = Arc::new(crate::outbound::store::Unconnected);
         let ingest = Arc::new(IngestTicks::new(
             registry.clone(),
             state.clone(),
@@ -147,7 +147,7 @@ impl AppState {
             clock.clone(),
         ));
         let mappings = Arc::new(MappingService::new(
-            Arc::new(crate::cache::MemoryMappingCache::new(1)),
+            Arc::new(crate::outbound::cache::MemoryMappingCache::new(1)),
             None,
             None,
             Arc::new(RegistryListing(registry.clone())),
