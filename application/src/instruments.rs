@@ -134,10 +134,10 @@ impl InstrumentReads {
                 let market = r.market();
                 match &r.kind {
                     InstrumentKind::Option(c) if &c.underlying == underlying => {
-                        Some((market.local_date(c.expiry), r.kind))
+                        Some((market.local_date(c.expiry), r.kind.clone()))
                     }
                     InstrumentKind::Future(f) if &f.underlying == underlying => {
-                        Some((market.local_date(f.expiry), r.kind))
+                        Some((market.local_date(f.expiry), r.kind.clone()))
                     }
                     _ => None,
                 }

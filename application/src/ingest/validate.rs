@@ -47,7 +47,7 @@ pub(super) struct Validation {
 }
 
 /// An accepted row: its index in the batch and its instrument.
-pub(super) type Row = (usize, RegisteredInstrument);
+pub(super) type Row = (usize, Arc<RegisteredInstrument>);
 
 impl Validation {
     pub(super) fn new(registry: Arc<InstrumentRegistry>) -> Self {

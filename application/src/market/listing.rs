@@ -21,8 +21,8 @@ impl RegistryListing {
             .0
             .all()
             .into_iter()
-            .filter_map(|(_, r)| match r.kind {
-                InstrumentKind::Option(c) if &c.underlying == underlying => Some(c),
+            .filter_map(|(_, r)| match &r.kind {
+                InstrumentKind::Option(c) if &c.underlying == underlying => Some(c.clone()),
                 _ => None,
             })
             .collect();
@@ -71,7 +71,7 @@ impl InstrumentSource for RegistryListing {
     }
 
     async fn contract(&self, key: &InstrumentKey) -> Result<OptionContract, PortError> {
-        match self.0.get(key).map(|r| r.kind) {
+        match self.0.get(key).map(|r| r.kind.clone()) {
             Some(InstrumentKind::Option(c)) => Ok(c),
             _ => Err(PortError::NotFound(format!("option {key}"))),
         }

@@ -55,7 +55,7 @@ impl RegisteredInstrument {
 #[derive(Debug, Default)]
 pub struct InstrumentRegistry {
     markets: Markets,
-    by_key: RwLock<HashMap<InstrumentKey, RegisteredInstrument>>,
+    by_key: RwLock<HashMap<InstrumentKey, Arc<RegisteredInstrument>>>,
 }
 
 impl InstrumentRegistry {
@@ -99,7 +99,7 @@ impl InstrumentRegistry {
     fn insert(&self, key: InstrumentKey, kind: InstrumentKind, market: &str) -> Result<(), String> {
         let market = self.markets.require(market)?.clone();
         let mut g = self.by_key.write_or_recover();
-        g.insert(key, RegisteredInstrument { kind, market });
+        g.insert(key, Arc::new(RegisteredInstrument { kind, market }));
         Ok(())
     }
 
@@ -127,15 +127,15 @@ impl InstrumentRegistry {
         self.insert(contract.key.clone(), InstrumentKind::Future(contract), market)
     }
 
-    /// Looks an instrument up.
+    /// Looks an instrument up (shared: the ingest path looks every tick's instrument up).
     #[must_use]
-    pub fn get(&self, key: &InstrumentKey) -> Option<RegisteredInstrument> {
+    pub fn get(&self, key: &InstrumentKey) -> Option<Arc<RegisteredInstrument>> {
         self.by_key.read_or_recover().get(key).cloned()
     }
 
     /// A copy of every instrument with its key (for listings; not for the ingest hot path).
     #[must_use]
-    pub fn all(&self) -> Vec<(InstrumentKey, RegisteredInstrument)> {
+    pub fn all(&self) -> Vec<(InstrumentKey, Arc<RegisteredInstrument>)> {
         self.by_key
             .read_or_recover()
             .iter()

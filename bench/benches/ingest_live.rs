@@ -1,0 +1,198 @@
+//! The live feed through the whole ingest pipeline, as `serve` runs it, on one core: ticks of
+//! 2 underlyings × 2 expiries × 80 strikes × both rights (640 options) arriving every second,
+//! each batch validated, applied to the minute bars, priced (IV and Greeks on each expiry's
+//! forward), published through the in-process fan-out to the subscription hub, its bars written
+//! to the embedded SQLite store before the batch returns; Greeks and moneyness snapshots written
+//! once per minute (a flush every 60 batches). One iteration is one simulated minute.
+//!
+//! Run: `cargo bench -p bench --bench ingest_live` (figures in docs/benchmarks.md).
+
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use adapters::outbound::fanout::InProcessFanout;
+use adapters::outbound::store::SeaStore;
+use application::ingest::IngestTicks;
+use application::market::{InstrumentRegistry, RealtimeState};
+use application::subscriptions::SubscriptionHub;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use domain::instrument::{InstrumentKey, LotSize, OptionContract, OptionRight, Strike};
+use domain::market_data::Tick;
+use domain::ports::{Clock, ManualClock, SignalPublisher, UpdateSink};
+use domain::pricing::{OptionInputs, PricingModel, price_and_greeks};
+use migration::{Migrator, MigratorTrait};
+
+const STRIKES: usize = 80;
+const SECONDS_PER_MINUTE: i64 = 60;
+
+struct Chain {
+    underlying: InstrumentKey,
+    spot: f64,
+    step: f64,
+    expiry: DateTime<Utc>,
+    options: Vec<(InstrumentKey, f64, OptionRight)>,
+}
+
+fn chains() -> Vec<Chain> {
+    let mut out = Vec::new();
+    for (symbol, spot, step) in [("NIFTY", 26_000.0, 50.0), ("BANKNIFTY", 58_000.0, 100.0)] {
+        for (date, expiry) in [
+            ("20260224", Utc.with_ymd_and_hms(2026, 2, 24, 10, 0, 0).unwrap()),
+            ("20260331", Utc.with_ymd_and_hms(2026, 3, 30, 10, 0, 0).unwrap()),
+        ] {
+            let first = spot - step * (STRIKES as f64 / 2.0);
+            let mut options = Vec::new();
+            for i in 0..STRIKES {
+                let k = first + step * i as f64;
+                for (suffix, right) in [("CE", OptionRight::Call), ("PE", OptionRight::Put)] {
+                    let key = InstrumentKey::parse(&format!("NSE:{symbol}-{date}-{k}-{suffix}")).unwrap();
+                    options.push((key, k, right));
+                }
+            }
+            out.push(Chain {
+                underlying: InstrumentKey::parse(&format!("NSE:{symbol}")).unwrap(),
+                spot,
+                step,
+                expiry,
+                options,
+            });
+        }
+    }
+    out
+}
+
+fn registry(chains: &[Chain]) -> InstrumentRegistry {
+    let r = InstrumentRegistry::default();
+    for c in chains {
+        r.register_underlying(c.underlying.clone(), "NSE").unwrap();
+        for (key, k, right) in &c.options {
+            r.register_option(
+                OptionContract {
+                    key: key.clone(),
+                    underlying: c.underlying.clone(),
+                    expiry: c.expiry,
+                    strike: Strike::new(*k).unwrap(),
+                    right: *right,
+                    lot_size: LotSize::new(65).unwrap(),
+                    tick_size: 0.05,
+                },
+                "NSE",
+            )
+            .unwrap();
+        }
+    }
+    r
+}
+
+/// One second's batch: every underlying and every option, priced at a 13 % smile-free vol on a
+/// spot that drifts a little each second (so every tick changes something).
+fn batch(chains: &[Chain], ts: DateTime<Utc>, second: i64) -> Vec<Tick> {
+    let mut out = Vec::new();
+    for c in chains {
+        let spot = c.spot + c.step * 0.1 * ((second % 7) as f64 - 3.0);
+        out.push(Tick {
+            key: c.underlying.clone(),
+            ts,
+            last: Some(spot),
+            bid: None,
+            ask: None,
+            volume: None,
+            oi: None,
+        });
+        let t_years = (c.expiry - ts).num_seconds() as f64 / (365.0 * 86_400.0);
+        for (key, k, right) in &c.options {
+            let inputs = OptionInputs {
+                right: *right,
+                underlying: spot,
+                strike: *k,
+                t_years,
+                rate: 0.065,
+                div_yield: 0.0,
+                vol: 0.13,
+            };
+            let p = price_and_greeks(PricingModel::Black76, &inputs).map_or(0.05, |v| v.price.max(0.05));
+            out.push(Tick {
+                key: key.clone(),
+                ts,
+                last: Some(p),
+                bid: Some((p - 0.05).max(0.05)),
+                ask: Some(p + 0.05),
+                volume: Some(100.0 + second as f64),
+                oi: Some(10_000.0),
+            });
+        }
+    }
+    out
+}
+
+fn live_feed(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("ingest-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/signal.db?mode=rwc", dir.display());
+    let chains = chains();
+    let options: usize = chains.iter().map(|c| c.options.len()).sum();
+    // 2026-02-02 09:15 IST, a Monday session.
+    let open = Utc.with_ymd_and_hms(2026, 2, 2, 3, 45, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(open));
+    let (ingest, mut second) = rt.block_on(async {
+        let store = SeaStore::connect(&url).await.unwrap();
+        Migrator::up(store.connection(), None).await.unwrap();
+        let hub: Arc<dyn UpdateSink> = Arc::new(SubscriptionHub::new(64));
+        let fanout: Arc<dyn SignalPublisher> = Arc::new(InProcessFanout::starting_now(hub));
+        let clock_port: Arc<dyn Clock> = clock.clone();
+        let ingest = IngestTicks::new(
+            Arc::new(registry(&chains)),
+            Arc::new(RealtimeState::default()),
+            Arc::new(store),
+            clock_port,
+        )
+        .with_publisher(Some(fanout));
+        (ingest, 0i64)
+    });
+    // Batches are built outside the timing, a minute at a time.
+    let minute = |second: &mut i64| -> Vec<Vec<Tick>> {
+        (0..SECONDS_PER_MINUTE)
+            .map(|_| {
+                // 375 minutes per session: wrap to the next day's open when the session ends.
+                let s = *second % (375 * 60);
+                let day = *second / (375 * 60);
+                let ts = open + Duration::days(day) + Duration::seconds(s);
+                *second += 1;
+                batch(&chains, ts, *second)
+            })
+            .collect()
+    };
+    let mut g = c.benchmark_group("ingest_live");
+    g.throughput(Throughput::Elements((options as i64 * SECONDS_PER_MINUTE) as u64));
+    g.sample_size(10);
+    g.measurement_time(StdDuration::from_secs(20));
+    g.bench_function("minute_of_640_options_every_second", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = StdDuration::ZERO;
+            for _ in 0..iters {
+                let batches = minute(&mut second);
+                let start = Instant::now();
+                rt.block_on(async {
+                    for b in &batches {
+                        clock.set(b[0].ts + Duration::seconds(1));
+                        let r = ingest.execute(b).await.unwrap();
+                        assert!(r.rejected.is_empty(), "{:?}", r.rejected.first());
+                    }
+                    ingest.flush().await.unwrap();
+                });
+                spent += start.elapsed();
+            }
+            spent
+        });
+    });
+    g.finish();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+criterion_group!(benches, live_feed);
+criterion_main!(benches);
