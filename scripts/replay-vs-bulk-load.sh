@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Backfill (`replay`) against the database's own bulk-load floor for the same rows, side by side,
-# on SQLite and PostgreSQL (figures in docs/benchmarks.md, "Backfill against the bulk-load floor").
+# on SQLite and PostgreSQL (figures in docs/benchmarks.md, "Ingest: backfill against the bulk-load floor").
 #
 #   cargo build --release -p bootstrap && scripts/replay-vs-bulk-load.sh [RUNS]
 #
