@@ -1,0 +1,261 @@
+//! The composition root of the server: builds every adapter from the settings and runs them.
+//!
+//! `Application::build(settings)` connects and migrates the database, loads the catalogue, wires
+//! the ingest pipeline and binds the listener (port 0 picks a free port); `port()` tells which;
+//! `run_until_stopped()` serves until ctrl-c or SIGTERM, then stops taking input, flushes the
+//! pending snapshots and returns.
+//!
+//! - `mod.rs`: [`Application`] and how it is built;
+//! - `run.rs`: serving, the background tasks, the final flush;
+//! - `parts.rs`: the pieces built from one settings section each (limits, guard, caches, the
+//!   stream consumer);
+//! - `signals.rs`: ctrl-c and SIGTERM.
+
+mod parts;
+mod run;
+mod signals;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapters::inbound::feed::{FeedConfig, SimulatedFeed};
+use adapters::inbound::http::listener::NoDelayAcceptor;
+use adapters::inbound::http::server::ServerLimits;
+use adapters::inbound::http::websocket::WsContext;
+use adapters::inbound::http::{AppState, UseCaseParts};
+use adapters::inbound::streams::StreamConsumer;
+use adapters::outbound::cache::{MemoryMappingCache, RedisCacheConfig, RedisMappingCache};
+use adapters::outbound::clock::SystemClock;
+use adapters::outbound::fanout::{InProcessFanout, RedisFanout};
+use adapters::outbound::instruments::builtin::BuiltinCatalogue;
+use adapters::outbound::instruments::contract_master;
+use adapters::outbound::instruments::http::HttpInstrumentSource;
+use adapters::outbound::store::{PoolOptions, SeaStore};
+use application::history::HistoryReads;
+use application::ingest::IngestTicks;
+use application::market::{InstrumentRegistry, RealtimeState, RegistryListing};
+use application::moneyness::{MappingConfig, MappingService};
+use application::subscriptions::{DerivedFeeds, SnapshotSource, SubscriptionHub};
+use domain::ports::{Clock, HealthProbe, InstrumentSource, MappingSource, SignalCache, SignalPublisher, UpdateSink};
+use migration::{Migrator, MigratorTrait};
+
+use crate::cli::instruments::resilience;
+use crate::settings::{Mode, Settings, SourceKind};
+
+use parts::{aggregate_cache, guard, stream_consumer, ws_limits};
+use signals::StopSignals;
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    acceptor: NoDelayAcceptor,
+    feed: Option<(SimulatedFeed, Duration)>,
+    consumer: Option<StreamConsumer>,
+    /// In production: the Redis fan-out's receiving side, delivering to `sink`.
+    fanout_receiver: Option<RedisFanout>,
+    /// Where the fan-out delivers: the derived feeds, which hand everything to the hub.
+    sink: Arc<dyn UpdateSink>,
+    state: AppState,
+    /// With the instrument service: the mappings to keep fresh for the evaluated expiries.
+    mappings: Option<(Arc<MappingService>, Arc<RealtimeState>)>,
+    clock: Arc<dyn Clock>,
+    flush_every: Duration,
+    flush_retry_max: Duration,
+    shutdown_flush: Duration,
+    server_limits: ServerLimits,
+    port: u16,
+    stop: StopSignals,
+}
+
+impl Application {
+    /// Builds everything named by `settings`.
+    ///
+    /// # Errors
+    /// Database, catalogue or bind failures, with what failed.
+    pub async fn build(settings: &Settings) -> Result<Self, Box<dyn std::error::Error>> {
+        // Before anything can announce the service: a SIGTERM from then on is a clean stop.
+        let stop = StopSignals::register();
+        let url = &settings.database.url;
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let file = path.split('?').next().unwrap_or(path);
+            if let Some(dir) = std::path::Path::new(file)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let pool = PoolOptions {
+            max_connections: settings.database.max_connections,
+            acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms.max(1)),
+            statement_timeout: Duration::from_millis(settings.database.statement_timeout_ms.max(1)),
+        };
+        let store = SeaStore::connect_with(url, &pool)
+            .await
+            .map_err(|e| format!("database {}: {e}", crate::settings::mask_password(url)))?;
+        // Migrations run on a connection of their own, without the pool's statement timeout:
+        // building an index on a large table may rightly take minutes.
+        {
+            let admin = sea_orm::Database::connect(adapters::outbound::store::connect_options(url))
+                .await
+                .map_err(|e| format!("database {}: {e}", crate::settings::mask_password(url)))?;
+            Migrator::up(&admin, None).await?;
+            let _ = admin.close().await;
+        }
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let markets = settings.markets_with(None)?;
+        let cfg = &settings.instruments;
+        // With the instrument service, its moneyness mappings are used too.
+        let mut remote_mappings: Option<Arc<dyn MappingSource>> = None;
+        let source: Arc<dyn InstrumentSource> = match cfg.source {
+            // The contract-master layout is NSE's own file.
+            SourceKind::File => Arc::new(contract_master::read(
+                std::fs::File::open(&cfg.contract_master)
+                    .map_err(|e| format!("instruments.contract_master {}: {e}", cfg.contract_master))?,
+                &markets.require("NSE")?.market,
+            )?),
+            SourceKind::Http => {
+                let http = Arc::new(HttpInstrumentSource::new(
+                    cfg.service_url.parse()?,
+                    Duration::from_millis(cfg.timeout_ms),
+                    resilience(settings),
+                ));
+                remote_mappings = Some(http.clone());
+                http
+            }
+            SourceKind::Builtin => Arc::new(BuiltinCatalogue::new(clock.clone())),
+        };
+        let registry = Arc::new(InstrumentRegistry::load(source.as_ref(), markets).await?);
+        let feed = if settings.mode == Mode::Embedded && settings.feed.enabled {
+            let f = &settings.feed;
+            let cfg = FeedConfig {
+                strikes_each_side: f.strikes_each_side,
+                expiries: f.expiries,
+                interval_secs: f.interval_ms as f64 / 1000.0,
+            };
+            Some((
+                SimulatedFeed::new(source.as_ref(), cfg, clock.now()).await?,
+                Duration::from_millis(f.interval_ms.max(10)),
+            ))
+        } else {
+            None
+        };
+        // Subscriptions: every update goes through the fan-out to the hub, which serves the
+        // WebSocket connections of this instance.
+        // In production (Redis configured) numbering and delivery go through Redis, so every
+        // instance's subscribers get every instance's updates under one sequence per topic.
+        // Each instance derives candles above 1 minute and indicators from the 1-minute candle
+        // updates, for the topics its own connections follow.
+        let subs = &settings.subscriptions;
+        let hub = Arc::new(SubscriptionHub::new(subs.history_per_topic));
+        let memory = aggregate_cache(settings);
+        let store_port: Arc<dyn domain::ports::SignalStore> = Arc::new(store.clone());
+        let derived = Arc::new(DerivedFeeds::new(
+            hub.clone(),
+            HistoryReads::new(store_port.clone(), registry.clone(), clock.clone()).with_memory(memory.clone()),
+            clock.clone(),
+        ));
+        let sink: Arc<dyn UpdateSink> = derived.clone();
+        let (fanout, fanout_receiver): (Arc<dyn SignalPublisher>, Option<RedisFanout>) =
+            if settings.redis.url.is_empty() {
+                (Arc::new(InProcessFanout::starting_now(sink.clone())), None)
+            } else {
+                let r = RedisFanout::new(&settings.redis.url, &settings.redis.key_prefix, clock.clone())?;
+                // Publishing never waits on Redis: a worker takes the batches, and serves this
+                // instance's subscribers directly while Redis is away.
+                r.start(sink.clone());
+                (Arc::new(r.clone()), Some(r))
+            };
+        let redis = if settings.redis.url.is_empty() {
+            None
+        } else {
+            Some(Arc::new(RedisMappingCache::new(RedisCacheConfig {
+                url: settings.redis.url.clone(),
+                key_prefix: settings.redis.key_prefix.clone(),
+                ..RedisCacheConfig::default()
+            })?))
+        };
+        // Moneyness mappings: in process (moka), Redis when configured, the instrument service
+        // when it is the source, else (and while it is down with nothing cached) the local
+        // strike ladder of the registry.
+        let mc = &settings.mapping_cache;
+        let mappings = Arc::new(MappingService::new(
+            Arc::new(MemoryMappingCache::new(mc.l1_max_entries)),
+            redis.clone().map(|r| r as Arc<dyn SignalCache>),
+            remote_mappings,
+            Arc::new(RegistryListing(registry.clone())),
+            clock.clone(),
+            MappingConfig {
+                ttl: Duration::from_secs(mc.ttl_secs.max(1)),
+                refresh_ahead: mc.refresh_ahead,
+                stale_horizon: Duration::from_secs(mc.stale_horizon_secs),
+            },
+        ));
+        let realtime = Arc::new(RealtimeState::default());
+        let ingest = Arc::new(
+            IngestTicks::new(registry.clone(), realtime.clone(), store_port.clone(), clock.clone())
+                .with_aggregate_cache(memory.clone())
+                .with_backlog_limit(settings.ingest.max_pending_snapshots)
+                .with_sanity(domain::market_data::Sanity {
+                    max_price: settings.ingest.max_price,
+                    max_quantity: settings.ingest.max_quantity,
+                })
+                .with_publisher(Some(fanout))
+                .with_mappings(mappings.has_remote().then(|| mappings.clone())),
+        );
+        let consumer = if settings.streams.enabled {
+            Some(stream_consumer(settings, ingest.clone())?)
+        } else {
+            None
+        };
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let acceptor = NoDelayAcceptor::bind(&addr)
+            .await
+            .map_err(|e| format!("bind {addr}: {e}"))?
+            .with_send_buffer(Some(settings.server.send_buffer_bytes).filter(|b| *b > 0));
+        let port = acceptor.port();
+        let realtime_for_refresh = realtime.clone();
+        let mut state = AppState::new(UseCaseParts {
+            ingest,
+            state: realtime.clone(),
+            registry,
+            store: store_port,
+            aggregate_cache: memory,
+            database: Arc::new(store),
+            redis: redis.map(|r| r as Arc<dyn HealthProbe>),
+            mappings: mappings.clone(),
+            clock: clock.clone(),
+        });
+        state.api_keys = Arc::new(settings.ingest.api_keys.clone());
+        state.guard = Arc::new(guard(settings));
+        state.subscriptions = WsContext::new(hub, ws_limits(settings))
+            .with_tokens(&settings.subscriptions.tokens)
+            .with_snapshots(Some(realtime as Arc<dyn SnapshotSource>))
+            .with_derived(Some(derived));
+        Ok(Self {
+            acceptor,
+            feed,
+            consumer,
+            fanout_receiver,
+            sink,
+            state,
+            mappings: mappings.has_remote().then_some((mappings, realtime_for_refresh)),
+            clock,
+            flush_every: Duration::from_millis(settings.ingest.flush_interval_ms.max(10)),
+            flush_retry_max: Duration::from_millis(settings.ingest.flush_retry_max_ms.max(10)),
+            shutdown_flush: Duration::from_millis(settings.ingest.shutdown_flush_timeout_ms),
+            server_limits: ServerLimits {
+                max_connections: settings.server.max_connections,
+                header_read_timeout: Duration::from_millis(settings.server.header_read_timeout_ms.max(100)),
+                shutdown_timeout: Duration::from_millis(settings.server.shutdown_timeout_ms),
+            },
+            port,
+            stop,
+        })
+    }
+
+    /// The bound port.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}

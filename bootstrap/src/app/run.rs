@@ -1,0 +1,151 @@
+//! Serving: the flusher, the mapping refresher, the simulated feed, the stream consumer and the
+//! fan-out receiver run beside the HTTP server until a stop signal; then input stops and the
+//! pending snapshots are written.
+
+use std::time::Duration;
+
+use adapters::inbound::http::routes;
+use application::ingest::IngestTicks;
+
+use super::Application;
+
+impl Application {
+    /// Serves until ctrl-c or SIGTERM; then flushes and returns.
+    ///
+    /// # Errors
+    /// Server or final-flush failures.
+    pub async fn run_until_stopped(self) -> Result<(), Box<dyn std::error::Error>> {
+        let ingest = self.state.ingest.clone();
+        let flusher = {
+            let ingest = ingest.clone();
+            let (every, max) = (self.flush_every, self.flush_retry_max.max(self.flush_every));
+            // Every `every` while writes succeed; after a failure the wait doubles up to `max`
+            // (the backlog logs each failure episode once, and readiness shows it).
+            tokio::spawn(async move {
+                let mut wait = every;
+                loop {
+                    tokio::time::sleep(wait).await;
+                    wait = match ingest.flush().await {
+                        Ok(_) => every,
+                        Err(_) => (wait * 2).min(max),
+                    };
+                }
+            })
+        };
+        // With the instrument service: every evaluated expiry's mapping looked up each
+        // refresh-ahead interval, so minute snapshots group by a fresh one (the lookup itself
+        // serves from memory until the refresh point, then refreshes in the background).
+        let refresher = self.mappings.map(|(mappings, realtime)| {
+            let cfg = mappings.config();
+            let every = cfg
+                .ttl
+                .mul_f64(cfg.refresh_ahead.clamp(0.05, 1.0))
+                .max(Duration::from_millis(500));
+            tokio::spawn(async move {
+                loop {
+                    let active: Vec<_> = realtime
+                        .evaluated()
+                        .into_iter()
+                        .map(|(u, e, forward)| (u, e, Some(forward)))
+                        .collect();
+                    mappings.refresh(&active).await;
+                    tokio::time::sleep(every).await;
+                }
+            })
+        });
+        let feed = self.feed.map(|(feed, every)| {
+            let (ingest, clock) = (ingest.clone(), self.clock.clone());
+            tokio::spawn(adapters::inbound::feed::run(feed, every, clock, move |batch| {
+                let ingest = ingest.clone();
+                async move {
+                    match ingest.execute(&batch).await {
+                        Ok(r) if !r.rejected.is_empty() => {
+                            tracing::debug!(rejected = r.rejected.len(), "feed rows rejected")
+                        }
+                        Ok(_) => {}
+                        // The store's trouble is logged once per episode by the backlog and
+                        // shown by readiness; the simulated feed just moves on.
+                        Err(e) => tracing::debug!(error = %e, "feed batch not ingested"),
+                    }
+                }
+            }))
+        });
+        let (stop_consumer, consumer_stopped) = tokio::sync::oneshot::channel::<()>();
+        let consumer = self.consumer.map(|c| {
+            tokio::spawn(c.run(async {
+                let _ = consumer_stopped.await;
+            }))
+        });
+        let (stop_receiver, receiver_stopped) = tokio::sync::oneshot::channel::<()>();
+        let receiver = self.fanout_receiver.map(|r| {
+            tokio::spawn(r.receive(self.sink.clone(), async {
+                let _ = receiver_stopped.await;
+            }))
+        });
+        let subscriptions = self.state.subscriptions.clone();
+        let stop = self.stop;
+        let stopping = async move {
+            stop.recv().await;
+            // WebSocket clients are told to reconnect and resume before the server stops.
+            subscriptions.close_all();
+        };
+        adapters::inbound::http::server::serve(self.acceptor, routes(self.state), self.server_limits, stopping).await?;
+        let _ = stop_receiver.send(());
+        if let Some(r) = receiver {
+            let _ = r.await;
+        }
+        if let Some(f) = feed {
+            f.abort();
+        }
+        if let Some(r) = refresher {
+            r.abort();
+        }
+        // Stop reading the stream; a batch in flight is dropped unacknowledged and delivered again.
+        let _ = stop_consumer.send(());
+        if let Some(c) = consumer {
+            let _ = c.await;
+        }
+        flusher.abort();
+        final_flush(&ingest, self.shutdown_flush).await
+    }
+}
+
+/// Writes what is pending before the process exits, retrying for up to `budget`; logs what was
+/// written, or what could not be and why.
+///
+/// # Errors
+/// Snapshots left unwritten (the process then exits non-zero: something was lost).
+async fn final_flush(ingest: &IngestTicks, budget: Duration) -> Result<(), Box<dyn std::error::Error>> {
+    let deadline = tokio::time::Instant::now() + budget;
+    let mut written = 0;
+    let mut wait = Duration::from_millis(100);
+    loop {
+        let attempt = tokio::time::timeout_at(deadline, ingest.flush()).await;
+        match attempt {
+            Ok(Ok(n)) => {
+                written += n;
+                tracing::info!(written, "stopped; pending snapshots written");
+                return Ok(());
+            }
+            Ok(Err(_)) if tokio::time::Instant::now() + wait < deadline => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(1));
+            }
+            _ => {
+                let b = ingest.backlog();
+                let cause = b.last_error.unwrap_or_else(|| "timed out".to_owned());
+                tracing::error!(
+                    lost_greeks = b.greeks,
+                    lost_moneyness = b.moneyness,
+                    error = %cause,
+                    "stopped; snapshots could not be written and are lost"
+                );
+                return Err(format!(
+                    "{} Greeks and {} moneyness snapshots could not be written: {cause}",
+                    b.greeks, b.moneyness
+                )
+                .into());
+            }
+        }
+    }
+}
