@@ -8,6 +8,7 @@
 mod bulk;
 mod convert;
 pub mod entities;
+mod tables;
 mod unconnected;
 
 pub use unconnected::Unconnected;
@@ -25,8 +26,9 @@ use sea_orm::{
     ColumnTrait, ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use bulk::{Cell, Plain, Rows, Step, Table, Writer};
-use entities::{candle, computation, custom_timeframe, greeks, instrument, moneyness};
+use bulk::{Cell, Plain, Rows, Step, Writer};
+use entities::{candle, computation, custom_timeframe, greeks, moneyness};
+use tables::Tables;
 
 /// Instrument keys per `IN (…)` list when dropping cached aggregates (far under SQLite's bound
 /// variable limit).
@@ -38,127 +40,6 @@ pub struct SeaStore {
     db: DatabaseConnection,
     writer: Writer,
     tables: Arc<Tables>,
-}
-
-/// The upsert target of each table written.
-#[derive(Debug)]
-struct Tables {
-    candles: Table,
-    timeframes: Table,
-    greeks: Table,
-    instruments: Table,
-    moneyness: Table,
-}
-
-impl Tables {
-    fn new() -> Self {
-        Self {
-            candles: {
-                use candle::Column as C;
-                Table::of::<candle::Entity>(
-                    &[C::InstrumentKey, C::StartMs],
-                    &[
-                        C::Open,
-                        C::High,
-                        C::Low,
-                        C::Close,
-                        C::Volume,
-                        C::Vwap,
-                        C::Oi,
-                        C::UpdatedAtMs,
-                    ],
-                )
-            },
-            timeframes: {
-                use custom_timeframe::Column as C;
-                Table::of::<custom_timeframe::Entity>(
-                    &[C::InstrumentKey, C::Timeframe, C::BucketStartMs],
-                    &[
-                        C::BucketEndMs,
-                        C::Open,
-                        C::High,
-                        C::Low,
-                        C::Close,
-                        C::Volume,
-                        C::Vwap,
-                        C::Oi,
-                        C::NBars,
-                        C::ExpectedBars,
-                        C::Partial,
-                        C::Gaps,
-                        C::ComputedAtMs,
-                    ],
-                )
-            },
-            greeks: {
-                use greeks::Column as C;
-                Table::of::<greeks::Entity>(
-                    &[C::InstrumentKey, C::MinuteMs],
-                    &[
-                        C::UnderlyingPrice,
-                        C::Forward,
-                        C::ForwardSource,
-                        C::OptionPrice,
-                        C::PriceSource,
-                        C::Iv,
-                        C::IvError,
-                        C::Delta,
-                        C::Gamma,
-                        C::ThetaPerYear,
-                        C::VegaPerUnit,
-                        C::RhoPerUnit,
-                        C::Vanna,
-                        C::Volga,
-                        C::CharmPerYear,
-                        C::Speed,
-                        C::Model,
-                        C::Rate,
-                        C::TimeBasis,
-                        C::TYears,
-                    ],
-                )
-            },
-            instruments: {
-                use instrument::Column as C;
-                Table::of::<instrument::Entity>(
-                    &[C::Key],
-                    &[
-                        C::Kind,
-                        C::Underlying,
-                        C::Market,
-                        C::ExpiryMs,
-                        C::Strike,
-                        C::OptionRight,
-                        C::LotSize,
-                        C::TickSize,
-                    ],
-                )
-            },
-            moneyness: {
-                use moneyness::Column as C;
-                Table::of::<moneyness::Entity>(
-                    &[C::Underlying, C::Expiry, C::OptionRight, C::Level, C::MinuteMs],
-                    &[
-                        C::Count,
-                        C::CountWithIv,
-                        C::MeanIv,
-                        C::Delta,
-                        C::Gamma,
-                        C::ThetaPerYear,
-                        C::VegaPerUnit,
-                        C::RhoPerUnit,
-                        C::Vanna,
-                        C::Volga,
-                        C::CharmPerYear,
-                        C::Speed,
-                        C::TotalVolume,
-                        C::TotalOi,
-                        C::AtmIv,
-                    ],
-                )
-            },
-        }
-    }
 }
 
 pub(crate) fn db_error(e: DbErr) -> PortError {
