@@ -10,7 +10,7 @@
 //!   0.27 cannot negotiate permessage-deflate). Pays off with batching: a batch repeats field
 //!   names and topics that zstd folds.
 //!
-//! Bytes per update of each choice: `cargo test -p adapters --test it websocket::bytes_per_update
+//! Bytes per update of each choice: `cargo test -p adapters --test it websocket::delivery::bytes_per_update
 //! -- --nocapture` (figures in docs/benchmarks.md).
 
 use std::time::Duration;

@@ -1,0 +1,214 @@
+//! Updates across instances (Redis fan-out), the realtime state as a topic's opening snapshot,
+//! and the minute snapshots' chain, ATM IV and moneyness topics.
+
+use super::*;
+
+/// Production shape: two instances on one PostgreSQL database and one Redis (a key prefix of
+/// this test's own). A tick ingested through A reaches a subscriber of B, numbered once.
+#[tokio::test]
+async fn a_tick_ingested_through_one_instance_reaches_a_subscriber_of_another() {
+    let prefix = format!("signal-test:{}:ws-two-instances:", std::process::id());
+    let db = FreshDatabase::postgres().await;
+    let url = db.url.clone();
+    let mut instances = Vec::new();
+    let mut receivers = Vec::new();
+    for _ in 0..2 {
+        let hub = Arc::new(SubscriptionHub::default());
+        let fanout = RedisFanout::new(
+            "redis://127.0.0.1:6379/0",
+            &prefix,
+            Arc::new(adapters::outbound::clock::SystemClock),
+        )
+        .unwrap();
+        // As in the service: the fan-out delivers to the derived feeds, and they to the hub.
+        let slot = Arc::new(Slot::default());
+        receivers.push(tokio::spawn(
+            fanout.clone().receive(slot.clone(), std::future::pending()),
+        ));
+        let publisher: Arc<dyn SignalPublisher> = Arc::new(fanout);
+        // Both share the database, dropped by this test at its end.
+        let instance = serve(None, &url, hub, publisher, WsLimits::default(), None).await;
+        let _ = slot.0.set(instance.derived.clone());
+        instances.push(instance);
+    }
+    let (a, b) = (&instances[0], &instances[1]);
+    let topic = format!("greeks:{CALL}");
+    let mut on_b = subscribed(&b.url, "r1", json!([topic])).await;
+    assert_eq!(next(&mut on_b).await["frame"], "snapshot");
+    // Give B's pub/sub subscription a moment to be registered at Redis.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tick(&a.ingest, 1).await;
+    tick(&a.ingest, 2).await;
+    let (first, second) = (next(&mut on_b).await, next(&mut on_b).await);
+    assert_eq!(first["topic"], topic.as_str());
+    assert_eq!(first["data"]["key"], CALL);
+    let epoch = first["epoch"].as_u64().unwrap();
+    assert!(epoch > 0);
+    assert_eq!(second["epoch"].as_u64(), Some(epoch));
+    assert_eq!(
+        second["seq"].as_u64().unwrap(),
+        first["seq"].as_u64().unwrap() + 1,
+        "one sequence per topic across instances"
+    );
+
+    // A derived topic is numbered alike on both instances: each derives it from the same
+    // 1-minute updates, and a derived update carries the number of the one it came from.
+    let five = format!("candles:{CALL}:5m");
+    let mut clients = Vec::new();
+    for instance in [a, b] {
+        let mut c = subscribed(&instance.url, "r2", json!([five])).await;
+        assert_eq!(next(&mut c).await["frame"], "snapshot");
+        clients.push(c);
+    }
+    for n in 3..6 {
+        tick(&a.ingest, n).await;
+    }
+    let mut seen = Vec::new();
+    for c in &mut clients {
+        let frames: Vec<(u64, u64, bool, f64)> = until_quiet(c, 500)
+            .await
+            .iter()
+            .filter(|f| f["topic"] == five.as_str())
+            .map(|f| {
+                (
+                    f["epoch"].as_u64().unwrap(),
+                    f["seq"].as_u64().unwrap(),
+                    f["forming"].as_bool().unwrap(),
+                    f["data"]["bar"]["close"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert!(frames.len() >= 3, "{frames:?}");
+        seen.push(frames);
+    }
+    assert_eq!(seen[0], seen[1], "the same updates, numbered alike, on A and B");
+    for r in receivers {
+        r.abort();
+    }
+    drop(db);
+}
+
+/// An instance whose hub has seen no update of a topic (here: its updates go elsewhere) still
+/// opens a subscription with the topic's current state, from the realtime state, position 0.
+#[tokio::test]
+async fn a_topic_without_updates_here_opens_with_the_realtime_state() {
+    let db = FreshDatabase::sqlite();
+    let url = db.url.clone();
+    let elsewhere: Arc<dyn SignalPublisher> = Arc::new(InProcessFanout::new(1, Arc::new(SubscriptionHub::default())));
+    let s = serve(
+        Some(db),
+        &url,
+        Arc::new(SubscriptionHub::default()),
+        elsewhere,
+        WsLimits::default(),
+        None,
+    )
+    .await;
+    tick(&s.ingest, 1).await;
+    let mut c = subscribed(&s.url, "r1", json!([format!("greeks:{CALL}")])).await;
+    let snap = next(&mut c).await;
+    assert_eq!(
+        (snap["frame"].as_str(), snap["seq"].as_u64()),
+        (Some("snapshot"), Some(0))
+    );
+    assert_eq!(snap["data"]["kind"], "greeks");
+    assert_eq!(snap["data"]["key"], CALL);
+}
+
+#[tokio::test]
+async fn minute_snapshots_publish_chain_atm_iv_and_moneyness_topics() {
+    let s = server(WsLimits::default()).await;
+    // A three-strike chain, both rights, so the strike step, ATM and levels exist.
+    let nifty = InstrumentKey::parse("NSE:NIFTY").unwrap();
+    let key = |k: f64, r: OptionRight| {
+        InstrumentKey::parse(&format!(
+            "NSE:NIFTY-20260224-{k}-{}",
+            if r == OptionRight::Call { "CE" } else { "PE" }
+        ))
+        .unwrap()
+    };
+    let strikes = [25_900.0, 26_000.0, 26_100.0];
+    for k in strikes {
+        for r in [OptionRight::Call, OptionRight::Put] {
+            s.registry
+                .register_option(
+                    OptionContract {
+                        key: key(k, r),
+                        underlying: nifty.clone(),
+                        expiry: Utc.with_ymd_and_hms(2026, 2, 24, 10, 0, 0).unwrap(),
+                        strike: Strike::new(k).unwrap(),
+                        right: r,
+                        lot_size: LotSize::new(65).unwrap(),
+                        tick_size: 0.05,
+                    },
+                    "NSE",
+                )
+                .unwrap();
+        }
+    }
+    let (atm, level, chain) = (
+        "atm_iv:NSE:NIFTY:2026-02-24",
+        "moneyness:NSE:NIFTY:2026-02-24:ATM",
+        "chain:NSE:NIFTY:2026-02-24",
+    );
+    let mut c = connect(&s.url).await;
+    send(
+        &mut c,
+        json!({"action": "subscribe", "id": "r1", "topics": [atm, level, chain]}),
+    )
+    .await;
+    assert_eq!(next(&mut c).await["accepted"], json!([atm, level, chain]));
+    for _ in 0..3 {
+        assert_eq!(next(&mut c).await["frame"], "snapshot");
+    }
+    let ts = now() - Minutes::minutes(29);
+    let quote = |k: InstrumentKey, px: f64| Tick {
+        key: k,
+        ts,
+        last: Some(px),
+        bid: Some(px - 1.0),
+        ask: Some(px + 1.0),
+        volume: Some(10.0),
+        oi: Some(100.0),
+    };
+    let mut ticks = vec![quote(nifty.clone(), 26_000.0)];
+    for k in strikes {
+        ticks.push(quote(key(k, OptionRight::Call), 400.0 - (k - 26_000.0) / 2.0));
+        ticks.push(quote(key(k, OptionRight::Put), 400.0 + (k - 26_000.0) / 2.0));
+    }
+    assert!(s.ingest.execute(&ticks).await.unwrap().rejected.is_empty());
+    s.ingest.flush().await.unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    while seen.len() < 3 {
+        let u = next(&mut c).await;
+        assert_eq!(u["frame"], "update");
+        seen.insert(u["topic"].as_str().unwrap().to_owned(), u["data"].clone());
+    }
+    assert_eq!(seen[atm]["kind"], "atm_iv");
+    assert_eq!(seen[atm]["expiry"], "2026-02-24");
+    assert!(seen[atm]["atm_iv"]["iv"].as_f64().unwrap() > 0.0, "{}", seen[atm]);
+    assert_eq!(seen[level]["kind"], "moneyness_level");
+    assert_eq!(seen[level]["level"], "ATM");
+    assert!(
+        seen[level]["call"]["count"].as_u64() == Some(1) && seen[level]["put"]["count"].as_u64() == Some(1),
+        "{}",
+        seen[level]
+    );
+    let ch = &seen[chain];
+    assert_eq!(
+        (ch["kind"].as_str(), ch["atm_strike"].as_f64()),
+        (Some("chain"), Some(26_000.0))
+    );
+    assert_eq!(ch["strikes"].as_array().unwrap().len(), 3, "{ch}");
+    assert!(ch["strikes"][1]["call_iv"].as_f64().unwrap() > 0.0, "{ch}");
+    assert_eq!(ch["atm_iv"], seen[atm]["atm_iv"]);
+    assert!(ch["forward"]["value"].as_f64().unwrap() > 25_000.0, "{ch}");
+
+    // A new connection opens with the topic's latest update.
+    let mut d = subscribed(&s.url, "r2", json!([chain])).await;
+    let snap = next(&mut d).await;
+    assert_eq!(
+        (snap["frame"].as_str(), snap["data"]["kind"].as_str()),
+        (Some("snapshot"), Some("chain"))
+    );
+}
