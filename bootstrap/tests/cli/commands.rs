@@ -1,0 +1,206 @@
+//! `signal-service instruments`, `migrate` and `replay` on real files.
+
+use super::*;
+
+#[test]
+fn instruments_prints_the_builtin_catalogue_and_filters_it() {
+    let out = run(&["instruments", "--underlying", "NIFTY"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv_text = text(&out.stdout);
+    assert_eq!(
+        csv_text.lines().next(),
+        Some("key,underlying,expiry,strike,right,lot_size,tick_size")
+    );
+    let underlyings = column(&csv_text, "underlying");
+    assert!(!underlyings.is_empty() && underlyings.iter().all(|u| u == "NSE:NIFTY"));
+    let expiries = column(&csv_text, "expiry");
+    assert!(
+        expiries.iter().all(|e| e.ends_with("T15:30:00+05:30")),
+        "expiry instants at the close"
+    );
+    let first = expiries[0].clone();
+    let date = &first[..10];
+    let one = text(&run(&["instruments", "--underlying", "NSE:NIFTY", "--expiry", date]).stdout);
+    let rights = column(&one, "right");
+    assert_eq!(
+        rights.iter().filter(|r| *r != "FUT").count(),
+        81 * 2,
+        "one expiry: 81 strikes, both rights"
+    );
+    assert!(
+        rights.iter().filter(|r| *r == "FUT").count() <= 1,
+        "a monthly expiry has its future"
+    );
+    let futures = column(&csv_text, "right").iter().filter(|r| *r == "FUT").count();
+    assert_eq!(futures, 3, "three monthly futures listed");
+
+    let bad = run(&["instruments", "--underlying", "FOO"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("unknown underlying 'FOO'; known: BANKNIFTY, NIFTY"));
+}
+
+#[test]
+fn instruments_reads_a_contract_master_file() {
+    let dir = std::env::temp_dir().join(format!("signal-cm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("master.csv");
+    std::fs::write(
+        &path,
+        "key,underlying,expiry,strike,right,lot_size,tick_size\n\
+         X:ABC-1,X:ABC,2030-01-31T15:30:00+05:30,100,CE,10,0.05\n\
+         X:ABC-2,X:ABC,2030-01-31T15:30:00+05:30,100,PE,10,0.05\n",
+    )
+    .unwrap();
+    let out = run(&["instruments", "--contract-master", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(column(&text(&out.stdout), "right"), ["call", "put"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn migrate_up_down_and_status_on_a_sqlite_file() {
+    let dir = std::env::temp_dir().join(format!("signal-migrate-{}", std::process::id()));
+    let url = format!("sqlite://{}/db/signal.db?mode=rwc", dir.display());
+    let migrate = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_signal-service"))
+            .arg("migrate")
+            .args(args)
+            .args(["--database-url", &url])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert_eq!(migrate(&["status"]).matches("\tpending").count(), 6);
+    assert_eq!(migrate(&["up"]).matches("\tapplied").count(), 6);
+    assert_eq!(migrate(&["down", "--steps", "2"]).matches("\tpending").count(), 2);
+    assert_eq!(migrate(&["down", "--all"]).matches("\tpending").count(), 6);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn replay_stores_an_nse_chain_file_and_names_a_bad_preset() {
+    let Some(chain) = shared("../data/nse_index_options_chain_2019-05_2019-06_30min.csv") else {
+        return;
+    };
+    let (dir, url) = scratch("replay");
+    let file = dir.join("chain.csv");
+    // The first two snapshots of the real file: enough to go end to end.
+    let head: Vec<&str> = chain.lines().take(400).collect();
+    std::fs::write(&file, head.join("\n") + "\n").unwrap();
+    let out = run(&[
+        "replay",
+        file.to_str().unwrap(),
+        "--format",
+        "nse-chain",
+        "--conventions",
+        "nse-published",
+        "--database-url",
+        &url,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = text(&out.stdout);
+    assert!(summary.contains("ticks accepted, 0 rejected"), "{summary}");
+    assert!(summary.contains("Greeks snapshots stored"), "{summary}");
+    let bad = run(&[
+        "replay",
+        file.to_str().unwrap(),
+        "--format",
+        "nse-chain",
+        "--conventions",
+        "nse",
+        "--database-url",
+        &url,
+    ]);
+    assert!(text(&bad.stderr).contains("preset 'nse' is not one of default, nse-published"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn replay_reads_the_raw_two_sided_nse_layout() {
+    let Some(_) = shared("../data/raw_nse_optionchain_2019/NIFTY_11JUL2019_01-07-2019_1000.csv") else {
+        return;
+    };
+    let (dir, url) = scratch("raw");
+    let raw = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/raw_nse_optionchain_2019");
+    for name in [
+        "NIFTY_11JUL2019_01-07-2019_1000.csv",
+        "BANKNIFTY_4JUL2019_01-07-2019_1000.csv",
+    ] {
+        let file = raw.join(name);
+        let out = run(&[
+            "replay",
+            file.to_str().unwrap(),
+            "--format",
+            "nse-chain-raw",
+            "--database-url",
+            &url,
+        ]);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        let summary = text(&out.stdout);
+        assert!(
+            summary.contains(" 0 rejected") && summary.contains("replayed 1 snapshots"),
+            "{summary}"
+        );
+    }
+    let copy = dir.join("chain.csv");
+    std::fs::copy(raw.join("NIFTY_11JUL2019_01-07-2019_1000.csv"), &copy).unwrap();
+    let bad = run(&[
+        "replay",
+        copy.to_str().unwrap(),
+        "--format",
+        "nse-chain-raw",
+        "--database-url",
+        &url,
+    ]);
+    assert!(
+        text(&bad.stderr).contains("SYMBOL_DMMMYYYY_DD-MM-YYYY_HHMM"),
+        "{}",
+        text(&bad.stderr)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn replay_reads_vendor_candle_files_and_drops_bars_outside_the_session() {
+    let Some(_) = shared("../data/nse_nifty_index_and_sbin_1min_2017-09-26_2017-10-10.csv") else {
+        return;
+    };
+    let (dir, url) = scratch("candles-replay");
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/nse_nifty_index_and_sbin_1min_2017-09-26_2017-10-10.csv");
+    let out = run(&[
+        "replay",
+        file.to_str().unwrap(),
+        "--format",
+        "candles",
+        "--database-url",
+        &url,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = text(&out.stdout);
+    // End-labelled: the extra 09:15 opening bar of each day starts at 09:14, outside the session.
+    assert!(
+        summary.starts_with("replayed 7448 candles: 7435 accepted, 13 rejected"),
+        "{summary}"
+    );
+    assert!(summary.contains("outside the NSE session"), "{summary}");
+    let again = run(&[
+        "replay",
+        file.to_str().unwrap(),
+        "--format",
+        "candles",
+        "--database-url",
+        &url,
+    ]);
+    assert!(
+        text(&again.stdout).starts_with("replayed 7448 candles: 7435 accepted"),
+        "replaying is idempotent"
+    );
+    assert_eq!(
+        count(&url, "SELECT count(*) AS n FROM candles_1m"),
+        7435,
+        "replaying twice stores each bar once"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,193 @@
+//! The server's life: ingest, realtime answers and the flush on SIGTERM; the embedded default
+//! live from its own feed; a stop right after start; nothing answered accepted lost to SIGKILL.
+
+use super::*;
+
+#[test]
+fn the_server_ingests_ticks_answers_realtime_greeks_and_flushes_on_sigterm() {
+    let (dir, db_url) = crate::scratch("serve");
+    let server = Server::start(&db_url);
+
+    assert_eq!(server.request("GET", "/health/live", None).0, 200);
+    let (status, ready) = server.request("GET", "/health/ready", None);
+    assert_eq!(
+        (status, ready["status"].as_str(), ready["database"].as_str()),
+        (200, Some("ready"), Some("ok"))
+    );
+    assert_eq!(ready["snapshots"]["pending"], 0, "{ready}");
+
+    let ts = past_session_instant();
+    let (call, put, expiry) = nifty_pair();
+    let t = (expiry - ts).num_seconds() as f64 / (365.0 * 86_400.0);
+    let (f, r, vol) = (26_050.0, 0.065, 0.12);
+    let price = |right| {
+        let o = OptionInputs {
+            right,
+            underlying: f,
+            strike: 26_000.0,
+            t_years: t,
+            rate: r,
+            div_yield: 0.0,
+            vol,
+        };
+        price_and_greeks(PricingModel::Black76, &o).unwrap().price
+    };
+    let (c, p) = (price(OptionRight::Call), price(OptionRight::Put));
+    let ts_s = ts.to_rfc3339();
+    let body = serde_json::json!([
+        {"key": "NSE:NIFTY", "ts": ts_s, "last": 26010.0},
+        {"key": call, "ts": ts_s, "bid": c - 0.5, "ask": c + 0.5, "last": c, "volume": 650.0, "oi": 6500.0},
+        {"key": put, "ts": ts_s, "bid": p - 0.5, "ask": p + 0.5, "last": p, "volume": 650.0, "oi": 6500.0},
+        {"key": "NSE:NOPE", "ts": ts_s, "last": 1.0},
+        {"key": call, "ts": ts_s, "bid": 10.0, "ask": 9.0},
+        {"key": put, "ts": ts_s, "last": -1.0},
+        {"key": "bad key", "ts": ts_s, "last": 1.0}
+    ]);
+    let (status, report) = server.request("POST", "/api/v2/ingest/ticks", Some(&body.to_string()));
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["accepted"], 3, "{report}");
+    let rejected: Vec<(u64, &str)> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["index"].as_u64().unwrap(), r["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rejected, [(3, "key"), (4, "bid"), (5, "last"), (6, "key")]);
+
+    let (status, g) = server.request("GET", &format!("/api/v2/realtime/greeks/{call}"), None);
+    assert_eq!(status, 200, "{g}");
+    assert!(
+        (g["forward"]["value"].as_f64().unwrap() - f).abs() < 1e-6,
+        "parity forward: {g}"
+    );
+    assert_eq!(g["forward"]["source"], "put_call_parity");
+    assert!((g["iv"].as_f64().unwrap() - vol).abs() < 1e-9, "{g}");
+    assert_eq!(
+        (
+            g["conventions"]["model"].as_str(),
+            g["price_source"].as_str(),
+            g["stale"].as_bool()
+        ),
+        (Some("black76"), Some("mid"), Some(true))
+    );
+    assert!(g["greeks"]["vega_per_vol_point"].as_f64().unwrap() > 0.0, "{g}");
+
+    let (status, e) = server.request("GET", "/api/v2/realtime/greeks/NSE:NOPE", None);
+    assert_eq!(
+        (status, e["code"].as_str(), e["field"].as_str()),
+        (404, Some("not_found"), Some("instrument_key"))
+    );
+    let (status, e) = server.request("POST", "/api/v2/ingest/ticks", Some("{not json"));
+    assert_eq!((status, e["code"].as_str()), (400, Some("bad_request")), "{e}");
+
+    let log = server.log.clone();
+    assert!(server.stop().success(), "exit 0 on SIGTERM");
+    let rows = crate::count(&db_url, "SELECT count(*) AS n FROM signal_greeks");
+    assert_eq!(rows, 2, "both options' snapshots were flushed on shutdown");
+    // The log: a startup line with the mode, one line per request with its route template (not
+    // the path a client typed), and what shutdown wrote.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !log.lock().unwrap().contains("stopped;") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.contains("signal-service started") && log.contains("mode=Embedded"),
+        "{log}"
+    );
+    assert!(
+        log.contains(r#"method=GET route="/api/v2/realtime/greeks/:param0" status=404"#),
+        "{log}"
+    );
+    assert!(!log.contains("NSE:NOPE"), "paths are not logged: {log}");
+    assert!(log.contains("stopped; pending snapshots written"), "{log}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_embedded_default_shows_live_numbers_from_its_own_feed() {
+    let dir = std::env::temp_dir().join(format!("signal-feed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = Server::start_with(&format!("sqlite://{}/signal.db?mode=rwc", dir.display()), true);
+    let (call, _, _) = nifty_pair();
+    let mut last = (0, serde_json::Value::Null);
+    for _ in 0..50 {
+        last = server.request("GET", &format!("/api/v2/realtime/greeks/{call}"), None);
+        if last.0 == 200 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(last.0, 200, "{}", last.1);
+    assert_eq!(last.1["instrument_key"].as_str(), Some(call.as_str()));
+    assert!(last.1["underlying_price"].as_f64().unwrap() > 20_000.0);
+    assert!(server.stop().success());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A SIGTERM the moment the port is announced is already a clean stop (the handlers are
+/// registered before the service says it listens).
+#[test]
+fn a_sigterm_right_after_start_is_a_clean_stop() {
+    let (dir, db_url) = crate::scratch("early-term");
+    for _ in 0..3 {
+        assert!(Server::start(&db_url).stop().success());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn every_batch_answered_as_accepted_survives_a_sigkill() {
+    let (dir, db_url) = crate::scratch("kill");
+    let mut server = Server::start(&db_url);
+    let port = server.port;
+    let open = past_session_instant() - chrono::Duration::minutes(60);
+    let sender = std::thread::spawn(move || {
+        let mut answered = Vec::new();
+        for i in 0..375i64 {
+            let ts = (open + chrono::Duration::minutes(i)).to_rfc3339();
+            let body = serde_json::json!([{"key": "NSE:NIFTY", "ts": ts, "last": 26_000.0 + i as f64}]).to_string();
+            let Some(res) = request(port, "POST", "/api/v2/ingest/ticks", Some(&body)) else {
+                break;
+            };
+            if res.0 == 200 && res.1["accepted"] == 1 {
+                answered.push((open + chrono::Duration::minutes(i)).timestamp_millis());
+            }
+        }
+        answered
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    server.kill();
+    let answered = sender.join().unwrap();
+    assert!(!answered.is_empty(), "some batches were answered before the kill");
+
+    let stored: Vec<i64> = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sea_orm::{ConnectionTrait, Database, Statement};
+        let db = Database::connect(&db_url).await.unwrap();
+        db.query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT start_ms FROM candles_1m WHERE instrument_key = 'NSE:NIFTY'",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<i64>("", "start_ms").unwrap())
+        .collect()
+    });
+    let missing: Vec<&i64> = answered.iter().filter(|m| !stored.contains(m)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} accepted batches lost: {missing:?}",
+        missing.len(),
+        answered.len()
+    );
+
+    let again = Server::start(&db_url);
+    assert_eq!(
+        again.request("GET", "/health/ready", None).0,
+        200,
+        "restarts on the same database"
+    );
+    assert!(again.stop().success());
+    std::fs::remove_dir_all(&dir).ok();
+}
