@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 
 use sea_orm::sea_query::{ColumnType, Iden};
-use sea_orm::sqlx::{self, AssertSqlSafe, Postgres, Sqlite};
+use sea_orm::sqlx::{self, AssertSqlSafe};
 use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseConnectionType, EntityTrait, Iterable};
 
 use domain::instrument::InstrumentKey;
@@ -279,21 +279,6 @@ fn sqlx_error(e: sqlx::Error) -> PortError {
     }
 }
 
-fn bind_sqlite<'q>(
-    q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
-    c: &Cell<'_>,
-) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
-    match c {
-        Cell::Null => q.bind(None::<i64>),
-        Cell::Text(s) => q.bind(s.to_string()),
-        Cell::Shared(s) => q.bind(Arc::clone(s)),
-        Cell::BigInt(v) => q.bind(*v),
-        Cell::Int(v) => q.bind(*v),
-        Cell::Double(v) => q.bind(*v),
-        Cell::Bool(v) => q.bind(*v),
-    }
-}
-
 impl Writer {
     /// The sqlx pool behind `db`.
     pub(super) fn of(db: &DatabaseConnection) -> Self {
@@ -367,88 +352,8 @@ impl Writer {
     }
 }
 
-/// Chunks of power-of-two row counts, largest first, within the bound-variable limit.
-fn pow2_chunks(mut rows: usize, width: usize) -> Vec<usize> {
-    let cap = (SQLITE_MAX_PARAMS / width.max(1)).max(1);
-    let largest = if cap.is_power_of_two() {
-        cap
-    } else {
-        cap.next_power_of_two() / 2
-    };
-    let mut out = Vec::new();
-    let mut size = largest;
-    while rows > 0 {
-        while size > rows {
-            size /= 2;
-        }
-        out.push(size);
-        rows -= size;
-    }
-    out
-}
-
-async fn upsert_sqlite(tx: &mut sqlx::Transaction<'_, Sqlite>, rows: &Rows<'_, '_>) -> Result<(), PortError> {
-    let width = rows.width();
-    let mut at = 0;
-    for n in pow2_chunks(rows.len(), width) {
-        let q = rows.cells[at * width..(at + n) * width]
-            .iter()
-            .fold(sqlx::query(rows.table.sqlite_statement(n)), bind_sqlite);
-        q.execute(&mut **tx).await.map_err(sqlx_error)?;
-        at += n;
-    }
-    Ok(())
-}
-
-/// Column `j` of `rows` as a PostgreSQL array: `pick` reads a non-null cell of the column's type.
-fn pg_array<'c, 'a, T>(
-    rows: &'c Rows<'_, 'a>,
-    j: usize,
-    pick: impl Fn(&'c Cell<'a>) -> Option<T>,
-) -> Result<Vec<Option<T>>, PortError> {
-    rows.cells
-        .iter()
-        .skip(j)
-        .step_by(rows.width())
-        .map(|c| match c {
-            Cell::Null => Ok(None),
-            c => pick(c).map(Some).ok_or_else(|| {
-                let (name, t) = &rows.table.columns[j];
-                PortError::Other(format!("{}.{name}: {c:?} is not {t:?}", rows.table.name))
-            }),
-        })
-        .collect()
-}
-
-async fn upsert_postgres(tx: &mut sqlx::Transaction<'_, Postgres>, rows: &Rows<'_, '_>) -> Result<(), PortError> {
-    if rows.len() == 0 {
-        return Ok(());
-    }
-    let mut q = sqlx::query(rows.table.postgres_statement());
-    for (j, (_, t)) in rows.table.columns.iter().enumerate() {
-        q = match t {
-            SqlType::Text => q.bind(pg_array(rows, j, Cell::text)?),
-            SqlType::BigInt => q.bind(pg_array(rows, j, |c| {
-                if let Cell::BigInt(v) = c { Some(*v) } else { None }
-            })?),
-            SqlType::Int => q.bind(pg_array(
-                rows,
-                j,
-                |c| if let Cell::Int(v) = c { Some(*v) } else { None },
-            )?),
-            SqlType::Double => q.bind(pg_array(rows, j, |c| {
-                if let Cell::Double(v) = c { Some(*v) } else { None }
-            })?),
-            SqlType::Bool => q.bind(pg_array(
-                rows,
-                j,
-                |c| if let Cell::Bool(v) = c { Some(*v) } else { None },
-            )?),
-        };
-    }
-    q.execute(&mut **tx).await.map_err(sqlx_error)?;
-    Ok(())
-}
-
+mod dialects;
 #[cfg(test)]
 mod tests;
+
+use dialects::{bind_sqlite, upsert_postgres, upsert_sqlite};

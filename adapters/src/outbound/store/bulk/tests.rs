@@ -1,6 +1,6 @@
 //! Tests of `bulk.rs`.
 
-use super::pow2_chunks;
+use super::dialects::pow2_chunks;
 
 #[test]
 fn chunks_are_powers_of_two_within_the_limit_and_cover_every_row() {

@@ -1,0 +1,112 @@
+//! The SQL each database gets: SQLite multi-row upserts in power-of-two chunks (each statement
+//! prepared once per connection), PostgreSQL one `INSERT … SELECT * FROM UNNEST(…)` per table.
+
+use domain::ports::PortError;
+use sea_orm::sqlx::{self, Postgres, Sqlite};
+use std::sync::Arc;
+
+use super::*;
+
+pub(super) fn bind_sqlite<'q>(
+    q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
+    c: &Cell<'_>,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
+    match c {
+        Cell::Null => q.bind(None::<i64>),
+        Cell::Text(s) => q.bind(s.to_string()),
+        Cell::Shared(s) => q.bind(Arc::clone(s)),
+        Cell::BigInt(v) => q.bind(*v),
+        Cell::Int(v) => q.bind(*v),
+        Cell::Double(v) => q.bind(*v),
+        Cell::Bool(v) => q.bind(*v),
+    }
+}
+
+/// Chunks of power-of-two row counts, largest first, within the bound-variable limit.
+pub(super) fn pow2_chunks(mut rows: usize, width: usize) -> Vec<usize> {
+    let cap = (SQLITE_MAX_PARAMS / width.max(1)).max(1);
+    let largest = if cap.is_power_of_two() {
+        cap
+    } else {
+        cap.next_power_of_two() / 2
+    };
+    let mut out = Vec::new();
+    let mut size = largest;
+    while rows > 0 {
+        while size > rows {
+            size /= 2;
+        }
+        out.push(size);
+        rows -= size;
+    }
+    out
+}
+
+pub(super) async fn upsert_sqlite(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    rows: &Rows<'_, '_>,
+) -> Result<(), PortError> {
+    let width = rows.width();
+    let mut at = 0;
+    for n in pow2_chunks(rows.len(), width) {
+        let q = rows.cells[at * width..(at + n) * width]
+            .iter()
+            .fold(sqlx::query(rows.table.sqlite_statement(n)), bind_sqlite);
+        q.execute(&mut **tx).await.map_err(sqlx_error)?;
+        at += n;
+    }
+    Ok(())
+}
+
+/// Column `j` of `rows` as a PostgreSQL array: `pick` reads a non-null cell of the column's type.
+pub(super) fn pg_array<'c, 'a, T>(
+    rows: &'c Rows<'_, 'a>,
+    j: usize,
+    pick: impl Fn(&'c Cell<'a>) -> Option<T>,
+) -> Result<Vec<Option<T>>, PortError> {
+    rows.cells
+        .iter()
+        .skip(j)
+        .step_by(rows.width())
+        .map(|c| match c {
+            Cell::Null => Ok(None),
+            c => pick(c).map(Some).ok_or_else(|| {
+                let (name, t) = &rows.table.columns[j];
+                PortError::Other(format!("{}.{name}: {c:?} is not {t:?}", rows.table.name))
+            }),
+        })
+        .collect()
+}
+
+pub(super) async fn upsert_postgres(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    rows: &Rows<'_, '_>,
+) -> Result<(), PortError> {
+    if rows.len() == 0 {
+        return Ok(());
+    }
+    let mut q = sqlx::query(rows.table.postgres_statement());
+    for (j, (_, t)) in rows.table.columns.iter().enumerate() {
+        q = match t {
+            SqlType::Text => q.bind(pg_array(rows, j, Cell::text)?),
+            SqlType::BigInt => q.bind(pg_array(rows, j, |c| {
+                if let Cell::BigInt(v) = c { Some(*v) } else { None }
+            })?),
+            SqlType::Int => q.bind(pg_array(
+                rows,
+                j,
+                |c| if let Cell::Int(v) = c { Some(*v) } else { None },
+            )?),
+            SqlType::Double => q.bind(pg_array(rows, j, |c| {
+                if let Cell::Double(v) = c { Some(*v) } else { None }
+            })?),
+            SqlType::Bool => q.bind(pg_array(
+                rows,
+                j,
+                |c| if let Cell::Bool(v) = c { Some(*v) } else { None },
+            )?),
+        };
+    }
+    q.execute(&mut **tx).await.map_err(sqlx_error)?;
+    Ok(())
+}
