@@ -4,6 +4,7 @@
 //! forward), published through the in-process fan-out to the subscription hub, its bars written
 //! to the embedded SQLite store before the batch returns; Greeks and moneyness snapshots written
 //! once per minute (a flush every 60 batches). One iteration is one simulated minute.
+//! `the_same_without_the_database` runs it on a store that keeps nothing: the pipeline's own cost.
 //!
 //! Run: `cargo bench -p bench --bench ingest_live` (figures in docs/benchmarks.md).
 
@@ -15,11 +16,17 @@ use adapters::outbound::store::SeaStore;
 use application::ingest::IngestTicks;
 use application::market::{InstrumentRegistry, RealtimeState};
 use application::subscriptions::SubscriptionHub;
+use chrono::NaiveDate;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use domain::candles::{AggregatedBar, Timeframe};
 use domain::instrument::{InstrumentKey, LotSize, OptionContract, OptionRight, Strike};
 use domain::market_data::Tick;
-use domain::ports::{Clock, ManualClock, SignalPublisher, UpdateSink};
+use domain::moneyness::MoneynessLevel;
+use domain::ports::{
+    Clock, ComputationRecord, GreeksRecord, InstrumentCandle, ManualClock, MoneynessRecord, PortError, SignalPublisher,
+    SignalStore, TimeRange, UpdateSink,
+};
 use domain::pricing::{OptionInputs, PricingModel, price_and_greeks};
 use migration::{Migrator, MigratorTrait};
 
@@ -126,12 +133,67 @@ fn batch(chains: &[Chain], ts: DateTime<Utc>, second: i64) -> Vec<Tick> {
     out
 }
 
+/// A store that keeps nothing: the pipeline's own cost, without the database.
+struct NoStore;
+
+#[async_trait::async_trait]
+impl SignalStore for NoStore {
+    async fn save_candles(&self, _: &[InstrumentCandle]) -> Result<(), PortError> {
+        Ok(())
+    }
+    async fn candles(&self, _: &InstrumentKey, _: TimeRange) -> Result<Vec<InstrumentCandle>, PortError> {
+        Ok(Vec::new())
+    }
+    async fn timeframe_bars(
+        &self,
+        _: &InstrumentKey,
+        _: Timeframe,
+        _: TimeRange,
+    ) -> Result<Vec<AggregatedBar>, PortError> {
+        Ok(Vec::new())
+    }
+    async fn save_timeframe_bars(&self, _: &InstrumentKey, _: Timeframe, _: &[AggregatedBar]) -> Result<(), PortError> {
+        Ok(())
+    }
+    async fn save_greeks(&self, _: &[GreeksRecord]) -> Result<(), PortError> {
+        Ok(())
+    }
+    async fn greeks(&self, _: &InstrumentKey, _: TimeRange, _: usize) -> Result<Vec<GreeksRecord>, PortError> {
+        Ok(Vec::new())
+    }
+    async fn register_contracts(&self, _: &[OptionContract], _: &str) -> Result<(), PortError> {
+        Ok(())
+    }
+    async fn save_computation(&self, _: &ComputationRecord) -> Result<(), PortError> {
+        Ok(())
+    }
+    async fn save_moneyness(&self, _: &[MoneynessRecord]) -> Result<(), PortError> {
+        Ok(())
+    }
+    async fn moneyness(
+        &self,
+        _: &InstrumentKey,
+        _: NaiveDate,
+        _: OptionRight,
+        _: MoneynessLevel,
+        _: TimeRange,
+        _: usize,
+    ) -> Result<Vec<MoneynessRecord>, PortError> {
+        Ok(Vec::new())
+    }
+}
+
 fn live_feed(c: &mut Criterion) {
+    run_feed(c, "minute_of_640_options_every_second", true);
+    run_feed(c, "the_same_without_the_database", false);
+}
+
+fn run_feed(c: &mut Criterion, name: &str, with_database: bool) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("ingest-live-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("ingest-live-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}/signal.db?mode=rwc", dir.display());
     let chains = chains();
@@ -140,15 +202,20 @@ fn live_feed(c: &mut Criterion) {
     let open = Utc.with_ymd_and_hms(2026, 2, 2, 3, 45, 0).unwrap();
     let clock = Arc::new(ManualClock::new(open));
     let (ingest, mut second) = rt.block_on(async {
-        let store = SeaStore::connect(&url).await.unwrap();
-        Migrator::up(store.connection(), None).await.unwrap();
+        let store: Arc<dyn SignalStore> = if with_database {
+            let store = SeaStore::connect(&url).await.unwrap();
+            Migrator::up(store.connection(), None).await.unwrap();
+            Arc::new(store)
+        } else {
+            Arc::new(NoStore)
+        };
         let hub: Arc<dyn UpdateSink> = Arc::new(SubscriptionHub::new(64));
         let fanout: Arc<dyn SignalPublisher> = Arc::new(InProcessFanout::starting_now(hub));
         let clock_port: Arc<dyn Clock> = clock.clone();
         let ingest = IngestTicks::new(
             Arc::new(registry(&chains)),
             Arc::new(RealtimeState::default()),
-            Arc::new(store),
+            store,
             clock_port,
         )
         .with_publisher(Some(fanout));
@@ -171,7 +238,7 @@ fn live_feed(c: &mut Criterion) {
     g.throughput(Throughput::Elements((options as i64 * SECONDS_PER_MINUTE) as u64));
     g.sample_size(10);
     g.measurement_time(StdDuration::from_secs(20));
-    g.bench_function("minute_of_640_options_every_second", |b| {
+    g.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let mut spent = StdDuration::ZERO;
             for _ in 0..iters {
