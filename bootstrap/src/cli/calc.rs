@@ -9,6 +9,8 @@ use domain::indicators::IndicatorSpec;
 use domain::instrument::Market;
 use domain::pricing::PricingModel;
 
+use crate::settings::Settings;
+
 /// Pricing model flag.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ModelArg {
@@ -25,10 +27,6 @@ impl From<ModelArg> for PricingModel {
             ModelArg::Black76 => Self::Black76,
         }
     }
-}
-
-fn market(code: &str) -> Result<Market, String> {
-    Market::by_code(code).ok_or_else(|| format!("unknown market '{code}'; known: NSE"))
 }
 
 /// A parsed `--indicators` list.
@@ -63,33 +61,55 @@ pub enum CalcCommand {
         /// Comma-separated specs, e.g. ema:20,rsi:14,macd:12:26:9,bbands:20:2:2,stoch:14:3:3,vwap_session.
         #[arg(long, value_parser = parse_specs)]
         indicators: SpecList,
-        /// Market whose sessions reset session VWAP.
-        #[arg(long, default_value = "NSE", value_parser = market)]
-        market: Market,
+        /// Market whose sessions reset session VWAP: a shipped one (NSE) or one `[markets.CODE]`
+        /// defines.
+        #[arg(long, default_value = "NSE")]
+        market: String,
     },
     /// Session-anchored aggregation of 1-minute bars. Input: ts,open,high,low,close,volume.
     Aggregate {
         /// Target timeframe: Nm, Nh, Nd or 1w.
         #[arg(long)]
         timeframe: Timeframe,
-        /// Market whose sessions anchor the buckets.
-        #[arg(long, default_value = "NSE", value_parser = market)]
-        market: Market,
+        /// Market whose sessions anchor the buckets: a shipped one (NSE) or one `[markets.CODE]`
+        /// defines.
+        #[arg(long, default_value = "NSE")]
+        market: String,
     },
+}
+
+/// The market `code` names among the run's markets (shipped or configured).
+fn market(settings: &Settings, code: &str) -> Result<Market, String> {
+    let markets = settings.markets_with(None)?;
+    Ok(markets
+        .require(code)
+        .map_err(|e| format!("--market: {e}"))?
+        .market
+        .clone())
 }
 
 /// Runs one calculator over stdin/stdout.
 ///
 /// # Errors
-/// The calculator's error (bad row, missing column, I/O).
-pub fn run(cmd: CalcCommand) -> Result<(), Box<dyn std::error::Error>> {
+/// An unknown `--market`; the calculator's error (bad row, missing column, I/O).
+pub fn run(cmd: CalcCommand, settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let input = stdin().lock();
     let output = BufWriter::new(stdout().lock());
     match cmd {
         CalcCommand::Greeks { model } => run_greeks(model.into(), input, output)?,
         CalcCommand::Iv { model } => run_iv(model.into(), input, output)?,
-        CalcCommand::Indicators { indicators, market } => run_indicators(indicators.0, &market, input, output)?,
-        CalcCommand::Aggregate { timeframe, market } => run_aggregate(timeframe, &market, input, output)?,
+        CalcCommand::Indicators {
+            indicators,
+            market: code,
+        } => {
+            run_indicators(indicators.0, &market(settings, &code)?, input, output)?;
+        }
+        CalcCommand::Aggregate {
+            timeframe,
+            market: code,
+        } => {
+            run_aggregate(timeframe, &market(settings, &code)?, input, output)?;
+        }
     }
     Ok(())
 }

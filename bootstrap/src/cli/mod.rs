@@ -49,7 +49,7 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::load(cli.config.as_deref())?;
     crate::logging::init(&settings);
     match cli.command {
-        Command::Calc(c) => calc::run(c),
+        Command::Calc(c) => calc::run(c, &settings),
         Command::Instruments(a) => runtime()?.block_on(instruments::run(a, &settings)),
         Command::Migrate(a) => runtime()?.block_on(migrate::run(a, &settings)),
         Command::Serve(a) => runtime()?.block_on(serve::run(a, settings)),

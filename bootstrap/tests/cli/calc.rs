@@ -215,3 +215,58 @@ fn aggregate_follows_special_sessions_and_skips_holidays() {
         "{days}"
     );
 }
+
+#[test]
+fn calc_takes_any_configured_market_and_names_an_unknown_one() {
+    let out = calc(&["aggregate", "--timeframe", "30m", "--market", "XNAS"], "");
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--market") && err.contains("'XNAS' is not configured"),
+        "{err}"
+    );
+
+    // A market defined whole in a config file: New York hours, its own calendar.
+    let (dir, _) = scratch("calc-market");
+    let calendar = dir.join("xnas.csv");
+    std::fs::write(&calendar, "holiday,2026-12-25,,NYSE holiday list 2026,Christmas\n").unwrap();
+    let config = dir.join("markets.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[markets.XNAS]\ntime_zone = \"America/New_York\"\nsessions = \"09:30-16:00\"\ncalendar = \"{}\"\n",
+            calendar.display()
+        ),
+    )
+    .unwrap();
+    let bars = "ts,open,high,low,close,volume\n\
+                2026-12-24T09:29:00-05:00,1,1,1,1,1\n\
+                2026-12-24T09:30:00-05:00,2,2,2,2,1\n\
+                2026-12-24T10:05:00-05:00,3,3,3,3,1\n\
+                2026-12-25T10:00:00-05:00,4,4,4,4,1\n";
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_signal-service"))
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "calc",
+            "aggregate",
+            "--timeframe",
+            "30m",
+            "--market",
+            "XNAS",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), bars.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let starts = column(&text(&out.stdout), "bucket_start");
+    assert_eq!(
+        starts,
+        ["2026-12-24T09:30:00-05:00", "2026-12-24T10:00:00-05:00"],
+        "anchored at 09:30 New York; the pre-open bar and the holiday form no bucket"
+    );
+}
