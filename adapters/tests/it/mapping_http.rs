@@ -174,6 +174,13 @@ async fn strikes_by_level_come_from_the_service_then_memory_then_redis() {
     let a = instance(&service, &prefix, &clock, &db1).await;
     ingest_chain(&a).await;
 
+    let chain = "/api/v2/realtime/chain/NSE:NIFTY?expiry=2026-02-03";
+    let (_, before) = crate::support::get(&a.client, chain).await;
+    assert_eq!(
+        before["meta"]["mapping_source"], "local_ladder",
+        "no mapping met yet: {before}"
+    );
+
     let (status, body) = strikes(&a).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["call_strikes"], serde_json::json!([25_950.0]));
@@ -194,6 +201,35 @@ async fn strikes_by_level_come_from_the_service_then_memory_then_redis() {
     let (_, body) = strikes(&a).await;
     assert_eq!(body["mapping"]["via"], "memory");
     assert_eq!(service.hits(MAPPING), 1, "served from the in-process cache");
+
+    // The next snapshot of the chain groups by the service's mapping, and says so.
+    ingest_chain(&a).await;
+    let (_, after) = crate::support::get(&a.client, chain).await;
+    assert_eq!(after["meta"]["mapping_source"], "instrument_service", "{after}");
+    assert_eq!(time(&after["meta"]["mapping_as_of"]), as_of());
+    let levels: Vec<(&str, &str)> = after["strikes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|k| [&k["call"], &k["put"]])
+        .map(|o| {
+            (
+                o["instrument_key"].as_str().unwrap(),
+                o["level"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert!(levels.contains(&("NSE:NIFTY-20260203-26050-PE", "ITM1")), "{levels:?}");
+    let (_, stats) = crate::support::get(&a.client, "/api/v2/realtime/chain/NSE:NIFTY/stats?expiry=2026-02-03").await;
+    assert_eq!(stats["meta"]["mapping_source"], "instrument_service");
+    assert!(
+        stats["levels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["level"] == "OTM" && l["right"] == "call"),
+        "the service's groups: {stats}"
+    );
 
     // A second instance sharing Redis finds it there without asking the service.
     let b = instance(&service, &prefix, &clock, &db2).await;

@@ -65,7 +65,8 @@ impl ChainSnapshots {
                 t_years: t,
                 spot,
                 analytics,
-                mapping: service.map_or((MappingBasis::LocalLadder, minute), |m| (m.basis, m.as_of)),
+                levels: recs.iter().map(|r| (r.right, r.level, r.aggregate)).collect(),
+                mapping: service.map(Arc::new),
             };
             if updates {
                 out.extend(chain_updates(&u, e, &snapshot, &recs));
@@ -123,7 +124,7 @@ fn chain_updates(
         }
         entry.2 = entry.2.or(r.atm_iv);
     }
-    let (mapping_source, mapping_as_of) = snapshot.mapping;
+    let (mapping_source, mapping_as_of) = (snapshot.mapping_source(), snapshot.mapping_as_of());
     out.extend(levels.into_iter().map(|(level, (call, put, atm_iv))| {
         update(
             Topic::Moneyness {

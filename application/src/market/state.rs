@@ -2,13 +2,13 @@
 
 use crate::sync::RwLockOrRecover;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::chain::ChainAnalytics;
 use domain::expiry::Forward;
 use domain::instrument::{InstrumentKey, OptionRight};
-use domain::moneyness::MappingBasis;
+use domain::moneyness::{LevelAggregate, MappingBasis, MoneynessLevel, MoneynessMapping, level_of};
 use domain::ports::{GreeksRecord, SignalEvent};
 
 /// The latest quote of one option.
@@ -53,11 +53,45 @@ pub struct ChainSnapshot {
     pub spot: Option<f64>,
     /// IV, Greeks and every chain statistic.
     pub analytics: ChainAnalytics,
-    /// What decided the moneyness levels of the snapshot's records, and as of when.
-    pub mapping: (MappingBasis, DateTime<Utc>),
+    /// The instrument service's mapping the levels were grouped by; `None`: the local strike
+    /// ladder around the chain's ATM strike.
+    pub mapping: Option<Arc<MoneynessMapping>>,
+    /// Per right and level (groups included): the aggregates of the snapshot, by that mapping.
+    pub levels: Vec<(OptionRight, MoneynessLevel, LevelAggregate)>,
 }
 
 impl ChainSnapshot {
+    /// What decided the levels: the instrument service's mapping or the local strike ladder.
+    #[must_use]
+    pub fn mapping_source(&self) -> MappingBasis {
+        self.mapping.as_ref().map_or(MappingBasis::LocalLadder, |m| m.basis)
+    }
+
+    /// When that mapping was made (the ladder's: the snapshot's minute).
+    #[must_use]
+    pub fn mapping_as_of(&self) -> DateTime<Utc> {
+        self.mapping.as_ref().map_or(self.minute, |m| m.as_of)
+    }
+
+    /// The level of `strike` for `right` in this snapshot: the mapping's single level that
+    /// lists it, else (no mapping) its place on the ladder; `None` when neither places it.
+    #[must_use]
+    pub fn level_of(&self, strike: f64, right: OptionRight) -> Option<MoneynessLevel> {
+        match &self.mapping {
+            Some(m) => m
+                .levels_for(right)
+                .into_iter()
+                .filter(|l| !l.is_group())
+                .find(|l| m.strikes(right, *l).contains(&strike)),
+            None => {
+                let a = &self.analytics;
+                a.atm_strike
+                    .zip(a.strike_step)
+                    .map(|(atm, step)| level_of(strike, right, atm, step))
+            }
+        }
+    }
+
     /// The snapshot as the `chain:{underlying}:{expiry}` topic carries it.
     #[must_use]
     pub fn event(&self, underlying: &InstrumentKey, expiry: NaiveDate) -> SignalEvent {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use application::realtime::ChainRead;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::instrument::OptionRight;
-use domain::moneyness::{MoneynessLevel, OptionPoint, aggregate_by_group, level_of};
+use domain::moneyness::OptionPoint;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -41,6 +41,12 @@ pub struct ChainMeta {
     pub atm_strike: Option<f64>,
     /// The strike step (the most common gap between listed strikes).
     pub strike_step: Option<f64>,
+    /// What decided the moneyness levels of this chain (each option's level, the statistics and
+    /// skew by level): `instrument_service` (its mapping) or `local_ladder` (the listed strikes
+    /// around the ATM strike).
+    pub mapping_source: String,
+    /// When that mapping was made (the ladder's: `as_of`).
+    pub mapping_as_of: DateTime<Utc>,
 }
 
 impl ChainMeta {
@@ -57,6 +63,8 @@ impl ChainMeta {
             t_years: s.t_years,
             atm_strike: s.analytics.atm_strike,
             strike_step: s.analytics.strike_step,
+            mapping_source: s.mapping_source().as_str().to_owned(),
+            mapping_as_of: s.mapping_as_of(),
         }
     }
 }
@@ -223,10 +231,7 @@ impl ChainApi {
             let p = points.get(&(*bits, *right));
             let option = ChainOption {
                 instrument_key: key.to_string(),
-                level: a
-                    .atm_strike
-                    .zip(a.strike_step)
-                    .map(|(atm, step)| level_of(*strike, *right, atm, step).to_string()),
+                level: r.snapshot.level_of(*strike, *right).map(|l| l.to_string()),
                 quote_time: q.ts,
                 bid: q.bid,
                 ask: q.ask,
@@ -276,22 +281,12 @@ impl ChainApi {
         for f in &a.iv_failures {
             *without.entry(iv_reason(f.reason)).or_default() += 1;
         }
-        let mut levels: Vec<LevelOut> = a
+        let levels: Vec<LevelOut> = r
+            .snapshot
             .levels
             .iter()
-            .map(|e| LevelOut::new(e.right, e.level, &e.aggregate))
+            .map(|(right, level, aggregate)| LevelOut::new(*right, *level, aggregate))
             .collect();
-        if let (Some(atm), Some(step)) = (a.atm_strike, a.strike_step) {
-            for right in [OptionRight::Call, OptionRight::Put] {
-                for group in [MoneynessLevel::ItmGroup, MoneynessLevel::OtmGroup] {
-                    levels.push(LevelOut::new(
-                        right,
-                        group,
-                        &aggregate_by_group(&a.points, right, group, atm, step),
-                    ));
-                }
-            }
-        }
         Ok(StatsOk::Ok(Json(RealtimeChainStats {
             meta: ChainMeta::new(&r),
             atm_iv: a.atm_iv.map(|x| x.iv),

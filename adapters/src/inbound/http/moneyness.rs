@@ -6,7 +6,7 @@
 use application::moneyness::MappingUsed;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::instrument::OptionRight;
-use domain::moneyness::{MoneynessLevel, level_of};
+use domain::moneyness::MoneynessLevel;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
@@ -336,7 +336,7 @@ impl MoneynessApi {
         let r = read_chain(&self.state, &underlying.0, expiry.0)?;
         let a = &r.snapshot.analytics;
         let f = r.snapshot.forward.value;
-        let grid = a.atm_strike.zip(a.strike_step);
+
         Ok(SkewOk::Ok(Json(RealtimeSkew {
             meta: ChainMeta::new(&r),
             atm_iv: a.atm_iv.map(|x| x.iv),
@@ -348,19 +348,21 @@ impl MoneynessApi {
                 .map(|s| SkewPoint {
                     strike: s.strike,
                     log_moneyness: (s.strike / f).ln(),
-                    call_level: grid.map(|(atm, step)| level_of(s.strike, OptionRight::Call, atm, step).to_string()),
+                    call_level: r.snapshot.level_of(s.strike, OptionRight::Call).map(|l| l.to_string()),
                     call_iv: s.call_iv,
                     put_iv: s.put_iv,
                     otm_iv: s.otm_iv,
                 })
                 .collect(),
-            by_level: a
+            by_level: r
+                .snapshot
                 .levels
                 .iter()
-                .map(|e| LevelIv {
-                    right: e.right.as_str().to_owned(),
-                    level: e.level.to_string(),
-                    mean_iv: e.aggregate.mean_iv,
+                .filter(|(_, level, _)| !level.is_group())
+                .map(|(right, level, aggregate)| LevelIv {
+                    right: right.as_str().to_owned(),
+                    level: level.to_string(),
+                    mean_iv: aggregate.mean_iv,
                 })
                 .collect(),
         })))
