@@ -57,8 +57,17 @@ impl ChainSnapshots {
                 .as_ref()
                 .and_then(|m| m.current(&u, e))
                 .filter(|m| m.basis == MappingBasis::InstrumentService);
-            let (analytics, recs) =
-                chain_records(&conventions, &u, e, minute, &state, spot, forward, t, service.as_ref());
+            let (analytics, recs) = chain_records(
+                &conventions,
+                &u,
+                e,
+                minute,
+                &state,
+                spot,
+                forward,
+                t,
+                service.as_deref(),
+            );
             let snapshot = ChainSnapshot {
                 minute,
                 forward,
@@ -66,7 +75,7 @@ impl ChainSnapshots {
                 spot,
                 analytics,
                 levels: recs.iter().map(|r| (r.right, r.level, r.aggregate)).collect(),
-                mapping: service.map(Arc::new),
+                mapping: service,
             };
             if updates {
                 out.extend(chain_updates(&u, e, &snapshot, &recs));

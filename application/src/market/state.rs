@@ -78,11 +78,12 @@ impl ChainSnapshot {
     #[must_use]
     pub fn level_of(&self, strike: f64, right: OptionRight) -> Option<MoneynessLevel> {
         match &self.mapping {
+            // The mapping lists call levels; a put's level is the mirror of the call's.
             Some(m) => m
-                .levels_for(right)
-                .into_iter()
-                .filter(|l| !l.is_group())
-                .find(|l| m.strikes(right, *l).contains(&strike)),
+                .levels
+                .iter()
+                .find(|(l, strikes)| !l.is_group() && strikes.contains(&strike))
+                .map(|(l, _)| if right == OptionRight::Call { *l } else { l.mirrored() }),
             None => {
                 let a = &self.analytics;
                 a.atm_strike

@@ -66,15 +66,11 @@ impl MoneynessGreeks {
         let mut levels = Vec::new();
         for right in [OptionRight::Call, OptionRight::Put] {
             for level in m.levels_for(right) {
-                let strikes = m.strikes(right, level).to_vec();
-                let chosen = points
-                    .iter()
-                    .filter(|p| p.right == right && strikes.contains(&p.strike));
                 levels.push(LevelRow {
                     right,
                     level,
-                    aggregate: aggregate_points(chosen),
-                    strikes,
+                    aggregate: aggregate_points(m.points_at(points, right, level)),
+                    strikes: m.strikes(right, level).to_vec(),
                 });
             }
         }

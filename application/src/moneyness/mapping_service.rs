@@ -112,7 +112,7 @@ pub struct MappingService {
     refreshing: Mutex<HashSet<Key>>,
     /// The latest mapping answered per expiry, for readers that cannot wait (ingest's minute
     /// snapshot): see [`Self::current`].
-    latest: RwLock<HashMap<Key, MoneynessMapping>>,
+    latest: RwLock<HashMap<Key, Arc<MoneynessMapping>>>,
 }
 
 impl MappingService {
@@ -155,7 +155,7 @@ impl MappingService {
     /// `None` when there is none or it is older than `stale_horizon`. Kept fresh by whoever
     /// calls [`Self::get`] (the refresher in `bootstrap`).
     #[must_use]
-    pub fn current(&self, underlying: &InstrumentKey, expiry: NaiveDate) -> Option<MoneynessMapping> {
+    pub fn current(&self, underlying: &InstrumentKey, expiry: NaiveDate) -> Option<Arc<MoneynessMapping>> {
         let m = self
             .latest
             .read_or_recover()
@@ -187,7 +187,7 @@ impl MappingService {
         let mut book = self.latest.write_or_recover();
         let key = (m.underlying.clone(), m.expiry);
         if book.get(&key).is_none_or(|old| old.as_of <= m.as_of) {
-            book.insert(key, m.clone());
+            book.insert(key, Arc::new(m.clone()));
         }
     }
 

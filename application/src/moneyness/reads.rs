@@ -147,18 +147,14 @@ impl MoneynessReads {
         let points = &chain.snapshot.analytics.points;
         let mut out = Vec::new();
         for &right in rights {
-            let strikes = m.strikes(right, level).to_vec();
-            let chosen: Vec<_> = points
-                .iter()
-                .filter(|p| p.right == right && strikes.contains(&p.strike))
-                .collect();
-            if chosen.is_empty() {
+            let chosen = m.points_at(points, right, level);
+            if chosen.clone().next().is_none() {
                 continue;
             }
             out.push(RightAtLevel {
                 right,
-                aggregate: aggregate_points(chosen.iter().copied()),
-                strikes,
+                aggregate: aggregate_points(chosen),
+                strikes: m.strikes(right, level).to_vec(),
             });
         }
         if out.is_empty() {

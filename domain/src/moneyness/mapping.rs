@@ -123,6 +123,19 @@ impl MoneynessMapping {
         out
     }
 
+    /// The points of `right` at `level`'s strikes in this mapping.
+    pub fn points_at<'p>(
+        &self,
+        points: &'p [OptionPoint],
+        right: OptionRight,
+        level: MoneynessLevel,
+    ) -> impl Iterator<Item = &'p OptionPoint> + Clone {
+        let strikes = self.strikes(right, level).to_vec();
+        points
+            .iter()
+            .filter(move |p| p.right == right && strikes.contains(&p.strike))
+    }
+
     /// Aggregates one expiry's `points` by this mapping: for each right, every level it has
     /// (groups included) over the points at its strikes; levels without a point are left out.
     #[must_use]
@@ -130,13 +143,9 @@ impl MoneynessMapping {
         let mut out = Vec::new();
         for right in [OptionRight::Call, OptionRight::Put] {
             for level in self.levels_for(right) {
-                let strikes = self.strikes(right, level);
-                let chosen: Vec<&OptionPoint> = points
-                    .iter()
-                    .filter(|p| p.right == right && strikes.contains(&p.strike))
-                    .collect();
-                if !chosen.is_empty() {
-                    out.push((right, level, aggregate_points(chosen.iter().copied())));
+                let mut chosen = self.points_at(points, right, level).peekable();
+                if chosen.peek().is_some() {
+                    out.push((right, level, aggregate_points(chosen)));
                 }
             }
         }
