@@ -12,7 +12,8 @@
 #    path — the sqlite3 shell's `INSERT … SELECT` from the replayed file attached (WAL,
 #    synchronous = NORMAL, as the service runs), PostgreSQL's `COPY … FROM` CSV files.
 # 3. The ratio replay / floor (the goal is ≤ 1.5).
-# Needs: the sqlite3 shell, psql and createdb/dropdb on the local PostgreSQL (trust auth).
+# Needs: the sqlite3 shell (Debian: `apt-get install sqlite3`), psql and createdb/dropdb on the
+# local PostgreSQL (trust auth). A long measurement: not part of .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(pwd)/target/release/signal-service
