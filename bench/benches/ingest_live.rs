@@ -1,10 +1,16 @@
-//! The live feed through the whole ingest pipeline, as `serve` runs it, on one core: ticks of
-//! 2 underlyings × 2 expiries × 80 strikes × both rights (640 options) arriving every second,
-//! each batch validated, applied to the minute bars, priced (IV and Greeks on each expiry's
-//! forward), published through the in-process fan-out to the subscription hub, its bars written
-//! to the embedded SQLite store before the batch returns; Greeks and moneyness snapshots written
-//! once per minute (a flush every 60 batches). One iteration is one simulated minute.
-//! `the_same_without_the_database` runs it on a store that keeps nothing: the pipeline's own cost.
+//! The live feed through the whole ingest pipeline, as `serve` runs it, on one runtime thread
+//! (SQLite works in sqlx's worker thread): ticks of 2 underlyings × 2 expiries × 80 strikes ×
+//! both rights (640 options) arriving every second, each batch validated, applied to the minute
+//! bars, priced (IV and Greeks on each expiry's forward), published through the in-process
+//! fan-out to the subscription hub, its bars durable in the embedded SQLite store before it is
+//! acknowledged; Greeks and moneyness snapshots written once per minute (a flush task started
+//! at each minute, as `serve`'s flusher runs beside the feed). One iteration is one simulated
+//! minute; the store keeps what earlier iterations wrote, so later samples see a longer history.
+//!
+//! - `stream_consumer_read_ahead_8`: acknowledged as the Redis Streams consumer acknowledges a
+//!   backlog (8 batches ingested, then their bars written by one write of the group commit);
+//! - `one_request_at_a_time`: each batch waits for its own write, as a REST client does;
+//! - `the_same_without_the_database`: on a store that keeps nothing, the pipeline's own cost.
 //!
 //! Run: `cargo bench -p bench --bench ingest_live` (figures in docs/benchmarks.md).
 
@@ -13,7 +19,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 use adapters::outbound::fanout::InProcessFanout;
 use adapters::outbound::store::SeaStore;
-use application::ingest::IngestTicks;
+use application::ingest::{Durable, IngestTicks};
 use application::market::{InstrumentRegistry, RealtimeState};
 use application::subscriptions::SubscriptionHub;
 use chrono::NaiveDate;
@@ -133,6 +139,37 @@ fn batch(chains: &[Chain], ts: DateTime<Utc>, second: i64) -> Vec<Tick> {
     out
 }
 
+/// How the Redis Streams consumer acknowledges a backlog (`streams.read_ahead`): `read_ahead`
+/// batches ingested, then their writes waited for together (the first wait starts one write
+/// for all of them). `read_ahead` 1: each batch waits for its own write before the next is
+/// read, as a client sending one request after another does.
+struct Feed {
+    read_ahead: usize,
+    group: Vec<Durable>,
+}
+
+impl Feed {
+    fn new(read_ahead: usize) -> Self {
+        Self {
+            read_ahead,
+            group: Vec::new(),
+        }
+    }
+
+    async fn push(&mut self, durable: Durable) {
+        self.group.push(durable);
+        if self.group.len() >= self.read_ahead {
+            self.acknowledge().await;
+        }
+    }
+
+    async fn acknowledge(&mut self) {
+        for d in std::mem::take(&mut self.group) {
+            d.wait().await.unwrap();
+        }
+    }
+}
+
 /// A store that keeps nothing: the pipeline's own cost, without the database.
 struct NoStore;
 
@@ -183,12 +220,18 @@ impl SignalStore for NoStore {
     }
 }
 
+/// Batches the feed ingests before their bars' writes are waited for: the Redis Streams
+/// consumer's default (`streams.read_ahead`).
+const READ_AHEAD: usize = 8;
+
 fn live_feed(c: &mut Criterion) {
-    run_feed(c, "minute_of_640_options_every_second", true);
-    run_feed(c, "the_same_without_the_database", false);
+    run_feed(c, "stream_consumer_read_ahead_8", true, READ_AHEAD);
+    run_feed(c, "one_request_at_a_time", true, 1);
+    run_feed(c, "the_same_without_the_database", false, READ_AHEAD);
 }
 
-fn run_feed(c: &mut Criterion, name: &str, with_database: bool) {
+/// See [`Feed`] for `read_ahead`.
+fn run_feed(c: &mut Criterion, name: &str, with_database: bool, read_ahead: usize) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -219,7 +262,7 @@ fn run_feed(c: &mut Criterion, name: &str, with_database: bool) {
             clock_port,
         )
         .with_publisher(Some(fanout));
-        (ingest, 0i64)
+        (Arc::new(ingest), 0i64)
     });
     // Batches are built outside the timing, a minute at a time.
     let minute = |second: &mut i64| -> Vec<Vec<Tick>> {
@@ -245,12 +288,21 @@ fn run_feed(c: &mut Criterion, name: &str, with_database: bool) {
                 let batches = minute(&mut second);
                 let start = Instant::now();
                 rt.block_on(async {
+                    // The previous minute's snapshots are written while this minute is priced,
+                    // as `serve`'s flusher task does beside the feed.
+                    let flush = {
+                        let ingest = ingest.clone();
+                        tokio::spawn(async move { ingest.flush().await })
+                    };
+                    let mut feed = Feed::new(read_ahead);
                     for b in &batches {
                         clock.set(b[0].ts + Duration::seconds(1));
-                        let r = ingest.execute(b).await.unwrap();
+                        let (r, durable) = ingest.accept(b).await.unwrap();
                         assert!(r.rejected.is_empty(), "{:?}", r.rejected.first());
+                        feed.push(durable).await;
                     }
-                    ingest.flush().await.unwrap();
+                    feed.acknowledge().await;
+                    flush.await.unwrap().unwrap();
                 });
                 spent += start.elapsed();
             }

@@ -30,6 +30,7 @@ fn config(consumer: &str) -> StreamConsumerConfig {
         group: "signal-service".into(),
         consumer: consumer.into(),
         batch: 100,
+        read_ahead: 8,
         block: Duration::from_millis(100),
         claim_idle: Duration::from_millis(200),
         claim_every: Duration::from_millis(100),
@@ -167,6 +168,69 @@ async fn entries_are_stored_then_acknowledged_and_bad_rows_are_dead_lettered() {
         "{dead:?}"
     );
     assert_eq!(minutes(&store, CALL).await, 0);
+    cleanup(&mut conn, &cfg).await;
+}
+
+#[tokio::test]
+async fn a_backlog_is_ingested_in_groups_of_full_reads_and_every_entry_acknowledged() {
+    let db = FreshDatabase::sqlite();
+    let store = sqlite_store(&db).await;
+    // 3 entries a read, 4 full reads a group: 25 entries take two groups and a short read.
+    let cfg = StreamConsumerConfig {
+        batch: 3,
+        read_ahead: 4,
+        ..config("backlog-1")
+    };
+    let mut conn = redis().await;
+    let mut bad = String::new();
+    for minute in 0..25 {
+        let id = if minute == 13 {
+            add(
+                &mut conn,
+                &cfg.stream,
+                "ticks",
+                json!({"key": CALL, "ts": ts(minute), "bid": 120.0, "ask": 110.0}).to_string(),
+            )
+            .await
+        } else {
+            add(
+                &mut conn,
+                &cfg.stream,
+                "ticks",
+                tick(minute, 25_900.0 + minute as f64).to_string(),
+            )
+            .await
+        };
+        if minute == 13 {
+            bad = id;
+        }
+    }
+    let consumer = StreamConsumer::new(cfg.clone(), pipeline(Arc::new(store.clone())).ingest).unwrap();
+    let probe = store.clone();
+    let (mut probe_conn, probe_cfg) = (redis().await, cfg.clone());
+    run_until(consumer, || {
+        let probe = probe.clone();
+        let mut conn = probe_conn.clone();
+        let cfg = probe_cfg.clone();
+        async move { minutes(&probe, "NSE:NIFTY").await == 24 && pending(&mut conn, &cfg).await == 0 }
+    })
+    .await;
+    let dead: StreamRangeReply = probe_conn.xrange_all(cfg.dead_letter()).await.unwrap();
+    assert_eq!(dead.ids.len(), 1, "the one bad row, from the middle of a group");
+    assert_eq!(dead.ids[0].get::<String>("entry").unwrap(), bad);
+    let range = TimeRange {
+        from: now() - chrono::Duration::days(1),
+        to: now() + chrono::Duration::days(1),
+    };
+    let bars = store
+        .candles(&InstrumentKey::parse("NSE:NIFTY").unwrap(), range)
+        .await
+        .unwrap();
+    assert_eq!(
+        bars.last().map(|b| b.bar.close),
+        Some(25_924.0),
+        "the last entry's bar stored"
+    );
     cleanup(&mut conn, &cfg).await;
 }
 

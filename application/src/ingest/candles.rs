@@ -103,7 +103,8 @@ impl IngestTicks {
             });
             report.accepted += 1;
         }
-        self.persist.save_candles(&ok).await?;
+        // Through the same group commit as the live bars, so the later of the two always wins.
+        self.persist.bars.stage(ok).wait().await?;
         Ok(report)
     }
 }

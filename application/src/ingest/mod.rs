@@ -8,13 +8,17 @@
 //! 3. `pricing.rs` — quotes into the realtime state, then IV and Greeks on each expiry's forward;
 //! 4. `snapshot.rs` — each expiry's chain at the close of its minute, moneyness by level;
 //! 5. `publish.rs` — updates to the fan-out;
-//! 6. `persist.rs` — bars written before the answer, snapshots through the bounded backlog.
+//! 6. `persist.rs` — bars written before the answer (through the group commit of
+//!    `commits.rs`), snapshots through the bounded backlog.
 //!
 //! A batch is validated row by row; accepted rows update the minute bars; every option
 //! touched by the batch is priced against the state after the whole batch (so a snapshot's
 //! put–call parity sees all its quotes), the latest values go to the in-memory
-//! [`crate::market::RealtimeState`] and out to subscribers; then the bars are stored before the
-//! call returns (durable). `candles.rs` is the same path for 1-minute candles. Minute snapshots of Greeks and moneyness aggregates are written in batches by
+//! [`crate::market::RealtimeState`] and out to subscribers; then the bars are staged for the
+//! group commit (`commits.rs`), and [`IngestTicks::execute`] returns once they are stored
+//! (durable); [`IngestTicks::accept`] hands back the wait instead, so a feed that reads ahead has
+//! several batches' bars written by one write. `candles.rs` is the same path for 1-minute
+//! candles. Minute snapshots of Greeks and moneyness aggregates are written in batches by
 //! [`IngestTicks::flush`], from a bounded backlog (`backlog.rs`): a full backlog refuses new
 //! batches ([`domain::ports::PortError::Overloaded`]) rather than dropping anything.
 //!
@@ -27,6 +31,7 @@
 mod backlog;
 mod bars;
 mod candles;
+mod commits;
 mod moneyness;
 mod persist;
 mod pricing;
@@ -36,6 +41,7 @@ mod ticks;
 mod validate;
 
 pub use backlog::{BacklogStatus, SnapshotTable};
+pub use commits::Durable;
 pub use persist::BulkWrite;
 pub use ticks::IngestTicks;
 pub use validate::{IngestReport, RowRejection};

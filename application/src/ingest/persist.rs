@@ -1,5 +1,6 @@
-//! Stage 6, persistence: a batch's 1-minute bars are written before it is answered (durable);
-//! minute snapshots of Greeks and moneyness wait in the bounded backlog (`backlog.rs`) and are
+//! Stage 6, persistence: a batch's 1-minute bars are staged for the group commit
+//! (`commits.rs`) and the batch is answered once they are written (durable); minute snapshots
+//! of Greeks and moneyness wait in the bounded backlog (`backlog.rs`) and are
 //! written by [`super::IngestTicks::flush`], each table on its own, a failed write kept for the
 //! next flush. A full backlog refuses new batches rather than dropping anything. Bulk loads
 //! (`replay`) take their writes out as a [`BulkWrite`] and store them in order.
@@ -11,6 +12,7 @@ use domain::ports::{
 };
 
 use super::backlog::{SnapshotBacklog, SnapshotTable};
+use super::commits::BarCommits;
 use crate::market::InstrumentRegistry;
 
 /// What [`super::IngestTicks::load_many`] leaves to store, in the order
@@ -29,6 +31,8 @@ pub struct BulkWrite {
 pub(super) struct Persistence {
     pub(super) store: Arc<dyn SignalStore>,
     pub(super) backlog: SnapshotBacklog,
+    /// The live 1-minute bars' group commit.
+    pub(super) bars: BarCommits,
     /// The in-process cache of closed days of custom-timeframe bars, told about late bars.
     pub(super) aggregates: Option<Arc<dyn AggregateCache>>,
     registry: Arc<InstrumentRegistry>,
@@ -38,6 +42,7 @@ pub(super) struct Persistence {
 impl Persistence {
     pub(super) fn new(store: Arc<dyn SignalStore>, registry: Arc<InstrumentRegistry>, clock: Arc<dyn Clock>) -> Self {
         Self {
+            bars: BarCommits::new(store.clone(), registry.clone(), clock.clone()),
             store,
             backlog: SnapshotBacklog::default(),
             aggregates: None,
@@ -46,19 +51,27 @@ impl Persistence {
         }
     }
 
-    /// Refuses new work while the snapshot backlog is full.
+    /// Tells `cache` about every bar written into a closed session day, live or bulk.
+    pub(super) fn set_aggregate_cache(&mut self, cache: Option<Arc<dyn AggregateCache>>) {
+        self.bars.set_aggregate_cache(cache.clone());
+        self.aggregates = cache;
+    }
+
+    /// Refuses new work while the backlog is full: minute snapshots and the bars a failed write
+    /// left staged count together against its limit.
     pub(super) fn check_backlog(&self) -> Result<(), PortError> {
-        if self.backlog.is_full() {
+        let (snapshots, bars) = (self.backlog.len(), self.bars.pending());
+        if self.backlog.is_full() || snapshots + bars >= self.backlog.limit() {
             return Err(PortError::Overloaded(format!(
-                "{} minute snapshots are waiting to be written (at most {}); the store is behind",
-                self.backlog.len(),
+                "{snapshots} minute snapshots and {bars} bars are waiting to be written (at most {} together); the store is behind",
                 self.backlog.limit()
             )));
         }
         Ok(())
     }
 
-    /// Writes 1-minute bars (durable on return), then drops the cached closed days they changed.
+    /// Writes 1-minute bars at once (durable on return), then drops the cached closed days they
+    /// changed: the bulk path, which has no batch to answer.
     pub(super) async fn save_candles(&self, candles: &[InstrumentCandle]) -> Result<(), PortError> {
         self.store.save_candles(candles).await?;
         if let Some(cache) = &self.aggregates {

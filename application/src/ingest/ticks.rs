@@ -7,6 +7,7 @@ use domain::ports::{AggregateCache, Clock, InstrumentCandle, PortError, SignalPu
 
 use super::backlog::{BacklogStatus, SnapshotBacklog};
 use super::bars::MinuteBars;
+use super::commits::Durable;
 use super::persist::{BulkWrite, Persistence};
 use super::pricing::{OpenMinute, Pricing, Quoted};
 use super::publish::Publishing;
@@ -94,7 +95,7 @@ impl IngestTicks {
     /// [`crate::candles::forget_rewritten_days`]); the historical reads share it.
     #[must_use]
     pub fn with_aggregate_cache(mut self, cache: Option<Arc<dyn AggregateCache>>) -> Self {
-        self.persist.aggregates = cache;
+        self.persist.set_aggregate_cache(cache);
         self
     }
 
@@ -110,23 +111,44 @@ impl IngestTicks {
         self.persist.backlog.len()
     }
 
+    /// 1-minute bars staged and not yet written (see [`Self::accept`]).
+    #[must_use]
+    pub fn pending_bars(&self) -> usize {
+        self.persist.bars.pending()
+    }
+
     /// Validates and ingests a batch: prices and publishes it, then stores the accepted rows'
-    /// candles before returning (see the module's documentation for why in that order).
+    /// candles before returning (see the module's documentation for why in that order):
+    /// [`Self::accept`] and its [`Durable`] awaited.
     ///
     /// # Errors
     /// [`PortError`] when the store fails; then nothing of the batch is reported accepted
     /// (subscribers and the realtime state have seen it, and a retry repeats the same values).
-    /// [`PortError::Overloaded`] when the snapshot backlog is full: nothing of the batch was
-    /// looked at.
+    /// [`PortError::Overloaded`] when the backlog is full: nothing of the batch was looked at.
     #[tracing::instrument(skip(self, ticks), fields(n = ticks.len()))]
     pub async fn execute(&self, ticks: &[Tick]) -> Result<IngestReport, PortError> {
+        let (report, durable) = self.accept(ticks).await?;
+        durable.wait().await?;
+        Ok(report)
+    }
+
+    /// [`Self::execute`] without the wait: the batch is validated, priced and published, its
+    /// bars staged for the group commit (`commits.rs`), and the report comes back with the
+    /// [`Durable`] that resolves when they are written. The report may be acknowledged to its
+    /// sender only after that; meanwhile the caller may ingest its next batches, whose bars
+    /// join the same or the next write. For feeds that keep reading while acknowledgements are
+    /// pending (the Redis Streams consumer).
+    ///
+    /// # Errors
+    /// [`PortError::Overloaded`] when the backlog is full (nothing of the batch was looked at);
+    /// [`PortError`] when the store fails reading the bars a resumed instrument already has.
+    pub async fn accept(&self, ticks: &[Tick]) -> Result<(IngestReport, Durable), PortError> {
         self.persist.check_backlog()?;
         let applied = self.apply(ticks).await?;
         self.price_and_publish(ticks, &applied).await;
-        // Durable before the answer: the bars the accepted rows changed (a later bar of the same
-        // minute supersedes an earlier one, as the store's port promises).
-        self.persist.save_candles(&applied.candles).await?;
-        Ok(applied.report)
+        // A later bar of the same minute supersedes an earlier one, as the store's port promises.
+        let durable = self.persist.bars.stage(applied.candles);
+        Ok((applied.report, durable))
     }
 
     /// Ingests several batches in order, as [`Self::execute`] would one by one, but writes
@@ -174,18 +196,22 @@ impl IngestTicks {
     }
 
     /// Writes the pending minute snapshots: Greeks of every priced option, and the moneyness
-    /// aggregates of every expiry priced since the last flush (also kept in the state). Each
-    /// table is written on its own: one failing does not hold the other back. Returns the
-    /// snapshots written.
+    /// aggregates of every expiry priced since the last flush (also kept in the state), after
+    /// any staged 1-minute bars. Each table is written on its own: one failing does not hold
+    /// the other back. Returns the snapshots written.
     ///
     /// # Errors
     /// The first [`PortError`] from the store; what failed stays pending for the next flush
     /// (see [`Self::backlog`]).
     pub async fn flush(&self) -> Result<usize, PortError> {
         let started = std::time::Instant::now();
+        // Bars nobody waited for (a failed write's, or a batch whose sender went away) are
+        // written here at the latest.
+        let bars = self.persist.bars.sync().await;
         self.snapshot(self.pricing.take_open());
         self.publishing.publish(self.publishing.take_queued()).await;
-        self.persist.flush(started).await
+        let written = self.persist.flush(started).await?;
+        bars.map(|()| written)
     }
 
     /// Stages 1–3 of a batch: snapshots the minutes it closes, validates it, applies it to the

@@ -158,6 +158,10 @@ impl SubscriptionHub {
     }
 
     fn entry<'m>(&self, topics: &'m mut HashMap<String, TopicEntry>, topic: &str) -> &'m mut TopicEntry {
+        // Looked up before the entry API, which would copy the topic for every update.
+        if topics.contains_key(topic) {
+            return topics.get_mut(topic).expect("present");
+        }
         topics.entry(topic.to_owned()).or_insert_with(|| TopicEntry {
             history: TopicHistory::new(self.history_per_topic),
             subscribers: Vec::new(),

@@ -100,6 +100,7 @@ pub(super) fn stream_consumer(
         group: s.group.clone(),
         consumer,
         batch: s.batch.max(1),
+        read_ahead: s.read_ahead.max(1),
         block: Duration::from_millis(s.block_ms),
         claim_idle: Duration::from_millis(s.claim_idle_ms),
         claim_every: Duration::from_millis(s.claim_every_ms.max(10)),

@@ -187,6 +187,9 @@ pub struct StreamSettings {
     pub consumer: String,
     /// Entries per read.
     pub batch: usize,
+    /// Full reads ingested before their entries are acknowledged together (one write of their
+    /// bars); 1: each read on its own.
+    pub read_ahead: usize,
     /// How long one read blocks, milliseconds.
     pub block_ms: u64,
     /// Entries left pending this long by another consumer are claimed, milliseconds.

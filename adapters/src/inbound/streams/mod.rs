@@ -7,7 +7,9 @@
 //!
 //! Delivery guarantees:
 //! - an entry is acknowledged (`XACK`) only after its rows are durable in the store, so a crash
-//!   between read and store leaves it pending;
+//!   between read and store leaves it pending; while reads come back full (a backlog), up to
+//!   `read_ahead` of them are ingested before their acknowledgement, and their bars are written
+//!   by one write of the group commit (`application::ingest`'s `commits.rs`);
 //! - on start the consumer first re-reads its own pending entries (`XREADGROUP … 0`), then new
 //!   ones (`>`); every `claim_every` it also takes over entries another consumer has left pending
 //!   for longer than `claim_idle` (`XAUTOCLAIM`), which is how a crashed instance's work is
@@ -21,18 +23,18 @@
 //! When the store fails nothing is acknowledged; the consumer backs off and re-reads its pending
 //! entries. When Redis is down it reconnects with backoff.
 
+mod decode;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use application::ingest::IngestTicks;
-use domain::instrument::InstrumentKey;
-use domain::market_data::Tick;
-use domain::ports::{InstrumentCandle, PortError};
+use application::ingest::{Durable, IngestTicks};
+use domain::ports::PortError;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, AsyncConnectionConfig, Client, RedisError};
 
-use crate::inbound::rows::{CandleIn, TickIn};
+use decode::decode;
 
 /// Settings of the stream consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +49,9 @@ pub struct StreamConsumerConfig {
     pub consumer: String,
     /// Entries per read.
     pub batch: usize,
+    /// Full reads whose entries are acknowledged together (their bars written by one write):
+    /// see [`StreamConsumer`]'s `consume`. 1 acknowledges every read on its own.
+    pub read_ahead: usize,
     /// How long one read blocks waiting for entries.
     pub block: Duration,
     /// Entries pending longer than this with another consumer are claimed.
@@ -61,114 +66,6 @@ impl StreamConsumerConfig {
     pub fn dead_letter(&self) -> String {
         format!("{}:rejected", self.stream)
     }
-}
-
-/// Rows read from a batch of entries, each row tagged with its entry's id.
-#[derive(Debug, Default)]
-struct Decoded {
-    ticks: Vec<Tick>,
-    /// Entry id and row index within the entry of each tick.
-    tick_origin: Vec<(String, usize)>,
-    candles: Vec<InstrumentCandle>,
-    /// Entry id and row index within the entry of each candle.
-    candle_origin: Vec<(String, usize)>,
-    /// Entry id, row index within the entry, field, reason.
-    dead: Vec<(String, usize, String, String)>,
-}
-
-/// One entry's rows, as JSON values.
-fn rows_of(entry: &StreamId, field: &str) -> Option<Result<Vec<serde_json::Value>, String>> {
-    let raw: String = entry.get(field)?;
-    Some(match serde_json::from_str::<serde_json::Value>(&raw) {
-        Ok(serde_json::Value::Array(rows)) => Ok(rows),
-        Ok(v @ serde_json::Value::Object(_)) => Ok(vec![v]),
-        Ok(_) => Err(format!("`{field}` must hold a JSON object or array")),
-        Err(e) => Err(format!("`{field}` is not valid JSON: {e}")),
-    })
-}
-
-fn decode(entries: &[StreamId]) -> Decoded {
-    let mut d = Decoded::default();
-    for entry in entries {
-        if entry.map.contains_key("ticks") {
-            decode_rows(
-                entry,
-                "ticks",
-                &mut d.ticks,
-                &mut d.tick_origin,
-                &mut d.dead,
-                TickIn::into_tick,
-            );
-        } else if entry.map.contains_key("candles") {
-            decode_rows(
-                entry,
-                "candles",
-                &mut d.candles,
-                &mut d.candle_origin,
-                &mut d.dead,
-                CandleIn::into_candle,
-            );
-        } else {
-            d.dead.push((
-                entry.id.clone(),
-                0,
-                "entry".into(),
-                "no `ticks` or `candles` field".into(),
-            ));
-        }
-    }
-    d
-}
-
-/// Reads the rows of `entry`'s `field` as `T`, converted by `into` into `out` (with their
-/// origin); an unreadable field or row goes to `dead`.
-fn decode_rows<T: serde::de::DeserializeOwned + Keyed, R>(
-    entry: &StreamId,
-    field: &str,
-    out: &mut Vec<R>,
-    origin: &mut Vec<(String, usize)>,
-    dead: &mut Vec<(String, usize, String, String)>,
-    into: impl Fn(T, InstrumentKey) -> R,
-) {
-    let id = &entry.id;
-    match rows_of(entry, field) {
-        Some(Ok(rows)) => {
-            for (i, v) in rows.into_iter().enumerate() {
-                match parse_row::<T>(v) {
-                    Ok((key, row)) => {
-                        out.push(into(row, key));
-                        origin.push((id.clone(), i));
-                    }
-                    Err((f, reason)) => dead.push((id.clone(), i, f, reason)),
-                }
-            }
-        }
-        Some(Err(reason)) => dead.push((id.clone(), 0, field.to_owned(), reason)),
-        None => dead.push((id.clone(), 0, field.to_owned(), "is not a string".into())),
-    }
-}
-
-/// Rows that carry a `key`.
-trait Keyed {
-    fn key(&self) -> &str;
-}
-impl Keyed for TickIn {
-    fn key(&self) -> &str {
-        &self.key
-    }
-}
-impl Keyed for CandleIn {
-    fn key(&self) -> &str {
-        &self.key
-    }
-}
-
-fn parse_row<T: serde::de::DeserializeOwned + Keyed>(
-    v: serde_json::Value,
-) -> Result<(InstrumentKey, T), (String, String)> {
-    let row: T = serde_json::from_value(v).map_err(|e| ("row".to_owned(), e.to_string()))?;
-    let key = InstrumentKey::parse(row.key()).map_err(|e| ("key".to_owned(), e.to_string()))?;
-    Ok((key, row))
 }
 
 /// Why a batch was not acknowledged.
@@ -246,11 +143,17 @@ impl StreamConsumer {
 
     /// One connection's life: own pending entries first, then new ones, claiming idle entries
     /// of other consumers on the way. Returns on the first error (the caller backs off).
+    ///
+    /// Reads that come back full (a backlog) are acknowledged together, up to `read_ahead` of
+    /// them: their bars share one write of the group commit. A read that is not full (the
+    /// consumer has caught up) acknowledges at once what it and the reads before it hold.
     async fn consume(&self, conn: &mut MultiplexedConnection, backoff: &mut Duration) -> Result<(), BatchError> {
         let mut own_backlog = true;
         let mut last_claim = tokio::time::Instant::now() - self.cfg.claim_every;
+        let mut group = Unacked::default();
         loop {
             if last_claim.elapsed() >= self.cfg.claim_every {
+                self.acknowledge(conn, std::mem::take(&mut group)).await?;
                 self.claim(conn).await?;
                 last_claim = tokio::time::Instant::now();
             }
@@ -259,16 +162,25 @@ impl StreamConsumer {
             let opts = StreamReadOptions::default()
                 .group(&self.cfg.group, &self.cfg.consumer)
                 .count(self.cfg.batch);
-            let opts = if own_backlog { opts } else { opts.block(block_ms) };
+            // While reads are grouped, the next one does not block: an empty one closes the group.
+            let opts = if own_backlog || group.reads > 0 {
+                opts
+            } else {
+                opts.block(block_ms)
+            };
             let reply: Option<StreamReadReply> = conn.xread_options(&[&self.cfg.stream], &[id], &opts).await?;
             let entries: Vec<StreamId> = reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids).collect();
             if own_backlog && entries.is_empty() {
                 own_backlog = false;
                 continue;
             }
-            // On failure nothing of this batch was acknowledged; the next session re-reads it
+            let full = entries.len() >= self.cfg.batch;
+            // On failure nothing of this group was acknowledged; the next session re-reads it
             // from this consumer's pending list.
-            self.process(conn, &entries).await?;
+            self.ingest_entries(&entries, &mut group).await?;
+            if !full || group.reads >= self.cfg.read_ahead.max(1) {
+                self.acknowledge(conn, std::mem::take(&mut group)).await?;
+            }
             *backoff = Duration::from_millis(100);
         }
     }
@@ -290,7 +202,9 @@ impl StreamConsumer {
                 .await?;
             if !reply.claimed.is_empty() {
                 tracing::info!(entries = reply.claimed.len(), "claimed pending stream entries");
-                self.process(conn, &reply.claimed).await?;
+                let mut group = Unacked::default();
+                self.ingest_entries(&reply.claimed, &mut group).await?;
+                self.acknowledge(conn, group).await?;
             }
             if reply.next_stream_id == "0-0" {
                 return Ok(());
@@ -299,14 +213,16 @@ impl StreamConsumer {
         }
     }
 
-    /// Ingests a batch, dead-letters what cannot be ingested, then acknowledges every entry.
-    async fn process(&self, conn: &mut MultiplexedConnection, entries: &[StreamId]) -> Result<(), BatchError> {
+    /// Ingests one read's entries into `group`: their ticks accepted (their bars staged), their
+    /// candles stored, and what cannot be ingested kept for the dead-letter stream.
+    async fn ingest_entries(&self, entries: &[StreamId], group: &mut Unacked) -> Result<(), BatchError> {
         if entries.is_empty() {
             return Ok(());
         }
         let mut d = decode(entries);
         if !d.ticks.is_empty() {
-            let report = self.ingest.execute(&d.ticks).await.map_err(BatchError::Store)?;
+            let (report, durable) = self.ingest.accept(&d.ticks).await.map_err(BatchError::Store)?;
+            group.durables.push(durable);
             for r in report.rejected {
                 let (id, row) = d.tick_origin[r.index].clone();
                 d.dead.push((id, row, r.field, r.reason));
@@ -323,9 +239,25 @@ impl StreamConsumer {
                 d.dead.push((id, row, r.field, r.reason));
             }
         }
-        if !d.dead.is_empty() {
+        group.reads += 1;
+        group.dead.append(&mut d.dead);
+        group.ids.extend(entries.iter().map(|e| e.id.clone()));
+        Ok(())
+    }
+
+    /// Waits until the group's bars are durable, dead-letters what could not be ingested, then
+    /// acknowledges every entry of the group.
+    async fn acknowledge(&self, conn: &mut MultiplexedConnection, group: Unacked) -> Result<(), BatchError> {
+        if group.ids.is_empty() {
+            return Ok(());
+        }
+        // The first wait starts one write for every batch of the group (they were all staged).
+        for durable in group.durables {
+            durable.wait().await.map_err(BatchError::Store)?;
+        }
+        if !group.dead.is_empty() {
             let mut pipe = redis::pipe();
-            for (id, row, field, reason) in &d.dead {
+            for (id, row, field, reason) in &group.dead {
                 pipe.xadd(
                     self.cfg.dead_letter(),
                     "*",
@@ -339,10 +271,22 @@ impl StreamConsumer {
                 .ignore();
             }
             pipe.exec_async(conn).await?;
-            tracing::debug!(rows = d.dead.len(), "stream rows dead-lettered");
+            tracing::debug!(rows = group.dead.len(), "stream rows dead-lettered");
         }
-        let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        let ids: Vec<&str> = group.ids.iter().map(String::as_str).collect();
         let _: i64 = conn.xack(&self.cfg.stream, &self.cfg.group, &ids).await?;
         Ok(())
     }
+}
+
+/// Entries ingested and not yet acknowledged.
+#[derive(Debug, Default)]
+struct Unacked {
+    /// Reads they came from.
+    reads: usize,
+    ids: Vec<String>,
+    /// Entry id, row index, field, reason of each row that goes to the dead-letter stream.
+    dead: Vec<(String, usize, String, String)>,
+    /// The staged bars of their ticks.
+    durables: Vec<Durable>,
 }
