@@ -10,7 +10,9 @@
 //! - `stream_consumer_read_ahead_8`: acknowledged as the Redis Streams consumer acknowledges a
 //!   backlog (8 batches ingested, then their bars written by one write of the group commit);
 //! - `one_request_at_a_time`: each batch waits for its own write, as a REST client does;
-//! - `the_same_without_the_database`: on a store that keeps nothing, the pipeline's own cost.
+//! - `the_same_without_the_database`: on a store that keeps nothing, the pipeline's own cost;
+//! - `stream_consumer_read_ahead_8_on_2_workers`: the first on `serve`'s multi-threaded runtime
+//!   with two workers (the feed is one task; the flush and the bars' writer are tasks beside it).
 //!
 //! Run: `cargo bench -p bench --bench ingest_live` (figures in docs/benchmarks.md).
 
@@ -225,17 +227,30 @@ impl SignalStore for NoStore {
 const READ_AHEAD: usize = 8;
 
 fn live_feed(c: &mut Criterion) {
-    run_feed(c, "stream_consumer_read_ahead_8", true, READ_AHEAD);
-    run_feed(c, "one_request_at_a_time", true, 1);
-    run_feed(c, "the_same_without_the_database", false, READ_AHEAD);
+    run_feed(c, "stream_consumer_read_ahead_8", true, READ_AHEAD, None);
+    run_feed(c, "one_request_at_a_time", true, 1, None);
+    run_feed(c, "the_same_without_the_database", false, READ_AHEAD, None);
+    run_feed(
+        c,
+        "stream_consumer_read_ahead_8_on_2_workers",
+        true,
+        READ_AHEAD,
+        Some(2),
+    );
 }
 
-/// See [`Feed`] for `read_ahead`.
-fn run_feed(c: &mut Criterion, name: &str, with_database: bool, read_ahead: usize) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+/// See [`Feed`] for `read_ahead`. `workers`: `None` runs everything on one runtime thread;
+/// `Some(n)` on `serve`'s multi-threaded runtime with `n` workers, where the flush task runs
+/// beside the feed (the feed itself is still one task: one core at a time).
+fn run_feed(c: &mut Criterion, name: &str, with_database: bool, read_ahead: usize, workers: Option<usize>) {
+    let rt = match workers {
+        None => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    }
+    .unwrap();
     let dir = std::env::temp_dir().join(format!("ingest-live-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}/signal.db?mode=rwc", dir.display());
