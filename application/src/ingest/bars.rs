@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::candles::{MinuteBarBuilder, TickEffect, Timeframe};
+use domain::candles::{MinuteBarBuilder, TickEffect};
 use domain::instrument::InstrumentKey;
 use domain::market_data::Tick;
 use domain::ports::{InstrumentCandle, Outgoing, PortError, SignalEvent, SignalStore, TimeRange};
@@ -116,11 +116,7 @@ impl MinuteBars {
         }
         let one_minute = chrono::Duration::minutes(1);
         let update = |c: InstrumentCandle, seen: DateTime<Utc>, forming: bool| Outgoing {
-            topic: Topic::Candles {
-                key: c.key.clone(),
-                timeframe: Timeframe::ONE_MINUTE,
-            }
-            .to_string(),
+            topic: Topic::candles_1m_text(&c.key),
             source_ts: seen,
             forming,
             event: SignalEvent::Candle(c),

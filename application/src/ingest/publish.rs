@@ -48,7 +48,7 @@ impl Publishing {
         records
             .iter()
             .map(|r| Outgoing {
-                topic: Topic::Greeks { key: r.key.clone() }.to_string(),
+                topic: Topic::greeks_text(&r.key),
                 source_ts: r.minute,
                 forming: false,
                 event: SignalEvent::Greeks(r.clone()),

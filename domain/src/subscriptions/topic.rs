@@ -160,6 +160,27 @@ impl Topic {
         }
     }
 
+    /// `greeks:{key}`, exactly as [`fmt::Display`] prints [`Topic::Greeks`], without the
+    /// formatting machinery: the ingest names one per priced option and batch.
+    #[must_use]
+    pub fn greeks_text(key: &InstrumentKey) -> String {
+        let mut s = String::with_capacity(7 + key.as_str().len());
+        s.push_str("greeks:");
+        s.push_str(key.as_str());
+        s
+    }
+
+    /// `candles:{key}:1m`, exactly as [`fmt::Display`] prints the 1-minute [`Topic::Candles`]
+    /// (one per bar a batch changes).
+    #[must_use]
+    pub fn candles_1m_text(key: &InstrumentKey) -> String {
+        let mut s = String::with_capacity(11 + key.as_str().len());
+        s.push_str("candles:");
+        s.push_str(key.as_str());
+        s.push_str(":1m");
+        s
+    }
+
     /// The instrument or underlying the topic is about.
     #[must_use]
     pub fn instrument(&self) -> &InstrumentKey {
@@ -326,6 +347,22 @@ mod tests {
 
     fn reason(raw: &str) -> String {
         raw.parse::<Topic>().expect_err(raw).reason
+    }
+
+    #[test]
+    fn the_fast_texts_print_as_display_does() {
+        for raw in ["NSE:NIFTY", "NSE:NIFTY-20260224-26000-CE", "CBOE:SPX-20270115-5000.5-P"] {
+            let key = InstrumentKey::parse(raw).unwrap();
+            assert_eq!(Topic::greeks_text(&key), Topic::Greeks { key: key.clone() }.to_string());
+            assert_eq!(
+                Topic::candles_1m_text(&key),
+                Topic::Candles {
+                    key: key.clone(),
+                    timeframe: crate::candles::Timeframe::ONE_MINUTE
+                }
+                .to_string()
+            );
+        }
     }
 
     #[test]

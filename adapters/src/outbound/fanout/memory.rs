@@ -59,12 +59,21 @@ impl SignalPublisher for InProcessFanout {
     async fn publish(&self, updates: Vec<Outgoing>) -> Result<(), PortError> {
         let mut seqs = self.seqs.lock_or_recover();
         for o in updates {
-            let seq = seqs.entry(o.topic.clone()).or_insert(0);
-            *seq += 1;
+            // Looked up before the entry API, which would copy the topic for every update.
+            let seq = match seqs.get_mut(&o.topic) {
+                Some(seq) => {
+                    *seq += 1;
+                    *seq
+                }
+                None => {
+                    seqs.insert(o.topic.clone(), 1);
+                    1
+                }
+            };
             self.sink.deliver(TopicUpdate {
                 topic: o.topic,
                 epoch: self.epoch,
-                seq: *seq,
+                seq,
                 source_ts: o.source_ts,
                 forming: o.forming,
                 event: o.event,
