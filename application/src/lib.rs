@@ -3,6 +3,7 @@
 //!
 //! - [`calculators`]: batch Greeks, IV, indicators and aggregation (the `calc` commands and,
 //!   later, the analytics endpoints);
+//! - [`fast_map`]: the hash map of the hot path (foldhash);
 //! - [`candles`]: bars on any timeframe through the `signal_custom_timeframes` cache;
 //! - [`history`]: pages of stored candles and Greeks on any timeframe, with cursors and limits;
 //! - [`indicators`]: an indicator on any timeframe over history or now, with warm-up history;
@@ -17,6 +18,7 @@
 
 pub mod calculators;
 pub mod candles;
+pub mod fast_map;
 pub mod history;
 pub mod indicators;
 pub mod ingest;

@@ -10,8 +10,9 @@
 //! twice: once when it starts, with its cause, and once when it ends, with its length and the
 //! number of failed attempts. [`SnapshotBacklog::status`] is what readiness shows.
 
+use crate::fast_map::FastMap;
 use crate::sync::LockOrRecover;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -85,7 +86,7 @@ struct Health {
 #[derive(Debug)]
 pub struct SnapshotBacklog {
     greeks: Mutex<BTreeMap<(InstrumentKey, DateTime<Utc>), GreeksRecord>>,
-    moneyness: Mutex<HashMap<MoneynessKey, MoneynessRecord>>,
+    moneyness: Mutex<FastMap<MoneynessKey, MoneynessRecord>>,
     health: Mutex<Health>,
     limit: usize,
 }

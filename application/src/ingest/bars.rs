@@ -4,6 +4,7 @@
 //! `candles:{key}:1m` updates: the forming bar on every change, and once more closed when a
 //! later minute starts.
 
+use crate::fast_map::FastMap;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -21,9 +22,9 @@ use std::sync::Mutex;
 /// The minute-bar stage.
 #[derive(Default)]
 pub(super) struct MinuteBars {
-    builders: Mutex<HashMap<InstrumentKey, MinuteBarBuilder>>,
+    builders: Mutex<FastMap<InstrumentKey, MinuteBarBuilder>>,
     /// The minute of each instrument's bar last published as forming.
-    forming: Mutex<HashMap<InstrumentKey, DateTime<Utc>>>,
+    forming: Mutex<FastMap<InstrumentKey, DateTime<Utc>>>,
 }
 
 impl MinuteBars {
@@ -103,7 +104,7 @@ impl MinuteBars {
         if candles.is_empty() {
             return Vec::new();
         }
-        let mut newest: HashMap<&InstrumentKey, DateTime<Utc>> = HashMap::new();
+        let mut newest: FastMap<&InstrumentKey, DateTime<Utc>> = FastMap::default();
         for t in ticks {
             newest
                 .entry(&t.key)

@@ -23,7 +23,7 @@
 //! retry loop against a failing store) until the next wait or [`BarCommits::sync`] (the
 //! shutdown drain).
 
-use std::collections::HashMap;
+use crate::fast_map::FastMap;
 use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 
@@ -104,7 +104,7 @@ impl Drop for Waiting {
 /// The bars waiting for the next write and the outcome their batches wait for.
 struct Open {
     id: u64,
-    bars: HashMap<(InstrumentKey, DateTime<Utc>), InstrumentCandle>,
+    bars: FastMap<(InstrumentKey, DateTime<Utc>), InstrumentCandle>,
     outcome: watch::Sender<Option<Result<(), PortError>>>,
     /// Waiters on this set.
     waiting: usize,
@@ -114,7 +114,7 @@ impl Open {
     fn new(id: u64) -> Self {
         Self {
             id,
-            bars: HashMap::new(),
+            bars: FastMap::default(),
             outcome: watch::Sender::new(None),
             waiting: 0,
         }

@@ -1,8 +1,8 @@
 //! The instruments ingest accepts: underlyings, futures and option contracts, by key, each with
 //! its market (calendar and conventions) from [`Markets`].
 
+use crate::fast_map::FastMap;
 use crate::sync::RwLockOrRecover;
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use domain::chain::Conventions;
@@ -55,7 +55,7 @@ impl RegisteredInstrument {
 #[derive(Debug, Default)]
 pub struct InstrumentRegistry {
     markets: Markets,
-    by_key: RwLock<HashMap<InstrumentKey, Arc<RegisteredInstrument>>>,
+    by_key: RwLock<FastMap<InstrumentKey, Arc<RegisteredInstrument>>>,
 }
 
 impl InstrumentRegistry {

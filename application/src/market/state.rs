@@ -1,7 +1,8 @@
 //! The latest state, in memory, for realtime reads and for pricing.
 
+use crate::fast_map::FastMap;
 use crate::sync::RwLockOrRecover;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -118,10 +119,10 @@ impl ChainSnapshot {
 /// Everything the service knows now.
 #[derive(Debug, Default)]
 pub struct RealtimeState {
-    spot: RwLock<HashMap<InstrumentKey, (DateTime<Utc>, f64)>>,
-    expiries: RwLock<HashMap<(InstrumentKey, NaiveDate), ExpiryState>>,
-    greeks: RwLock<HashMap<InstrumentKey, GreeksRecord>>,
-    chains: RwLock<HashMap<ExpiryKey, ChainSnapshot>>,
+    spot: RwLock<FastMap<InstrumentKey, (DateTime<Utc>, f64)>>,
+    expiries: RwLock<FastMap<(InstrumentKey, NaiveDate), ExpiryState>>,
+    greeks: RwLock<FastMap<InstrumentKey, GreeksRecord>>,
+    chains: RwLock<FastMap<ExpiryKey, ChainSnapshot>>,
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

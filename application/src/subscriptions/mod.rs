@@ -10,8 +10,8 @@
 //! respect to deliveries: the latest update as a snapshot, or on resume the updates missed
 //! since the client's last `(epoch, seq)` (see [`domain::subscriptions::TopicHistory`]).
 
+use crate::fast_map::FastMap;
 use crate::sync::LockOrRecover;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -126,7 +126,7 @@ pub struct HubStats {
 
 /// The hub.
 pub struct SubscriptionHub {
-    topics: Mutex<HashMap<String, TopicEntry>>,
+    topics: Mutex<FastMap<String, TopicEntry>>,
     history_per_topic: usize,
     counters: Mutex<(u64, u64)>,
 }
@@ -157,7 +157,7 @@ impl SubscriptionHub {
         }
     }
 
-    fn entry<'m>(&self, topics: &'m mut HashMap<String, TopicEntry>, topic: &str) -> &'m mut TopicEntry {
+    fn entry<'m>(&self, topics: &'m mut FastMap<String, TopicEntry>, topic: &str) -> &'m mut TopicEntry {
         // Looked up before the entry API, which would copy the topic for every update.
         if topics.contains_key(topic) {
             return topics.get_mut(topic).expect("present");
