@@ -55,9 +55,17 @@ impl Durable {
     /// That write's [`PortError`]: the batch is not accepted (its bars stay staged for the next
     /// write, so its retry or any later batch stores them).
     pub async fn wait(self) -> Result<(), PortError> {
-        let Some((inner, id, rx)) = self.0 else { return Ok(()) };
+        let Some((inner, id, mut rx)) = self.0 else {
+            return Ok(());
+        };
         let _waiting = Waiting::start(&inner, id);
-        wait_outcome(rx).await
+        match rx.wait_for(Option::is_some).await {
+            Ok(v) => v.clone().unwrap_or(Ok(())),
+            // The writer went away without an outcome: only when the runtime is shutting down.
+            Err(_) => Err(PortError::Unavailable(
+                "the bar writer stopped before the write finished".into(),
+            )),
+        }
     }
 }
 
@@ -123,8 +131,8 @@ impl Open {
 
 struct State {
     open: Open,
-    /// The outcome of the write in flight, when one is.
-    in_flight: Option<Outcome>,
+    /// The set of the write in flight and its outcome, when one is.
+    in_flight: Option<(u64, Outcome)>,
     /// A writer is running (it takes `open` when its current write ends).
     writing: bool,
 }
@@ -161,7 +169,7 @@ impl BarCommits {
         }
     }
 
-    /// Tells `cache` about every bar written into a closed session day.
+    /// Tells `cache` about every bar written into a closed session day (live or bulk).
     pub(super) fn set_aggregate_cache(&self, cache: Option<Arc<dyn AggregateCache>>) {
         *self.inner.aggregates.lock_or_recover() = cache;
     }
@@ -190,39 +198,22 @@ impl BarCommits {
     /// # Errors
     /// The failing write's [`PortError`] (its bars stay staged).
     pub(super) async fn sync(&self) -> Result<(), PortError> {
-        enum Then {
-            Done,
-            InFlight(Outcome),
-            Open(Durable),
-        }
-        let then = {
+        let durable = {
             let s = self.inner.state.lock_or_recover();
-            match &s.in_flight {
-                _ if !s.open.bars.is_empty() => Then::Open(Durable(Some((
-                    self.inner.clone(),
-                    s.open.id,
-                    s.open.outcome.subscribe(),
-                )))),
-                // The write in flight: already started, nothing to count.
-                Some(rx) => Then::InFlight(rx.clone()),
-                None => Then::Done,
+            if s.open.bars.is_empty() {
+                // The write in flight, if any: its set is no longer open, so nothing is counted.
+                Durable(s.in_flight.clone().map(|(id, rx)| (self.inner.clone(), id, rx)))
+            } else {
+                Durable(Some((self.inner.clone(), s.open.id, s.open.outcome.subscribe())))
             }
         };
-        match then {
-            Then::Done => Ok(()),
-            Then::InFlight(rx) => wait_outcome(rx).await,
-            Then::Open(durable) => durable.wait().await,
-        }
+        durable.wait().await
     }
-}
 
-async fn wait_outcome(mut rx: Outcome) -> Result<(), PortError> {
-    match rx.wait_for(Option::is_some).await {
-        Ok(v) => v.clone().unwrap_or(Ok(())),
-        // The writer went away without an outcome: only when the runtime is shutting down.
-        Err(_) => Err(PortError::Unavailable(
-            "the bar writer stopped before the write finished".into(),
-        )),
+    /// Tells the aggregate cache about `candles`, written by the bulk path (see
+    /// [`Inner::forget_rewritten_days`]).
+    pub(super) fn forget_rewritten_days(&self, candles: &[InstrumentCandle]) {
+        self.inner.forget_rewritten_days(candles);
     }
 }
 
@@ -240,7 +231,7 @@ impl Inner {
                 }
                 let next = Open::new(s.open.id + 1);
                 let taken = std::mem::replace(&mut s.open, next);
-                s.in_flight = Some(taken.outcome.subscribe());
+                s.in_flight = Some((taken.id, taken.outcome.subscribe()));
                 taken
             };
             // One row per instrument and minute: the store may write them in any order.

@@ -31,30 +31,25 @@ pub struct BulkWrite {
 pub(super) struct Persistence {
     pub(super) store: Arc<dyn SignalStore>,
     pub(super) backlog: SnapshotBacklog,
-    /// The live 1-minute bars' group commit.
+    /// The live 1-minute bars' group commit (which also tells the aggregate cache about
+    /// bulk-written bars).
     pub(super) bars: BarCommits,
-    /// The in-process cache of closed days of custom-timeframe bars, told about late bars.
-    pub(super) aggregates: Option<Arc<dyn AggregateCache>>,
-    registry: Arc<InstrumentRegistry>,
     clock: Arc<dyn Clock>,
 }
 
 impl Persistence {
     pub(super) fn new(store: Arc<dyn SignalStore>, registry: Arc<InstrumentRegistry>, clock: Arc<dyn Clock>) -> Self {
         Self {
-            bars: BarCommits::new(store.clone(), registry.clone(), clock.clone()),
+            bars: BarCommits::new(store.clone(), registry, clock.clone()),
             store,
             backlog: SnapshotBacklog::default(),
-            aggregates: None,
-            registry,
             clock,
         }
     }
 
     /// Tells `cache` about every bar written into a closed session day, live or bulk.
-    pub(super) fn set_aggregate_cache(&mut self, cache: Option<Arc<dyn AggregateCache>>) {
-        self.bars.set_aggregate_cache(cache.clone());
-        self.aggregates = cache;
+    pub(super) fn set_aggregate_cache(&self, cache: Option<Arc<dyn AggregateCache>>) {
+        self.bars.set_aggregate_cache(cache);
     }
 
     /// Refuses new work while the backlog is full: minute snapshots and the bars a failed write
@@ -74,14 +69,7 @@ impl Persistence {
     /// changed: the bulk path, which has no batch to answer.
     pub(super) async fn save_candles(&self, candles: &[InstrumentCandle]) -> Result<(), PortError> {
         self.store.save_candles(candles).await?;
-        if let Some(cache) = &self.aggregates {
-            crate::candles::forget_rewritten_days(
-                cache.as_ref(),
-                candles,
-                |k| self.registry.market_for(k),
-                self.clock.now(),
-            );
-        }
+        self.bars.forget_rewritten_days(candles);
         Ok(())
     }
 

@@ -94,7 +94,7 @@ impl IngestTicks {
     /// Tells `cache` about every 1-minute bar written into a closed session day (see
     /// [`crate::candles::forget_rewritten_days`]); the historical reads share it.
     #[must_use]
-    pub fn with_aggregate_cache(mut self, cache: Option<Arc<dyn AggregateCache>>) -> Self {
+    pub fn with_aggregate_cache(self, cache: Option<Arc<dyn AggregateCache>>) -> Self {
         self.persist.set_aggregate_cache(cache);
         self
     }
