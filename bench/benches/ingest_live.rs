@@ -8,7 +8,10 @@
 //! minute; the store keeps what earlier iterations wrote, so later samples see a longer history.
 //!
 //! - `stream_consumer_read_ahead_8`: acknowledged as the Redis Streams consumer acknowledges a
-//!   backlog (8 batches ingested, then their bars written by one write of the group commit);
+//!   backlog (8 batches ingested, then their bars written by one write of the group commit,
+//!   which runs while the next 8 are ingested);
+//! - `read_ahead_8_not_pipelined`: the same, but each group's write waited for before the next
+//!   group is read (the consumer before the pipelining);
 //! - `one_request_at_a_time`: each batch waits for its own write, as a REST client does;
 //! - `the_same_without_the_database`: on a store that keeps nothing, the pipeline's own cost;
 //! - `stream_consumer_read_ahead_8_on_2_workers`: the first on `serve`'s multi-threaded runtime
@@ -21,7 +24,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 use adapters::outbound::fanout::InProcessFanout;
 use adapters::outbound::store::SeaStore;
-use application::ingest::{Durable, IngestTicks};
+use application::ingest::{Durable, GroupWait, IngestTicks};
 use application::market::{InstrumentRegistry, RealtimeState};
 use application::subscriptions::SubscriptionHub;
 use chrono::NaiveDate;
@@ -141,33 +144,51 @@ fn batch(chains: &[Chain], ts: DateTime<Utc>, second: i64) -> Vec<Tick> {
     out
 }
 
-/// How the Redis Streams consumer acknowledges a backlog (`streams.read_ahead`): `read_ahead`
-/// batches ingested, then their writes waited for together (the first wait starts one write
-/// for all of them). `read_ahead` 1: each batch waits for its own write before the next is
-/// read, as a client sending one request after another does.
+/// How the Redis Streams consumer acknowledges a backlog (`streams.read_ahead`, `pipelined`):
+/// `read_ahead` batches ingested, then one write of all their bars started, and the previous
+/// group's write waited for while the next group is ingested. Each batch yields once to the
+/// runtime where the consumer awaits its next read from Redis. Not pipelined, `read_ahead` 1:
+/// each batch waits for its own write before the next is read, as a client sending one request
+/// after another does.
 struct Feed {
     read_ahead: usize,
+    pipelined: bool,
     group: Vec<Durable>,
+    in_flight: Option<GroupWait>,
 }
 
 impl Feed {
-    fn new(read_ahead: usize) -> Self {
+    fn new(read_ahead: usize, pipelined: bool) -> Self {
         Self {
             read_ahead,
+            pipelined,
             group: Vec::new(),
+            in_flight: None,
         }
     }
 
     async fn push(&mut self, durable: Durable) {
         self.group.push(durable);
         if self.group.len() >= self.read_ahead {
-            self.acknowledge().await;
+            let sent = Durable::wait_all(self.group.drain(..));
+            Self::settle(self.in_flight.replace(sent)).await;
+            if !self.pipelined {
+                Self::settle(self.in_flight.take()).await;
+            }
         }
+        // Where the consumer awaits its next read.
+        tokio::task::yield_now().await;
     }
 
     async fn acknowledge(&mut self) {
-        for d in std::mem::take(&mut self.group) {
-            d.wait().await.unwrap();
+        let sent = Durable::wait_all(self.group.drain(..));
+        Self::settle(self.in_flight.take()).await;
+        Self::settle(Some(sent)).await;
+    }
+
+    async fn settle(wait: Option<GroupWait>) {
+        if let Some(w) = wait {
+            w.await.unwrap();
         }
     }
 }
@@ -227,14 +248,16 @@ impl SignalStore for NoStore {
 const READ_AHEAD: usize = 8;
 
 fn live_feed(c: &mut Criterion) {
-    run_feed(c, "stream_consumer_read_ahead_8", true, READ_AHEAD, None);
-    run_feed(c, "one_request_at_a_time", true, 1, None);
-    run_feed(c, "the_same_without_the_database", false, READ_AHEAD, None);
+    run_feed(c, "stream_consumer_read_ahead_8", true, READ_AHEAD, true, None);
+    run_feed(c, "read_ahead_8_not_pipelined", true, READ_AHEAD, false, None);
+    run_feed(c, "one_request_at_a_time", true, 1, false, None);
+    run_feed(c, "the_same_without_the_database", false, READ_AHEAD, true, None);
     run_feed(
         c,
         "stream_consumer_read_ahead_8_on_2_workers",
         true,
         READ_AHEAD,
+        true,
         Some(2),
     );
 }
@@ -242,7 +265,14 @@ fn live_feed(c: &mut Criterion) {
 /// See [`Feed`] for `read_ahead`. `workers`: `None` runs everything on one runtime thread;
 /// `Some(n)` on `serve`'s multi-threaded runtime with `n` workers, where the flush task runs
 /// beside the feed (the feed itself is still one task: one core at a time).
-fn run_feed(c: &mut Criterion, name: &str, with_database: bool, read_ahead: usize, workers: Option<usize>) {
+fn run_feed(
+    c: &mut Criterion,
+    name: &str,
+    with_database: bool,
+    read_ahead: usize,
+    pipelined: bool,
+    workers: Option<usize>,
+) {
     let rt = match workers {
         None => tokio::runtime::Builder::new_current_thread().enable_all().build(),
         Some(n) => tokio::runtime::Builder::new_multi_thread()
@@ -309,7 +339,7 @@ fn run_feed(c: &mut Criterion, name: &str, with_database: bool, read_ahead: usiz
                         let ingest = ingest.clone();
                         tokio::spawn(async move { ingest.flush().await })
                     };
-                    let mut feed = Feed::new(read_ahead);
+                    let mut feed = Feed::new(read_ahead, pipelined);
                     for b in &batches {
                         clock.set(b[0].ts + Duration::seconds(1));
                         let (r, durable) = ingest.accept(b).await.unwrap();

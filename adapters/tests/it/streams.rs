@@ -234,6 +234,66 @@ async fn a_backlog_is_ingested_in_groups_of_full_reads_and_every_entry_acknowled
     cleanup(&mut conn, &cfg).await;
 }
 
+/// While a group's write is in flight the consumer reads and ingests the next group, and reads
+/// no further: two groups at most are unacknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_group_is_ingested_while_the_previous_one_is_written() {
+    // The first write blocks its (test double's) thread until released; later writes succeed.
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(Some(gate));
+    let mut store = MockSignalStore::new();
+    store.expect_candles().returning(|_, _| Ok(Vec::new()));
+    store.expect_save_candles().returning(move |_| {
+        if let Some(gate) = gate.lock().unwrap().take() {
+            gate.recv_timeout(Duration::from_secs(10)).ok();
+        }
+        Ok(())
+    });
+    let store: Arc<dyn SignalStore> = Arc::new(store);
+    // 3 entries a read, 2 full reads a group: 18 entries are three groups of 6.
+    let cfg = StreamConsumerConfig {
+        batch: 3,
+        read_ahead: 2,
+        claim_every: Duration::from_secs(3600),
+        ..config("pipelined-1")
+    };
+    let mut conn = redis().await;
+    for minute in 0..18 {
+        add(&mut conn, &cfg.stream, "ticks", tick(minute, 25_900.0).to_string()).await;
+    }
+    let consumer = StreamConsumer::new(cfg.clone(), pipeline(store).ingest).unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(consumer.run(async {
+        let _ = stopped.await;
+    }));
+    let started = Instant::now();
+    while pending(&mut conn, &cfg).await < 12 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the second group was not read"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        pending(&mut conn, &cfg).await,
+        12,
+        "the first group's write is held: its group and the next are read, the third is not"
+    );
+    release.send(()).unwrap();
+    let started = Instant::now();
+    while pending(&mut conn, &cfg).await > 0 || conn.xlen::<_, usize>(&cfg.stream).await.unwrap() != 18 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not everything was acknowledged"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(()).unwrap();
+    task.await.unwrap();
+    cleanup(&mut conn, &cfg).await;
+}
+
 #[tokio::test]
 async fn nothing_is_acknowledged_while_the_store_fails() {
     let mut failing = MockSignalStore::new();

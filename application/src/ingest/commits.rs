@@ -48,24 +48,44 @@ impl Durable {
         Self(None)
     }
 
-    /// Waits until the write holding the batch's bars has committed, starting it if no write
-    /// runs.
+    /// Waits until the write holding the batch's bars has committed. The wait counts from the
+    /// call, not from the first poll: calling `wait` starts the write if none runs, so a feed
+    /// can start a group's write, keep ingesting, and await the returned future later.
     ///
     /// # Errors
     /// That write's [`PortError`]: the batch is not accepted (its bars stay staged for the next
     /// write, so its retry or any later batch stores them).
-    pub async fn wait(self) -> Result<(), PortError> {
-        let Some((inner, id, mut rx)) = self.0 else {
-            return Ok(());
-        };
-        let _waiting = Waiting::start(&inner, id);
-        match rx.wait_for(Option::is_some).await {
-            Ok(v) => v.clone().unwrap_or(Ok(())),
-            // The writer went away without an outcome: only when the runtime is shutting down.
-            Err(_) => Err(PortError::Unavailable(
-                "the bar writer stopped before the write finished".into(),
-            )),
+    pub fn wait(self) -> impl Future<Output = Result<(), PortError>> + Send + 'static {
+        let started = self.0.map(|(inner, id, rx)| (Waiting::start(&inner, id), rx));
+        async move {
+            let Some((_waiting, mut rx)) = started else {
+                return Ok(());
+            };
+            match rx.wait_for(Option::is_some).await {
+                Ok(v) => v.clone().unwrap_or(Ok(())),
+                // The writer went away without an outcome: only when the runtime is shutting down.
+                Err(_) => Err(PortError::Unavailable(
+                    "the bar writer stopped before the write finished".into(),
+                )),
+            }
         }
+    }
+}
+
+/// The started wait of a group of batches ([`Durable::wait_all`]).
+pub type GroupWait = std::pin::Pin<Box<dyn Future<Output = Result<(), PortError>> + Send>>;
+
+impl Durable {
+    /// [`Durable::wait`] for every batch of a group, started now (batches staged together share
+    /// one write); resolves with the first failure, or when all are durable.
+    pub fn wait_all(batches: impl IntoIterator<Item = Durable>) -> GroupWait {
+        let waits: Vec<_> = batches.into_iter().map(Durable::wait).collect();
+        Box::pin(async move {
+            for w in waits {
+                w.await?;
+            }
+            Ok(())
+        })
     }
 }
 

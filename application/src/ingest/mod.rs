@@ -41,7 +41,7 @@ mod ticks;
 mod validate;
 
 pub use backlog::{BacklogStatus, SnapshotTable};
-pub use commits::Durable;
+pub use commits::{Durable, GroupWait};
 pub use persist::BulkWrite;
 pub use ticks::IngestTicks;
 pub use validate::{IngestReport, RowRejection};

@@ -9,7 +9,9 @@
 //! - an entry is acknowledged (`XACK`) only after its rows are durable in the store, so a crash
 //!   between read and store leaves it pending; while reads come back full (a backlog), up to
 //!   `read_ahead` of them are ingested before their acknowledgement, and their bars are written
-//!   by one write of the group commit (`application::ingest`'s `commits.rs`);
+//!   by one write of the group commit (`application::ingest`'s `commits.rs`); that write starts
+//!   when the group closes and runs while the next group is read and ingested, so at most two
+//!   groups are unacknowledged at a time (the one being written, the one being ingested);
 //! - on start the consumer first re-reads its own pending entries (`XREADGROUP … 0`), then new
 //!   ones (`>`); every `claim_every` it also takes over entries another consumer has left pending
 //!   for longer than `claim_idle` (`XAUTOCLAIM`), which is how a crashed instance's work is
@@ -28,7 +30,7 @@ mod decode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use application::ingest::{Durable, IngestTicks};
+use application::ingest::{Durable, GroupWait, IngestTicks};
 use domain::ports::PortError;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply};
@@ -151,9 +153,12 @@ impl StreamConsumer {
         let mut own_backlog = true;
         let mut last_claim = tokio::time::Instant::now() - self.cfg.claim_every;
         let mut group = Unacked::default();
+        // The previous group: its write started, its acknowledgement waiting for it.
+        let mut in_flight: Option<Sent> = None;
         loop {
             if last_claim.elapsed() >= self.cfg.claim_every {
-                self.acknowledge(conn, std::mem::take(&mut group)).await?;
+                self.acknowledge(conn, in_flight.take()).await?;
+                self.acknowledge(conn, Some(std::mem::take(&mut group).start())).await?;
                 self.claim(conn).await?;
                 last_claim = tokio::time::Instant::now();
             }
@@ -162,8 +167,9 @@ impl StreamConsumer {
             let opts = StreamReadOptions::default()
                 .group(&self.cfg.group, &self.cfg.consumer)
                 .count(self.cfg.batch);
-            // While reads are grouped, the next one does not block: an empty one closes the group.
-            let opts = if own_backlog || group.reads > 0 {
+            // While reads are grouped or a group's write is in flight, the next read does not
+            // block: an empty one closes the group and acknowledges both.
+            let opts = if own_backlog || group.reads > 0 || in_flight.is_some() {
                 opts
             } else {
                 opts.block(block_ms)
@@ -179,7 +185,16 @@ impl StreamConsumer {
             // from this consumer's pending list.
             self.ingest_entries(&entries, &mut group).await?;
             if !full || group.reads >= self.cfg.read_ahead.max(1) {
-                self.acknowledge(conn, std::mem::take(&mut group)).await?;
+                // This group's write starts now; the previous one's is waited for and
+                // acknowledged. A backlog goes on with this group in flight; a consumer that
+                // has caught up acknowledges it too.
+                let sent = std::mem::take(&mut group).start();
+                self.acknowledge(conn, in_flight.take()).await?;
+                if full {
+                    in_flight = Some(sent);
+                } else {
+                    self.acknowledge(conn, Some(sent)).await?;
+                }
             }
             *backoff = Duration::from_millis(100);
         }
@@ -204,7 +219,7 @@ impl StreamConsumer {
                 tracing::info!(entries = reply.claimed.len(), "claimed pending stream entries");
                 let mut group = Unacked::default();
                 self.ingest_entries(&reply.claimed, &mut group).await?;
-                self.acknowledge(conn, group).await?;
+                self.acknowledge(conn, Some(group.start())).await?;
             }
             if reply.next_stream_id == "0-0" {
                 return Ok(());
@@ -247,14 +262,14 @@ impl StreamConsumer {
 
     /// Waits until the group's bars are durable, dead-letters what could not be ingested, then
     /// acknowledges every entry of the group.
-    async fn acknowledge(&self, conn: &mut MultiplexedConnection, group: Unacked) -> Result<(), BatchError> {
+    async fn acknowledge(&self, conn: &mut MultiplexedConnection, group: Option<Sent>) -> Result<(), BatchError> {
+        let Some(group) = group else {
+            return Ok(());
+        };
         if group.ids.is_empty() {
             return Ok(());
         }
-        // The first wait starts one write for every batch of the group (they were all staged).
-        for durable in group.durables {
-            durable.wait().await.map_err(BatchError::Store)?;
-        }
+        group.durable.await.map_err(BatchError::Store)?;
         if !group.dead.is_empty() {
             let mut pipe = redis::pipe();
             for (id, row, field, reason) in &group.dead {
@@ -289,4 +304,23 @@ struct Unacked {
     dead: Vec<(String, usize, String, String)>,
     /// The staged bars of their ticks.
     durables: Vec<Durable>,
+}
+
+impl Unacked {
+    /// Closes the group: the write of its bars starts now (one write for all of them, as they
+    /// were staged together), and the returned [`Sent`] resolves when it has committed.
+    fn start(self) -> Sent {
+        Sent {
+            ids: self.ids,
+            dead: self.dead,
+            durable: Durable::wait_all(self.durables),
+        }
+    }
+}
+
+/// A closed group: its write started, its entries acknowledged once `durable` resolves.
+struct Sent {
+    ids: Vec<String>,
+    dead: Vec<(String, usize, String, String)>,
+    durable: GroupWait,
 }

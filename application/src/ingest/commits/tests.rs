@@ -262,3 +262,27 @@ async fn a_batch_without_bars_is_durable_at_once() {
     commits.sync().await.unwrap();
     assert!(store.writes().is_empty());
 }
+
+#[tokio::test]
+async fn calling_wait_starts_the_write_so_a_feed_can_ingest_the_next_group_meanwhile() {
+    let store = Gated::new();
+    let commits = commits(&store);
+    // A feed closes its first group: the wait is started, not awaited.
+    let first = commits.stage(vec![bar("NSE:NIFTY", 0, 101.0)]).wait();
+    settle().await;
+    assert_eq!(
+        commits.pending(),
+        0,
+        "the write took the group's bars before anyone polled"
+    );
+    // It ingests the next group while the first write is at the gate, then starts its wait.
+    let second = commits.stage(vec![bar("NSE:NIFTY", 1, 102.0)]).wait();
+    assert_eq!(commits.pending(), 1, "staged for the write after the one in flight");
+    store.gate.add_permits(2);
+    first.await.unwrap();
+    second.await.unwrap();
+    let writes = store.writes();
+    assert_eq!(writes.len(), 2, "one write per group");
+    assert_eq!(closes(&writes[0]), vec![("NSE:NIFTY".to_owned(), 101.0)]);
+    assert_eq!(closes(&writes[1]), vec![("NSE:NIFTY".to_owned(), 102.0)]);
+}
