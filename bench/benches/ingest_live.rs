@@ -9,7 +9,7 @@
 //!
 //! - `stream_consumer_read_ahead_8`: acknowledged as the Redis Streams consumer acknowledges a
 //!   backlog (8 batches ingested, then their bars written by one write of the group commit,
-//!   which runs while the next 8 are ingested);
+//!   which runs while the next groups are ingested: up to `GROUPS_IN_FLIGHT` in flight);
 //! - `read_ahead_8_not_pipelined`: the same, but each group's write waited for before the next
 //!   group is read (the consumer before the pipelining);
 //! - `one_request_at_a_time`: each batch waits for its own write, as a REST client does;
@@ -22,9 +22,10 @@
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
+use adapters::inbound::streams::GROUPS_IN_FLIGHT;
 use adapters::outbound::fanout::InProcessFanout;
 use adapters::outbound::store::SeaStore;
-use application::ingest::{Durable, GroupWait, IngestTicks};
+use application::ingest::{Durable, InFlight, IngestTicks};
 use application::market::{InstrumentRegistry, RealtimeState};
 use application::subscriptions::SubscriptionHub;
 use chrono::NaiveDate;
@@ -144,17 +145,17 @@ fn batch(chains: &[Chain], ts: DateTime<Utc>, second: i64) -> Vec<Tick> {
     out
 }
 
-/// How the Redis Streams consumer acknowledges a backlog (`streams.read_ahead`, `pipelined`):
-/// `read_ahead` batches ingested, then one write of all their bars started, and the previous
-/// group's write waited for while the next group is ingested. Each batch yields once to the
-/// runtime where the consumer awaits its next read from Redis. Not pipelined, `read_ahead` 1:
-/// each batch waits for its own write before the next is read, as a client sending one request
-/// after another does.
+/// How the Redis Streams consumer acknowledges a backlog (`streams.read_ahead`): `read_ahead`
+/// batches ingested, then one write of all their bars started. `pipelined`: groups go into the
+/// consumer's [`InFlight`] (`GROUPS_IN_FLIGHT` of them before it waits for the oldest), and each
+/// batch yields once to the runtime where the consumer awaits its next read from Redis. Not
+/// pipelined: each group's write is waited for before the next batch is read; with `read_ahead`
+/// 1, as a client sending one request after another does.
 struct Feed {
     read_ahead: usize,
     pipelined: bool,
     group: Vec<Durable>,
-    in_flight: Option<GroupWait>,
+    in_flight: InFlight<()>,
 }
 
 impl Feed {
@@ -163,33 +164,29 @@ impl Feed {
             read_ahead,
             pipelined,
             group: Vec::new(),
-            in_flight: None,
+            in_flight: InFlight::new(GROUPS_IN_FLIGHT),
         }
     }
 
     async fn push(&mut self, durable: Durable) {
         self.group.push(durable);
         if self.group.len() >= self.read_ahead {
-            let sent = Durable::wait_all(self.group.drain(..));
-            Self::settle(self.in_flight.replace(sent)).await;
+            let group = std::mem::take(&mut self.group);
+            self.in_flight.push(group, ()).await.unwrap();
             if !self.pipelined {
-                Self::settle(self.in_flight.take()).await;
+                self.in_flight.drain().await.unwrap();
             }
         }
-        // Where the consumer awaits its next read.
-        tokio::task::yield_now().await;
+        if self.pipelined {
+            // Where the consumer awaits its next read.
+            tokio::task::yield_now().await;
+        }
     }
 
     async fn acknowledge(&mut self) {
-        let sent = Durable::wait_all(self.group.drain(..));
-        Self::settle(self.in_flight.take()).await;
-        Self::settle(Some(sent)).await;
-    }
-
-    async fn settle(wait: Option<GroupWait>) {
-        if let Some(w) = wait {
-            w.await.unwrap();
-        }
+        let group = std::mem::take(&mut self.group);
+        self.in_flight.push(group, ()).await.unwrap();
+        self.in_flight.drain().await.unwrap();
     }
 }
 

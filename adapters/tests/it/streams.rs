@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adapters::inbound::streams::{StreamConsumer, StreamConsumerConfig};
+use adapters::inbound::streams::{GROUPS_IN_FLIGHT, StreamConsumer, StreamConsumerConfig};
 use adapters::outbound::store::SeaStore;
 use domain::instrument::InstrumentKey;
 use domain::ports::{MockSignalStore, PortError, SignalStore, TimeRange};
@@ -234,8 +234,8 @@ async fn a_backlog_is_ingested_in_groups_of_full_reads_and_every_entry_acknowled
     cleanup(&mut conn, &cfg).await;
 }
 
-/// While a group's write is in flight the consumer reads and ingests the next group, and reads
-/// no further: two groups at most are unacknowledged.
+/// While a group's write is in flight the consumer reads and ingests the next groups, up to
+/// `GROUPS_IN_FLIGHT` closed groups and the one it waits with, and reads no further.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_group_is_ingested_while_the_previous_one_is_written() {
     // The first write blocks its (test double's) thread until released; later writes succeed.
@@ -250,7 +250,9 @@ async fn the_next_group_is_ingested_while_the_previous_one_is_written() {
         Ok(())
     });
     let store: Arc<dyn SignalStore> = Arc::new(store);
-    // 3 entries a read, 2 full reads a group: 18 entries are three groups of 6.
+    // 3 entries a read, 2 full reads a group: groups of 6, two more than can be read ahead.
+    let held = (GROUPS_IN_FLIGHT + 1) * 6;
+    let total = held + 12;
     let cfg = StreamConsumerConfig {
         batch: 3,
         read_ahead: 2,
@@ -258,8 +260,8 @@ async fn the_next_group_is_ingested_while_the_previous_one_is_written() {
         ..config("pipelined-1")
     };
     let mut conn = redis().await;
-    for minute in 0..18 {
-        add(&mut conn, &cfg.stream, "ticks", tick(minute, 25_900.0).to_string()).await;
+    for n in 0..total as i64 {
+        add(&mut conn, &cfg.stream, "ticks", tick(n % 30, 25_900.0).to_string()).await;
     }
     let consumer = StreamConsumer::new(cfg.clone(), pipeline(store).ingest).unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -267,22 +269,22 @@ async fn the_next_group_is_ingested_while_the_previous_one_is_written() {
         let _ = stopped.await;
     }));
     let started = Instant::now();
-    while pending(&mut conn, &cfg).await < 12 {
+    while pending(&mut conn, &cfg).await < held {
         assert!(
             started.elapsed() < Duration::from_secs(5),
-            "the second group was not read"
+            "the later groups were not read"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         pending(&mut conn, &cfg).await,
-        12,
-        "the first group's write is held: its group and the next are read, the third is not"
+        held,
+        "the first group's write is held: the groups after it are read up to the bound, no more"
     );
     release.send(()).unwrap();
     let started = Instant::now();
-    while pending(&mut conn, &cfg).await > 0 || conn.xlen::<_, usize>(&cfg.stream).await.unwrap() != 18 {
+    while pending(&mut conn, &cfg).await > 0 || conn.xlen::<_, usize>(&cfg.stream).await.unwrap() != total {
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "not everything was acknowledged"

@@ -32,6 +32,9 @@ mod backlog;
 mod bars;
 mod candles;
 mod commits;
+#[cfg(test)]
+mod gated;
+mod in_flight;
 mod moneyness;
 mod persist;
 mod pricing;
@@ -42,6 +45,7 @@ mod validate;
 
 pub use backlog::{BacklogStatus, SnapshotTable};
 pub use commits::{Durable, GroupWait};
+pub use in_flight::InFlight;
 pub use persist::BulkWrite;
 pub use ticks::IngestTicks;
 pub use validate::{IngestReport, RowRejection};

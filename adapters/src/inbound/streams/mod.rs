@@ -10,8 +10,8 @@
 //!   between read and store leaves it pending; while reads come back full (a backlog), up to
 //!   `read_ahead` of them are ingested before their acknowledgement, and their bars are written
 //!   by one write of the group commit (`application::ingest`'s `commits.rs`); that write starts
-//!   when the group closes and runs while the next group is read and ingested, so at most two
-//!   groups are unacknowledged at a time (the one being written, the one being ingested);
+//!   when the group closes and runs while the next groups are read and ingested, up to
+//!   [`GROUPS_IN_FLIGHT`] of them (`application::ingest::InFlight`);
 //! - on start the consumer first re-reads its own pending entries (`XREADGROUP … 0`), then new
 //!   ones (`>`); every `claim_every` it also takes over entries another consumer has left pending
 //!   for longer than `claim_idle` (`XAUTOCLAIM`), which is how a crashed instance's work is
@@ -30,13 +30,18 @@ mod decode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use application::ingest::{Durable, GroupWait, IngestTicks};
+use application::ingest::{Durable, InFlight, IngestTicks};
 use domain::ports::PortError;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, AsyncConnectionConfig, Client, RedisError};
 
 use decode::decode;
+
+/// Closed groups whose writes may be in flight at once before the consumer waits for the
+/// oldest: enough to ride out a minute's snapshot flush holding the database's one writer.
+/// Unacknowledged entries stay under `(GROUPS_IN_FLIGHT + 1) × read_ahead × batch`.
+pub const GROUPS_IN_FLIGHT: usize = 4;
 
 /// Settings of the stream consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,12 +158,12 @@ impl StreamConsumer {
         let mut own_backlog = true;
         let mut last_claim = tokio::time::Instant::now() - self.cfg.claim_every;
         let mut group = Unacked::default();
-        // The previous group: its write started, its acknowledgement waiting for it.
-        let mut in_flight: Option<Sent> = None;
+        // Closed groups: their writes started, their acknowledgements waiting for them.
+        let mut in_flight = InFlight::new(GROUPS_IN_FLIGHT);
         loop {
             if last_claim.elapsed() >= self.cfg.claim_every {
-                self.acknowledge(conn, in_flight.take()).await?;
-                self.acknowledge(conn, Some(std::mem::take(&mut group).start())).await?;
+                self.close(conn, &mut in_flight, std::mem::take(&mut group), true)
+                    .await?;
                 self.claim(conn).await?;
                 last_claim = tokio::time::Instant::now();
             }
@@ -168,8 +173,8 @@ impl StreamConsumer {
                 .group(&self.cfg.group, &self.cfg.consumer)
                 .count(self.cfg.batch);
             // While reads are grouped or a group's write is in flight, the next read does not
-            // block: an empty one closes the group and acknowledges both.
-            let opts = if own_backlog || group.reads > 0 || in_flight.is_some() {
+            // block: an empty one closes the group and acknowledges every group in flight.
+            let opts = if own_backlog || group.reads > 0 || !in_flight.is_empty() {
                 opts
             } else {
                 opts.block(block_ms)
@@ -185,16 +190,10 @@ impl StreamConsumer {
             // from this consumer's pending list.
             self.ingest_entries(&entries, &mut group).await?;
             if !full || group.reads >= self.cfg.read_ahead.max(1) {
-                // This group's write starts now; the previous one's is waited for and
-                // acknowledged. A backlog goes on with this group in flight; a consumer that
-                // has caught up acknowledges it too.
-                let sent = std::mem::take(&mut group).start();
-                self.acknowledge(conn, in_flight.take()).await?;
-                if full {
-                    in_flight = Some(sent);
-                } else {
-                    self.acknowledge(conn, Some(sent)).await?;
-                }
+                // This group's write starts now; groups already durable are acknowledged. A
+                // backlog goes on with it in flight; a consumer that has caught up waits for all.
+                self.close(conn, &mut in_flight, std::mem::take(&mut group), !full)
+                    .await?;
             }
             *backoff = Duration::from_millis(100);
         }
@@ -219,7 +218,7 @@ impl StreamConsumer {
                 tracing::info!(entries = reply.claimed.len(), "claimed pending stream entries");
                 let mut group = Unacked::default();
                 self.ingest_entries(&reply.claimed, &mut group).await?;
-                self.acknowledge(conn, Some(group.start())).await?;
+                self.close(conn, &mut InFlight::new(1), group, true).await?;
             }
             if reply.next_stream_id == "0-0" {
                 return Ok(());
@@ -260,16 +259,35 @@ impl StreamConsumer {
         Ok(())
     }
 
-    /// Waits until the group's bars are durable, dead-letters what could not be ingested, then
-    /// acknowledges every entry of the group.
-    async fn acknowledge(&self, conn: &mut MultiplexedConnection, group: Option<Sent>) -> Result<(), BatchError> {
-        let Some(group) = group else {
-            return Ok(());
+    /// Closes `group`: starts the write of its bars, then acknowledges every group of
+    /// `in_flight` that is durable by now (all of them with `wait_all`).
+    async fn close(
+        &self,
+        conn: &mut MultiplexedConnection,
+        in_flight: &mut InFlight<Acks>,
+        group: Unacked,
+        wait_all: bool,
+    ) -> Result<(), BatchError> {
+        let acks = Acks {
+            ids: group.ids,
+            dead: group.dead,
         };
+        let mut done = in_flight.push(group.durables, acks).await.map_err(BatchError::Store)?;
+        if wait_all {
+            done.extend(in_flight.drain().await.map_err(BatchError::Store)?);
+        }
+        for acks in done {
+            self.acknowledge(conn, acks).await?;
+        }
+        Ok(())
+    }
+
+    /// Dead-letters what the group could not ingest, then acknowledges every entry of it (its
+    /// bars are durable).
+    async fn acknowledge(&self, conn: &mut MultiplexedConnection, group: Acks) -> Result<(), BatchError> {
         if group.ids.is_empty() {
             return Ok(());
         }
-        group.durable.await.map_err(BatchError::Store)?;
         if !group.dead.is_empty() {
             let mut pipe = redis::pipe();
             for (id, row, field, reason) in &group.dead {
@@ -306,21 +324,8 @@ struct Unacked {
     durables: Vec<Durable>,
 }
 
-impl Unacked {
-    /// Closes the group: the write of its bars starts now (one write for all of them, as they
-    /// were staged together), and the returned [`Sent`] resolves when it has committed.
-    fn start(self) -> Sent {
-        Sent {
-            ids: self.ids,
-            dead: self.dead,
-            durable: Durable::wait_all(self.durables),
-        }
-    }
-}
-
-/// A closed group: its write started, its entries acknowledged once `durable` resolves.
-struct Sent {
+/// What acknowledging a closed group takes.
+struct Acks {
     ids: Vec<String>,
     dead: Vec<(String, usize, String, String)>,
-    durable: GroupWait,
 }
