@@ -5,3 +5,6 @@
 
 /// A `HashMap` with foldhash's per-process random seed.
 pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// A `HashSet` with foldhash's per-process random seed.
+pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;

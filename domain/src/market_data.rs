@@ -144,6 +144,15 @@ impl Tick {
     /// quantities; no price at all; a timestamp more than [`MAX_FUTURE_SKEW_SECS`] ahead of `now`
     /// or outside every session.
     pub fn validate(&self, now: DateTime<Utc>, market: &Market) -> Result<(), FieldRejection> {
+        self.validate_values()?;
+        check_time("ts", self.ts, now, market)
+    }
+
+    /// The checks of [`Self::validate`] that do not involve time: prices and quantities.
+    ///
+    /// # Errors
+    /// The first [`FieldRejection`], as [`Self::validate`].
+    pub fn validate_values(&self) -> Result<(), FieldRejection> {
         positive_price("last", self.last)?;
         positive_price("bid", self.bid)?;
         positive_price("ask", self.ask)?;
@@ -157,21 +166,31 @@ impl Tick {
         if self.last.is_none() && self.bid.is_none() && self.ask.is_none() {
             return Err(reject("last", "a tick needs a last price or a bid or an ask"));
         }
-        if self.ts > now + Duration::seconds(MAX_FUTURE_SKEW_SECS) {
-            return Err(reject(
-                "ts",
-                format!("{} is in the future (now {now})", self.ts.to_rfc3339()),
-            ));
-        }
-        within_calendar("ts", self.ts, market)?;
-        if market.session_containing(self.ts).is_none() {
-            return Err(reject(
-                "ts",
-                format!("{} is outside the {} session", self.ts.to_rfc3339(), market.code()),
-            ));
-        }
         Ok(())
     }
+}
+
+/// The time checks of [`Tick::validate`] for `field` at `ts`: at most
+/// [`MAX_FUTURE_SKEW_SECS`] ahead of `now`, not before the market's first date, in a session.
+/// Every row of a batch usually shares one `ts`, so a caller may check it once per batch.
+///
+/// # Errors
+/// A rejection of `field`.
+pub fn check_time(field: &str, ts: DateTime<Utc>, now: DateTime<Utc>, market: &Market) -> Result<(), FieldRejection> {
+    if ts > now + Duration::seconds(MAX_FUTURE_SKEW_SECS) {
+        return Err(reject(
+            field,
+            format!("{} is in the future (now {now})", ts.to_rfc3339()),
+        ));
+    }
+    within_calendar(field, ts, market)?;
+    if market.session_containing(ts).is_none() {
+        return Err(reject(
+            field,
+            format!("{} is outside the {} session", ts.to_rfc3339(), market.code()),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

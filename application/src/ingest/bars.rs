@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::candles::{MinuteBarBuilder, TickEffect};
-use domain::instrument::InstrumentKey;
+use domain::instrument::{InstrumentKey, Market};
 use domain::market_data::Tick;
 use domain::ports::{InstrumentCandle, Outgoing, PortError, SignalEvent, SignalStore, TimeRange};
 use domain::subscriptions::Topic;
@@ -72,9 +72,19 @@ impl MinuteBars {
     ) -> Vec<InstrumentCandle> {
         let mut candles = Vec::new();
         let mut builders = self.builders.lock_or_recover();
+        // A batch's rows usually share one time: its local date is worked out once.
+        let mut last: Option<(DateTime<Utc>, *const Market, NaiveDate)> = None;
         rows.retain(|(i, reg)| {
             let t = &ticks[*i];
-            let session = reg.market().local_date(t.ts);
+            let market: *const Market = reg.market();
+            let session = match last {
+                Some((ts, m, date)) if ts == t.ts && m == market => date,
+                _ => {
+                    let date = reg.market().local_date(t.ts);
+                    last = Some((t.ts, market, date));
+                    date
+                }
+            };
             let builder = builders.entry(t.key.clone()).or_default();
             match builder.apply(t, session) {
                 TickEffect::TooLate => {

@@ -6,7 +6,7 @@
 //! market's conventions. The expiries priced are remembered with their forward, time to expiry
 //! and minute until their minute snapshot is taken (`snapshot.rs`).
 
-use std::collections::{HashMap, HashSet};
+use crate::fast_map::{FastMap, FastSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -25,14 +25,14 @@ use crate::sync::LockOrRecover;
 pub(super) type OpenMinute = (Forward, f64, DateTime<Utc>);
 
 /// What a batch quoted: indexes of its option rows, and the (underlying, expiry) pairs touched.
-pub(super) type Quoted = (Vec<usize>, HashSet<(InstrumentKey, NaiveDate)>);
+pub(super) type Quoted = (Vec<usize>, FastSet<(InstrumentKey, NaiveDate)>);
 
 /// The pricing stage.
 pub(super) struct Pricing {
     registry: Arc<InstrumentRegistry>,
     state: Arc<RealtimeState>,
     /// Expiries priced since their last snapshot.
-    dirty: Mutex<HashMap<ExpiryKey, OpenMinute>>,
+    dirty: Mutex<FastMap<ExpiryKey, OpenMinute>>,
 }
 
 fn quote_of(t: &Tick) -> QuoteState {
@@ -59,7 +59,7 @@ impl Pricing {
     /// its spot, a future's its expiry's futures price, an option's its quote.
     pub(super) fn record(&self, ticks: &[Tick], rows: &[Row]) -> Quoted {
         let mut priced = Vec::new();
-        let mut touched = HashSet::new();
+        let mut touched = FastSet::default();
         for (i, reg) in rows {
             let t = &ticks[*i];
             let mid_or_last = || t.last.or_else(|| t.bid.zip(t.ask).map(|(b, a)| 0.5 * (b + a)));
@@ -70,14 +70,13 @@ impl Pricing {
                     }
                 }
                 InstrumentKind::Future(f) => {
-                    if let Some(px) = mid_or_last() {
-                        let expiry = reg.market().local_date(f.expiry);
+                    if let (Some(px), Some(expiry)) = (mid_or_last(), reg.expiry_date()) {
                         self.state.set_future(&f.underlying, expiry, t.ts, px);
                         touched.insert((f.underlying.clone(), expiry));
                     }
                 }
                 InstrumentKind::Option(c) => {
-                    let expiry = reg.market().local_date(c.expiry);
+                    let Some(expiry) = reg.expiry_date() else { continue };
                     self.state
                         .set_quote(&c.underlying, expiry, &c.key, c.strike.value(), c.right, quote_of(t));
                     touched.insert((c.underlying.clone(), expiry));
@@ -91,7 +90,7 @@ impl Pricing {
     /// Prices the options at `priced` of `ticks` on the forwards of the expiries `touched`;
     /// the records are also the state's latest Greeks.
     pub(super) fn price(&self, ticks: &[Tick], (priced, touched): &Quoted) -> Vec<GreeksRecord> {
-        let mut forwards = HashMap::new();
+        let mut forwards = FastMap::default();
         for (u, e) in touched {
             // The underlying's market decides how its expiries are priced.
             let Some(c) = self.registry.get(u).map(|r| *r.conventions()) else {
@@ -123,7 +122,7 @@ impl Pricing {
                 continue;
             };
             let market = reg.market();
-            let expiry = market.local_date(contract.expiry);
+            let Some(expiry) = reg.expiry_date() else { continue };
             let spot = self.state.spot(&contract.underlying).map(|(_, s)| s);
             let forward = forwards.get(&(contract.underlying.clone(), expiry)).copied().flatten();
             if let Some(r) = price_option(reg.conventions(), contract, market, t.ts, spot, forward, &quote_of(t)) {
@@ -139,11 +138,11 @@ impl Pricing {
     /// The expiries a batch moves into a later minute, taken out of the open set: their
     /// previous minute is to be snapshotted before the batch changes the state.
     pub(super) fn closing(&self, ticks: &[Tick]) -> Vec<(ExpiryKey, OpenMinute)> {
-        let mut first_minute: HashMap<ExpiryKey, DateTime<Utc>> = HashMap::new();
+        let mut first_minute: FastMap<ExpiryKey, DateTime<Utc>> = FastMap::default();
         for t in ticks {
             let Some(reg) = self.registry.get(&t.key) else { continue };
             let InstrumentKind::Option(c) = &reg.kind else { continue };
-            let e = reg.market().local_date(c.expiry);
+            let Some(e) = reg.expiry_date() else { continue };
             let m = minute_of(t.ts);
             first_minute
                 .entry((c.underlying.clone(), e))

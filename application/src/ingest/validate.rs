@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use domain::market_data::{Sanity, Tick};
+use domain::instrument::Market;
+use domain::market_data::{Sanity, Tick, check_time};
 
 use crate::market::{InstrumentRegistry, RegisteredInstrument};
 
@@ -61,6 +62,9 @@ impl Validation {
     /// `report.rejected`.
     pub(super) fn rows(&self, ticks: &[Tick], now: DateTime<Utc>, report: &mut IngestReport) -> Vec<Row> {
         let mut out = Vec::with_capacity(ticks.len());
+        // The last time that passed, and for which market: a batch's rows usually share one
+        // time, and the calendar check (time zone conversions) is the costly part.
+        let mut time_ok: Option<(DateTime<Utc>, *const Market)> = None;
         for (i, t) in ticks.iter().enumerate() {
             let Some(reg) = self.registry.get(&t.key) else {
                 report
@@ -68,7 +72,16 @@ impl Validation {
                     .push(rejection(i, "key", format!("unknown instrument {}", t.key)));
                 continue;
             };
-            if let Err(e) = t.validate(now, reg.market()).and_then(|()| self.sanity.check_tick(t)) {
+            let market: *const Market = reg.market();
+            let checked = t.validate_values().and_then(|()| {
+                if time_ok == Some((t.ts, market)) {
+                    return Ok(());
+                }
+                check_time("ts", t.ts, now, reg.market())?;
+                time_ok = Some((t.ts, market));
+                Ok(())
+            });
+            if let Err(e) = checked.and_then(|()| self.sanity.check_tick(t)) {
                 report.rejected.push(rejection(i, &e.field, e.reason));
                 continue;
             }

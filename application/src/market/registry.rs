@@ -5,6 +5,7 @@ use crate::fast_map::FastMap;
 use crate::sync::RwLockOrRecover;
 use std::sync::{Arc, RwLock};
 
+use chrono::NaiveDate;
 use domain::chain::Conventions;
 use domain::instrument::{FutureContract, InstrumentKey, Market, OptionContract};
 use domain::ports::{InstrumentSource, PortError};
@@ -29,6 +30,9 @@ pub struct RegisteredInstrument {
     pub kind: InstrumentKind,
     /// Its market: calendar and conventions (shared, never copied per tick).
     pub market: Arc<MarketEntry>,
+    /// A contract's expiry date in its market's zone (the key of its expiry's chain), worked
+    /// out once at registration rather than on every tick.
+    expiry_date: Option<NaiveDate>,
 }
 
 impl RegisteredInstrument {
@@ -42,6 +46,12 @@ impl RegisteredInstrument {
     #[must_use]
     pub fn conventions(&self) -> &Conventions {
         &self.market.conventions
+    }
+
+    /// An option's or future's expiry date in its market's zone; `None` for an underlying.
+    #[must_use]
+    pub fn expiry_date(&self) -> Option<NaiveDate> {
+        self.expiry_date
     }
 
     /// The market code.
@@ -99,7 +109,19 @@ impl InstrumentRegistry {
     fn insert(&self, key: InstrumentKey, kind: InstrumentKind, market: &str) -> Result<(), String> {
         let market = self.markets.require(market)?.clone();
         let mut g = self.by_key.write_or_recover();
-        g.insert(key, Arc::new(RegisteredInstrument { kind, market }));
+        let expiry_date = match &kind {
+            InstrumentKind::Underlying => None,
+            InstrumentKind::Option(c) => Some(market.market.local_date(c.expiry)),
+            InstrumentKind::Future(f) => Some(market.market.local_date(f.expiry)),
+        };
+        g.insert(
+            key,
+            Arc::new(RegisteredInstrument {
+                kind,
+                market,
+                expiry_date,
+            }),
+        );
         Ok(())
     }
 
