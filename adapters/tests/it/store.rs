@@ -279,10 +279,65 @@ async fn closed_days_come_from_memory_and_the_open_day_from_the_table(db: FreshD
     assert_eq!(after.iter().filter(|b| b.high == 150.0).count(), 1);
 }
 
+/// Enough rows for PostgreSQL's `COPY` path (the store's `COPY_FROM_ROWS`), carrying doubles
+/// whose text forms are the hard cases: they come back with the same bits.
+async fn many_rows_keep_every_double_exactly_and_a_second_write_upserts(db: FreshDatabase) {
+    let s = store(&db).await;
+    let hard = [
+        0.1 + 0.2,
+        1e-300,
+        5e-324,
+        f64::MAX,
+        -f64::MIN_POSITIVE,
+        1.0 / 3.0,
+        123_456_789.012_345_67,
+        -2.5e-8,
+    ];
+    let records: Vec<GreeksRecord> = (0..400)
+        .map(|i| {
+            let mut r = greeks_record("2026-02-02T04:00:00Z", true);
+            r.minute += Duration::minutes(i);
+            r.iv = Some(hard[i as usize % hard.len()]);
+            r.underlying_price = 26_000.0 + hard[(i as usize + 3) % hard.len()].abs().min(1e6);
+            r
+        })
+        .collect();
+    s.save_greeks(&records).await.unwrap();
+    let got = s.greeks(&records[0].key, day(), usize::MAX).await.unwrap();
+    assert_eq!(got.len(), 400);
+    for (g, r) in got.iter().zip(&records) {
+        assert_eq!(g.iv.map(f64::to_bits), r.iv.map(f64::to_bits), "{:?}", r.iv);
+        assert_eq!(g.underlying_price.to_bits(), r.underlying_price.to_bits());
+    }
+    // Half of them again with new values, half new minutes: every row is the latest.
+    let again: Vec<GreeksRecord> = records[200..]
+        .iter()
+        .cloned()
+        .chain(records[..200].iter().map(|r| {
+            let mut r = r.clone();
+            r.minute += Duration::minutes(400);
+            r
+        }))
+        .map(|mut r| {
+            r.option_price = Some(42.0);
+            r
+        })
+        .collect();
+    s.save_greeks(&again).await.unwrap();
+    let got = s.greeks(&records[0].key, day(), usize::MAX).await.unwrap();
+    assert_eq!(got.len(), 600);
+    assert_eq!(got[..200], records[..200], "untouched");
+    assert!(
+        got[200..].iter().all(|g| g.option_price == Some(42.0)),
+        "replaced or added"
+    );
+}
+
 on_both_backends!(
     closed_days_come_from_memory_and_the_open_day_from_the_table,
     candle_upserts_are_idempotent_and_reads_are_ordered_and_half_open,
     greeks_round_trip_with_and_without_iv,
+    many_rows_keep_every_double_exactly_and_a_second_write_upserts,
     moneyness_rows_are_upserted_per_level_and_minute,
     custom_timeframes_are_cached_and_a_late_bar_invalidates_its_bucket,
 );

@@ -85,6 +85,9 @@ pub(super) async fn upsert_postgres(
     if rows.len() == 0 {
         return Ok(());
     }
+    if rows.len() >= COPY_FROM_ROWS && copy_new_rows(tx, rows).await? {
+        return Ok(());
+    }
     let mut q = sqlx::query(rows.table.postgres_statement());
     for (j, (_, t)) in rows.table.columns.iter().enumerate() {
         q = match t {
@@ -109,4 +112,74 @@ pub(super) async fn upsert_postgres(
     }
     q.execute(&mut **tx).await.map_err(sqlx_error)?;
     Ok(())
+}
+
+/// `COPY`s `rows` in inside a savepoint. `Ok(false)` when a row's key already exists (nothing
+/// of the `COPY` is left: the caller upserts instead).
+async fn copy_new_rows(tx: &mut sqlx::Transaction<'_, Postgres>, rows: &Rows<'_, '_>) -> Result<bool, PortError> {
+    sqlx::query("SAVEPOINT bulk_copy")
+        .execute(&mut **tx)
+        .await
+        .map_err(sqlx_error)?;
+    let copied = async {
+        let mut copy = tx.copy_in_raw(&rows.table.copy_statement()).await?;
+        copy.send(csv(rows)).await?;
+        copy.finish().await
+    }
+    .await;
+    match copied {
+        Ok(_) => {
+            sqlx::query("RELEASE SAVEPOINT bulk_copy")
+                .execute(&mut **tx)
+                .await
+                .map_err(sqlx_error)?;
+            Ok(true)
+        }
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
+            sqlx::query("ROLLBACK TO SAVEPOINT bulk_copy")
+                .execute(&mut **tx)
+                .await
+                .map_err(sqlx_error)?;
+            Ok(false)
+        }
+        Err(e) => Err(sqlx_error(e)),
+    }
+}
+
+/// `rows` as `COPY`'s CSV: `NULL` an unquoted empty field, every text quoted (so an empty text
+/// stays a text), doubles in Rust's shortest round-trip form (PostgreSQL reads them back to the
+/// same bits), `NaN` and the infinities spelled as PostgreSQL spells them.
+pub(super) fn csv(rows: &Rows<'_, '_>) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut out = Vec::with_capacity(rows.cells.len() * 12);
+    for row in rows.cells.chunks(rows.width()) {
+        for (j, c) in row.iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            // Writing into a Vec cannot fail.
+            let _ = match c {
+                Cell::Null => Ok(()),
+                Cell::Text(_) | Cell::Shared(_) => {
+                    out.push(b'"');
+                    for b in c.text().unwrap_or_default().bytes() {
+                        if b == b'"' {
+                            out.push(b'"');
+                        }
+                        out.push(b);
+                    }
+                    out.push(b'"');
+                    Ok(())
+                }
+                Cell::BigInt(v) => write!(out, "{v}"),
+                Cell::Int(v) => write!(out, "{v}"),
+                Cell::Double(v) if v.is_nan() => write!(out, "NaN"),
+                Cell::Double(v) if v.is_infinite() => write!(out, "{}Infinity", if *v < 0.0 { "-" } else { "" }),
+                Cell::Double(v) => write!(out, "{v:?}"),
+                Cell::Bool(v) => write!(out, "{}", if *v { 't' } else { 'f' }),
+            };
+        }
+        out.push(b'\n');
+    }
+    out
 }
