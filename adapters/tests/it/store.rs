@@ -333,11 +333,37 @@ async fn many_rows_keep_every_double_exactly_and_a_second_write_upserts(db: Fres
     );
 }
 
+async fn candles_of_several_instruments_come_in_one_read_each_ascending(db: FreshDatabase) {
+    let s = store(&db).await;
+    let nifty = candles(5, 100.0);
+    let bank: Vec<InstrumentCandle> = candles(3, 200.0)
+        .into_iter()
+        .map(|c| InstrumentCandle {
+            key: key("NSE:BANKNIFTY"),
+            ..c
+        })
+        .collect();
+    s.save_candles(&[nifty.clone(), bank.clone()].concat()).await.unwrap();
+    let range = TimeRange {
+        from: nifty[1].bar.start,
+        to: day().to,
+    };
+    let got = s
+        .candles_of(&[key("NSE:NIFTY"), key("NSE:BANKNIFTY"), key("NSE:FINNIFTY")], range)
+        .await
+        .unwrap();
+    let of = |k: &str| -> Vec<InstrumentCandle> { got.iter().filter(|c| c.key.as_str() == k).cloned().collect() };
+    assert_eq!(of("NSE:NIFTY"), nifty[1..], "in range, ascending");
+    assert_eq!(of("NSE:BANKNIFTY"), bank[1..]);
+    assert_eq!(got.len(), 6, "nothing for an instrument without bars");
+}
+
 on_both_backends!(
     closed_days_come_from_memory_and_the_open_day_from_the_table,
     candle_upserts_are_idempotent_and_reads_are_ordered_and_half_open,
     greeks_round_trip_with_and_without_iv,
     many_rows_keep_every_double_exactly_and_a_second_write_upserts,
+    candles_of_several_instruments_come_in_one_read_each_ascending,
     moneyness_rows_are_upserted_per_level_and_minute,
     custom_timeframes_are_cached_and_a_late_bar_invalidates_its_bucket,
 );

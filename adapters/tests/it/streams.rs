@@ -242,7 +242,7 @@ async fn the_next_group_is_ingested_while_the_previous_one_is_written() {
     let (release, gate) = std::sync::mpsc::channel::<()>();
     let gate = std::sync::Mutex::new(Some(gate));
     let mut store = MockSignalStore::new();
-    store.expect_candles().returning(|_, _| Ok(Vec::new()));
+    store.expect_candles_of().returning(|_, _| Ok(Vec::new()));
     store.expect_save_candles().returning(move |_| {
         if let Some(gate) = gate.lock().unwrap().take() {
             gate.recv_timeout(Duration::from_secs(10)).ok();
@@ -299,7 +299,7 @@ async fn the_next_group_is_ingested_while_the_previous_one_is_written() {
 #[tokio::test]
 async fn nothing_is_acknowledged_while_the_store_fails() {
     let mut failing = MockSignalStore::new();
-    failing.expect_candles().returning(|_, _| Ok(Vec::new()));
+    failing.expect_candles_of().returning(|_, _| Ok(Vec::new()));
     failing
         .expect_save_candles()
         .returning(|_| Err(PortError::Unavailable("database down".into())));

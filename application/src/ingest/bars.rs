@@ -5,10 +5,10 @@
 //! later minute starts.
 
 use crate::fast_map::FastMap;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::candles::{MinuteBarBuilder, TickEffect};
+use domain::candles::{Bar, MinuteBarBuilder, TickEffect};
 use domain::instrument::{InstrumentKey, Market};
 use domain::market_data::Tick;
 use domain::ports::{InstrumentCandle, Outgoing, PortError, SignalEvent, SignalStore, TimeRange};
@@ -37,27 +37,37 @@ impl MinuteBars {
         registry: &InstrumentRegistry,
         store: &dyn SignalStore,
     ) -> Result<(), PortError> {
-        let fresh: HashMap<InstrumentKey, (NaiveDate, TimeRange)> = {
+        // Instruments met for the first time, by the session their tick is in: one read each.
+        let mut fresh: BTreeMap<(NaiveDate, DateTime<Utc>, DateTime<Utc>), Vec<InstrumentKey>> = BTreeMap::new();
+        {
             let builders = self.builders.lock_or_recover();
-            ticks
-                .iter()
-                .filter(|t| !builders.contains_key(&t.key))
-                .filter_map(|t| {
-                    let day = registry.get(&t.key)?.market().session_containing(t.ts)?;
-                    let range = TimeRange {
-                        from: day.open,
-                        to: day.close,
-                    };
-                    Some((t.key.clone(), (day.date, range)))
-                })
-                .collect()
-        };
-        for (key, (date, range)) in fresh {
-            let bars: Vec<_> = store.candles(&key, range).await?.into_iter().map(|c| c.bar).collect();
-            self.builders
-                .lock_or_recover()
-                .entry(key)
-                .or_insert_with(|| MinuteBarBuilder::resume(date, &bars));
+            let mut seen: HashSet<&InstrumentKey> = HashSet::new();
+            for t in ticks {
+                if builders.contains_key(&t.key) || !seen.insert(&t.key) {
+                    continue;
+                }
+                let Some(day) = registry.get(&t.key).and_then(|r| r.market().session_containing(t.ts)) else {
+                    continue;
+                };
+                fresh
+                    .entry((day.date, day.open, day.close))
+                    .or_default()
+                    .push(t.key.clone());
+            }
+        }
+        for ((date, from, to), keys) in fresh {
+            let range = TimeRange { from, to };
+            let mut stored: HashMap<InstrumentKey, Vec<Bar>> = HashMap::new();
+            for c in store.candles_of(&keys, range).await? {
+                stored.entry(c.key).or_default().push(c.bar);
+            }
+            let mut builders = self.builders.lock_or_recover();
+            for key in keys {
+                let bars = stored.remove(&key).unwrap_or_default();
+                builders
+                    .entry(key)
+                    .or_insert_with(|| MinuteBarBuilder::resume(date, &bars));
+            }
         }
         Ok(())
     }

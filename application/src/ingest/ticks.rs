@@ -151,6 +151,28 @@ impl IngestTicks {
         Ok((applied.report, durable))
     }
 
+    /// Resumes the bar builders of every instrument that `batches` meet for the first time, from
+    /// the bars stored for the session of its first tick: one read per session day, up front.
+    /// For a bulk load that knows its batches (`replay`), so that pricing never waits on a read
+    /// queued behind the load's own writes (a hundred such reads were two thirds of a SQLite
+    /// replay's time). Instruments must be registered first; the others are left to the batch
+    /// that meets them.
+    ///
+    /// # Errors
+    /// [`PortError`] when the store fails reading the bars.
+    pub async fn resume_bars(&self, batches: &[&[Tick]]) -> Result<(), PortError> {
+        let mut seen = std::collections::HashSet::new();
+        let firsts: Vec<Tick> = batches
+            .iter()
+            .flat_map(|b| b.iter())
+            .filter(|t| seen.insert(&t.key))
+            .cloned()
+            .collect();
+        self.bars
+            .resume(&firsts, &self.registry, self.persist.store.as_ref())
+            .await
+    }
+
     /// Ingests several batches in order, as [`Self::execute`] would one by one, but writes
     /// nothing: their candles and every minute snapshot taken so far (as [`Self::flush`] would
     /// write them) come back as a [`BulkWrite`] for [`Self::write_bulk`]. For bulk loads

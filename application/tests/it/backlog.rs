@@ -17,7 +17,7 @@ async fn a_failing_table_keeps_its_snapshots_a_full_backlog_refuses_and_recovery
     let greeks_written = Arc::new(Mutex::new(0usize));
     let moneyness_written = Arc::new(Mutex::new(0usize));
     let mut store = MockSignalStore::new();
-    store.expect_candles().returning(|_, _| Ok(Vec::new()));
+    store.expect_candles_of().returning(|_, _| Ok(Vec::new()));
     store.expect_save_candles().returning(|_| Ok(()));
     store.expect_save_computation().returning(|_| Ok(()));
     {

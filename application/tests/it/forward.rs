@@ -58,7 +58,7 @@ pub(crate) fn registry() -> InstrumentRegistry {
 
 fn pipeline() -> (IngestTicks, Arc<RealtimeState>) {
     let mut store = MockSignalStore::new();
-    store.expect_candles().returning(|_, _| Ok(Vec::new()));
+    store.expect_candles_of().returning(|_, _| Ok(Vec::new()));
     store.expect_save_candles().returning(|_| Ok(()));
     pipeline_on(store)
 }

@@ -13,7 +13,7 @@ use super::forward::{key, options, pipeline_on, t0};
 /// bar write answering `write`.
 fn pipeline(log: &Arc<Mutex<Vec<String>>>, write: fn() -> Result<(), PortError>) -> (IngestTicks, Arc<RealtimeState>) {
     let mut store = MockSignalStore::new();
-    store.expect_candles().returning(|_, _| Ok(Vec::new()));
+    store.expect_candles_of().returning(|_, _| Ok(Vec::new()));
     let l = Arc::clone(log);
     store.expect_save_candles().returning(move |c| {
         l.lock().unwrap().push(format!("write {} bars", c.len()));
@@ -84,7 +84,7 @@ async fn minute_snapshots_group_by_the_services_mapping_and_say_so() {
 
     let events = Arc::new(Mutex::new(Vec::new()));
     let mut store = MockSignalStore::new();
-    store.expect_candles().returning(|_, _| Ok(Vec::new()));
+    store.expect_candles_of().returning(|_, _| Ok(Vec::new()));
     store.expect_save_candles().returning(|_| Ok(()));
     store.expect_save_moneyness().returning(|_| Ok(()));
     store.expect_save_greeks().returning(|_| Ok(()));

@@ -114,14 +114,10 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> Result<(), Box<dyn st
         )
     };
     let group = if args.speed > 0.0 { 1 } else { FLUSH_EVERY };
-    let mut snapshots = 0usize;
-    let mut prev: Option<chrono::DateTime<chrono::Utc>> = None;
-    for (g, chunk) in batches.chunks(group).enumerate() {
-        if let (Some(p), Some(first)) = (prev, chunk.first()) {
-            let gap = (first.ts - p).to_std().unwrap_or_default();
-            tokio::time::sleep(Duration::from_secs_f64(gap.as_secs_f64() / args.speed)).await;
-        }
-        prev = chunk.last().map(|b| b.ts).filter(|_| args.speed > 0.0);
+    // Every contract registered up front, each group keeping those it meets first (for the
+    // instruments table); as fast as possible, every bar builder is resumed up front too.
+    let mut met: Vec<Vec<(OptionContract, String)>> = Vec::new();
+    for chunk in batches.chunks(group) {
         let mut contracts = Vec::new();
         for b in chunk {
             registry.register_underlying(b.underlying.clone(), &b.market)?;
@@ -130,6 +126,20 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> Result<(), Box<dyn st
                 contracts.push((c.clone(), b.market.clone()));
             }
         }
+        met.push(contracts);
+    }
+    if writes.is_some() {
+        let all: Vec<&[_]> = batches.iter().map(|b| b.ticks.as_slice()).collect();
+        ingest.resume_bars(&all).await?;
+    }
+    let mut snapshots = 0usize;
+    let mut prev: Option<chrono::DateTime<chrono::Utc>> = None;
+    for ((g, chunk), contracts) in batches.chunks(group).enumerate().zip(met) {
+        if let (Some(p), Some(first)) = (prev, chunk.first()) {
+            let gap = (first.ts - p).to_std().unwrap_or_default();
+            tokio::time::sleep(Duration::from_secs_f64(gap.as_secs_f64() / args.speed)).await;
+        }
+        prev = chunk.last().map(|b| b.ts).filter(|_| args.speed > 0.0);
         let ticks: Vec<&[_]> = chunk.iter().map(|b| b.ticks.as_slice()).collect();
         let reports = match &writes {
             Some(tx) => {

@@ -27,6 +27,21 @@ pub trait SignalStore: Send + Sync {
     /// [`PortError::Unavailable`] when the database is down.
     async fn candles(&self, key: &InstrumentKey, range: TimeRange) -> Result<Vec<InstrumentCandle>, PortError>;
 
+    /// The 1-minute candles of every instrument of `keys` whose start is in `range`, each
+    /// instrument's ascending: what ingest resumes its bar builders from when a batch meets
+    /// instruments for the first time (a replay meets thousands). One query where the store
+    /// can; by default one [`Self::candles`] per key.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database is down.
+    async fn candles_of(&self, keys: &[InstrumentKey], range: TimeRange) -> Result<Vec<InstrumentCandle>, PortError> {
+        let mut out = Vec::new();
+        for key in keys {
+            out.extend(self.candles(key, range).await?);
+        }
+        Ok(out)
+    }
+
     /// Cached aggregated bars of one instrument and timeframe whose bucket starts in `range`,
     /// ascending (`signal_custom_timeframes`).
     ///

@@ -294,6 +294,27 @@ impl SignalStore for SeaStore {
         rows.into_iter().map(convert::candle_record).collect()
     }
 
+    async fn candles_of(&self, keys: &[InstrumentKey], range: TimeRange) -> Result<Vec<InstrumentCandle>, PortError> {
+        use candle::Column as C;
+        let mut out = Vec::new();
+        // Bound variables stay far under SQLite's and PostgreSQL's limits.
+        for chunk in keys.chunks(500) {
+            let rows = candle::Entity::find()
+                .filter(C::InstrumentKey.is_in(chunk.iter().map(InstrumentKey::as_str)))
+                .filter(C::StartMs.gte(range.from.timestamp_millis()))
+                .filter(C::StartMs.lt(range.to.timestamp_millis()))
+                .order_by_asc(C::InstrumentKey)
+                .order_by_asc(C::StartMs)
+                .all(&self.db)
+                .await
+                .map_err(db_error)?;
+            for r in rows {
+                out.push(convert::candle_record(r)?);
+            }
+        }
+        Ok(out)
+    }
+
     async fn save_greeks(&self, records: &[GreeksRecord]) -> Result<(), PortError> {
         if records.is_empty() {
             return Ok(());
