@@ -23,8 +23,9 @@
 //! bars) and from the 1-minute topic's recent history in the hub, then follows the live updates.
 //! It stops when the last connection following it leaves.
 
+use crate::fast_map::FastMap;
 use crate::sync::LockOrRecover;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
@@ -166,7 +167,7 @@ pub struct DerivedFeeds {
     history: HistoryReads,
     clock: Arc<dyn Clock>,
     /// Feeds by instrument, then topic.
-    feeds: Mutex<HashMap<InstrumentKey, Vec<Feed>>>,
+    feeds: Mutex<FastMap<InstrumentKey, Vec<Feed>>>,
 }
 
 impl std::fmt::Debug for DerivedFeeds {

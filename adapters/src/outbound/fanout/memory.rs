@@ -3,8 +3,8 @@
 //! The epoch is the process's start time in epoch milliseconds: a restarted service numbers
 //! from 1 again under a new epoch, and a client resuming with the old one gets a snapshot.
 
+use application::fast_map::FastMap;
 use application::sync::LockOrRecover;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -15,7 +15,7 @@ pub struct InProcessFanout {
     epoch: u64,
     /// The last sequence number of each topic; held while delivering, so concurrent publishers
     /// cannot interleave a topic's updates out of order.
-    seqs: Mutex<HashMap<String, u64>>,
+    seqs: Mutex<FastMap<String, u64>>,
     sink: Arc<dyn UpdateSink>,
 }
 
