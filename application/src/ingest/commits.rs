@@ -73,12 +73,12 @@ impl Durable {
 }
 
 /// The started wait of a group of batches ([`Durable::wait_all`]).
-pub type GroupWait = std::pin::Pin<Box<dyn Future<Output = Result<(), PortError>> + Send>>;
+pub(super) type GroupWait = std::pin::Pin<Box<dyn Future<Output = Result<(), PortError>> + Send>>;
 
 impl Durable {
     /// [`Durable::wait`] for every batch of a group, started now (batches staged together share
     /// one write); resolves with the first failure, or when all are durable.
-    pub fn wait_all(batches: impl IntoIterator<Item = Durable>) -> GroupWait {
+    pub(super) fn wait_all(batches: impl IntoIterator<Item = Durable>) -> GroupWait {
         let waits: Vec<_> = batches.into_iter().map(Durable::wait).collect();
         Box::pin(async move {
             for w in waits {

@@ -2,8 +2,8 @@
 //! how a feed that reads ahead (the Redis Streams consumer) keeps ingesting while the database
 //! writes.
 //!
-//! A feed closes a group of batches with [`Durable::wait_all`] (which starts their write) and
-//! hands it to [`InFlight::push`] with what acknowledging it takes (its entry ids). `push` gives
+//! A feed closes a group by handing its batches' [`Durable`]s to [`InFlight::push`], with what
+//! acknowledging it takes (its entry ids); `push` starts their write at once and gives
 //! back, in order, every group already durable; only when more than `depth` groups are in flight
 //! does it wait for the oldest. So a write that queues behind the minute's snapshot flush (one
 //! database writer) does not stop the feed, and what is unacknowledged stays bounded: at most

@@ -44,7 +44,7 @@ mod ticks;
 mod validate;
 
 pub use backlog::{BacklogStatus, SnapshotTable};
-pub use commits::{Durable, GroupWait};
+pub use commits::Durable;
 pub use in_flight::InFlight;
 pub use persist::BulkWrite;
 pub use ticks::IngestTicks;
