@@ -48,16 +48,17 @@ fn candles(n: i64, price: f64) -> Vec<InstrumentCandle> {
         .collect()
 }
 
-async fn count(s: &SeaStore, table: &str) -> i64 {
+/// The one row `sql` answers.
+async fn one_row(s: &SeaStore, sql: String) -> sea_orm::QueryResult {
     let db = s.connection();
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            format!("SELECT count(*) AS n FROM {table}"),
-        ))
+    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+}
+
+async fn count(s: &SeaStore, table: &str) -> i64 {
+    let row = one_row(s, format!("SELECT count(*) AS n FROM {table}")).await;
     row.try_get::<i64>("", "n").unwrap()
 }
 
@@ -279,9 +280,11 @@ async fn closed_days_come_from_memory_and_the_open_day_from_the_table(db: FreshD
     assert_eq!(after.iter().filter(|b| b.high == 150.0).count(), 1);
 }
 
-/// Enough rows for PostgreSQL's `COPY` path (the store's `COPY_FROM_ROWS`), carrying doubles
-/// whose text forms are the hard cases: they come back with the same bits.
+/// Enough rows for PostgreSQL's `COPY` path (the store's `COPY_FROM_ROWS`), sent in several
+/// pieces, carrying doubles whose text forms are the hard cases: they come back with the same
+/// bits.
 async fn many_rows_keep_every_double_exactly_and_a_second_write_upserts(db: FreshDatabase) {
+    const N: usize = 1_300;
     let s = store(&db).await;
     let hard = [
         0.1 + 0.2,
@@ -293,29 +296,34 @@ async fn many_rows_keep_every_double_exactly_and_a_second_write_upserts(db: Fres
         123_456_789.012_345_67,
         -2.5e-8,
     ];
-    let records: Vec<GreeksRecord> = (0..400)
+    let minutes = |n: usize| Duration::minutes(i64::try_from(n).unwrap());
+    let records: Vec<GreeksRecord> = (0..N)
         .map(|i| {
             let mut r = greeks_record("2026-02-02T04:00:00Z", true);
-            r.minute += Duration::minutes(i);
-            r.iv = Some(hard[i as usize % hard.len()]);
-            r.underlying_price = 26_000.0 + hard[(i as usize + 3) % hard.len()].abs().min(1e6);
+            r.minute += minutes(i);
+            r.iv = Some(hard[i % hard.len()]);
+            r.underlying_price = 26_000.0 + hard[(i + 3) % hard.len()].abs().min(1e6);
             r
         })
         .collect();
+    let days = TimeRange {
+        from: day().from,
+        to: day().from + Duration::days(3),
+    };
     s.save_greeks(&records).await.unwrap();
-    let got = s.greeks(&records[0].key, day(), usize::MAX).await.unwrap();
-    assert_eq!(got.len(), 400);
+    let got = s.greeks(&records[0].key, days, usize::MAX).await.unwrap();
+    assert_eq!(got.len(), N);
     for (g, r) in got.iter().zip(&records) {
         assert_eq!(g.iv.map(f64::to_bits), r.iv.map(f64::to_bits), "{:?}", r.iv);
         assert_eq!(g.underlying_price.to_bits(), r.underlying_price.to_bits());
     }
     // Half of them again with new values, half new minutes: every row is the latest.
-    let again: Vec<GreeksRecord> = records[200..]
+    let again: Vec<GreeksRecord> = records[N / 2..]
         .iter()
         .cloned()
-        .chain(records[..200].iter().map(|r| {
+        .chain(records[..N / 2].iter().map(|r| {
             let mut r = r.clone();
-            r.minute += Duration::minutes(400);
+            r.minute += minutes(N);
             r
         }))
         .map(|mut r| {
@@ -324,13 +332,53 @@ async fn many_rows_keep_every_double_exactly_and_a_second_write_upserts(db: Fres
         })
         .collect();
     s.save_greeks(&again).await.unwrap();
-    let got = s.greeks(&records[0].key, day(), usize::MAX).await.unwrap();
-    assert_eq!(got.len(), 600);
-    assert_eq!(got[..200], records[..200], "untouched");
+    let got = s.greeks(&records[0].key, days, usize::MAX).await.unwrap();
+    assert_eq!(got.len(), N + N / 2);
+    assert_eq!(got[..N / 2], records[..N / 2], "untouched");
     assert!(
-        got[200..].iter().all(|g| g.option_price == Some(42.0)),
+        got[N / 2..].iter().all(|g| g.option_price == Some(42.0)),
         "replaced or added"
     );
+}
+
+fn moneyness_record(level: MoneynessLevel, minute: &str) -> MoneynessRecord {
+    MoneynessRecord {
+        underlying: key("NSE:NIFTY"),
+        expiry: chrono::NaiveDate::from_ymd_opt(2026, 2, 3).unwrap(),
+        minute: t(minute),
+        right: OptionRight::Call,
+        level,
+        aggregate: LevelAggregate {
+            count: 2,
+            ..LevelAggregate::default()
+        },
+        atm_iv: Some(0.12),
+    }
+}
+
+/// A bulk load's group: the three tables written by one call (on PostgreSQL at once, on three
+/// connections), each with every row; the same group again leaves the same rows.
+async fn a_history_group_stores_candles_moneyness_and_greeks(db: FreshDatabase) {
+    let s = store(&db).await;
+    let bars = candles(300, 100.0);
+    let levels: Vec<MoneynessRecord> = (1..=300)
+        .map(|n| moneyness_record(MoneynessLevel::Otm(n), "2026-02-02T04:00:00Z"))
+        .collect();
+    let greeks: Vec<GreeksRecord> = (0..300)
+        .map(|i| {
+            let mut r = greeks_record("2026-02-02T04:00:00Z", i % 2 == 0);
+            r.minute += Duration::minutes(i);
+            r
+        })
+        .collect();
+    for _ in 0..2 {
+        s.save_history(&bars, &levels, &greeks).await.unwrap();
+        assert_eq!(count(&s, "candles_1m").await, 300);
+        assert_eq!(count(&s, "signal_moneyness_greeks").await, 300);
+        assert_eq!(count(&s, "signal_greeks").await, 300);
+    }
+    assert_eq!(s.candles(&key("NSE:NIFTY"), day()).await.unwrap(), bars);
+    assert_eq!(s.greeks(&greeks[0].key, day(), usize::MAX).await.unwrap(), greeks);
 }
 
 async fn candles_of_several_instruments_come_in_one_read_each_ascending(db: FreshDatabase) {
@@ -363,6 +411,7 @@ on_both_backends!(
     candle_upserts_are_idempotent_and_reads_are_ordered_and_half_open,
     greeks_round_trip_with_and_without_iv,
     many_rows_keep_every_double_exactly_and_a_second_write_upserts,
+    a_history_group_stores_candles_moneyness_and_greeks,
     candles_of_several_instruments_come_in_one_read_each_ascending,
     moneyness_rows_are_upserted_per_level_and_minute,
     custom_timeframes_are_cached_and_a_late_bar_invalidates_its_bucket,
@@ -378,4 +427,52 @@ async fn a_failing_batch_leaves_nothing_behind() {
     batch[1_100].bar.open = f64::NAN;
     assert!(s.save_candles(&batch).await.is_err());
     assert_eq!(count(&s, "candles_1m").await, 0);
+}
+
+async fn pragma(s: &SeaStore, name: &str) -> String {
+    let row = one_row(s, format!("PRAGMA {name}")).await;
+    row.try_get_by_index::<String>(0)
+        .or_else(|_| row.try_get_by_index::<i64>(0).map(|v| v.to_string()))
+        .unwrap()
+}
+
+/// The SQLite setup holds whichever way the store was opened: with the pool settings of
+/// `[database]` (as `serve` opens it) as with the defaults.
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_normal_sync_when_opened_with_pool_settings() {
+    let db = FreshDatabase::sqlite();
+    let pool = adapters::outbound::store::PoolOptions {
+        max_connections: 3,
+        acquire_timeout: std::time::Duration::from_secs(1),
+        statement_timeout: std::time::Duration::from_millis(1_500),
+    };
+    let s = SeaStore::connect_with(&db.url, &pool).await.unwrap();
+    assert_eq!(pragma(&s, "journal_mode").await, "wal");
+    assert_eq!(pragma(&s, "synchronous").await, "1", "NORMAL");
+    assert_eq!(pragma(&s, "busy_timeout").await, "1500");
+    assert_eq!(pragma(&s, "wal_autocheckpoint").await, "16384");
+}
+
+/// SQLite's checkpoints run on the store's own task: after commits far below the writers'
+/// automatic checkpoint (16 384 pages), the database file itself grows to hold the rows and the
+/// WAL is copied back, without any writer checkpointing.
+#[tokio::test]
+async fn sqlite_checkpoints_copy_the_wal_into_the_database_file_off_the_write_path() {
+    let db = FreshDatabase::sqlite();
+    let s = store(&db).await;
+    assert_eq!(pragma(&s, "journal_mode").await, "wal");
+    let file = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://").trim_end_matches("?mode=rwc"));
+    let before = std::fs::metadata(&file).unwrap().len();
+    s.save_candles(&candles(1_000, 100.0)).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut after = before;
+    while after < before + 64 * 1024 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        after = std::fs::metadata(&file).unwrap().len();
+    }
+    assert!(
+        after >= before + 64 * 1024,
+        "database file {before} → {after} bytes: the WAL was not checkpointed"
+    );
+    assert_eq!(count(&s, "candles_1m").await, 1_000);
 }

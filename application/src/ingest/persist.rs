@@ -65,14 +65,6 @@ impl Persistence {
         Ok(())
     }
 
-    /// Writes 1-minute bars at once (durable on return), then drops the cached closed days they
-    /// changed: the bulk path, which has no batch to answer.
-    pub(super) async fn save_candles(&self, candles: &[InstrumentCandle]) -> Result<(), PortError> {
-        self.store.save_candles(candles).await?;
-        self.bars.forget_rewritten_days(candles);
-        Ok(())
-    }
-
     /// Writes the pending snapshots, each table on its own; what fails stays pending. Returns
     /// the snapshots written.
     pub(super) async fn flush(&self, started: std::time::Instant) -> Result<usize, PortError> {
@@ -109,9 +101,11 @@ impl Persistence {
     /// Stores what a bulk load took: candles, moneyness aggregates, Greeks snapshots and the
     /// run's computation record. Returns the number of Greeks snapshots.
     pub(super) async fn write_bulk(&self, w: &BulkWrite) -> Result<usize, PortError> {
-        self.save_candles(&w.candles).await?;
-        self.store.save_moneyness(&w.moneyness).await?;
-        self.save_greeks_run(&w.greeks).await?;
+        let started = self.clock.now();
+        let timer = std::time::Instant::now();
+        self.store.save_history(&w.candles, &w.moneyness, &w.greeks).await?;
+        self.bars.forget_rewritten_days(&w.candles);
+        self.record_greeks_run("bulk", &w.greeks, started, timer).await;
         Ok(w.greeks.len())
     }
 
@@ -124,6 +118,23 @@ impl Persistence {
         let started = self.clock.now();
         let timer = std::time::Instant::now();
         self.store.save_greeks(batch).await?;
+        self.record_greeks_run("flush", batch, started, timer).await;
+        Ok(())
+    }
+
+    /// Stores the computation record of a Greeks run that started at `started` (`timer` for
+    /// its duration: the flush's Greeks write, or a bulk group's whole write); a failing record
+    /// is logged, not fatal.
+    async fn record_greeks_run(
+        &self,
+        scope: &str,
+        batch: &[GreeksRecord],
+        started: chrono::DateTime<chrono::Utc>,
+        timer: std::time::Instant,
+    ) {
+        if batch.is_empty() {
+            return;
+        }
         let mut iv_errors: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
         for r in batch.iter().filter(|r| r.iv.is_none()) {
             *iv_errors
@@ -132,7 +143,7 @@ impl Persistence {
         }
         let meta = ComputationRecord {
             computation: "greeks".into(),
-            scope: "flush".into(),
+            scope: scope.into(),
             input_from: batch.iter().map(|r| r.minute).min().unwrap_or(started),
             input_to: batch.iter().map(|r| r.minute).max().unwrap_or(started),
             started_at: started,
@@ -145,6 +156,5 @@ impl Persistence {
         if let Err(e) = self.store.save_computation(&meta).await {
             tracing::warn!(error = %e, "computation metadata not stored");
         }
-        Ok(())
     }
 }

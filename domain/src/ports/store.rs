@@ -96,6 +96,25 @@ pub trait SignalStore: Send + Sync {
     /// [`PortError::Unavailable`] when the database is down.
     async fn save_moneyness(&self, records: &[MoneynessRecord]) -> Result<(), PortError>;
 
+    /// Stores one group of a bulk load: its 1-minute candles (as [`Self::save_candles`]),
+    /// moneyness aggregates and Greeks snapshots, each table's rows all or nothing. The store
+    /// may write the tables at once (they are independent); by default the three calls in
+    /// that order.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database is down; a table whose write failed holds
+    /// none of its rows.
+    async fn save_history(
+        &self,
+        candles: &[InstrumentCandle],
+        moneyness: &[MoneynessRecord],
+        greeks: &[GreeksRecord],
+    ) -> Result<(), PortError> {
+        self.save_candles(candles).await?;
+        self.save_moneyness(moneyness).await?;
+        self.save_greeks(greeks).await
+    }
+
     /// Moneyness aggregates of one underlying, expiry, right and level in `range`, ascending by
     /// minute, at most `limit`.
     ///

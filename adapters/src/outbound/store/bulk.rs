@@ -35,6 +35,8 @@ use sea_orm::sqlx::{self, AssertSqlSafe};
 use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseConnectionType, EntityTrait, Iterable};
 
 use domain::instrument::InstrumentKey;
+
+use super::checkpoint::Checkpoints;
 use domain::ports::PortError;
 
 /// Bound variables per SQLite statement: under its limit of 32 766.
@@ -283,7 +285,7 @@ pub(super) enum Step<'t, 'a> {
 /// The pool writes go through: sea-orm's own, seen as sqlx.
 #[derive(Debug, Clone)]
 pub(super) enum Writer {
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(sqlx::SqlitePool, Option<Checkpoints>),
     Postgres(sqlx::PgPool),
     /// No database (a store that only renders the OpenAPI document): every write fails.
     Detached,
@@ -308,7 +310,9 @@ impl Writer {
                 Self::Postgres(db.get_postgres_connection_pool().clone())
             }
             DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
-                Self::Sqlite(db.get_sqlite_connection_pool().clone())
+                let pool = db.get_sqlite_connection_pool().clone();
+                let checkpoints = Checkpoints::start(&pool);
+                Self::Sqlite(pool, checkpoints)
             }
             _ => Self::Detached,
         }
@@ -317,7 +321,7 @@ impl Writer {
     /// The placeholder of the `n`-th (1-based) bound value.
     pub(super) fn placeholder(&self, n: usize) -> String {
         match self {
-            Self::Sqlite(_) | Self::Detached => "?".to_owned(),
+            Self::Sqlite(..) | Self::Detached => "?".to_owned(),
             Self::Postgres(_) => format!("${n}"),
         }
     }
@@ -328,7 +332,7 @@ impl Writer {
     /// The database's failure, as a [`PortError`]; nothing is written then.
     pub(super) async fn write(&self, steps: &[Step<'_, '_>]) -> Result<(), PortError> {
         match self {
-            Self::Sqlite(pool) => {
+            Self::Sqlite(pool, checkpoints) => {
                 let mut tx = pool.begin().await.map_err(sqlx_error)?;
                 for step in steps {
                     match step {
@@ -342,7 +346,11 @@ impl Writer {
                         }
                     }
                 }
-                tx.commit().await.map_err(sqlx_error)
+                tx.commit().await.map_err(sqlx_error)?;
+                if let Some(c) = checkpoints {
+                    c.after_commit();
+                }
+                Ok(())
             }
             Self::Postgres(pool) => {
                 let mut tx = pool.begin().await.map_err(sqlx_error)?;

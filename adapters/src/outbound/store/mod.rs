@@ -6,6 +6,7 @@
 //! `migration` crate).
 
 mod bulk;
+mod checkpoint;
 mod convert;
 pub mod entities;
 mod tables;
@@ -21,7 +22,7 @@ use domain::instrument::{InstrumentKey, OptionContract};
 use domain::ports::{
     ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, PortError, SignalStore, TimeRange,
 };
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ColumnTrait, ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -33,6 +34,11 @@ use tables::Tables;
 /// Instrument keys per `IN (…)` list when dropping cached aggregates (far under SQLite's bound
 /// variable limit).
 const CHUNK: usize = 500;
+
+/// WAL pages past which a committing SQLite writer checkpoints by itself (SQLite's default is
+/// 1 000): only when the checkpoint task (`checkpoint.rs`) falls behind. 16 384 pages of 4 KiB
+/// bound the WAL at 64 MiB.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 
 /// The store.
 #[derive(Debug, Clone)]
@@ -98,6 +104,42 @@ impl SeaStore {
         &self.db
     }
 
+    /// The upsert of `candles` (the last of each instrument and minute), then the drop of the
+    /// cached aggregates they change.
+    fn candle_steps<'a>(&'a self, candles: &'a [InstrumentCandle]) -> Vec<Step<'a, 'a>> {
+        let now_ms = convert::now_ms();
+        let latest = last_per_minute(candles);
+        let mut steps = vec![Step::Upsert(Rows::of(
+            &self.tables.candles,
+            latest.iter().copied(),
+            |c, out| convert::candle_cells(c, now_ms, out),
+        ))];
+        steps.extend(invalidate_timeframes(&self.writer, &latest));
+        steps
+    }
+
+    /// The upsert of Greeks snapshots, the last of each option and minute.
+    fn greeks_step<'a>(&'a self, records: &'a [GreeksRecord]) -> Step<'a, 'a> {
+        let latest = last_per_key(records, |r| (r.key.as_str(), r.minute));
+        Step::Upsert(Rows::of(
+            &self.tables.greeks,
+            latest.iter().copied(),
+            convert::greeks_cells,
+        ))
+    }
+
+    /// The upsert of moneyness aggregates, the last of each level and minute.
+    fn moneyness_step<'a>(&'a self, records: &'a [MoneynessRecord]) -> Step<'a, 'a> {
+        let latest = last_per_key(records, |r| {
+            (r.underlying.as_str(), r.expiry, r.right, r.level, r.minute)
+        });
+        Step::Upsert(Rows::of(
+            &self.tables.moneyness,
+            latest.iter().copied(),
+            convert::moneyness_cells,
+        ))
+    }
+
     /// Checks the database answers.
     ///
     /// # Errors
@@ -143,27 +185,34 @@ impl PoolOptions {
             .acquire_timeout(self.acquire_timeout)
             .connect_timeout(self.acquire_timeout)
             .statement_timeout(statement)
-            .map_sqlx_sqlite_opts(move |opts| opts.busy_timeout(statement));
+            // The whole SQLite setup again: sea-orm keeps one such function, the last set.
+            .map_sqlx_sqlite_opts(move |opts| sqlite_options(opts, statement));
     }
 }
 
-/// Connection options: SQLite runs in WAL mode with `synchronous = NORMAL` (a committed
-/// transaction survives a process crash; only an OS crash or power loss can lose the last
-/// commits), a busy timeout instead of instant "database is locked", temporary storage in
-/// memory, and no per-statement logs.
+/// Connection options: SQLite as [`sqlite_options`] with a 5 s busy timeout, no
+/// per-statement logs.
 #[must_use]
 pub fn connect_options(url: &str) -> ConnectOptions {
     let mut o = ConnectOptions::new(url.to_owned());
     o.sqlx_logging(false);
-    o.map_sqlx_sqlite_opts(|opts| {
-        opts.journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(std::time::Duration::from_secs(5))
-            // Statement journals of multi-row upserts stay in memory instead of a temp file per
-            // transaction (one open, write and unlink each, seen with strace on replay).
-            .pragma("temp_store", "memory")
-    });
+    o.map_sqlx_sqlite_opts(|opts| sqlite_options(opts, std::time::Duration::from_secs(5)));
     o
+}
+
+/// How every SQLite connection runs: WAL mode with `synchronous = NORMAL` (a committed
+/// transaction survives a process crash; only an OS crash or power loss can lose the last
+/// commits), `busy` as the busy timeout instead of instant "database is locked", temporary
+/// storage in memory, and checkpoints left to the store's checkpoint task (`checkpoint.rs`).
+fn sqlite_options(opts: SqliteConnectOptions, busy: std::time::Duration) -> SqliteConnectOptions {
+    opts.journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(busy)
+        // Statement journals of multi-row upserts stay in memory instead of a temp file per
+        // transaction (one open, write and unlink each, seen with strace on replay).
+        .pragma("temp_store", "memory")
+        // A safety net: checkpoints normally run off the write path.
+        .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
 }
 
 /// Drops the cached aggregates (every timeframe) of the written instruments whose bucket spans
@@ -203,8 +252,9 @@ fn invalidate_timeframes<'a>(writer: &Writer, candles: &[&'a InstrumentCandle]) 
 /// One item per key, the last given of each, in the order first met: an upsert statement may
 /// not touch a row twice on PostgreSQL ("ON CONFLICT DO UPDATE command cannot affect row a
 /// second time"), and the last value given is the newest.
-fn last_per_key<T, K: std::hash::Hash + Eq>(items: &[T], key: impl Fn(&T) -> K) -> Vec<&T> {
-    let mut at: std::collections::HashMap<K, usize> = std::collections::HashMap::with_capacity(items.len());
+fn last_per_key<'a, T, K: std::hash::Hash + Eq>(items: &'a [T], key: impl Fn(&'a T) -> K) -> Vec<&'a T> {
+    let mut at: std::collections::HashMap<K, usize, foldhash::fast::RandomState> =
+        std::collections::HashMap::with_capacity_and_hasher(items.len(), foldhash::fast::RandomState::default());
     let mut out: Vec<&T> = Vec::with_capacity(items.len());
     for item in items {
         match at.entry(key(item)) {
@@ -220,7 +270,7 @@ fn last_per_key<T, K: std::hash::Hash + Eq>(items: &[T], key: impl Fn(&T) -> K) 
 
 /// One candle per instrument and minute (see [`last_per_key`]).
 fn last_per_minute(candles: &[InstrumentCandle]) -> Vec<&InstrumentCandle> {
-    last_per_key(candles, |c| (c.key.as_str().to_owned(), c.bar.start.timestamp_millis()))
+    last_per_key(candles, |c| (c.key.as_str(), c.bar.start.timestamp_millis()))
 }
 
 /// A row limit for SQL: limits are signed 64-bit there, so anything larger means "all".
@@ -234,15 +284,7 @@ impl SignalStore for SeaStore {
         if candles.is_empty() {
             return Ok(());
         }
-        let now_ms = convert::now_ms();
-        let latest = last_per_minute(candles);
-        let mut steps = vec![Step::Upsert(Rows::of(
-            &self.tables.candles,
-            latest.iter().copied(),
-            |c, out| convert::candle_cells(c, now_ms, out),
-        ))];
-        steps.extend(invalidate_timeframes(&self.writer, &latest));
-        self.writer.write(&steps).await
+        self.writer.write(&self.candle_steps(candles)).await
     }
 
     async fn timeframe_bars(
@@ -319,9 +361,7 @@ impl SignalStore for SeaStore {
         if records.is_empty() {
             return Ok(());
         }
-        let latest = last_per_key(records, |r| (r.key.clone(), r.minute));
-        let rows = Rows::of(&self.tables.greeks, latest.iter().copied(), convert::greeks_cells);
-        self.writer.write(&[Step::Upsert(rows)]).await
+        self.writer.write(&[self.greeks_step(records)]).await
     }
 
     async fn greeks(
@@ -381,17 +421,30 @@ impl SignalStore for SeaStore {
         if records.is_empty() {
             return Ok(());
         }
-        let latest = last_per_key(records, |r| {
-            (
-                r.underlying.clone(),
-                r.expiry,
-                r.right.as_str(),
-                r.level.to_string(),
-                r.minute,
-            )
-        });
-        let rows = Rows::of(&self.tables.moneyness, latest.iter().copied(), convert::moneyness_cells);
-        self.writer.write(&[Step::Upsert(rows)]).await
+        self.writer.write(&[self.moneyness_step(records)]).await
+    }
+
+    /// PostgreSQL: the three tables in three transactions at once, on three connections (the
+    /// server works on one while this side encodes the next). SQLite, which has one writer:
+    /// the three one after the other.
+    async fn save_history(
+        &self,
+        candles: &[InstrumentCandle],
+        moneyness: &[MoneynessRecord],
+        greeks: &[GreeksRecord],
+    ) -> Result<(), PortError> {
+        if !matches!(self.writer, Writer::Postgres(_)) {
+            self.save_candles(candles).await?;
+            self.save_moneyness(moneyness).await?;
+            return self.save_greeks(greeks).await;
+        }
+        let (c, m, g) = futures_util::future::join3(
+            self.save_candles(candles),
+            self.save_moneyness(moneyness),
+            self.save_greeks(greeks),
+        )
+        .await;
+        c.and(m).and(g)
     }
 
     async fn moneyness(

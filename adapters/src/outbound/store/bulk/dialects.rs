@@ -47,12 +47,28 @@ pub(super) async fn upsert_sqlite(
     rows: &Rows<'_, '_>,
 ) -> Result<(), PortError> {
     let width = rows.width();
-    let mut at = 0;
-    for n in pow2_chunks(rows.len(), width) {
-        let q = rows.cells[at * width..(at + n) * width]
+    let chunks = pow2_chunks(rows.len(), width);
+    let query = |at: usize, n: usize| {
+        rows.cells[at * width..(at + n) * width]
             .iter()
-            .fold(sqlx::query(rows.table.sqlite_statement(n)), bind_sqlite);
-        q.execute(&mut **tx).await.map_err(sqlx_error)?;
+            .fold(sqlx::query(rows.table.sqlite_statement(n)), bind_sqlite)
+    };
+    // Each chunk's values are bound while sqlx's worker thread runs the previous chunk.
+    let Some(&first) = chunks.first() else {
+        return Ok(());
+    };
+    let mut next = Some(query(0, first));
+    let mut at = first;
+    for &n in chunks.iter().skip(1).chain(std::iter::once(&0)) {
+        let Some(q) = next.take() else { break };
+        let run = q.execute(&mut **tx);
+        let bind = async {
+            if n > 0 {
+                next = Some(query(at, n));
+            }
+        };
+        let (done, ()) = futures_util::future::join(run, bind).await;
+        done.map_err(sqlx_error)?;
         at += n;
     }
     Ok(())
@@ -123,7 +139,10 @@ async fn copy_new_rows(tx: &mut sqlx::Transaction<'_, Postgres>, rows: &Rows<'_,
         .map_err(sqlx_error)?;
     let copied = async {
         let mut copy = tx.copy_in_raw(&rows.table.copy_statement()).await?;
-        copy.send(csv(rows)).await?;
+        // In pieces, so the server parses one while the next is written.
+        for piece in rows.cells.chunks(rows.width() * COPY_PIECE_ROWS) {
+            copy.send(csv(piece, rows.width())).await?;
+        }
         copy.finish().await
     }
     .await;
@@ -146,13 +165,16 @@ async fn copy_new_rows(tx: &mut sqlx::Transaction<'_, Postgres>, rows: &Rows<'_,
     }
 }
 
-/// `rows` as `COPY`'s CSV: `NULL` an unquoted empty field, every text quoted (so an empty text
+/// Rows per piece of a `COPY`'s data.
+const COPY_PIECE_ROWS: usize = 512;
+
+/// `cells`, rows of `width` cells, as `COPY`'s CSV: `NULL` an unquoted empty field, every text quoted (so an empty text
 /// stays a text), doubles in Rust's shortest round-trip form (PostgreSQL reads them back to the
 /// same bits), `NaN` and the infinities spelled as PostgreSQL spells them.
-pub(super) fn csv(rows: &Rows<'_, '_>) -> Vec<u8> {
+pub(super) fn csv(cells: &[Cell<'_>], width: usize) -> Vec<u8> {
     use std::io::Write as _;
-    let mut out = Vec::with_capacity(rows.cells.len() * 12);
-    for row in rows.cells.chunks(rows.width()) {
+    let mut out = Vec::with_capacity(cells.len() * 12);
+    for row in cells.chunks(width) {
         for (j, c) in row.iter().enumerate() {
             if j > 0 {
                 out.push(b',');

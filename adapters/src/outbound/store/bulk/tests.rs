@@ -41,7 +41,7 @@ fn copy_csv_quotes_text_leaves_null_empty_and_spells_doubles_as_postgresql_reads
         ]);
     });
     assert_eq!(
-        String::from_utf8(csv(&rows)).unwrap(),
+        String::from_utf8(csv(&rows.cells, rows.width())).unwrap(),
         "\"NSE:\"\"odd\"\",key\",-5,0.30000000000000004,1e-300,NaN,2.0,Infinity,,,9223372036854775807\n\
          \"\",-5,-Infinity,1e-300,NaN,2.0,Infinity,,,9223372036854775807\n"
     );
