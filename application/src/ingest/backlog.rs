@@ -174,7 +174,16 @@ impl SnapshotBacklog {
     /// [`Self::restore_moneyness`]).
     pub fn take_moneyness(&self) -> Vec<MoneynessRecord> {
         let mut out: Vec<MoneynessRecord> = std::mem::take(&mut *lock(&self.moneyness)).into_values().collect();
-        out.sort_by_key(moneyness_key);
+        // Compared in place: a key per comparison would clone the underlying's key each time.
+        out.sort_unstable_by(|a, b| {
+            (a.underlying.as_str(), a.expiry, a.right, a.level, a.minute).cmp(&(
+                b.underlying.as_str(),
+                b.expiry,
+                b.right,
+                b.level,
+                b.minute,
+            ))
+        });
         out
     }
 
