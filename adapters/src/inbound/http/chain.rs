@@ -15,7 +15,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::AppState;
-use super::shapes::{ConventionsOut, ForwardOut, GreeksOut, LevelOut, ReadFailure, key_param};
+use super::shapes::{ChainStatsOut, ConventionsOut, ForwardOut, GreeksOut, LevelOut, ReadFailure, key_param};
 
 /// What every chain-derived answer starts with: which chain, as of when, computed how.
 #[derive(Debug, Clone, Object)]
@@ -138,22 +138,9 @@ pub struct IvErrorCount {
 pub struct RealtimeChainStats {
     /// Which chain, as of when, how.
     pub meta: ChainMeta,
-    /// ATM IV at the forward, decimal per √year.
-    pub atm_iv: Option<f64>,
-    /// Put–call ratio by open interest (Σ put OI / Σ call OI).
-    pub pcr_by_oi: Option<f64>,
-    /// Put–call ratio by session volume.
-    pub pcr_by_volume: Option<f64>,
-    /// The strike where option holders' total intrinsic payout is smallest.
-    pub max_pain_strike: Option<f64>,
-    /// IV of the +0.25-delta call, decimal per √year (interpolated in delta).
-    pub call_iv_25d: Option<f64>,
-    /// IV of the −0.25-delta put, decimal per √year.
-    pub put_iv_25d: Option<f64>,
-    /// 25-delta risk reversal `σ25C − σ25P`, decimal per √year.
-    pub risk_reversal_25d: Option<f64>,
-    /// 25-delta butterfly `(σ25C + σ25P)/2 − σATM`, decimal per √year.
-    pub butterfly_25d: Option<f64>,
+    /// ATM IV, put–call ratios, max pain and the 25-delta wings.
+    #[oai(flatten)]
+    pub stats: ChainStatsOut,
     /// Options in the chain.
     pub options: u32,
     /// Options without an IV, by reason.
@@ -289,14 +276,7 @@ impl ChainApi {
             .collect();
         Ok(StatsOk::Ok(Json(RealtimeChainStats {
             meta: ChainMeta::new(&r),
-            atm_iv: a.atm_iv.map(|x| x.iv),
-            pcr_by_oi: a.pcr.by_oi,
-            pcr_by_volume: a.pcr.by_volume,
-            max_pain_strike: a.max_pain,
-            call_iv_25d: a.wing_25.map(|w| w.call_iv),
-            put_iv_25d: a.wing_25.map(|w| w.put_iv),
-            risk_reversal_25d: a.wing_25.map(|w| w.risk_reversal),
-            butterfly_25d: a.wing_25.map(|w| w.butterfly),
+            stats: ChainStatsOut::new(a.atm_iv, a.wing_25, a.pcr, a.max_pain),
             options: u32::try_from(a.points.len()).unwrap_or(u32::MAX),
             without_iv: without
                 .into_iter()

@@ -31,6 +31,7 @@ mod serialized;
 pub mod server;
 mod shapes;
 mod spec_routes;
+mod updates;
 pub mod websocket;
 
 use std::sync::Arc;

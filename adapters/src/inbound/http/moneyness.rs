@@ -13,7 +13,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::AppState;
 use super::chain::{ChainMeta, read_chain};
-use super::shapes::{LevelOut, ReadFailure, key_param};
+use super::shapes::{AtmIvOut, LevelOut, ReadFailure, key_param};
 
 /// A `level` path parameter.
 fn level_param(raw: &str) -> Result<MoneynessLevel, ReadFailure> {
@@ -116,14 +116,9 @@ pub struct LevelStrikes {
 pub struct RealtimeAtmIv {
     /// Which chain, as of when, how.
     pub meta: ChainMeta,
-    /// IV at the forward, decimal per √year: linear in strike between the two strikes around the
-    /// forward, each strike's IV the mean of its call and put IVs. Null when the chain has no IV
-    /// on one side of the forward.
-    pub atm_iv: Option<f64>,
-    /// The strike at or below the forward used, price units.
-    pub lower_strike: Option<f64>,
-    /// The strike at or above the forward used, price units.
-    pub upper_strike: Option<f64>,
+    /// ATM IV and the strikes it came from.
+    #[oai(flatten)]
+    pub atm: AtmIvOut,
 }
 
 /// One strike's IVs.
@@ -311,9 +306,7 @@ impl MoneynessApi {
         let atm = r.snapshot.analytics.atm_iv;
         Ok(AtmIvOk::Ok(Json(RealtimeAtmIv {
             meta: ChainMeta::new(&r),
-            atm_iv: atm.map(|a| a.iv),
-            lower_strike: atm.map(|a| a.lower_strike),
-            upper_strike: atm.map(|a| a.upper_strike),
+            atm: atm.into(),
         })))
     }
 

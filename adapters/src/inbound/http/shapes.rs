@@ -2,7 +2,7 @@
 //! Greeks in API units, and the 400/404 failure answer.
 
 use chrono::{DateTime, Utc};
-use domain::chain::Conventions;
+use domain::chain::{AtmIv, Conventions, PutCallRatio, Wing25};
 use domain::expiry::Forward;
 use domain::moneyness::LevelAggregate;
 use domain::ports::GreeksRecord;
@@ -161,6 +161,71 @@ impl From<GreeksRecord> for GreeksSnapshotOut {
             model: r.model.as_str().to_owned(),
             rate: r.rate,
             time_basis: r.time_basis.as_str().to_owned(),
+        }
+    }
+}
+
+/// ATM IV of an expiry and the strikes it came from (REST `…/atm-iv` and the WebSocket
+/// `atm_iv` update).
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct AtmIvOut {
+    /// IV at the forward, decimal per √year: linear in strike between the two strikes around the
+    /// forward, each strike's IV the mean of its call and put IVs. Null when the chain has no IV
+    /// on one side of the forward.
+    pub atm_iv: Option<f64>,
+    /// The strike at or below the forward used, price units.
+    pub lower_strike: Option<f64>,
+    /// The strike at or above the forward used, price units.
+    pub upper_strike: Option<f64>,
+}
+
+impl From<Option<AtmIv>> for AtmIvOut {
+    fn from(a: Option<AtmIv>) -> Self {
+        Self {
+            atm_iv: a.map(|a| a.iv),
+            lower_strike: a.map(|a| a.lower_strike),
+            upper_strike: a.map(|a| a.upper_strike),
+        }
+    }
+}
+
+/// An expiry's chain statistics (REST `…/chain/{underlying}/stats` and the WebSocket `chain`
+/// update).
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct ChainStatsOut {
+    /// ATM IV at the forward, decimal per √year.
+    pub atm_iv: Option<f64>,
+    /// Put–call ratio by open interest (Σ put OI / Σ call OI).
+    pub pcr_by_oi: Option<f64>,
+    /// Put–call ratio by session volume.
+    pub pcr_by_volume: Option<f64>,
+    /// The strike where option holders' total intrinsic payout is smallest.
+    pub max_pain_strike: Option<f64>,
+    /// IV of the +0.25-delta call, decimal per √year (interpolated in delta).
+    pub call_iv_25d: Option<f64>,
+    /// IV of the −0.25-delta put, decimal per √year.
+    pub put_iv_25d: Option<f64>,
+    /// 25-delta risk reversal `σ25C − σ25P`, decimal per √year.
+    pub risk_reversal_25d: Option<f64>,
+    /// 25-delta butterfly `(σ25C + σ25P)/2 − σATM`, decimal per √year.
+    pub butterfly_25d: Option<f64>,
+}
+
+impl ChainStatsOut {
+    /// The statistics of ATM IV `atm`, wings `wing`, put–call ratios `pcr` and max pain.
+    #[must_use]
+    pub fn new(atm: Option<AtmIv>, wing: Option<Wing25>, pcr: PutCallRatio, max_pain: Option<f64>) -> Self {
+        Self {
+            atm_iv: atm.map(|a| a.iv),
+            pcr_by_oi: pcr.by_oi,
+            pcr_by_volume: pcr.by_volume,
+            max_pain_strike: max_pain,
+            call_iv_25d: wing.map(|w| w.call_iv),
+            put_iv_25d: wing.map(|w| w.put_iv),
+            risk_reversal_25d: wing.map(|w| w.risk_reversal),
+            butterfly_25d: wing.map(|w| w.butterfly),
         }
     }
 }

@@ -47,7 +47,7 @@ async fn msgpack_frames_carry_the_same_maps_in_fewer_bytes() {
     assert_eq!(frames[0]["type"], "ack");
     assert_eq!(frames[1]["frame"], "snapshot");
     assert_eq!(frames[2]["frame"], "update");
-    assert_eq!(frames[2]["data"]["key"], CALL);
+    assert_eq!(frames[2]["data"]["instrument_key"], CALL);
     // Both through the same (not bit-exact) JSON number parser before comparing.
     let json_update: Value = serde_json::from_str(&as_json[2]).unwrap();
     let packed_update: Value = serde_json::from_str(&frames[2].to_string()).unwrap();
@@ -75,12 +75,12 @@ async fn one_minute_candles_are_sent_forming_then_closed() {
         let u = next(&mut c).await;
         assert_eq!(u["topic"], topic.as_str());
         got.push((
-            u["data"]["bar"]["start"].as_str().unwrap().to_owned(),
+            u["data"]["start"].as_str().unwrap().to_owned(),
             u["forming"].as_bool().unwrap(),
-            u["data"]["bar"]["close"].as_f64().unwrap(),
+            u["data"]["close"].as_f64().unwrap(),
         ));
     }
-    let (m1, m2) = ("2026-02-02T04:01:00Z", "2026-02-02T04:02:00Z");
+    let (m1, m2) = ("2026-02-02T04:01:00+00:00", "2026-02-02T04:02:00+00:00");
     assert_eq!(
         got,
         vec![
@@ -144,21 +144,21 @@ async fn candles_of_any_timeframe_and_indicators_are_derived_from_the_minute_bar
         .map(|f| {
             assert_eq!(f["data"]["kind"], "bar");
             (
-                f["data"]["bar"]["start"].as_str().unwrap()[11..16].to_owned(),
+                f["data"]["start"].as_str().unwrap()[11..16].to_owned(),
                 f["forming"].as_bool().unwrap(),
-                f["data"]["bar"]["close"].as_f64().unwrap(),
+                f["data"]["close"].as_f64().unwrap(),
             )
         })
         .collect();
     let closed: Vec<_> = bars.iter().filter(|b| !b.1).collect();
     assert_eq!(closed, vec![&("04:00".to_owned(), false, 305.0)], "{bars:?}");
     let last = on(&five).last().copied().unwrap().clone();
-    assert_eq!(last["data"]["bar"]["start"], "2026-02-02T04:05:00Z");
+    assert_eq!(last["data"]["start"], "2026-02-02T04:05:00+00:00");
     assert_eq!(
         (
             last["forming"].as_bool(),
-            last["data"]["bar"]["open"].as_f64(),
-            last["data"]["bar"]["close"].as_f64()
+            last["data"]["open"].as_f64(),
+            last["data"]["close"].as_f64()
         ),
         (Some(true), Some(306.0), Some(307.0))
     );
@@ -169,10 +169,7 @@ async fn candles_of_any_timeframe_and_indicators_are_derived_from_the_minute_bar
         .unwrap()
         .clone();
     assert_eq!(
-        (
-            closed_5m["data"]["bar"]["open"].as_f64(),
-            closed_5m["data"]["bar"]["high"].as_f64()
-        ),
+        (closed_5m["data"]["open"].as_f64(), closed_5m["data"]["high"].as_f64()),
         (Some(301.0), Some(305.0))
     );
     // SMA(2): nothing while one bar exists; then the closed 04:00 bar and the forming one.

@@ -41,7 +41,7 @@ async fn a_tick_ingested_through_one_instance_reaches_a_subscriber_of_another() 
     tick(&a.ingest, 2).await;
     let (first, second) = (next(&mut on_b).await, next(&mut on_b).await);
     assert_eq!(first["topic"], topic.as_str());
-    assert_eq!(first["data"]["key"], CALL);
+    assert_eq!(first["data"]["instrument_key"], CALL);
     let epoch = first["epoch"].as_u64().unwrap();
     assert!(epoch > 0);
     assert_eq!(second["epoch"].as_u64(), Some(epoch));
@@ -74,7 +74,7 @@ async fn a_tick_ingested_through_one_instance_reaches_a_subscriber_of_another() 
                     f["epoch"].as_u64().unwrap(),
                     f["seq"].as_u64().unwrap(),
                     f["forming"].as_bool().unwrap(),
-                    f["data"]["bar"]["close"].as_f64().unwrap(),
+                    f["data"]["close"].as_f64().unwrap(),
                 )
             })
             .collect();
@@ -112,7 +112,7 @@ async fn a_topic_without_updates_here_opens_with_the_realtime_state() {
         (Some("snapshot"), Some(0))
     );
     assert_eq!(snap["data"]["kind"], "greeks");
-    assert_eq!(snap["data"]["key"], CALL);
+    assert_eq!(snap["data"]["instrument_key"], CALL);
 }
 
 #[tokio::test]
@@ -186,7 +186,7 @@ async fn minute_snapshots_publish_chain_atm_iv_and_moneyness_topics() {
     }
     assert_eq!(seen[atm]["kind"], "atm_iv");
     assert_eq!(seen[atm]["expiry"], "2026-02-24");
-    assert!(seen[atm]["atm_iv"]["iv"].as_f64().unwrap() > 0.0, "{}", seen[atm]);
+    assert!(seen[atm]["atm_iv"].as_f64().unwrap() > 0.0, "{}", seen[atm]);
     assert_eq!(seen[level]["kind"], "moneyness_level");
     assert_eq!(seen[level]["level"], "ATM");
     assert!(
@@ -199,8 +199,8 @@ async fn minute_snapshots_publish_chain_atm_iv_and_moneyness_topics() {
         (ch["kind"].as_str(), ch["atm_strike"].as_f64()),
         (Some("chain"), Some(26_000.0))
     );
-    assert_eq!(ch["strikes"].as_array().unwrap().len(), 3, "{ch}");
-    assert!(ch["strikes"][1]["call_iv"].as_f64().unwrap() > 0.0, "{ch}");
+    assert_eq!(ch["by_strike"].as_array().unwrap().len(), 3, "{ch}");
+    assert!(ch["by_strike"][1]["call_iv"].as_f64().unwrap() > 0.0, "{ch}");
     assert_eq!(ch["atm_iv"], seen[atm]["atm_iv"]);
     assert!(ch["forward"]["value"].as_f64().unwrap() > 25_000.0, "{ch}");
 

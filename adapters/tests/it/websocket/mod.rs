@@ -209,6 +209,27 @@ pub(super) async fn until_quiet(c: &mut Client, ms: u64) -> Vec<Value> {
     out
 }
 
+/// `GET path` on the server's HTTP side, the answer's status and JSON body.
+pub(super) async fn http_get(ws_url: &str, path: &str) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = ws_url.trim_start_matches("ws://").split('/').next().unwrap().to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&host).await.unwrap();
+    conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(
+        !head.to_ascii_lowercase().contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
 mod delivery;
 mod fanout;
 mod session;
+mod vocabulary;

@@ -42,7 +42,7 @@ async fn subscribe_snapshot_updates_errors_resume_and_unsubscribe() {
         assert_eq!(u["topic"], topic.as_str());
         assert_eq!((u["epoch"].as_u64(), u["seq"].as_u64()), (Some(42), Some(seq)));
         assert_eq!(u["data"]["kind"], "greeks");
-        assert_eq!(u["data"]["key"], CALL);
+        assert_eq!(u["data"]["instrument_key"], CALL);
         assert!(u["data"]["iv"].as_f64().unwrap() > 0.0, "{u}");
         assert!(u["source_ts"].as_str().is_some());
     }

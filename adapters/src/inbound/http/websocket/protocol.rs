@@ -16,6 +16,8 @@ use domain::ports::{SignalEvent, TopicUpdate};
 use serde::{Deserialize, Serialize};
 use tokio_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 
+use super::super::updates::UpdateData;
+
 /// How server frames are encoded, chosen at connect with `?encoding=json|msgpack` (see
 /// [`super::delivery`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -145,7 +147,7 @@ pub enum ErrorCode {
 }
 
 /// A server frame.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// The answer to one request.
@@ -169,11 +171,15 @@ pub enum ServerFrame {
         epoch: u64,
         /// Position in the topic (0 in a snapshot of a topic with no update yet).
         seq: u64,
-        /// When the data was produced at its source (RFC 3339, UTC); absent with no data.
+        /// When the data was produced at its source (RFC 3339, UTC, `+00:00` as in every REST
+        /// answer); absent with no data.
+        #[serde(serialize_with = "rfc3339")]
         source_ts: Option<DateTime<Utc>>,
         /// A bar, or an indicator on a bar, still forming.
         forming: bool,
-        /// The data (absent in a snapshot of a topic with no update yet).
+        /// The data (absent in a snapshot of a topic with no update yet), written as
+        /// [`UpdateData`]: the REST answers' field names, units and time format.
+        #[serde(serialize_with = "data_in_api_words")]
         data: Option<Box<SignalEvent>>,
     },
     /// A request went wrong; the connection stays up.
@@ -247,6 +253,20 @@ impl ServerFrame {
         serde_json::to_string(self).unwrap_or_else(|e| {
             format!(r#"{{"type":"error","id":null,"code":"malformed_json","message":"unserializable frame: {e}"}}"#)
         })
+    }
+}
+
+fn rfc3339<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&t.to_rfc3339()),
+        None => s.serialize_none(),
+    }
+}
+
+fn data_in_api_words<S: serde::Serializer>(data: &Option<Box<SignalEvent>>, s: S) -> Result<S::Ok, S::Error> {
+    match data {
+        Some(event) => UpdateData::json(event).serialize(s),
+        None => s.serialize_none(),
     }
 }
 
