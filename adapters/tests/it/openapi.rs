@@ -14,6 +14,44 @@ fn the_committed_document_is_the_generated_one() {
     );
 }
 
+const COMMITTED_ASYNCAPI: &str = include_str!("../../../openapi/signal-service.asyncapi.json");
+
+#[test]
+fn the_committed_asyncapi_document_is_the_generated_one() {
+    assert!(
+        COMMITTED_ASYNCAPI.trim_end() == adapters::inbound::http::websocket::asyncapi::asyncapi_json().trim_end(),
+        "openapi/signal-service.asyncapi.json is stale: run \
+         `cargo run -p bootstrap -- asyncapi > openapi/signal-service.asyncapi.json`"
+    );
+}
+
+/// docs/websocket.md shows one full example of each update kind, exactly as the service writes
+/// it (the JSON blocks under "Examples of each update", compared as JSON).
+#[test]
+fn the_websocket_guide_shows_each_update_as_written() {
+    let guide = include_str!("../../../docs/websocket.md");
+    let section = guide
+        .split("## Examples of each update")
+        .nth(1)
+        .expect("docs/websocket.md has a section \"Examples of each update\"");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let shown: Vec<Value> = section
+        .split("```json\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .map(|block| serde_json::from_str(block).unwrap_or_else(|e| panic!("{e}: {block}")))
+        .collect();
+    let written = adapters::inbound::http::websocket::asyncapi::example_frames();
+    for (kind, frame) in &written {
+        assert!(
+            shown.contains(frame),
+            "docs/websocket.md lacks the `{kind}` example as written:\n```json\n{}\n```",
+            serde_json::to_string_pretty(frame).unwrap()
+        );
+    }
+    assert_eq!(shown.len(), written.len(), "one example per kind");
+}
+
 #[test]
 fn every_operation_has_an_id_and_every_property_a_description() {
     let doc: Value = serde_json::from_str(&adapters::inbound::http::openapi_json()).unwrap();

@@ -39,6 +39,9 @@ enum Command {
     /// Prints the OpenAPI 3 document of the REST API (JSON), as committed in
     /// `openapi/signal-service.json`.
     Openapi,
+    /// Prints the AsyncAPI 3 document of the WebSocket subscriptions (JSON), as committed in
+    /// `openapi/signal-service.asyncapi.json`.
+    Asyncapi,
 }
 
 /// Runs the parsed command.
@@ -56,6 +59,10 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Replay(a) => runtime()?.block_on(replay::run(a, &settings)),
         Command::Openapi => {
             println!("{}", adapters::inbound::http::openapi_json());
+            Ok(())
+        }
+        Command::Asyncapi => {
+            println!("{}", adapters::inbound::http::websocket::asyncapi::asyncapi_json());
             Ok(())
         }
         Command::Config => {

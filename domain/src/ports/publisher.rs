@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{GreeksRecord, InstrumentCandle, MoneynessRecord, PortError};
+use super::{GreeksRecord, InstrumentCandle, PortError};
 use crate::candles::{AggregatedBar, Timeframe};
 use crate::chain::{AtmIv, PutCallRatio, StrikeIv, Wing25};
 use crate::expiry::Forward;
@@ -23,8 +23,6 @@ use crate::moneyness::{LevelAggregate, MappingBasis, MoneynessLevel};
 pub enum SignalEvent {
     /// New Greeks for one option.
     Greeks(GreeksRecord),
-    /// New moneyness aggregates of one right (as stored).
-    Moneyness(MoneynessRecord),
     /// One moneyness level of one expiry at one minute, both rights.
     MoneynessLevel {
         /// The underlying.

@@ -7,8 +7,8 @@
 //! `GET /realtime/greeks`, `forward: {value, source}`, times as RFC 3339 with `+00:00`.
 //! The same types describe the updates in the AsyncAPI document.
 //!
-//! `kind` tells the variant: `greeks`, `moneyness`, `moneyness_level`, `candle`, `bar`,
-//! `indicator`, `chain`, `atm_iv`.
+//! `kind` tells the variant: `greeks`, `moneyness_level`, `candle`, `bar`, `indicator`,
+//! `chain`, `atm_iv`.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::candles::AggregatedBar;
@@ -30,23 +30,6 @@ pub struct GreeksUpdate {
     /// The values of the minute priced.
     #[oai(flatten)]
     pub snapshot: GreeksSnapshotOut,
-}
-
-/// One right's aggregates at one moneyness level and minute, as stored.
-#[derive(Debug, Clone, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct MoneynessUpdate {
-    /// The underlying.
-    pub underlying: String,
-    /// The expiry (exchange-local date).
-    pub expiry: NaiveDate,
-    /// The minute (UTC start) whose quotes were evaluated.
-    pub as_of: DateTime<Utc>,
-    /// ATM IV of the expiry then, decimal per √year.
-    pub atm_iv: Option<f64>,
-    /// The level's aggregates.
-    #[oai(flatten)]
-    pub aggregate: LevelOut,
 }
 
 /// One moneyness level of one expiry at one minute, both rights.
@@ -85,6 +68,16 @@ pub struct CandleUpdate {
     /// The candle.
     #[oai(flatten)]
     pub candle: CandleOut,
+}
+
+/// A bucket of a timeframe longer than a minute: the fields of a [`CandleUpdate`] (a type of
+/// its own so that `kind` names one schema).
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct BarUpdate {
+    /// The bucket.
+    #[oai(flatten)]
+    pub bar: CandleUpdate,
 }
 
 /// An indicator's values at one bar.
@@ -155,9 +148,6 @@ pub enum UpdateData {
     /// New Greeks of one option.
     #[oai(mapping = "greeks")]
     Greeks(GreeksUpdate),
-    /// One right's aggregates at one level, as stored.
-    #[oai(mapping = "moneyness")]
-    Moneyness(MoneynessUpdate),
     /// One level of one expiry, both rights.
     #[oai(mapping = "moneyness_level")]
     MoneynessLevel(MoneynessLevelUpdate),
@@ -166,7 +156,7 @@ pub enum UpdateData {
     Candle(CandleUpdate),
     /// A bucket of a longer timeframe.
     #[oai(mapping = "bar")]
-    Bar(CandleUpdate),
+    Bar(BarUpdate),
     /// An indicator at one bar.
     #[oai(mapping = "indicator")]
     Indicator(IndicatorUpdate),
@@ -216,13 +206,6 @@ impl From<&SignalEvent> for UpdateData {
                 instrument_key: r.key.to_string(),
                 snapshot: r.clone().into(),
             }),
-            SignalEvent::Moneyness(m) => Self::Moneyness(MoneynessUpdate {
-                underlying: m.underlying.to_string(),
-                expiry: m.expiry,
-                as_of: m.minute,
-                atm_iv: m.atm_iv,
-                aggregate: LevelOut::new(m.right, m.level, &m.aggregate),
-            }),
             SignalEvent::MoneynessLevel {
                 underlying,
                 expiry,
@@ -249,10 +232,12 @@ impl From<&SignalEvent> for UpdateData {
                 mapping_as_of: *mapping_as_of,
             }),
             SignalEvent::Candle(c) => Self::Candle(one_minute(c)),
-            SignalEvent::Bar { key, timeframe, bar } => Self::Bar(CandleUpdate {
-                instrument_key: key.to_string(),
-                timeframe: timeframe.to_string(),
-                candle: CandleOut::from(*bar),
+            SignalEvent::Bar { key, timeframe, bar } => Self::Bar(BarUpdate {
+                bar: CandleUpdate {
+                    instrument_key: key.to_string(),
+                    timeframe: timeframe.to_string(),
+                    candle: CandleOut::from(*bar),
+                },
             }),
             SignalEvent::Indicator {
                 key,

@@ -14,6 +14,7 @@
 //! - a ping every `ping_every`; no pong within `pong_deadline` after it closes the connection;
 //! - a small read buffer per connection (tungstenite's default is 128 KiB).
 
+pub mod asyncapi;
 mod connection;
 pub mod delivery;
 mod gate;
