@@ -21,8 +21,10 @@ use domain::subscriptions::{Recorded, Resume, Topic, TopicHistory};
 use crate::market::RealtimeState;
 
 pub mod derived;
+mod listing;
 
 pub use derived::DerivedFeeds;
+pub use listing::TopicListing;
 
 /// Updates kept per topic for resuming clients, unless configured.
 pub const DEFAULT_HISTORY_PER_TOPIC: usize = 32;

@@ -35,7 +35,7 @@ use application::history::HistoryReads;
 use application::ingest::IngestTicks;
 use application::market::{InstrumentRegistry, RealtimeState, RegistryListing};
 use application::moneyness::{MappingConfig, MappingService};
-use application::subscriptions::{DerivedFeeds, SnapshotSource, SubscriptionHub};
+use application::subscriptions::{DerivedFeeds, SnapshotSource, SubscriptionHub, TopicListing};
 use domain::ports::{Clock, HealthProbe, InstrumentSource, MappingSource, SignalCache, SignalPublisher, UpdateSink};
 use migration::{Migrator, MigratorTrait};
 
@@ -214,6 +214,7 @@ impl Application {
             .with_send_buffer(Some(settings.server.send_buffer_bytes).filter(|b| *b > 0));
         let port = acceptor.port();
         let realtime_for_refresh = realtime.clone();
+        let listing_registry = registry.clone();
         let mut state = AppState::new(UseCaseParts {
             ingest,
             state: realtime.clone(),
@@ -230,6 +231,7 @@ impl Application {
         state.subscriptions = WsContext::new(hub, ws_limits(settings))
             .with_tokens(&settings.subscriptions.tokens)
             .with_snapshots(Some(realtime as Arc<dyn SnapshotSource>))
+            .with_listing(Some(TopicListing::new(listing_registry)))
             .with_derived(Some(derived));
         Ok(Self {
             acceptor,

@@ -184,7 +184,7 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> Result<(), Box<dyn st
     let codes: std::collections::BTreeSet<&str> = batches.iter().map(|b| b.market.as_str()).collect();
     let conventions: Vec<String> = codes
         .iter()
-        .filter_map(|c| registry.markets().get(c).map(|m| format!("{c} {:?}", m.conventions)))
+        .filter_map(|c| registry.markets().get(c).map(|m| format!("{c}: {}", m.conventions)))
         .collect();
     println!(
         "replayed {} snapshots: {accepted} ticks accepted, {rejected} rejected, {snapshots} Greeks snapshots stored in {secs:.2} s ({:.0} ticks/s); conventions {}",

@@ -25,6 +25,24 @@ pub struct Conventions {
     pub reference: ReferencePrice,
 }
 
+/// The conventions as every API names them: `model black76, rate 0.065, div_yield 0,
+/// time_basis exact, price_source auto, atm_reference forward` (the field names of REST's
+/// `conventions`), for summaries and logs.
+impl std::fmt::Display for Conventions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "model {}, rate {}, div_yield {}, time_basis {}, price_source {}, atm_reference {}",
+            self.model.as_str(),
+            self.rate,
+            self.div_yield,
+            self.time_basis.as_str(),
+            self.price_source.as_str(),
+            self.reference.as_str()
+        )
+    }
+}
+
 impl Conventions {
     /// `default`: Black-76 on the parity (or futures) forward, exact time, mid when sane else last,
     /// r = 6.5 %, ATM from the forward.

@@ -112,8 +112,7 @@ const KEY_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$";
 /// A moneyness level or group (see `domain::moneyness::MoneynessLevel`).
 const LEVEL_PATTERN: &str = "^(ATM|ITM|OTM|ITM([1-9][0-9]{0,2}|1000)|OTM([1-9][0-9]{0,2}|1000))$";
 /// An indicator name (see `domain::indicators::IndicatorKind`).
-const INDICATOR_PATTERN: &str =
-    "^(sma|ema|wma|dema|tema|rsi|macd|bbands|atr|adx|stoch|cci|obv|willr|mfi|roc|sar|supertrend|vwap_session)$";
+const INDICATOR_PATTERN: &str = "^(sma|ema|wma|dema|tema|rsi|macd|bbands|atr|adx|stoch|cci|obv|willr|mfi|roc|sar|supertrend|vwap_session)(:[0-9]+(\\.[0-9]+)?)*$";
 /// An export dataset.
 const DATASET_PATTERN: &str = "^(candles|greeks)$";
 

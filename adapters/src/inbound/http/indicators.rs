@@ -146,7 +146,8 @@ fn spec_of(req: &Request, indicator: &str, given: [Option<f64>; 12]) -> Result<I
             ),
         ));
     }
-    let kind: IndicatorKind = indicator.parse().map_err(|e| bad("indicator", format!("{e}")))?;
+    let (name, in_path) = indicator.split_once(':').unwrap_or((indicator, ""));
+    let kind: IndicatorKind = name.parse().map_err(|e| bad("indicator", format!("{e}")))?;
     let pairs: Vec<(String, String)> = req
         .params()
         .map_err(|e| bad("query", format!("the query string is not valid: {e}")))?;
@@ -155,6 +156,22 @@ fn spec_of(req: &Request, indicator: &str, given: [Option<f64>; 12]) -> Result<I
         .find(|(n, _)| !PARAM_NAMES.contains(&n.as_str()) && !OTHER_PARAMS.contains(&n.as_str()))
     {
         return Err(bad(name, format!("unknown query parameter '{name}'")));
+    }
+    // `rsi:14`, `macd:12:26:9`: the parameters in the path, as WebSocket topics and the CLI
+    // write them (missing trailing ones take their defaults).
+    if !in_path.is_empty() {
+        if let Some(name) = PARAM_NAMES
+            .iter()
+            .zip(&given)
+            .find(|(_, g)| g.is_some())
+            .map(|(n, _)| *n)
+        {
+            return Err(bad(
+                name,
+                format!("{indicator} gives its parameters in the path: '{name}' cannot be given again in the query"),
+            ));
+        }
+        return indicator.parse::<IndicatorSpec>().map_err(spec_error);
     }
     let takes = kind.params();
     if let Some(name) = PARAM_NAMES
@@ -187,13 +204,16 @@ fn spec_of(req: &Request, indicator: &str, given: [Option<f64>; 12]) -> Result<I
                 .unwrap_or(*d)
         })
         .collect();
-    IndicatorSpec::new(kind, &values).map_err(|e| {
-        let field = match &e {
-            domain::indicators::SpecError::BadParam { param, .. } => *param,
-            _ => "indicator",
-        };
-        bad(field, e.to_string())
-    })
+    IndicatorSpec::new(kind, &values).map_err(spec_error)
+}
+
+/// A refused spec, naming the parameter at fault (else `indicator`).
+fn spec_error(e: domain::indicators::SpecError) -> HistoryFailure {
+    let field = match &e {
+        domain::indicators::SpecError::BadParam { param, .. } => *param,
+        _ => "indicator",
+    };
+    bad(field, e.to_string())
 }
 
 fn meta(key: &str, spec: &IndicatorSpec, timeframe: Timeframe) -> IndicatorMeta {
@@ -240,7 +260,9 @@ impl IndicatorsApi {
         #[oai(example = "super::examples::underlying")]
         instrument_key: Path<String>,
         /// `sma`, `ema`, `wma`, `dema`, `tema`, `rsi`, `macd`, `bbands`, `atr`, `adx`, `stoch`,
-        /// `cci`, `obv`, `willr`, `mfi`, `roc`, `sar`, `supertrend` or `vwap_session`.
+        /// `cci`, `obv`, `willr`, `mfi`, `roc`, `sar`, `supertrend` or `vwap_session`, with its
+        /// parameters either here as WebSocket topics and the CLI write them (`rsi:14`,
+        /// `macd:12:26:9`; missing trailing ones take their defaults) or as query parameters.
         #[oai(example = "super::examples::indicator")]
         indicator: Path<String>,
         /// Timeframe of the bars: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
@@ -313,7 +335,9 @@ impl IndicatorsApi {
         #[oai(example = "super::examples::underlying")]
         instrument_key: Path<String>,
         /// `sma`, `ema`, `wma`, `dema`, `tema`, `rsi`, `macd`, `bbands`, `atr`, `adx`, `stoch`,
-        /// `cci`, `obv`, `willr`, `mfi`, `roc`, `sar`, `supertrend` or `vwap_session`.
+        /// `cci`, `obv`, `willr`, `mfi`, `roc`, `sar`, `supertrend` or `vwap_session`, with its
+        /// parameters either here as WebSocket topics and the CLI write them (`rsi:14`,
+        /// `macd:12:26:9`; missing trailing ones take their defaults) or as query parameters.
         #[oai(example = "super::examples::indicator")]
         indicator: Path<String>,
         /// Range start (RFC 3339, inclusive).

@@ -156,6 +156,17 @@ pub(super) async fn indicators_over_history_and_now(db: FreshDatabase) {
         serde_json::json!({"name": "slow", "value": 26.0})
     );
 
+    // The WebSocket's and the CLI's syntax in the path gives the same answer.
+    let (status, in_path) = h.get(&format!("{base}/macd:12:26:9?{DAY}&timeframe=5m")).await;
+    assert_eq!(status, 200, "{in_path}");
+    assert_eq!((&in_path["meta"], &in_path["rows"]), (&macd["meta"], &macd["rows"]));
+    let (status, short) = h.get(&format!("{base}/macd:12?{DAY}&timeframe=5m")).await;
+    assert_eq!(
+        (status, &short["rows"]),
+        (200, &macd["rows"]),
+        "missing ones take defaults"
+    );
+
     // The clock stands on Monday 10:00 IST: Friday's last bar is the last closed one.
     let (status, now) = h.get("/api/v2/realtime/indicators/NSE:NIFTY/ema?period=5").await;
     assert_eq!(status, 200, "{now}");
@@ -175,6 +186,9 @@ pub(super) async fn indicators_over_history_and_now(db: FreshDatabase) {
             "timeframe",
         ),
         ("/api/v2/realtime/indicators/NSE:NIFTY/RSI".to_owned(), "indicator"),
+        (format!("{base}/ema:5?{DAY}&period=5"), "period"),
+        (format!("{base}/ema:x?{DAY}"), "period"),
+        (format!("{base}/macd:30:26?{DAY}"), "fast"),
     ] {
         let (status, e) = h.get(&query).await;
         assert_eq!((status, e["field"].as_str()), (400, Some(field)), "{query}: {e}");

@@ -116,7 +116,7 @@ async fn candles_of_any_timeframe_and_indicators_are_derived_from_the_minute_bar
         ack["refused"][0]["reason"]
             .as_str()
             .unwrap()
-            .contains("unknown instrument"),
+            .contains("XYZ:FOO is not a listed instrument"),
         "{ack}"
     );
     for _ in 0..3 {

@@ -12,7 +12,7 @@ use adapters::outbound::fanout::{InProcessFanout, RedisFanout};
 use adapters::outbound::store::SeaStore;
 use application::history::HistoryReads;
 use application::ingest::IngestTicks;
-use application::subscriptions::{DerivedFeeds, SnapshotSource, SubscriptionHub};
+use application::subscriptions::{DerivedFeeds, SnapshotSource, SubscriptionHub, TopicListing};
 use chrono::{Duration as Minutes, TimeZone, Utc};
 use domain::instrument::{InstrumentKey, LotSize, OptionContract, OptionRight, Strike};
 use domain::market_data::Tick;
@@ -117,6 +117,7 @@ pub(super) async fn serve_ctx(
     state.subscriptions = WsContext::new(hub, limits)
         .with_tokens(&tokens.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>())
         .with_snapshots(Some(pipeline.state.clone() as Arc<dyn SnapshotSource>))
+        .with_listing(Some(TopicListing::new(pipeline.registry.clone())))
         .with_derived(Some(derived.clone()));
     let ingest = pipeline.ingest.clone();
     let ws = state.subscriptions.clone();

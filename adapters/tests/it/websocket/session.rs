@@ -106,7 +106,11 @@ async fn topics_per_connection_and_inbound_rate_are_limited() {
     };
     let s = server(limits).await;
     let mut c = connect(&s.url).await;
-    let topics = ["greeks:NSE:A", "greeks:NSE:B", "greeks:NSE:C"];
+    let topics = [
+        format!("greeks:{CALL}"),
+        format!("candles:{CALL}:1m"),
+        "candles:NSE:NIFTY:1m".to_owned(),
+    ];
     send(&mut c, json!({"action": "subscribe", "id": "r1", "topics": topics})).await;
     let ack = next(&mut c).await;
     assert_eq!(ack["accepted"].as_array().unwrap().len(), 2);

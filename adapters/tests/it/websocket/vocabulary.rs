@@ -40,3 +40,61 @@ async fn a_greeks_update_has_the_rest_answers_fields_and_values() {
         assert!(t.as_str().unwrap().ends_with("+00:00"), "{t}");
     }
 }
+
+/// Subscriptions answer like REST: each kind of topic naming something that does not exist is
+/// refused in the ack with its reason; one topic spelled twice is accepted once; a request
+/// without `id` is answered with `id: null`.
+#[tokio::test]
+async fn the_ack_refuses_every_kind_of_unknown_topic_with_its_reason() {
+    let s = server(WsLimits::default()).await;
+    let mut c = connect(&s.url).await;
+    let unknown = [
+        ("greeks:NIFTY-20260224-26000-CE", "keys start with their market"),
+        ("greeks:NSE:NIFTY-20260224-99999-CE", "is not a listed instrument"),
+        ("greeks:NSE:NIFTY", "not an option"),
+        ("candles:NSE:SENSEX:5m", "NSE:SENSEX is not a listed instrument"),
+        (
+            "indicators:NSE:NIFTY:foo:5m",
+            "no indicator after the instrument key (one of sma",
+        ),
+        (
+            "chain:NSE:NIFTY:2026-02-25",
+            "no option of NSE:NIFTY expires on 2026-02-25",
+        ),
+        (
+            "atm_iv:NSE:BANKNIFTY:2026-02-24",
+            "NSE:BANKNIFTY is not a listed instrument",
+        ),
+        ("moneyness:NSE:NIFTY:2026-02-24:ATM2", "level"),
+        ("trades:NSE:NIFTY", "unknown kind 'trades'"),
+    ];
+    let listed = [
+        format!("indicators:{CALL}:rsi:5m"),
+        format!("indicators:{CALL}:rsi:14:5m"),
+        "chain:NSE:NIFTY:2026-02-24".to_owned(),
+    ];
+    let topics: Vec<String> = unknown
+        .iter()
+        .map(|(t, _)| (*t).to_owned())
+        .chain(listed.iter().cloned())
+        .collect();
+    send(&mut c, json!({"action": "subscribe", "topics": topics})).await;
+    let ack = next(&mut c).await;
+    assert_eq!(ack["type"], "ack");
+    assert!(ack["id"].is_null(), "{ack}");
+    assert_eq!(
+        ack["accepted"],
+        json!([format!("indicators:{CALL}:rsi:14:5m"), "chain:NSE:NIFTY:2026-02-24"]),
+        "rsi and rsi:14 are one topic, listed once"
+    );
+    let refused = ack["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), unknown.len(), "{ack}");
+    for ((topic, why), r) in unknown.iter().zip(refused) {
+        assert_eq!(r["topic"], *topic);
+        let reason = r["reason"].as_str().unwrap();
+        assert!(reason.contains(why), "{topic}: {reason}");
+    }
+    // One snapshot per accepted topic, no more.
+    let snapshots = until_quiet(&mut c, 300).await;
+    assert_eq!(snapshots.len(), 2, "{snapshots:?}");
+}

@@ -92,11 +92,11 @@ fn frame_schemas() -> Value {
         "Subscribe": {
             "type": "object",
             "description": "Follow topics. Answered by one `ack`, then one `snapshot` data frame per accepted topic.",
-            "required": ["action", "id", "topics"],
+            "required": ["action", "topics"],
             "properties": {
                 "action": {"type": "string", "enum": ["subscribe"], "description": "`subscribe`."},
-                "id": text("Chosen by the client, echoed in the ack."),
-                "topics": {"type": "array", "items": {"type": "string"}, "description": "Topics to follow (see the channel's description)."},
+                "id": text("Chosen by the client, echoed in the ack (optional)."),
+                "topics": {"type": "array", "items": {"type": "string"}, "description": "Topics to follow (see the channel's description). A topic naming an instrument, underlying or expiry the service does not list is refused in the ack, with the reason."},
                 "resume": {
                     "type": "object",
                     "description": "Last positions by topic, for topics followed before: the missed updates come back, or a snapshot.",
@@ -107,10 +107,10 @@ fn frame_schemas() -> Value {
         "Unsubscribe": {
             "type": "object",
             "description": "Stop following topics.",
-            "required": ["action", "id", "topics"],
+            "required": ["action", "topics"],
             "properties": {
                 "action": {"type": "string", "enum": ["unsubscribe"], "description": "`unsubscribe`."},
-                "id": text("Chosen by the client, echoed in the ack."),
+                "id": text("Chosen by the client, echoed in the ack (optional)."),
                 "topics": {"type": "array", "items": {"type": "string"}, "description": "Topics to stop following."}
             }
         },
@@ -129,7 +129,7 @@ fn frame_schemas() -> Value {
             "required": ["type", "id", "action", "accepted", "refused"],
             "properties": {
                 "type": {"type": "string", "enum": ["ack"], "description": "`ack`."},
-                "id": text("The request's id."),
+                "id": {"type": ["string", "null"], "description": "The request's id; null when it had none."},
                 "action": {"type": "string", "enum": ["subscribe", "unsubscribe"], "description": "The request's action."},
                 "accepted": {"type": "array", "items": {"type": "string"}, "description": "Topics now followed (or dropped), canonical text."},
                 "refused": {"type": "array", "items": {"$ref": "#/components/schemas/Refusal"}, "description": "Topics refused, with reasons."}

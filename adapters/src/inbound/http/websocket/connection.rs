@@ -262,7 +262,15 @@ async fn handle(ctx: &WsContext, outbox: &Arc<Outbox>, followed: &mut HashMap<St
                         continue;
                     }
                 };
+                if let Some(Err(reason)) = ctx.listing.as_ref().map(|l| l.check(&t)) {
+                    refused.push(Refusal { topic: raw, reason });
+                    continue;
+                }
                 let canonical = t.to_string();
+                // The same topic twice in one request (`rsi` and `rsi:14` are one): listed once.
+                if accepted.iter().any(|(c, _)| *c == canonical) {
+                    continue;
+                }
                 let again = followed.contains_key(&canonical);
                 if !again && followed.len() >= ctx.limits.max_topics {
                     refused.push(Refusal {

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use application::subscriptions::derived::is_derived;
-use application::subscriptions::{DerivedFeeds, SnapshotSource, SubscriptionHub};
+use application::subscriptions::{DerivedFeeds, SnapshotSource, SubscriptionHub, TopicListing};
 use domain::subscriptions::Topic;
 use poem::http::StatusCode;
 use poem::web::Data;
@@ -103,6 +103,8 @@ pub struct WsContext {
     snapshots: Option<Arc<dyn SnapshotSource>>,
     /// Candles above 1 minute and indicators, derived here from the 1-minute candles.
     derived: Option<Arc<DerivedFeeds>>,
+    /// What exists: topics naming anything else are refused in the ack.
+    listing: Option<TopicListing>,
     /// Accepted tokens; empty: anonymous.
     tokens: Arc<HashSet<String>>,
     /// Open connections, in all and per token.
@@ -170,6 +172,7 @@ impl WsContext {
             closing: Arc::new(tokio::sync::watch::channel(false).0),
             snapshots: None,
             derived: None,
+            listing: None,
             tokens: Arc::default(),
             open: Arc::default(),
         }
@@ -248,6 +251,14 @@ impl WsContext {
     #[must_use]
     pub fn with_snapshots(mut self, source: Option<Arc<dyn SnapshotSource>>) -> Self {
         self.snapshots = source;
+        self
+    }
+
+    /// Refuses topics naming an instrument, underlying or expiry `listing` does not know, with
+    /// the reason; without it every well-formed topic is accepted.
+    #[must_use]
+    pub fn with_listing(mut self, listing: Option<TopicListing>) -> Self {
+        self.listing = listing;
         self
     }
 

@@ -89,8 +89,9 @@ pub struct Position {
 pub enum Request {
     /// Follow topics.
     Subscribe {
-        /// Chosen by the client, echoed in the ack.
-        id: String,
+        /// Chosen by the client, echoed in the ack (`null` there when not given).
+        #[serde(default)]
+        id: Option<String>,
         /// Topics to follow.
         topics: Vec<String>,
         /// Last positions, for topics the client followed before (resume).
@@ -99,8 +100,9 @@ pub enum Request {
     },
     /// Stop following topics.
     Unsubscribe {
-        /// Chosen by the client, echoed in the ack.
-        id: String,
+        /// Chosen by the client, echoed in the ack (`null` there when not given).
+        #[serde(default)]
+        id: Option<String>,
         /// Topics to stop following.
         topics: Vec<String>,
     },
@@ -152,8 +154,8 @@ pub enum ErrorCode {
 pub enum ServerFrame {
     /// The answer to one request.
     Ack {
-        /// The request's id.
-        id: String,
+        /// The request's id; `null` when the request had none.
+        id: Option<String>,
         /// `subscribe` or `unsubscribe`.
         action: String,
         /// Topics now followed (subscribe) or dropped (unsubscribe), canonical text.
@@ -322,7 +324,12 @@ mod tests {
         let Request::Subscribe { id, topics, resume } = r else {
             panic!()
         };
-        assert_eq!((id.as_str(), topics.len(), resume["greeks:NSE:X"].seq), ("r1", 1, 9));
+        assert_eq!(
+            (id.as_deref(), topics.len(), resume["greeks:NSE:X"].seq),
+            (Some("r1"), 1, 9)
+        );
+        let r = read_request(r#"{"action":"subscribe","topics":["greeks:NSE:X"]}"#).unwrap();
+        assert!(matches!(r, Request::Subscribe { id: None, .. }), "id is optional");
         let e = read_request(r#"{"action":"publish","id":"r2","topics":[]}"#).unwrap_err();
         assert!(matches!(*e, ServerFrame::Error { code: ErrorCode::UnknownAction, id: Some(ref i), .. } if i == "r2"));
         let e = read_request("{not json").unwrap_err();
