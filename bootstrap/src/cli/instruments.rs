@@ -56,17 +56,14 @@ pub async fn run(args: InstrumentsArgs, settings: &Settings) -> Result<(), Box<d
     let market = Market::nse();
     let cfg = &settings.instruments;
     let source: Arc<dyn InstrumentSource> = match (&args.contract_master, &args.instrument_service) {
-        (Some(path), _) => Arc::new(contract_master::read(std::fs::File::open(path)?, &market)?),
+        (Some(path), _) => Arc::new(contract_master::read(super::open_file(path)?, &market)?),
         (None, Some(url)) => Arc::new(HttpInstrumentSource::new(
             url.clone(),
             Duration::from_millis(args.timeout_ms),
             resilience(settings),
         )),
         (None, None) => match cfg.source {
-            SourceKind::File => Arc::new(contract_master::read(
-                std::fs::File::open(&cfg.contract_master)?,
-                &market,
-            )?),
+            SourceKind::File => Arc::new(contract_master::read(super::open_file(&cfg.contract_master)?, &market)?),
             SourceKind::Http => Arc::new(HttpInstrumentSource::new(
                 cfg.service_url.parse()?,
                 Duration::from_millis(cfg.timeout_ms),

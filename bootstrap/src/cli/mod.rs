@@ -76,3 +76,13 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()
 }
+
+/// Opens `path` for reading; a failure names the file (`data/x.csv: No such file or directory
+/// (os error 2)`), where the bare I/O error would not.
+///
+/// # Errors
+/// The I/O error, with the path.
+pub(crate) fn open_file(path: impl AsRef<std::path::Path>) -> Result<std::fs::File, String> {
+    let path = path.as_ref();
+    std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))
+}

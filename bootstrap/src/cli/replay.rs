@@ -81,11 +81,11 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> Result<(), Box<dyn st
         return replay_candles(&args, settings, markets).await;
     }
     let batches = match args.format {
-        ReplayFormat::NseChain => nse_chain::read(std::fs::File::open(&args.file)?)?,
+        ReplayFormat::NseChain => nse_chain::read(super::open_file(&args.file)?)?,
         ReplayFormat::Candles => unreachable!("handled above"),
         ReplayFormat::NseChainRaw => {
             let name = args.file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            vec![nse_chain_raw::read(name, std::fs::File::open(&args.file)?)?]
+            vec![nse_chain_raw::read(name, super::open_file(&args.file)?)?]
         }
     };
     let db = args.db.connect(settings).await?;
@@ -239,7 +239,7 @@ async fn replay_candles(
         LabelArg::End => candles::BarLabel::End,
         LabelArg::Start => candles::BarLabel::Start,
     };
-    let rows = candles::read(std::fs::File::open(&args.file)?, labels)?;
+    let rows = candles::read(super::open_file(&args.file)?, labels)?;
     let db = args.db.connect(settings).await?;
     Migrator::up(&db, None).await?;
     let store = Arc::new(SeaStore::new(db));

@@ -6,9 +6,23 @@ use domain::moneyness::ReferencePrice;
 use domain::pricing::PricingModel;
 use serde::{Deserialize, Serialize};
 
+/// One of `options` by its name, or an error listing them all: what every enum setting says
+/// when given something else (`'prod' is not a valid mode (use one of: embedded, production)`).
+fn one_of<T: Copy>(raw: &str, what: &str, options: &[(&str, T)]) -> Result<T, String> {
+    let wanted = raw.trim().to_ascii_lowercase();
+    options
+        .iter()
+        .find(|(name, _)| *name == wanted)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            format!("'{raw}' is not a valid {what} (use one of: {})", names.join(", "))
+        })
+}
+
 /// Deployment mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum Mode {
     /// SQLite, in-process cache and fan-out, built-in catalogue and feed.
     Embedded,
@@ -53,9 +67,23 @@ pub struct LogSettings {
     pub format: LogFormat,
 }
 
+/// `TryFrom<String>` for an enum setting by [`one_of`] its names.
+macro_rules! named_setting {
+    ($ty:ident, $what:literal, [$(($name:literal, $variant:ident)),+ $(,)?]) => {
+        impl TryFrom<String> for $ty {
+            type Error = String;
+            fn try_from(raw: String) -> Result<Self, String> {
+                one_of(&raw, $what, &[$(($name, Self::$variant)),+])
+            }
+        }
+    };
+}
+
+named_setting!(Mode, "mode", [("embedded", Embedded), ("production", Production)]);
+
 /// The shape of log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum LogFormat {
     /// JSON in production mode, text otherwise.
     Auto,
@@ -125,9 +153,15 @@ pub struct InstrumentSettings {
     pub breaker_cooldown_ms: u64,
 }
 
+named_setting!(
+    LogFormat,
+    "log format",
+    [("auto", Auto), ("json", Json), ("text", Text)]
+);
+
 /// Where the instrument catalogue comes from (`instruments.source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum SourceKind {
     /// The built-in NSE listing, generated from the clock's date.
     Builtin,
@@ -136,6 +170,12 @@ pub enum SourceKind {
     /// The instrument service over HTTP (`instruments.service_url`), with its moneyness mapping.
     Http,
 }
+
+named_setting!(
+    SourceKind,
+    "instrument source",
+    [("builtin", Builtin), ("file", File), ("http", Http)]
+);
 
 /// `[ingest]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

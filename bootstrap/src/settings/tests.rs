@@ -73,6 +73,25 @@ fn markets_are_data_and_unknown_sources_or_markets_are_named() {
     write("[instruments]\nsource = \"htp\"\n");
     let err = Settings::load(Some(&f)).unwrap_err();
     assert!(err.contains("instruments.source") && err.contains("htp"), "{err}");
+    assert!(err.contains("use one of: builtin, file, http"), "{err}");
+    write("mode = \"prod\"\n");
+    let err = Settings::load(Some(&f)).unwrap_err();
+    assert!(
+        err.contains("'prod' is not a valid mode (use one of: embedded, production)") && err.contains("`mode`"),
+        "{err}"
+    );
+    write("[log]\nformat = \"xml\"\n");
+    let err = Settings::load(Some(&f)).unwrap_err();
+    assert!(
+        err.contains("use one of: auto, json, text") && err.contains("log.format"),
+        "{err}"
+    );
+    write("mode = \"Production\"\n");
+    assert_eq!(
+        Settings::load(Some(&f)).unwrap().mode,
+        Mode::Production,
+        "case-insensitive"
+    );
 
     write("[markets.XNAS]\nrate = 0.04\n");
     let err = Settings::load(Some(&f)).unwrap_err();

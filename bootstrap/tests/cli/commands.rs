@@ -102,6 +102,12 @@ fn replay_stores_an_nse_chain_file_and_names_a_bad_preset() {
     let summary = text(&out.stdout);
     assert!(summary.contains("ticks accepted, 0 rejected"), "{summary}");
     assert!(summary.contains("Greeks snapshots stored"), "{summary}");
+    assert!(
+        summary
+            .contains("conventions NSE: model bsm, rate 0.1, div_yield 0, time_basis calendar_days, price_source last"),
+        "the conventions by their API names: {summary}"
+    );
+    assert!(!summary.contains("Conventions {"), "no Rust debug output: {summary}");
     let bad = run(&[
         "replay",
         file.to_str().unwrap(),
@@ -114,6 +120,25 @@ fn replay_stores_an_nse_chain_file_and_names_a_bad_preset() {
     ]);
     assert!(text(&bad.stderr).contains("preset 'nse' is not one of default, nse-published"));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    for format in ["nse-chain", "candles"] {
+        let out = run(&["replay", "no/such/chain.csv", "--format", format]);
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("no/such/chain.csv: No such file or directory"),
+            "{format}: {err}"
+        );
+    }
+    let out = run(&["instruments", "--contract-master", "no/such/master.csv"]);
+    assert!(
+        text(&out.stderr).contains("no/such/master.csv: No such file"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
