@@ -13,15 +13,12 @@ import sys
 import time
 
 from signal_service_client import Client
-from signal_service_client.api.default import (
-    get_historical_candles,
-    get_realtime_atm_iv,
-    get_realtime_chain,
-    get_realtime_greeks,
-    get_realtime_moneyness_greeks,
-    ingest_candles,
-    list_underlyings,
-)
+# One module per resource (the document's tags).
+from signal_service_client.api.historical import get_historical_candles
+from signal_service_client.api.ingest import ingest_candles
+from signal_service_client.api.instruments import list_underlyings
+from signal_service_client.api.moneyness import get_realtime_atm_iv, get_realtime_moneyness_greeks
+from signal_service_client.api.realtime import get_realtime_chain, get_realtime_greeks
 from signal_service_client.models import CandleIn, Format
 
 UNDERLYING = "NSE:NIFTY"

@@ -62,6 +62,11 @@ fn every_operation_has_an_id_and_every_property_a_description() {
                 .as_str()
                 .unwrap_or_else(|| panic!("{method} {path}: no operationId"));
             assert!(ids.insert(id.to_owned()), "duplicate operationId {id}");
+            let tag = op["tags"][0].as_str().unwrap_or_else(|| panic!("{id}: no tag"));
+            assert!(
+                doc["tags"].as_array().unwrap().iter().any(|t| t["name"] == tag),
+                "{id}: tag {tag} is not listed"
+            );
             assert!(
                 op["summary"].is_string() || op["description"].is_string(),
                 "{id}: undocumented"

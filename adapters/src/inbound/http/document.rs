@@ -94,6 +94,7 @@ pub fn openapi_json() -> String {
             }
         }
     }
+    tag_operations(&mut doc);
     for (schema, property) in NULLABLE_ITEMS {
         let items = &mut doc["components"]["schemas"][schema]["properties"][property]["items"];
         if items.is_object() {
@@ -101,6 +102,57 @@ pub fn openapi_json() -> String {
         }
     }
     serde_json::to_string_pretty(&doc).unwrap_or(raw)
+}
+
+/// The resource groups of the API, each operation's by its path, with what each holds: SDK
+/// generators make one module per tag (`api.realtime`, `api.historical`, …) instead of one
+/// `default` for everything.
+const TAGS: [(&str, &str, &str); 6] = [
+    (
+        "moneyness",
+        "/moneyness/",
+        "Aggregates by moneyness level, ATM IV, skew and the strikes at a level: now and over time.",
+    ),
+    (
+        "realtime",
+        "/realtime/",
+        "The latest values from memory: Greeks, chains, chain statistics, indicators.",
+    ),
+    (
+        "historical",
+        "/historical/",
+        "Stored history on any timeframe: candles, Greeks, indicators, exports.",
+    ),
+    (
+        "analytics",
+        "/analytics/",
+        "Calculators: IV and Greeks of rows given in the request.",
+    ),
+    ("ingest", "/ingest/", "Market data in: ticks and 1-minute candles."),
+    (
+        "instruments",
+        "/instruments/",
+        "The catalogue: underlyings, expiries, listed chains.",
+    ),
+];
+
+/// Tags every operation with the first of [`TAGS`] its path contains, and lists the tags.
+fn tag_operations(doc: &mut serde_json::Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, ops) in paths.iter_mut() {
+        let Some((tag, _, _)) = TAGS.iter().find(|(_, part, _)| path.contains(part)) else {
+            continue;
+        };
+        for op in ops.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+            op["tags"] = serde_json::json!([tag]);
+        }
+    }
+    doc["tags"] = TAGS
+        .iter()
+        .map(|(name, _, description)| serde_json::json!({"name": name, "description": description}))
+        .collect();
 }
 
 /// Array properties whose items are `Option`s (poem-openapi documents `Vec<Option<T>>` as an
