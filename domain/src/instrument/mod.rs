@@ -4,6 +4,7 @@ mod contract;
 mod key;
 mod listing;
 mod market;
+mod time_bound;
 
 pub use contract::{
     ContractError, FutureContract, LotSize, OptionContract, OptionRight, Strike, Underlying, UnderlyingKind,
@@ -11,3 +12,4 @@ pub use contract::{
 pub use key::{InstrumentKey, InstrumentKeyError};
 pub use listing::ProductSpec;
 pub use market::{CalendarError, MAX_WINDOWS, Market, SessionHours, TradingDay, Window};
+pub use time_bound::{TimeBound, TimeBoundError};

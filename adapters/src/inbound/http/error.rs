@@ -132,6 +132,10 @@ fn plain(reason: &str) -> String {
         };
     }
     let ty = quoted(r).unwrap_or_default();
+    if ty == super::time_param::TYPE_NAME {
+        // Its parser's own words say what to write instead.
+        return r.split_once("\": ").map_or(r, |(_, m)| m).to_owned();
+    }
     let what = if ty.contains("date-time") {
         "an RFC 3339 time with its offset, e.g. 2026-11-24T10:00:00Z"
     } else if ty.contains("naive-date") || ty.ends_with("_date") {

@@ -2,7 +2,10 @@
 //! Swagger UI and the generated SDK's docs). They describe one NIFTY session and one of its
 //! options; a live service answers them with data only if it holds that session.
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{NaiveDate, TimeZone, Utc};
+use domain::instrument::TimeBound;
+
+use super::time_param::TimeParam;
 
 /// An option contract's key.
 pub(super) fn option_key() -> String {
@@ -25,13 +28,17 @@ pub(super) fn expiry_date() -> NaiveDate {
 }
 
 /// The session open of Monday 2026-02-02 (09:15 IST).
-pub(super) fn from() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 2, 2, 3, 45, 0).single().unwrap_or_default()
+pub(super) fn from() -> TimeParam {
+    TimeParam(TimeBound::At(
+        Utc.with_ymd_and_hms(2026, 2, 2, 3, 45, 0).single().unwrap_or_default(),
+    ))
 }
 
 /// The session close of that day (15:30 IST).
-pub(super) fn to() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 2, 2, 10, 0, 0).single().unwrap_or_default()
+pub(super) fn to() -> TimeParam {
+    TimeParam(TimeBound::At(
+        Utc.with_ymd_and_hms(2026, 2, 2, 10, 0, 0).single().unwrap_or_default(),
+    ))
 }
 
 /// A custom timeframe.

@@ -28,6 +28,7 @@ use super::AppState;
 use super::error::ErrorBody;
 use super::historical::{CandleOut, GreeksBucketOut, HistoryFailure, timeframe_param};
 use super::shapes::key_param;
+use super::time_param::TimeParam;
 
 /// Days read per window.
 pub const WINDOW_DAYS: i64 = 7;
@@ -346,12 +347,14 @@ impl ExportApi {
         /// Instrument key, e.g. `NSE:NIFTY` or an option's key.
         #[oai(example = "super::examples::option_key")]
         instrument_key: Query<String>,
-        /// Range start (RFC 3339, inclusive).
+        /// Range start, inclusive: a date-time with its UTC offset (`2026-02-02T09:15:00+05:30`) or a
+        /// date (`2026-02-02`, from the exchange's local midnight).
         #[oai(example = "super::examples::from")]
-        from: Query<DateTime<Utc>>,
-        /// Range end (RFC 3339, exclusive); at most 366 days after `from`.
+        from: Query<TimeParam>,
+        /// Range end, exclusive: a date-time with its UTC offset, or a date (through the end of that
+        /// exchange-local day); at most 366 days after `from`.
         #[oai(example = "super::examples::to")]
-        to: Query<DateTime<Utc>>,
+        to: Query<TimeParam>,
         /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
         #[oai(example = "super::examples::timeframe")]
         timeframe: Query<Option<String>>,
@@ -367,7 +370,9 @@ impl ExportApi {
         };
         let key = key_param("instrument_key", &instrument_key.0)?;
         let timeframe = timeframe_param(timeframe.0.as_deref())?;
-        let (from, to) = (from.0, to.0);
+        // A date is the day on the instrument's exchange.
+        let market = self.state.history.market(&key)?;
+        let (from, to) = (from.0.start_on(&market), to.0.end_on(&market));
         if to <= from {
             return Err(bad("to", format!("must be after from ({from})")));
         }
@@ -383,7 +388,6 @@ impl ExportApi {
         }
         let format = negotiate(format.0, headers);
         let reads = self.state.history.clone();
-        reads.market(&key)?;
         let mut export = Export {
             reads,
             key,

@@ -18,6 +18,7 @@ use super::AppState;
 use super::error::ErrorBody;
 use super::historical::{HistoryFailure, page_request, timeframe_param};
 use super::shapes::key_param;
+use super::time_param::TimeParam;
 
 /// Every indicator parameter name any indicator takes, in the handlers' argument order.
 const PARAM_NAMES: [&str; 12] = [
@@ -340,12 +341,14 @@ impl IndicatorsApi {
         /// `macd:12:26:9`; missing trailing ones take their defaults) or as query parameters.
         #[oai(example = "super::examples::indicator")]
         indicator: Path<String>,
-        /// Range start (RFC 3339, inclusive).
+        /// Range start, inclusive: a date-time with its UTC offset (`2026-02-02T09:15:00+05:30`) or a
+        /// date (`2026-02-02`, from the exchange's local midnight).
         #[oai(example = "super::examples::from")]
-        from: Query<DateTime<Utc>>,
-        /// Range end (RFC 3339, exclusive); at most 31 days after `from` (1830 for `1d`, `1w`).
+        from: Query<TimeParam>,
+        /// Range end, exclusive: a date-time with its UTC offset, or a date (through the end of that
+        /// exchange-local day); at most 31 days after `from` (1830 for `1d`, `1w`).
         #[oai(example = "super::examples::to")]
-        to: Query<DateTime<Utc>>,
+        to: Query<TimeParam>,
         /// Timeframe of the bars: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
         #[oai(example = "super::examples::timeframe")]
         timeframe: Query<Option<String>>,
@@ -399,7 +402,7 @@ impl IndicatorsApi {
             multiplier.0,
         ];
         let spec = spec_of(req, &indicator.0, given)?;
-        let page_req = page_request(from.0, to.0, timeframe.0, limit.0, cursor.0)?;
+        let page_req = page_request(&self.state.history, &key, from.0, to.0, timeframe.0, limit.0, cursor.0)?;
         let tf = page_req.timeframe;
         let page = self.state.indicators.history(&key, &spec, &page_req).await?;
         Ok(PageOk::Ok(Json(IndicatorPage {

@@ -31,6 +31,7 @@ mod serialized;
 pub mod server;
 mod shapes;
 mod spec_routes;
+mod time_param;
 mod updates;
 pub mod websocket;
 

@@ -145,6 +145,20 @@ pub(super) async fn bad_parameters_are_400s_naming_them(db: FreshDatabase) {
         let (got, e) = h.get(&format!("{base}?{query}")).await;
         assert_eq!((got, e["field"].as_str()), (status, Some(field)), "{query}: {e}");
     }
+    // A date-time without its offset: refused, saying so, not guessed to be UTC.
+    let (got, e) = h
+        .get(&format!(
+            "{base}?from=2026-01-30T09:15:00&to=2026-01-30T15:30:00%2B05:30"
+        ))
+        .await;
+    assert_eq!((got, e["field"].as_str()), (400, Some("from")), "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("'2026-01-30T09:15:00' has no UTC offset"),
+        "{e}"
+    );
     let (got, e) = h.get(&format!("/api/v2/historical/greeks/XXX:FOO?{DAY}")).await;
     assert_eq!((got, e["field"].as_str()), (404, Some("instrument_key")), "{e}");
     let (got, e) = h.get(&format!("/api/v2/historical/greeks/not%20a%20key?{DAY}")).await;

@@ -23,6 +23,16 @@ pub(super) async fn candles_on_any_timeframe_page_by_page(db: FreshDatabase) {
     assert_eq!(status, 200, "{big}");
     assert_eq!(big["candles"].as_array().unwrap(), &one, "pages joined = one page");
     assert!(big["next_cursor"].is_null());
+    // A date is the exchange's local day, `to` through its end: the same session.
+    let (status, by_date) = h
+        .get("/api/v2/historical/candles/NSE:NIFTY?from=2026-01-30&to=2026-01-30&timeframe=7m&limit=100")
+        .await;
+    assert_eq!(status, 200, "{by_date}");
+    assert_eq!(by_date["candles"], big["candles"], "from=to=2026-01-30 is that IST day");
+    let (_, next_day) = h
+        .get("/api/v2/historical/candles/NSE:NIFTY?from=2026-01-31&to=2026-01-31&timeframe=7m")
+        .await;
+    assert_eq!(next_day["candles"].as_array().map(Vec::len), Some(0), "{next_day}");
     let first = &one[0];
     assert_eq!(first["start"], "2026-01-30T03:45:00+00:00");
     assert_eq!(

@@ -8,7 +8,7 @@
 mod shapes;
 use shapes::{AtmIvOk, CandlesOk, GreeksOk, LevelOk};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use domain::moneyness::MoneynessLevel;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
@@ -17,6 +17,7 @@ use poem_openapi::payload::Json;
 use super::AppState;
 use super::error::ErrorBody;
 use super::shapes::{UNITS, key_param};
+use super::time_param::TimeParam;
 
 pub use shapes::*;
 
@@ -40,12 +41,14 @@ impl HistoricalApi {
         /// Instrument key, e.g. `NSE:NIFTY` or `NSE:NIFTY-20260224-26000-CE`.
         #[oai(example = "super::examples::underlying")]
         instrument_key: Path<String>,
-        /// Range start (RFC 3339, inclusive): buckets starting at or after it.
+        /// Range start, inclusive: a date-time with its UTC offset (`2026-02-02T09:15:00+05:30`) or a
+        /// date (`2026-02-02`, from the exchange's local midnight): buckets starting at or after it.
         #[oai(example = "super::examples::from")]
-        from: Query<DateTime<Utc>>,
-        /// Range end (RFC 3339, exclusive); at most 31 days after `from` (1830 for `1d`, `1w`).
+        from: Query<TimeParam>,
+        /// Range end, exclusive: a date-time with its UTC offset, or a date (through the end of that
+        /// exchange-local day); at most 31 days after `from` (1830 for `1d`, `1w`).
         #[oai(example = "super::examples::to")]
-        to: Query<DateTime<Utc>>,
+        to: Query<TimeParam>,
         /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
         #[oai(example = "super::examples::timeframe")]
         timeframe: Query<Option<String>>,
@@ -59,7 +62,7 @@ impl HistoricalApi {
         cursor: Query<Option<String>>,
     ) -> Result<CandlesOk, HistoryFailure> {
         let key = key_param("instrument_key", &instrument_key.0)?;
-        let req = page_request(from.0, to.0, timeframe.0, limit.0, cursor.0)?;
+        let req = page_request(&self.state.history, &key, from.0, to.0, timeframe.0, limit.0, cursor.0)?;
         let page = self.state.history.candles(&key, &req).await?;
         Ok(CandlesOk::Ok(Json(CandlesPage {
             instrument_key: key.to_string(),
@@ -83,12 +86,14 @@ impl HistoricalApi {
         /// Option key, e.g. `NSE:NIFTY-20260224-26000-CE`.
         #[oai(example = "super::examples::option_key")]
         instrument_key: Path<String>,
-        /// Range start (RFC 3339, inclusive).
+        /// Range start, inclusive: a date-time with its UTC offset (`2026-02-02T09:15:00+05:30`) or a
+        /// date (`2026-02-02`, from the exchange's local midnight).
         #[oai(example = "super::examples::from")]
-        from: Query<DateTime<Utc>>,
-        /// Range end (RFC 3339, exclusive); at most 31 days after `from` (1830 for `1d`, `1w`).
+        from: Query<TimeParam>,
+        /// Range end, exclusive: a date-time with its UTC offset, or a date (through the end of that
+        /// exchange-local day); at most 31 days after `from` (1830 for `1d`, `1w`).
         #[oai(example = "super::examples::to")]
-        to: Query<DateTime<Utc>>,
+        to: Query<TimeParam>,
         /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
         #[oai(example = "super::examples::timeframe")]
         timeframe: Query<Option<String>>,
@@ -102,7 +107,7 @@ impl HistoricalApi {
         cursor: Query<Option<String>>,
     ) -> Result<GreeksOk, HistoryFailure> {
         let key = key_param("instrument_key", &instrument_key.0)?;
-        let req = page_request(from.0, to.0, timeframe.0, limit.0, cursor.0)?;
+        let req = page_request(&self.state.history, &key, from.0, to.0, timeframe.0, limit.0, cursor.0)?;
         let page = self.state.history.greeks(&key, &req).await?;
         Ok(GreeksOk::Ok(Json(GreeksPage {
             instrument_key: key.to_string(),
@@ -132,12 +137,14 @@ impl HistoricalApi {
         /// Expiry date (YYYY-MM-DD).
         #[oai(example = "super::examples::expiry_date")]
         expiry: Query<NaiveDate>,
-        /// Range start (RFC 3339, inclusive).
+        /// Range start, inclusive: a date-time with its UTC offset (`2026-02-02T09:15:00+05:30`) or a
+        /// date (`2026-02-02`, from the exchange's local midnight).
         #[oai(example = "super::examples::from")]
-        from: Query<DateTime<Utc>>,
-        /// Range end (RFC 3339, exclusive); at most 31 days after `from` (1830 for `1d`, `1w`).
+        from: Query<TimeParam>,
+        /// Range end, exclusive: a date-time with its UTC offset, or a date (through the end of that
+        /// exchange-local day); at most 31 days after `from` (1830 for `1d`, `1w`).
         #[oai(example = "super::examples::to")]
-        to: Query<DateTime<Utc>>,
+        to: Query<TimeParam>,
         /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
         #[oai(example = "super::examples::timeframe")]
         timeframe: Query<Option<String>>,
@@ -154,7 +161,7 @@ impl HistoricalApi {
         let wanted: MoneynessLevel = level.0.parse().map_err(|e: domain::moneyness::LevelError| {
             HistoryFailure::BadRequest(Json(ErrorBody::new("bad_request", e.to_string(), Some("level"))))
         })?;
-        let req = page_request(from.0, to.0, timeframe.0, limit.0, cursor.0)?;
+        let req = page_request(&self.state.history, &key, from.0, to.0, timeframe.0, limit.0, cursor.0)?;
         let page = self.state.history.moneyness_level(&key, expiry.0, wanted, &req).await?;
         Ok(LevelOk::Ok(Json(LevelPage {
             underlying: key.to_string(),
@@ -191,12 +198,14 @@ impl HistoricalApi {
         /// Expiry date (YYYY-MM-DD).
         #[oai(example = "super::examples::expiry_date")]
         expiry: Query<NaiveDate>,
-        /// Range start (RFC 3339, inclusive).
+        /// Range start, inclusive: a date-time with its UTC offset (`2026-02-02T09:15:00+05:30`) or a
+        /// date (`2026-02-02`, from the exchange's local midnight).
         #[oai(example = "super::examples::from")]
-        from: Query<DateTime<Utc>>,
-        /// Range end (RFC 3339, exclusive); at most 31 days after `from` (1830 for `1d`, `1w`).
+        from: Query<TimeParam>,
+        /// Range end, exclusive: a date-time with its UTC offset, or a date (through the end of that
+        /// exchange-local day); at most 31 days after `from` (1830 for `1d`, `1w`).
         #[oai(example = "super::examples::to")]
-        to: Query<DateTime<Utc>>,
+        to: Query<TimeParam>,
         /// Timeframe: `Nm`, `Nh`, `Nd` or `1w`; default `1m`.
         #[oai(example = "super::examples::timeframe")]
         timeframe: Query<Option<String>>,
@@ -210,7 +219,7 @@ impl HistoricalApi {
         cursor: Query<Option<String>>,
     ) -> Result<AtmIvOk, HistoryFailure> {
         let key = key_param("underlying", &underlying.0)?;
-        let req = page_request(from.0, to.0, timeframe.0, limit.0, cursor.0)?;
+        let req = page_request(&self.state.history, &key, from.0, to.0, timeframe.0, limit.0, cursor.0)?;
         let page = self.state.history.atm_iv(&key, expiry.0, &req).await?;
         Ok(AtmIvOk::Ok(Json(AtmIvPage {
             underlying: key.to_string(),

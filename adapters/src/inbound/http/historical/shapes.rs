@@ -1,8 +1,9 @@
 //! The historical answers' shapes, their failures and the shared parameter parsing.
 
-use application::history::{DEFAULT_LIMIT, GreeksBucket, HistoryError, PageRequest};
+use application::history::{DEFAULT_LIMIT, GreeksBucket, HistoryError, HistoryReads, PageRequest};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::candles::{AggregatedBar, Timeframe};
+use domain::instrument::InstrumentKey;
 use domain::ports::MoneynessRecord;
 use domain::ports::TimeRange;
 use poem_openapi::payload::Json;
@@ -10,6 +11,7 @@ use poem_openapi::{ApiResponse, Object};
 
 use super::super::error::ErrorBody;
 use super::super::shapes::{GreeksSnapshotOut, LevelOut};
+use super::super::time_param::TimeParam;
 
 /// One candle (bucket) of a timeframe.
 #[derive(Debug, Clone, Object)]
@@ -292,14 +294,21 @@ pub(in crate::inbound::http) fn timeframe_param(raw: Option<&str>) -> Result<Tim
 
 /// The paging parameters, checked.
 pub(in crate::inbound::http) fn page_request(
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    reads: &HistoryReads,
+    key: &InstrumentKey,
+    from: TimeParam,
+    to: TimeParam,
     timeframe: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 ) -> Result<PageRequest, HistoryFailure> {
+    // A date is the day on the instrument's exchange, so the market is needed first.
+    let market = reads.market(key)?;
     Ok(PageRequest {
-        range: TimeRange { from, to },
+        range: TimeRange {
+            from: from.start_on(&market),
+            to: to.end_on(&market),
+        },
         timeframe: timeframe_param(timeframe.as_deref())?,
         limit: limit.map_or(DEFAULT_LIMIT, |l| usize::try_from(l).unwrap_or(usize::MAX)),
         cursor,
