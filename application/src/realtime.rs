@@ -105,25 +105,19 @@ impl RealtimeReads {
     /// # Errors
     /// [`ReadError::NotFound`] when no chain of that underlying (or expiry) was evaluated yet.
     pub fn chain(&self, underlying: &InstrumentKey, expiry: Option<NaiveDate>) -> Result<ChainRead, ReadError> {
-        let known = self.state.chain_expiries(underlying);
         let expiry = match expiry {
             Some(e) => e,
-            None => {
-                let today = self.clock.now().date_naive();
-                *known
-                    .iter()
-                    .find(|e| **e >= today)
-                    .or(known.last())
-                    .ok_or_else(|| ReadError::NotFound {
-                        field: "underlying",
-                        message: format!("no option chain of {underlying} evaluated yet"),
-                    })?
-            }
+            None => self
+                .state
+                .nearest_expiry(underlying, self.clock.now().date_naive())
+                .ok_or_else(|| ReadError::NotFound {
+                    field: "underlying",
+                    message: format!("no option chain of {underlying} evaluated yet"),
+                })?,
         };
-        let snapshot = self
-            .state
-            .chain(underlying, expiry)
-            .ok_or_else(|| ReadError::NotFound {
+        let snapshot = self.state.chain(underlying, expiry).ok_or_else(|| {
+            let known = self.state.chain_expiries(underlying);
+            ReadError::NotFound {
                 field: "expiry",
                 message: format!(
                     "no chain of {underlying} expiring {expiry} evaluated yet; known expiries: {}",
@@ -133,7 +127,8 @@ impl RealtimeReads {
                         known.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
                     }
                 ),
-            })?;
+            }
+        })?;
         Ok(ChainRead {
             underlying: underlying.clone(),
             expiry,

@@ -40,12 +40,16 @@ impl ChainSnapshots {
 
     /// Snapshots each expiry at its minute: kept in the state; returns the moneyness records
     /// and, when `updates` is set, the subscribers' updates.
+    /// `today` (the clock's date) picks the nearest expiry, whose updates are also published
+    /// under `chain:{u}` and `atm_iv:{u}`.
     pub(super) fn take(
         &self,
         expiries: Vec<(ExpiryKey, OpenMinute)>,
         updates: bool,
+        today: NaiveDate,
     ) -> (Vec<MoneynessRecord>, Vec<Outgoing>) {
         let (mut records, mut out) = (Vec::new(), Vec::new());
+        let mut underlyings: Vec<InstrumentKey> = Vec::new();
         for ((u, e), (forward, t, minute)) in expiries {
             let Some(conventions) = self.registry.get(&u).map(|r| *r.conventions()) else {
                 continue;
@@ -79,12 +83,57 @@ impl ChainSnapshots {
             };
             if updates {
                 out.extend(chain_updates(&u, e, &snapshot, &recs));
+                if !underlyings.contains(&u) {
+                    underlyings.push(u.clone());
+                }
             }
             self.state.set_chain(&u, e, snapshot);
             records.extend(recs);
         }
+        for u in underlyings {
+            if let Some(nearest) = self.state.nearest_expiry(&u, today) {
+                out.extend(nearest_aliases(&u, nearest, &out));
+            }
+        }
         (records, out)
     }
+}
+
+/// The updates of `chain:{u}` and `atm_iv:{u}`: copies of the nearest expiry's, when this
+/// round published them (the data names its expiry).
+fn nearest_aliases(underlying: &InstrumentKey, nearest: NaiveDate, published: &[Outgoing]) -> Vec<Outgoing> {
+    let pairs = [
+        (
+            Topic::Chain {
+                underlying: underlying.clone(),
+                expiry: Some(nearest),
+            },
+            Topic::Chain {
+                underlying: underlying.clone(),
+                expiry: None,
+            },
+        ),
+        (
+            Topic::AtmIv {
+                underlying: underlying.clone(),
+                expiry: Some(nearest),
+            },
+            Topic::AtmIv {
+                underlying: underlying.clone(),
+                expiry: None,
+            },
+        ),
+    ];
+    pairs
+        .into_iter()
+        .filter_map(|(dated, alias)| {
+            let dated = dated.to_string();
+            published.iter().find(|o| o.topic == dated).map(|o| Outgoing {
+                topic: alias.to_string(),
+                ..o.clone()
+            })
+        })
+        .collect()
 }
 
 /// The subscribers' updates of one expiry's minute snapshot: `chain:{u}:{e}`, `atm_iv:{u}:{e}`
@@ -108,14 +157,14 @@ fn chain_updates(
     out.push(update(
         Topic::Chain {
             underlying: u.clone(),
-            expiry: e,
+            expiry: Some(e),
         },
         snapshot.event(underlying, expiry),
     ));
     out.push(update(
         Topic::AtmIv {
             underlying: u.clone(),
-            expiry: e,
+            expiry: Some(e),
         },
         SignalEvent::AtmIv {
             underlying: u.clone(),

@@ -278,7 +278,9 @@ impl IngestTicks {
         if expiries.is_empty() {
             return;
         }
-        let (records, updates) = self.snapshots.take(expiries, self.publishing.is_on());
+        let (records, updates) = self
+            .snapshots
+            .take(expiries, self.publishing.is_on(), self.clock.now().date_naive());
         self.persist.backlog.add_moneyness(records);
         self.publishing.queue(updates);
     }

@@ -230,6 +230,14 @@ impl RealtimeState {
         v
     }
 
+    /// The expiry a read or a topic naming none means: the nearest evaluated one not yet past on
+    /// `today`, else the latest one evaluated.
+    #[must_use]
+    pub fn nearest_expiry(&self, underlying: &InstrumentKey, today: NaiveDate) -> Option<NaiveDate> {
+        let known = self.chain_expiries(underlying);
+        known.iter().find(|e| **e >= today).or(known.last()).copied()
+    }
+
     /// The latest Greeks of an option.
     #[must_use]
     pub fn greeks(&self, key: &InstrumentKey) -> Option<GreeksRecord> {

@@ -40,19 +40,28 @@ impl TopicListing {
             Topic::Candles { key, .. } | Topic::Indicators { key, .. } => {
                 self.registry.get(key).map(|_| ()).ok_or_else(|| self.unlisted(key))
             }
-            Topic::Moneyness { underlying, expiry, .. }
-            | Topic::AtmIv { underlying, expiry }
-            | Topic::Chain { underlying, expiry } => self.check_expiry(underlying, *expiry),
+            Topic::Moneyness { underlying, expiry, .. } => self.check_expiry(underlying, Some(*expiry)),
+            Topic::AtmIv { underlying, expiry } | Topic::Chain { underlying, expiry } => {
+                self.check_expiry(underlying, *expiry)
+            }
         }
     }
 
-    fn check_expiry(&self, underlying: &InstrumentKey, expiry: NaiveDate) -> Result<(), String> {
+    /// `expiry` `None` (the nearest): any listed expiry will do.
+    fn check_expiry(&self, underlying: &InstrumentKey, expiry: Option<NaiveDate>) -> Result<(), String> {
         match self.registry.get(underlying).map(|r| r.kind.clone()) {
             Some(InstrumentKind::Underlying) => {}
             Some(_) => return Err(format!("{underlying} is not an underlying")),
             None => return Err(self.unlisted(underlying)),
         }
         let listed = self.expiries(underlying);
+        let Some(expiry) = expiry else {
+            return if listed.is_empty() {
+                Err(format!("no option of {underlying} is listed"))
+            } else {
+                Ok(())
+            };
+        };
         if listed.contains(&expiry) {
             return Ok(());
         }

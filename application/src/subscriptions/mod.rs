@@ -76,10 +76,16 @@ impl SnapshotSource for RealtimeState {
     fn snapshot(&self, topic: &Topic) -> Option<StateSnapshot> {
         let state = match topic {
             Topic::Greeks { key } => self.greeks(key).map(|r| (r.minute, SignalEvent::Greeks(r))),
-            Topic::Chain { underlying, expiry } => self
+            Topic::Chain {
+                underlying,
+                expiry: Some(expiry),
+            } => self
                 .chain(underlying, *expiry)
                 .map(|c| (c.minute, c.event(underlying, *expiry))),
-            Topic::AtmIv { underlying, expiry } => self.chain(underlying, *expiry).map(|c| {
+            Topic::AtmIv {
+                underlying,
+                expiry: Some(expiry),
+            } => self.chain(underlying, *expiry).map(|c| {
                 let event = SignalEvent::AtmIv {
                     underlying: underlying.clone(),
                     expiry: *expiry,
@@ -88,9 +94,14 @@ impl SnapshotSource for RealtimeState {
                 };
                 (c.minute, event)
             }),
-            // Moneyness levels are published every minute, so the hub's history answers them;
-            // candles and indicators are answered by the derived feeds.
-            Topic::Moneyness { .. } | Topic::Candles { .. } | Topic::Indicators { .. } => None,
+            // Moneyness levels, and the nearest expiry's `chain:{u}` / `atm_iv:{u}` (which one
+            // is nearest depends on the clock), are published every minute, so the hub's
+            // history answers them; candles and indicators are answered by the derived feeds.
+            Topic::Moneyness { .. }
+            | Topic::Chain { expiry: None, .. }
+            | Topic::AtmIv { expiry: None, .. }
+            | Topic::Candles { .. }
+            | Topic::Indicators { .. } => None,
         };
         state.map(StateSnapshot::settled)
     }

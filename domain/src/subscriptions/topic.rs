@@ -80,8 +80,8 @@ impl TopicKind {
             Self::Candles => "candles:{instrument_key}:{timeframe}",
             Self::Indicators => "indicators:{instrument_key}:{indicator}:{timeframe}",
             Self::Moneyness => "moneyness:{underlying}:{expiry}:{level}",
-            Self::AtmIv => "atm_iv:{underlying}:{expiry}",
-            Self::Chain => "chain:{underlying}:{expiry}",
+            Self::AtmIv => "atm_iv:{underlying}[:{expiry}]",
+            Self::Chain => "chain:{underlying}[:{expiry}]",
         }
     }
 }
@@ -124,15 +124,17 @@ pub enum Topic {
     AtmIv {
         /// The underlying.
         underlying: InstrumentKey,
-        /// The expiry (exchange-local date).
-        expiry: NaiveDate,
+        /// The expiry (exchange-local date); `None` follows the nearest expiry, as REST does
+        /// when no expiry is named (`atm_iv:NSE:NIFTY`).
+        expiry: Option<NaiveDate>,
     },
     /// Chain analytics of one expiry.
     Chain {
         /// The underlying.
         underlying: InstrumentKey,
-        /// The expiry (exchange-local date).
-        expiry: NaiveDate,
+        /// The expiry (exchange-local date); `None` follows the nearest expiry
+        /// (`chain:NSE:NIFTY`).
+        expiry: Option<NaiveDate>,
     },
 }
 
@@ -303,9 +305,15 @@ impl FromStr for Topic {
                 })
             }
             TopicKind::AtmIv | TopicKind::Chain => {
-                let (u, p) = split_right(rest, 1).ok_or_else(|| fail(shape()))?;
+                // The expiry is optional: a last segment of digits and dashes is meant as one
+                // (no underlying's symbol is), else the whole rest is the underlying.
+                let dated = |p: &str| p.contains('-') && p.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+                let (u, expiry) = match split_right(rest, 1) {
+                    Some((u, p)) if dated(p[0]) => (u, Some(p[0])),
+                    _ => (rest, None),
+                };
                 key(u, "underlying").and_then(|underlying| {
-                    let expiry = expiry(p[0])?;
+                    let expiry = expiry.map(self::expiry).transpose()?;
                     Ok(if kind == TopicKind::AtmIv {
                         Self::AtmIv { underlying, expiry }
                     } else {
@@ -330,9 +338,10 @@ impl fmt::Display for Topic {
                 expiry,
                 level,
             } => write!(f, "{kind}:{underlying}:{}:{level}", expiry.format("%Y-%m-%d")),
-            Self::AtmIv { underlying, expiry } | Self::Chain { underlying, expiry } => {
-                write!(f, "{kind}:{underlying}:{}", expiry.format("%Y-%m-%d"))
-            }
+            Self::AtmIv { underlying, expiry } | Self::Chain { underlying, expiry } => match expiry {
+                Some(e) => write!(f, "{kind}:{underlying}:{}", e.format("%Y-%m-%d")),
+                None => write!(f, "{kind}:{underlying}"),
+            },
         }
     }
 }
@@ -379,9 +388,26 @@ mod tests {
             "moneyness:NSE:NIFTY:2026-11-24:OTM",
             "atm_iv:NSE:BANKNIFTY:2026-11-25",
             "chain:NSE:NIFTY:2026-11-24",
+            "chain:NSE:NIFTY",
+            "atm_iv:NSE:BANKNIFTY",
         ] {
             assert_eq!(ok(raw).to_string(), raw);
         }
+    }
+
+    #[test]
+    fn chain_and_atm_iv_without_expiry_follow_the_nearest() {
+        let Topic::Chain { underlying, expiry } = ok("chain:NSE:NIFTY") else {
+            panic!("kind");
+        };
+        assert_eq!((underlying.as_str(), expiry), ("NSE:NIFTY", None));
+        let Topic::AtmIv { underlying, expiry } = ok("atm_iv:CBOE:SPX:2027-01-15") else {
+            panic!("kind");
+        };
+        assert_eq!(
+            (underlying.as_str(), expiry),
+            ("CBOE:SPX", NaiveDate::from_ymd_opt(2027, 1, 15))
+        );
     }
 
     proptest::proptest! {

@@ -151,14 +151,19 @@ async fn minute_snapshots_publish_chain_atm_iv_and_moneyness_topics() {
         "moneyness:NSE:NIFTY:2026-02-24:ATM",
         "chain:NSE:NIFTY:2026-02-24",
     );
+    // The nearest expiry's shorthands, as REST's `/realtime/chain/NSE:NIFTY` has it.
+    let (near_atm, near_chain) = ("atm_iv:NSE:NIFTY", "chain:NSE:NIFTY");
     let mut c = connect(&s.url).await;
     send(
         &mut c,
-        json!({"action": "subscribe", "id": "r1", "topics": [atm, level, chain]}),
+        json!({"action": "subscribe", "id": "r1", "topics": [atm, level, chain, near_atm, near_chain]}),
     )
     .await;
-    assert_eq!(next(&mut c).await["accepted"], json!([atm, level, chain]));
-    for _ in 0..3 {
+    assert_eq!(
+        next(&mut c).await["accepted"],
+        json!([atm, level, chain, near_atm, near_chain])
+    );
+    for _ in 0..5 {
         assert_eq!(next(&mut c).await["frame"], "snapshot");
     }
     let ts = now() - Minutes::minutes(29);
@@ -179,7 +184,7 @@ async fn minute_snapshots_publish_chain_atm_iv_and_moneyness_topics() {
     assert!(s.ingest.execute(&ticks).await.unwrap().rejected.is_empty());
     s.ingest.flush().await.unwrap();
     let mut seen = std::collections::BTreeMap::new();
-    while seen.len() < 3 {
+    while seen.len() < 5 {
         let u = next(&mut c).await;
         assert_eq!(u["frame"], "update");
         seen.insert(u["topic"].as_str().unwrap().to_owned(), u["data"].clone());
@@ -203,12 +208,20 @@ async fn minute_snapshots_publish_chain_atm_iv_and_moneyness_topics() {
     assert!(ch["by_strike"][1]["call_iv"].as_f64().unwrap() > 0.0, "{ch}");
     assert_eq!(ch["atm_iv"], seen[atm]["atm_iv"]);
     assert!(ch["forward"]["value"].as_f64().unwrap() > 25_000.0, "{ch}");
+    // The shorthands carry the nearest expiry's data, which names its expiry; REST agrees.
+    assert_eq!(seen[near_chain], seen[chain]);
+    assert_eq!(seen[near_atm], seen[atm]);
+    let (status, rest) = http_get(&s.url, "/api/v2/realtime/chain/NSE:NIFTY").await;
+    assert_eq!((status, &rest["meta"]["expiry"]), (200, &seen[near_chain]["expiry"]), "{rest}");
 
-    // A new connection opens with the topic's latest update.
-    let mut d = subscribed(&s.url, "r2", json!([chain])).await;
-    let snap = next(&mut d).await;
-    assert_eq!(
-        (snap["frame"].as_str(), snap["data"]["kind"].as_str()),
-        (Some("snapshot"), Some("chain"))
-    );
+    // A new connection opens with the topic's latest update, the shorthand's too.
+    let mut d = subscribed(&s.url, "r2", json!([chain, near_chain])).await;
+    for _ in 0..2 {
+        let snap = next(&mut d).await;
+        assert_eq!(
+            (snap["frame"].as_str(), snap["data"]["kind"].as_str()),
+            (Some("snapshot"), Some("chain")),
+            "{snap}"
+        );
+    }
 }

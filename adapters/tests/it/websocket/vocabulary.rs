@@ -65,6 +65,7 @@ async fn the_ack_refuses_every_kind_of_unknown_topic_with_its_reason() {
             "atm_iv:NSE:BANKNIFTY:2026-02-24",
             "NSE:BANKNIFTY is not a listed instrument",
         ),
+        ("chain:NSE:SENSEX", "NSE:SENSEX is not a listed instrument"),
         ("moneyness:NSE:NIFTY:2026-02-24:ATM2", "level"),
         ("trades:NSE:NIFTY", "unknown kind 'trades'"),
     ];
