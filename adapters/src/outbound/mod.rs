@@ -6,10 +6,12 @@
 //! - [`fanout`]: numbered updates to every instance's subscription hub (in process or Redis);
 //! - [`instruments`]: instrument catalogues (contract-master file, built-in generated listing)
 //!   and the external instrument service's client;
-//! - [`clock`]: the system clock.
+//! - [`clock`]: the system clock;
+//! - [`reach`]: connection failures in plain words (which host, and why).
 
 pub mod cache;
 pub mod clock;
 pub mod fanout;
 pub mod instruments;
+pub mod reach;
 pub mod store;

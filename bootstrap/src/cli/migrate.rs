@@ -34,7 +34,18 @@ impl DatabaseArgs {
                 std::fs::create_dir_all(dir)?;
             }
         }
-        Ok(Database::connect(adapters::outbound::store::connect_options(url)).await?)
+        // Which host failed and why, within the configured wait, instead of the driver's
+        // `pool timed out` after 30 s.
+        let wait = std::time::Duration::from_millis(settings.database.acquire_timeout_ms.max(1));
+        let masked = crate::settings::mask_password(url);
+        adapters::outbound::store::reachable(url, wait)
+            .await
+            .map_err(|why| format!("database {masked}: {why}"))?;
+        let mut options = adapters::outbound::store::connect_options(url);
+        options.acquire_timeout(wait).connect_timeout(wait);
+        Ok(Database::connect(options)
+            .await
+            .map_err(|e| format!("database {masked}: {e}"))?)
     }
 }
 

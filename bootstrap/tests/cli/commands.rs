@@ -141,6 +141,56 @@ fn a_missing_file_is_named() {
     );
 }
 
+/// A port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A database or service that cannot be reached is named, host and port, with the cause, at
+/// once — not `pool timed out` after 30 s, not a client library's `creating a new object`.
+#[test]
+fn a_connection_error_names_the_host_and_the_cause() {
+    let port = closed_port();
+    let out = run(&[
+        "migrate",
+        "status",
+        "--database-url",
+        &format!("postgres://root:hunter2@127.0.0.1:{port}/test"),
+    ]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!("PostgreSQL at 127.0.0.1:{port}: connection refused")),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "the password stays out: {err}");
+    let out = run(&[
+        "migrate",
+        "status",
+        "--database-url",
+        "postgres://root@nosuchhost.invalid/test",
+    ]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("PostgreSQL at nosuchhost.invalid:5432: the host name does not resolve"),
+        "{err}"
+    );
+    let out = run(&[
+        "instruments",
+        "--instrument-service",
+        &format!("http://127.0.0.1:{port}/"),
+    ]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("instrument service at 127.0.0.1:{port}: connection refused")),
+        "{err}"
+    );
+}
+
 #[test]
 fn replay_reads_the_raw_two_sided_nse_layout() {
     let Some(_) = shared("../data/raw_nse_optionchain_2019/NIFTY_11JUL2019_01-07-2019_1000.csv") else {

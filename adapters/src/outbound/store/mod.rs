@@ -93,9 +93,19 @@ impl SeaStore {
     /// # Errors
     /// [`PortError::Unavailable`] when the database cannot be reached.
     pub async fn connect_with(url: &str, pool: &PoolOptions) -> Result<Self, PortError> {
+        reachable(url, pool.acquire_timeout)
+            .await
+            .map_err(PortError::Unavailable)?;
         let mut o = connect_options(url);
         pool.apply(&mut o);
-        Ok(Self::new(Database::connect(o).await.map_err(db_error)?))
+        let db = Database::connect(o).await.map_err(|e| match e {
+            DbErr::ConnectionAcquire(_) => PortError::Unavailable(format!(
+                "no connection within {} ms ({e})",
+                pool.acquire_timeout.as_millis()
+            )),
+            other => db_error(other),
+        })?;
+        Ok(Self::new(db))
     }
 
     /// The connection (for migrations and health checks).
@@ -188,6 +198,26 @@ impl PoolOptions {
             // The whole SQLite setup again: sea-orm keeps one such function, the last set.
             .map_sqlx_sqlite_opts(move |opts| sqlite_options(opts, statement));
     }
+}
+
+/// Whether a PostgreSQL URL's server takes a TCP connection within `timeout`, or which host
+/// failed and why (refused, no answer, a name that does not resolve; see
+/// [`crate::outbound::reach`]). SQLite URLs and socket paths are not probed.
+///
+/// # Errors
+/// `PostgreSQL at {host:port}: {why}`.
+pub async fn reachable(url: &str, timeout: std::time::Duration) -> Result<(), String> {
+    let Some(endpoint) = url
+        .starts_with("postgres")
+        .then(|| surf::Url::parse(url).ok())
+        .flatten()
+        .and_then(|u| crate::outbound::reach::endpoint(&u, 5432))
+    else {
+        return Ok(());
+    };
+    crate::outbound::reach::probe(&endpoint, timeout)
+        .await
+        .map_err(|why| format!("PostgreSQL at {why}"))
 }
 
 /// Connection options: SQLite as [`sqlite_options`] with a 5 s busy timeout, no

@@ -212,7 +212,11 @@ async fn minute_snapshots_publish_chain_atm_iv_and_moneyness_topics() {
     assert_eq!(seen[near_chain], seen[chain]);
     assert_eq!(seen[near_atm], seen[atm]);
     let (status, rest) = http_get(&s.url, "/api/v2/realtime/chain/NSE:NIFTY").await;
-    assert_eq!((status, &rest["meta"]["expiry"]), (200, &seen[near_chain]["expiry"]), "{rest}");
+    assert_eq!(
+        (status, &rest["meta"]["expiry"]),
+        (200, &seen[near_chain]["expiry"]),
+        "{rest}"
+    );
 
     // A new connection opens with the topic's latest update, the shorthand's too.
     let mut d = subscribed(&s.url, "r2", json!([chain, near_chain])).await;

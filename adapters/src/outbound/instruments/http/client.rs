@@ -20,17 +20,17 @@ pub struct HttpInstrumentSource {
     policy: Resilience,
 }
 
-fn port_error(e: GuardedError) -> PortError {
+/// A failed call as a port error naming the service's `host:port` (`endpoint`) and the cause.
+fn port_error(endpoint: &str, e: GuardedError) -> PortError {
+    let at = |e: RawError| format!("instrument service at {endpoint}: {e}");
     match e {
-        GuardedError::Open => PortError::Unavailable("instrument service circuit breaker open".into()),
+        GuardedError::Open => PortError::Unavailable(format!(
+            "instrument service at {endpoint}: circuit breaker open after repeated failures"
+        )),
         GuardedError::Call(RawError::Status { status: 404, body }) => PortError::NotFound(body),
-        GuardedError::Call(e @ (RawError::Timeout(_) | RawError::Transport(_))) => {
-            PortError::Unavailable(e.to_string())
-        }
-        GuardedError::Call(e @ RawError::Status { status, .. }) if status >= 500 => {
-            PortError::Unavailable(e.to_string())
-        }
-        GuardedError::Call(e) => PortError::Invalid(e.to_string()),
+        GuardedError::Call(e @ (RawError::Timeout(_) | RawError::Transport(_))) => PortError::Unavailable(at(e)),
+        GuardedError::Call(e @ RawError::Status { status, .. }) if status >= 500 => PortError::Unavailable(at(e)),
+        GuardedError::Call(e) => PortError::Invalid(at(e)),
     }
 }
 
@@ -123,7 +123,7 @@ impl HttpInstrumentSource {
             .policy
             .call(|| self.raw.strikes_by_moneyness(underlying.as_str(), &level_name, expiry))
             .await
-            .map_err(port_error)?;
+            .map_err(|e| port_error(&self.raw.endpoint(), e))?;
         Ok(dto.strikes)
     }
 
@@ -140,7 +140,7 @@ impl HttpInstrumentSource {
             .policy
             .call(|| self.raw.moneyness_mapping(underlying.as_str(), expiry))
             .await
-            .map_err(port_error)?;
+            .map_err(|e| port_error(&self.raw.endpoint(), e))?;
         parse_mapping(dto)
     }
 }
@@ -148,7 +148,11 @@ impl HttpInstrumentSource {
 #[async_trait]
 impl InstrumentSource for HttpInstrumentSource {
     async fn underlyings(&self) -> Result<Vec<Underlying>, PortError> {
-        let dto = self.policy.call(|| self.raw.underlyings()).await.map_err(port_error)?;
+        let dto = self
+            .policy
+            .call(|| self.raw.underlyings())
+            .await
+            .map_err(|e| port_error(&self.raw.endpoint(), e))?;
         dto.underlyings.into_iter().map(parse_underlying).collect()
     }
 
@@ -157,7 +161,7 @@ impl InstrumentSource for HttpInstrumentSource {
             .policy
             .call(|| self.raw.expiries(underlying.as_str()))
             .await
-            .map_err(port_error)?
+            .map_err(|e| port_error(&self.raw.endpoint(), e))?
             .expiries;
         v.sort_unstable();
         Ok(v)
@@ -168,7 +172,7 @@ impl InstrumentSource for HttpInstrumentSource {
             .policy
             .call(|| self.raw.chain(underlying.as_str(), expiry))
             .await
-            .map_err(port_error)?;
+            .map_err(|e| port_error(&self.raw.endpoint(), e))?;
         let mut v = dto
             .contracts
             .into_iter()
@@ -188,7 +192,7 @@ impl InstrumentSource for HttpInstrumentSource {
             self.policy
                 .call(|| self.raw.contract(key.as_str()))
                 .await
-                .map_err(port_error)?,
+                .map_err(|e| port_error(&self.raw.endpoint(), e))?,
         )
     }
 }

@@ -12,7 +12,7 @@ use super::dto::{ChainDto, ContractDto, ExpiriesDto, MappingDto, StrikesDto, Und
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RawError {
     /// No complete answer within the timeout.
-    #[error("timed out after {0:?}")]
+    #[error("no answer within {} ms", .0.as_millis())]
     Timeout(Duration),
     /// The service answered with a non-2xx status.
     #[error("HTTP {status}: {body}")]
@@ -22,8 +22,8 @@ pub enum RawError {
         /// Start of the body, for logs.
         body: String,
     },
-    /// Connection-level failure (refused, reset, TLS).
-    #[error("transport: {0}")]
+    /// Connection-level failure (refused, reset, TLS), in plain words.
+    #[error("{0}")]
     Transport(String),
     /// The body is not the JSON the contract promises.
     #[error("malformed answer: {0}")]
@@ -76,6 +76,13 @@ impl RawInstrumentClient {
         }
     }
 
+    /// `host:port` of the service, for messages.
+    #[must_use]
+    pub fn endpoint(&self) -> String {
+        crate::outbound::reach::endpoint(&self.base, self.base.port_or_known_default().unwrap_or(80))
+            .unwrap_or_else(|| self.base.to_string())
+    }
+
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, RawError> {
         let url = self
             .base
@@ -86,7 +93,7 @@ impl RawInstrumentClient {
                 .client
                 .get(url)
                 .await
-                .map_err(|e| RawError::Transport(e.to_string()))?;
+                .map_err(|e| RawError::Transport(crate::outbound::reach::words_of_text(&e.to_string())))?;
             let status = u16::from(res.status());
             let body = res.body_bytes().await.map_err(|e| RawError::Transport(e.to_string()))?;
             if !(200..300).contains(&status) {
