@@ -15,7 +15,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::AppState;
-use super::shapes::{ChainStatsOut, ConventionsOut, ForwardOut, GreeksOut, LevelOut, ReadFailure, key_param};
+use super::shapes::{
+    ChainStatsOut, ConventionsOut, ForwardOut, GreeksOut, LevelOut, ReadFailure, STALE_AFTER_SECONDS, key_param,
+};
 
 /// What every chain-derived answer starts with: which chain, as of when, computed how.
 #[derive(Debug, Clone, Object)]
@@ -27,8 +29,12 @@ pub struct ChainMeta {
     pub expiry: NaiveDate,
     /// Start of the minute (UTC) whose quotes the analytics were computed from.
     pub as_of: DateTime<Utc>,
-    /// True when `as_of` is more than 120 s behind the service clock.
+    /// True when `as_of` is more than `stale_after_seconds` behind the server's clock (UTC now):
+    /// no newer data has arrived since. The simulated market runs on the last session's clock,
+    /// so its live numbers read stale on any other day.
     pub stale: bool,
+    /// How far behind the server's clock data may be before it is called stale, seconds.
+    pub stale_after_seconds: u32,
     /// The conventions and units used.
     pub conventions: ConventionsOut,
     /// The expiry's forward and its source.
@@ -57,6 +63,7 @@ impl ChainMeta {
             expiry: r.expiry,
             as_of: s.minute,
             stale: r.stale,
+            stale_after_seconds: STALE_AFTER_SECONDS,
             conventions: (&r.conventions).into(),
             forward: s.forward.into(),
             spot: s.spot,

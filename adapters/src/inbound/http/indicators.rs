@@ -17,7 +17,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::AppState;
 use super::error::ErrorBody;
 use super::historical::{HistoryFailure, page_request, timeframe_param};
-use super::shapes::key_param;
+use super::shapes::{STALE_AFTER_SECONDS, key_param};
 use super::time_param::TimeParam;
 
 /// Every indicator parameter name any indicator takes, in the handlers' argument order.
@@ -100,8 +100,11 @@ pub struct IndicatorNowOut {
     pub closed: Option<IndicatorPointOut>,
     /// What the bar still forming would give if it closed now; absent between sessions.
     pub forming: Option<IndicatorPointOut>,
-    /// True when the newest bar is more than 120 s behind the service clock.
+    /// True when the newest bar is more than `stale_after_seconds` behind the server's clock
+    /// (UTC now): no newer bar has arrived since.
     pub stale: bool,
+    /// How far behind the server's clock data may be before it is called stale, seconds.
+    pub stale_after_seconds: u32,
 }
 
 /// A page of an indicator's history.
@@ -319,6 +322,7 @@ impl IndicatorsApi {
             closed: now.closed.map(Into::into),
             forming: now.forming.map(Into::into),
             stale: now.stale,
+            stale_after_seconds: STALE_AFTER_SECONDS,
         })))
     }
 

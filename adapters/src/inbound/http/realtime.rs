@@ -18,7 +18,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::AppState;
 use super::serialized::SerializedJson;
-use super::shapes::{ConventionsOut, GreeksSnapshotOut, ReadFailure, key_param};
+use super::shapes::{ConventionsOut, GreeksSnapshotOut, ReadFailure, STALE_AFTER_SECONDS, key_param};
 
 /// Latest IV and Greeks of one option, with the conventions used.
 #[derive(Debug, Clone, Object)]
@@ -26,8 +26,12 @@ use super::shapes::{ConventionsOut, GreeksSnapshotOut, ReadFailure, key_param};
 pub struct RealtimeGreeks {
     /// The option.
     pub instrument_key: String,
-    /// True when `as_of` is more than 120 s behind the service clock.
+    /// True when `as_of` is more than `stale_after_seconds` behind the server's clock (UTC now):
+    /// no newer data has arrived since. The simulated market runs on the last session's clock,
+    /// so its live numbers read stale on any other day.
     pub stale: bool,
+    /// How far behind the server's clock data may be before it is called stale, seconds.
+    pub stale_after_seconds: u32,
     /// The values of the latest minute priced.
     #[oai(flatten)]
     pub snapshot: GreeksSnapshotOut,
@@ -82,6 +86,7 @@ impl RealtimeApi {
         let answer = SerializedJson::new(&RealtimeGreeks {
             instrument_key: key.to_string(),
             stale,
+            stale_after_seconds: STALE_AFTER_SECONDS,
             snapshot: record.clone().into(),
             conventions,
         });
@@ -150,6 +155,7 @@ impl poem_openapi::types::Example for RealtimeGreeks {
         Self {
             instrument_key: record.key.to_string(),
             stale: false,
+            stale_after_seconds: STALE_AFTER_SECONDS,
             snapshot: record.into(),
             conventions: ConventionsOut::from(&c),
         }

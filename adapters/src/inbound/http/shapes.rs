@@ -311,3 +311,10 @@ impl From<application::realtime::ReadError> for ReadFailure {
 pub fn key_param(field: &str, raw: &str) -> Result<domain::instrument::InstrumentKey, ReadFailure> {
     domain::instrument::InstrumentKey::parse(raw).map_err(|e| ReadFailure::bad(field, e.to_string()))
 }
+
+/// `stale_after_seconds` of the realtime answers: the application's rule, as a JSON number.
+pub(super) const STALE_AFTER_SECONDS: u32 = {
+    let s = application::realtime::STALE_AFTER_SECS;
+    assert!(s >= 0 && s <= u32::MAX as i64);
+    s as u32
+};

@@ -4,8 +4,8 @@
 use super::*;
 
 /// One option after one tick: `GET /api/v2/realtime/greeks/{key}` and the `greeks:{key}`
-/// update hold the same fields with the same values. REST adds `stale` and `conventions` (its
-/// answer explains itself), the update adds `kind`; nothing else differs.
+/// update hold the same fields with the same values. REST adds `stale`, `stale_after_seconds`
+/// and `conventions` (its answer explains itself), the update adds `kind`; nothing else differs.
 #[tokio::test]
 async fn a_greeks_update_has_the_rest_answers_fields_and_values() {
     let s = server(WsLimits::default()).await;
@@ -17,10 +17,14 @@ async fn a_greeks_update_has_the_rest_answers_fields_and_values() {
     let (status, rest) = http_get(&s.url, &format!("/api/v2/realtime/greeks/{CALL}")).await;
     assert_eq!(status, 200, "{rest}");
 
+    // Stale says relative to what: the server's clock, and how far behind.
+    assert_eq!(rest["stale_after_seconds"], 120, "{rest}");
     let mut rest = rest.as_object().unwrap().clone();
     let mut ws = update["data"].as_object().unwrap().clone();
     assert!(
-        rest.remove("stale").is_some() && rest.remove("conventions").is_some(),
+        ["stale", "stale_after_seconds", "conventions"]
+            .iter()
+            .all(|f| rest.remove(*f).is_some()),
         "{rest:?}"
     );
     assert_eq!(ws.remove("kind"), Some(json!("greeks")));
