@@ -4,7 +4,7 @@ Run by .ci/api-checks with the server on the embedded default (its simulated fee
 reads the catalogue, ingests a 1-minute candle, then reads realtime Greeks, a moneyness level,
 the ATM IV, a historical page and an export. Exits non-zero on the first thing that is wrong.
 
-Usage: python smoke.py BASE_URL   (e.g. http://127.0.0.1:8080/api/v2)
+Usage: python smoke.py BASE_URL   (e.g. http://127.0.0.1:8080; the paths carry /api/v2)
 """
 
 import datetime as dt
@@ -12,7 +12,7 @@ import json
 import sys
 import time
 
-from signal_service_client import Client
+from signal_service_client import AuthenticatedClient
 # One module per resource (the document's tags).
 from signal_service_client.api.historical import get_historical_candles
 from signal_service_client.api.ingest import ingest_candles
@@ -32,7 +32,16 @@ def check(cond, what):
 
 
 def main(base_url):
-    client = Client(base_url=base_url, timeout=30.0, raise_on_unexpected_status=True)
+    # The ingest operations take the API key on the client (the ApiKeyAuth scheme): sent as
+    # `X-API-Key`; this server has no keys configured, so any key is taken.
+    client = AuthenticatedClient(
+        base_url=base_url,
+        token="no-key-configured",
+        prefix="",
+        auth_header_name="X-API-Key",
+        timeout=30.0,
+        raise_on_unexpected_status=True,
+    )
 
     underlyings = list_underlyings.sync(client=client)
     check(any(u.key == UNDERLYING for u in underlyings.underlyings), "the catalogue lists NSE:NIFTY")
@@ -88,7 +97,7 @@ def main(base_url):
     # The generated export operation decodes a binary body as text (an openapi-python-client bug
     # with non-JSON bodies), so the export goes through the SDK client's own HTTP session.
     export = client.get_httpx_client().get(
-        "/historical/export/candles",
+        "/api/v2/historical/export/candles",
         params={
             "instrument_key": UNDERLYING,
             "from": session_open.isoformat(),

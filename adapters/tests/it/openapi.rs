@@ -53,6 +53,16 @@ fn the_websocket_guide_shows_each_update_as_written() {
 }
 
 #[test]
+fn the_sdk_guide_shows_the_example_ci_runs() {
+    let guide = include_str!("../../../docs/sdk.md");
+    let script = include_str!("../../../tests/sdk/example.py");
+    assert!(
+        guide.contains(&format!("```python\n{script}```")),
+        "docs/sdk.md must show tests/sdk/example.py exactly as it is"
+    );
+}
+
+#[test]
 fn every_operation_has_an_id_and_every_property_a_description() {
     let doc: Value = serde_json::from_str(&adapters::inbound::http::openapi_json()).unwrap();
     let mut ids = std::collections::HashSet::new();
@@ -127,4 +137,44 @@ fn parameters_and_request_bodies_have_examples() {
     for name in ["ErrorBody", "RealtimeGreeks"] {
         assert!(!schemas[name]["example"].is_null(), "{name} has no example");
     }
+}
+
+/// What makes the generated SDK read well: absolute paths (the base URL is the service's
+/// address), the API key as a security scheme on the ingest operations instead of a parameter,
+/// enums by reference to one named schema each, and every inline parameter schema described.
+#[test]
+fn the_document_gives_sdks_a_key_scheme_named_enums_and_absolute_paths() {
+    let doc: Value = serde_json::from_str(COMMITTED).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.keys().all(|p| p.starts_with("/api/v2/")), "{:?}", paths.keys());
+    assert_eq!(doc["components"]["securitySchemes"]["ApiKeyAuth"]["name"], "X-API-Key");
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            assert!(
+                params.iter().all(|p| p["name"] != "X-API-Key"),
+                "{method} {path}: the key is the scheme's, not a parameter"
+            );
+            assert_eq!(
+                op["security"].is_array(),
+                path.starts_with("/api/v2/ingest/"),
+                "{method} {path}: only ingest takes the key"
+            );
+            for p in &params {
+                assert!(
+                    p["schema"]["$ref"].is_string() || p["schema"]["description"].is_string(),
+                    "{method} {path}: parameter {} has no description in its schema",
+                    p["name"]
+                );
+            }
+        }
+    }
+    // No enum is spelled out inline in a property: each is one named schema.
+    for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+        for (prop, s) in schema["properties"].as_object().into_iter().flatten() {
+            assert!(s["enum"].is_null(), "{name}.{prop}: an inline enum");
+        }
+    }
+    let dataset = &paths["/api/v2/historical/export/{dataset}"]["get"]["parameters"][0];
+    assert_eq!(dataset["schema"]["$ref"], "#/components/schemas/Dataset");
 }

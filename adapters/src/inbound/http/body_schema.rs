@@ -106,8 +106,11 @@ impl BodySchemas {
                     }
                 }
                 let props = &schema["properties"];
+                let required = |k: &str| schema["required"].as_array().is_some_and(|r| r.iter().any(|n| n == k));
+                // `null` for an optional property is read as absent (as the handlers read it),
+                // whether or not its schema says `nullable` (an enum by `$ref` cannot).
                 obj.iter()
-                    .filter(|(k, _)| props.get(k.as_str()).is_some())
+                    .filter(|(k, v)| props.get(k.as_str()).is_some() && !(v.is_null() && !required(k)))
                     .find_map(|(k, v)| self.check(v, &props[k.as_str()], &join(path, k)))
             }
             Some("array") => {
@@ -238,7 +241,8 @@ impl<E: Endpoint> Endpoint for CheckBodiesEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let schema = self.schemas.schema_of(req.method().as_str(), req.uri().path());
+        // The document's paths are absolute: the path as the client sent it, not within the nest.
+        let schema = self.schemas.schema_of(req.method().as_str(), req.original_uri().path());
         if let Some(schema) = schema.filter(|_| is_json(&req)) {
             // The guard has read the body already (within its limit): this is a copy in memory.
             let bytes = req.take_body().into_bytes().await?;
@@ -271,7 +275,7 @@ mod tests {
 
     fn mistake(body: &str) -> Option<Mistake> {
         let spec = crate::inbound::http::openapi_json();
-        let s = BodySchemas::from_spec(&spec, "/api/v2", "/ingest/");
+        let s = BodySchemas::from_spec(&spec, "", "/api/v2/ingest/");
         let schema = s
             .schema_of("POST", "/api/v2/analytics/implied-volatility")
             .unwrap()

@@ -28,14 +28,14 @@ enum Segment {
 
 static TEMPLATES: LazyLock<Vec<PathTemplate>> = LazyLock::new(|| {
     let doc: serde_json::Value = serde_json::from_str(&super::openapi_json()).unwrap_or_default();
-    let prefix = doc["servers"][0]["url"].as_str().unwrap_or("").to_owned();
     doc["paths"]
         .as_object()
         .map(|paths| {
             paths
                 .iter()
                 .map(|(path, ops)| PathTemplate {
-                    segments: format!("{prefix}{path}")
+                    // The document's paths are absolute (`/api/v2/…`).
+                    segments: path
                         .split('/')
                         .filter(|s| !s.is_empty())
                         .map(|s| {

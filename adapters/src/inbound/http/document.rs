@@ -46,7 +46,6 @@ pub fn openapi_json() -> String {
                 Some("instrument_key" | "underlying") => KEY_PATTERN,
                 Some("level") => LEVEL_PATTERN,
                 Some("indicator") => INDICATOR_PATTERN,
-                Some("dataset") => DATASET_PATTERN,
                 _ => continue,
             };
             param["schema"]["pattern"] = serde_json::Value::String(pattern.to_owned());
@@ -69,22 +68,10 @@ pub fn openapi_json() -> String {
                 if let Some(target) = target {
                     let description = prop["allOf"][1]["description"].clone();
                     let referred = &schemas[target.trim_start_matches("#/components/schemas/")];
-                    *prop = if referred["enum"].is_array() {
-                        // An enum inline (generators refuse allOf over a non-object), nullable
-                        // when optional (OpenAPI 3.0.3: `nullable` does not extend an `enum`,
-                        // so `null` is listed among the values too).
-                        let mut inline = referred.clone();
-                        if optional {
-                            inline["nullable"] = serde_json::Value::Bool(true);
-                            if let Some(values) = inline["enum"].as_array_mut() {
-                                values.push(serde_json::Value::Null);
-                            }
-                        }
-                        inline
-                    } else {
-                        // An object by reference, so SDKs name its type once.
-                        serde_json::json!({"$ref": target})
-                    };
+                    // By reference, objects and enums alike, so SDKs name each type once
+                    // (an enum inline became one class per property: `GreeksBatchModelType1`…).
+                    let _ = referred;
+                    *prop = serde_json::json!({"$ref": target});
                     if description.is_string() {
                         prop["description"] = description;
                     }
@@ -95,12 +82,16 @@ pub fn openapi_json() -> String {
         }
     }
     tag_operations(&mut doc);
-    for (schema, property) in NULLABLE_ITEMS {
-        let items = &mut doc["components"]["schemas"][schema]["properties"][property]["items"];
+    api_key_scheme(&mut doc);
+    named_dataset(&mut doc);
+    absolute_paths(&mut doc);
+    for (schema, property, part) in NULLABLE_ITEMS {
+        let items = &mut doc["components"]["schemas"][schema]["properties"][property][part];
         if items.is_object() {
             items["nullable"] = serde_json::Value::Bool(true);
         }
     }
+    describe_parameter_schemas(&mut doc);
     serde_json::to_string_pretty(&doc).unwrap_or(raw)
 }
 
@@ -155,9 +146,113 @@ fn tag_operations(doc: &mut serde_json::Value) {
         .collect();
 }
 
-/// Array properties whose items are `Option`s (poem-openapi documents `Vec<Option<T>>` as an
-/// array of `T`): an indicator's values are `null` during its warm-up.
-const NULLABLE_ITEMS: [(&str, &str); 1] = [("IndicatorPointOut", "values")];
+/// Where the API is served; the document's paths carry it, so an SDK's base URL is the
+/// service's address alone (`http://localhost:8080`).
+pub(super) const API_PREFIX: &str = "/api/v2";
+
+/// Prefixes every path with [`API_PREFIX`] and names the default server.
+fn absolute_paths(doc: &mut serde_json::Value) {
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        *paths = std::mem::take(paths)
+            .into_iter()
+            .map(|(path, ops)| (format!("{API_PREFIX}{path}"), ops))
+            .collect();
+    }
+    doc["servers"] = serde_json::json!([{
+        "url": "http://localhost:8080",
+        "description": "`signal-service serve` on the embedded default; give an SDK your service's address (scheme, host and port: the paths carry `/api/v2`)."
+    }]);
+}
+
+/// The `X-API-Key` header as a security scheme instead of a parameter of each ingest
+/// operation: an SDK then takes the key once, on its client. Optional (`{}` among the
+/// requirements): a service with no `ingest.api_keys` configured takes anonymous writes.
+fn api_key_scheme(doc: &mut serde_json::Value) {
+    doc["components"]["securitySchemes"] = serde_json::json!({
+        "ApiKeyAuth": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-API-Key",
+            "description": "One of the service's `ingest.api_keys`; required by the ingest operations when keys are configured (401 otherwise)."
+        }
+    });
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for op in paths
+        .values_mut()
+        .filter_map(|p| p.as_object_mut())
+        .flat_map(|o| o.values_mut())
+    {
+        let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) else {
+            continue;
+        };
+        let before = params.len();
+        params.retain(|p| !(p["in"] == "header" && p["name"] == "X-API-Key"));
+        if params.len() < before {
+            if params.is_empty() {
+                if let Some(o) = op.as_object_mut() {
+                    o.remove("parameters");
+                }
+            }
+            op["security"] = serde_json::json!([{"ApiKeyAuth": []}, {}]);
+        }
+    }
+}
+
+/// The export's `dataset` path parameter as a named enum (the handler parses the text itself,
+/// so a wrong one is a 400 naming `dataset`).
+fn named_dataset(doc: &mut serde_json::Value) {
+    doc["components"]["schemas"]["Dataset"] = serde_json::json!({
+        "type": "string",
+        "description": "What an export holds: `candles` or `greeks`.",
+        "enum": ["candles", "greeks"]
+    });
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for param in paths
+        .values_mut()
+        .filter_map(|p| p.as_object_mut())
+        .flat_map(|ops| ops.values_mut())
+        .filter_map(|op| op.get_mut("parameters").and_then(|p| p.as_array_mut()))
+        .flatten()
+        .filter(|p| p["in"] == "path" && p["name"] == "dataset")
+    {
+        let example = param["schema"]["example"].take();
+        param["schema"] = serde_json::json!({"$ref": "#/components/schemas/Dataset"});
+        if !example.is_null() {
+            param["example"] = example;
+        }
+    }
+}
+
+/// Array items and map values that are `Option`s (poem-openapi documents `Vec<Option<T>>` as
+/// an array of `T`): an indicator's values are `null` during its warm-up.
+const NULLABLE_ITEMS: [(&str, &str, &str); 2] = [
+    ("IndicatorPointOut", "values", "items"),
+    ("IndicatorPointOut", "by_column", "additionalProperties"),
+];
+
+/// Copies each parameter's description into its inline schema too: SDK generators (the Python
+/// one) take a parameter's docstring from its schema.
+fn describe_parameter_schemas(doc: &mut serde_json::Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for param in paths
+        .values_mut()
+        .filter_map(|p| p.as_object_mut())
+        .flat_map(|ops| ops.values_mut())
+        .filter_map(|op| op.get_mut("parameters").and_then(|p| p.as_array_mut()))
+        .flatten()
+    {
+        let description = param["description"].clone();
+        if description.is_string() && param["schema"].is_object() && param["schema"].get("$ref").is_none() {
+            param["schema"]["description"] = description;
+        }
+    }
+}
 
 /// An instrument key (see `domain::instrument::InstrumentKey`).
 const KEY_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$";
@@ -165,8 +260,6 @@ const KEY_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9:_.&-]{0,63}$";
 const LEVEL_PATTERN: &str = "^(ATM|ITM|OTM|ITM([1-9][0-9]{0,2}|1000)|OTM([1-9][0-9]{0,2}|1000))$";
 /// An indicator name (see `domain::indicators::IndicatorKind`).
 const INDICATOR_PATTERN: &str = "^(sma|ema|wma|dema|tema|rsi|macd|bbands|atr|adx|stoch|cci|obv|willr|mfi|roc|sar|supertrend|vwap_session)(:[0-9]+(\\.[0-9]+)?)*$";
-/// An export dataset.
-const DATASET_PATTERN: &str = "^(candles|greeks)$";
 
 /// The document, built once, for `/openapi.json`.
 static OPENAPI_JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(openapi_json);

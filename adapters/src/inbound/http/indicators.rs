@@ -5,6 +5,8 @@
 //! indicator in [`domain::indicators::IndicatorKind`]); a missing one takes its default, one the
 //! indicator does not take, or any unknown query parameter, is a 400 naming it.
 
+use std::collections::BTreeMap;
+
 use application::indicators::IndicatorPoint;
 use chrono::{DateTime, Utc};
 use domain::candles::Timeframe;
@@ -59,13 +61,18 @@ pub struct IndicatorPointOut {
     pub end: DateTime<Utc>,
     /// One value per entry of `columns`; null during warm-up.
     pub values: Vec<Option<f64>>,
+    /// The same values by column name (`{"macd_12_26_9_macd": 1.2, …}`), for clients that
+    /// would rather not zip `values` with `meta.columns`.
+    pub by_column: BTreeMap<String, Option<f64>>,
 }
 
-impl From<IndicatorPoint> for IndicatorPointOut {
-    fn from(p: IndicatorPoint) -> Self {
+impl IndicatorPointOut {
+    /// `p` with its values named by `columns` (the meta's).
+    fn new(p: IndicatorPoint, columns: &[String]) -> Self {
         Self {
             start: p.start,
             end: p.end,
+            by_column: columns.iter().cloned().zip(p.values.iter().copied()).collect(),
             values: p.values,
         }
     }
@@ -317,10 +324,12 @@ impl IndicatorsApi {
         let spec = spec_of(req, &indicator.0, given)?;
         let tf = timeframe_param(timeframe.0.as_deref())?;
         let now = self.state.indicators.now(&key, &spec, tf).await?;
+        let meta = meta(key.as_str(), &spec, tf);
+        let point = |p| IndicatorPointOut::new(p, &meta.columns);
         Ok(NowOk::Ok(Json(IndicatorNowOut {
-            meta: meta(key.as_str(), &spec, tf),
-            closed: now.closed.map(Into::into),
-            forming: now.forming.map(Into::into),
+            closed: now.closed.map(point),
+            forming: now.forming.map(point),
+            meta,
             stale: now.stale,
             stale_after_seconds: STALE_AFTER_SECONDS,
         })))
@@ -409,9 +418,14 @@ impl IndicatorsApi {
         let page_req = page_request(&self.state.history, &key, from.0, to.0, timeframe.0, limit.0, cursor.0)?;
         let tf = page_req.timeframe;
         let page = self.state.indicators.history(&key, &spec, &page_req).await?;
+        let meta = meta(key.as_str(), &spec, tf);
         Ok(PageOk::Ok(Json(IndicatorPage {
-            meta: meta(key.as_str(), &spec, tf),
-            rows: page.rows.into_iter().map(Into::into).collect(),
+            rows: page
+                .rows
+                .into_iter()
+                .map(|p| IndicatorPointOut::new(p, &meta.columns))
+                .collect(),
+            meta,
             next_cursor: page.next_cursor,
         })))
     }

@@ -229,9 +229,9 @@ pub fn routes(state: AppState) -> impl Endpoint {
     // The document as served (`document.rs`: optional properties `nullable`, …), so the checks
     // accept exactly what it promises.
     let spec = document::openapi_json();
-    let known = known_params::KnownParams::from_spec(&spec, "/api/v2");
-    // Inside the `/api/v2` nest, paths are relative to it.
-    let bodies = body_schema::BodySchemas::from_spec(&spec, "", "/ingest/");
+    // The document's paths are absolute (`/api/v2/…`).
+    let known = known_params::KnownParams::from_spec(&spec, "");
+    let bodies = body_schema::BodySchemas::from_spec(&spec, "", "/api/v2/ingest/");
     let ui = api.swagger_ui();
     let state_for_metrics = state.clone();
     let subscriptions = state.subscriptions.clone();
