@@ -190,10 +190,10 @@ fn api_key_scheme(doc: &mut serde_json::Value) {
         let before = params.len();
         params.retain(|p| !(p["in"] == "header" && p["name"] == "X-API-Key"));
         if params.len() < before {
-            if params.is_empty() {
-                if let Some(o) = op.as_object_mut() {
-                    o.remove("parameters");
-                }
+            if params.is_empty()
+                && let Some(o) = op.as_object_mut()
+            {
+                o.remove("parameters");
             }
             op["security"] = serde_json::json!([{"ApiKeyAuth": []}, {}]);
         }
