@@ -238,8 +238,7 @@ impl<E: Endpoint> Endpoint for CheckBodiesEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        // The document's paths are absolute: the path as the client sent it, not within the nest.
-        let schema = self.schemas.schema_of(req.method().as_str(), req.original_uri().path());
+        let schema = self.schemas.schema_of(req.method().as_str(), req.uri().path());
         if let Some(schema) = schema.filter(|_| is_json(&req)) {
             // The guard has read the body already (within its limit): this is a copy in memory.
             let bytes = req.take_body().into_bytes().await?;

@@ -241,16 +241,14 @@ pub fn routes(state: AppState) -> impl Endpoint {
             "/api/v2/subscriptions/websocket",
             poem::get(websocket::subscriptions_websocket).data(subscriptions),
         )
-        .nest(
-            "/api/v2",
-            api.with(body_schema::CheckBodies(bodies))
-                .with(compression::Compression),
-        )
+        .nest("/api/v2", api.with(compression::Compression))
         .nest("/health", health::routes(state))
         .nest("/docs", ui)
         .at("/openapi.json", document::openapi_document)
         .at("/metrics", poem::get(metrics::metrics).data(state_for_metrics))
         .catch_all_error(error::catch_all)
+        // Outside the nest, where the path is the document's (absolute) one.
+        .with(body_schema::CheckBodies(bodies))
         .with(known_params::RefuseUnknownParams(known))
         .with(guard)
         .with(conformance::Conformance)
