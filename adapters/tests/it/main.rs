@@ -20,6 +20,7 @@ mod history_http;
 mod ingest_http;
 mod instrument_service;
 mod mapping_http;
+mod metrics_http;
 mod openapi;
 mod reads_http;
 mod redis_cache;

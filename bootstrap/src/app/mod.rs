@@ -202,8 +202,16 @@ impl Application {
                 .with_publisher(Some(fanout))
                 .with_mappings(mappings.has_remote().then(|| mappings.clone())),
         );
+        // The event metrics `/metrics` serves, shared by the HTTP layer, the feed and the consumer.
+        let metrics = Arc::new(adapters::metrics::Metrics {
+            build: adapters::metrics::BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                git_sha: env!("SIGNAL_GIT_HASH").to_owned(),
+            },
+            ..adapters::metrics::Metrics::default()
+        });
         let consumer = if settings.streams.enabled {
-            Some(stream_consumer(settings, ingest.clone())?)
+            Some(stream_consumer(settings, ingest.clone())?.with_metrics(metrics.clone()))
         } else {
             None
         };
@@ -228,6 +236,7 @@ impl Application {
         });
         state.api_keys = Arc::new(settings.ingest.api_keys.clone());
         state.guard = Arc::new(guard(settings));
+        state.metrics = metrics;
         state.subscriptions = WsContext::new(hub, ws_limits(settings))
             .with_tokens(&settings.subscriptions.tokens)
             .with_snapshots(Some(realtime as Arc<dyn SnapshotSource>))

@@ -55,10 +55,17 @@ impl Application {
         });
         let feed = self.feed.map(|(feed, every)| {
             let (ingest, clock) = (ingest.clone(), self.clock.clone());
+            let metrics = self.state.metrics.clone();
             tokio::spawn(adapters::inbound::feed::run(feed, every, clock, move |batch| {
-                let ingest = ingest.clone();
+                let (ingest, metrics) = (ingest.clone(), metrics.clone());
                 async move {
-                    match ingest.execute(&batch).await {
+                    let started = std::time::Instant::now();
+                    let result = ingest.execute(&batch).await;
+                    if let Ok(r) = &result {
+                        let fields = r.rejected.iter().map(|x| x.field.as_str());
+                        metrics.count_ingest("feed", r.accepted, fields, started.elapsed());
+                    }
+                    match result {
                         Ok(r) if !r.rejected.is_empty() => {
                             tracing::debug!(rejected = r.rejected.len(), "feed rows rejected")
                         }

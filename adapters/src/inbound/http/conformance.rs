@@ -17,6 +17,8 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
 /// One documented path: its segments and methods.
 struct PathTemplate {
+    /// As the document writes it (`/api/v2/realtime/greeks/{instrument_key}`).
+    text: String,
     segments: Vec<Segment>,
     methods: Vec<String>,
 }
@@ -34,6 +36,7 @@ static TEMPLATES: LazyLock<Vec<PathTemplate>> = LazyLock::new(|| {
             paths
                 .iter()
                 .map(|(path, ops)| PathTemplate {
+                    text: path.clone(),
                     // The document's paths are absolute (`/api/v2/…`).
                     segments: path
                         .split('/')
@@ -68,6 +71,12 @@ fn template_of(path: &str) -> Option<&'static PathTemplate> {
     };
     let literals = |t: &PathTemplate| t.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
     TEMPLATES.iter().filter(|t| matches(t)).max_by_key(|t| literals(t))
+}
+
+/// The OpenAPI document's template of `path` (`/api/v2/realtime/greeks/{instrument_key}`),
+/// when an operation's path matches: a bounded label for metrics and logs.
+pub(crate) fn document_template(path: &str) -> Option<&'static str> {
+    template_of(path).map(|t| t.text.as_str())
 }
 
 /// The middleware.

@@ -121,6 +121,7 @@ impl IngestApi {
         api_key: Header<Option<String>>,
         body: TicksBody,
     ) -> Result<IngestOk, IngestError> {
+        let started = std::time::Instant::now();
         self.authorize(api_key.0.as_deref())?;
         let (rows, rejected) = match body {
             TicksBody::Json(JsonRows(rows)) => {
@@ -142,7 +143,9 @@ impl IngestApi {
         };
         let (ticks, rejected, index_of) = parse_keys(rows, rejected, |t| &*t.key, |k, t| t.into_tick(k));
         let report = self.state.ingest.execute(&ticks).await.map_err(unavailable)?;
-        Ok(IngestOk::Ok(Json(merge(report, rejected, &index_of))))
+        Ok(IngestOk::Ok(Json(
+            self.counted(merge(report, rejected, &index_of), started),
+        )))
     }
 
     /// Ingests 1-minute candles (bar-start labelled) of underlyings and options.
@@ -158,6 +161,7 @@ impl IngestApi {
         api_key: Header<Option<String>>,
         body: CandlesBody,
     ) -> Result<IngestOk, IngestError> {
+        let started = std::time::Instant::now();
         self.authorize(api_key.0.as_deref())?;
         let (rows, rejected) = match body {
             CandlesBody::Json(JsonRows(rows)) => {
@@ -182,11 +186,23 @@ impl IngestApi {
         };
         let (candles, rejected, index_of) = parse_keys(rows, rejected, |c| &*c.key, |k, c| c.into_candle(k));
         let report = self.state.ingest.execute_candles(&candles).await.map_err(unavailable)?;
-        Ok(IngestOk::Ok(Json(merge(report, rejected, &index_of))))
+        Ok(IngestOk::Ok(Json(
+            self.counted(merge(report, rejected, &index_of), started),
+        )))
     }
 }
 
 impl IngestApi {
+    /// Counts the batch's rows in `signal_ingest_rows_total` / `signal_ingest_rejections_total`
+    /// (way `rest`), and its time since `started`.
+    fn counted(&self, result: IngestResult, started: std::time::Instant) -> IngestResult {
+        let fields = result.rejected.iter().map(|r| r.field.as_str());
+        self.state
+            .metrics
+            .count_ingest("rest", result.accepted as usize, fields, started.elapsed());
+        result
+    }
+
     /// Checks the API key when keys are configured.
     fn authorize(&self, api_key: Option<&str>) -> Result<(), IngestError> {
         let keys = &self.state.api_keys;

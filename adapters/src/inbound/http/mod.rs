@@ -8,6 +8,7 @@ mod body_schema;
 mod chain;
 mod compression;
 mod conformance;
+pub(crate) use conformance::document_template;
 mod csv_body;
 mod document;
 pub mod error;
@@ -77,6 +78,8 @@ pub struct AppState {
     pub subscriptions: websocket::WsContext,
     /// Rate limits, the ingest key check and body limits, before any handler.
     pub guard: Arc<guard::Guard>,
+    /// The event metrics (`/metrics`), recorded by the HTTP middleware and the handlers.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The parts [`AppState::new`] builds the use cases from.
@@ -131,6 +134,7 @@ impl AppState {
             api_keys: Arc::default(),
             subscriptions: websocket::WsContext::new(Arc::default(), websocket::WsLimits::default()),
             guard: Arc::default(),
+            metrics: Arc::default(),
         }
     }
 
@@ -234,6 +238,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
     let bodies = body_schema::BodySchemas::from_spec(&spec, "", "/api/v2/ingest/");
     let ui = api.swagger_ui();
     let state_for_metrics = state.clone();
+    let metrics = state.metrics.clone();
     let subscriptions = state.subscriptions.clone();
     let guard = guard::GuardLayer(state.guard.clone());
     Route::new()
@@ -253,4 +258,5 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .with(guard)
         .with(conformance::Conformance)
         .with(request_id::RequestId)
+        .with(crate::metrics::HttpMetrics(metrics))
 }

@@ -89,6 +89,7 @@ pub struct StreamConsumer {
     cfg: StreamConsumerConfig,
     client: Client,
     ingest: Arc<IngestTicks>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl StreamConsumer {
@@ -98,7 +99,19 @@ impl StreamConsumer {
     /// [`PortError::Invalid`] for a malformed URL.
     pub fn new(cfg: StreamConsumerConfig, ingest: Arc<IngestTicks>) -> Result<Self, PortError> {
         let client = Client::open(cfg.url.as_str()).map_err(|e| PortError::Invalid(format!("redis url: {e}")))?;
-        Ok(Self { cfg, client, ingest })
+        Ok(Self {
+            cfg,
+            client,
+            ingest,
+            metrics: Arc::default(),
+        })
+    }
+
+    /// Counts its rows (way `stream`) in `metrics` (the served `/metrics`).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     async fn connect(&self) -> Result<MultiplexedConnection, RedisError> {
@@ -234,9 +247,13 @@ impl StreamConsumer {
             return Ok(());
         }
         let mut d = decode(entries);
+        let started = std::time::Instant::now();
         if !d.ticks.is_empty() {
             let (report, durable) = self.ingest.accept(&d.ticks).await.map_err(BatchError::Store)?;
             group.durables.push(durable);
+            let fields = report.rejected.iter().map(|r| r.field.as_str());
+            self.metrics
+                .count_ingest("stream", report.accepted, fields, started.elapsed());
             for r in report.rejected {
                 let (id, row) = d.tick_origin[r.index].clone();
                 d.dead.push((id, row, r.field, r.reason));
@@ -248,6 +265,9 @@ impl StreamConsumer {
                 .execute_candles(&d.candles)
                 .await
                 .map_err(BatchError::Store)?;
+            let fields = report.rejected.iter().map(|r| r.field.as_str());
+            self.metrics
+                .count_ingest("stream", report.accepted, fields, started.elapsed());
             for r in report.rejected {
                 let (id, row) = d.candle_origin[r.index].clone();
                 d.dead.push((id, row, r.field, r.reason));

@@ -1,0 +1,242 @@
+//! The service's metrics, through `prometheus-client` (no hand-written exposition text).
+//!
+//! Two kinds, one scrape:
+//! - **events**, counted where they happen ([`Metrics`]: HTTP requests and their durations,
+//!   ingest rows by way in and outcome, …), long-lived families shared by the code that records
+//!   them;
+//! - **state**, read at scrape time ([`state::StateReading`]: the snapshot backlog, the
+//!   subscription hub, the aggregate cache, the process and the runtime), so nothing has to keep
+//!   a gauge in step with the truth.
+//!
+//! [`render`] builds a registry of both for each scrape and encodes it as Prometheus text 0.0.4
+//! (what Prometheus 2 and `promtool check metrics` read) or OpenMetrics 1.0 when the scraper
+//! asks for it (`Accept: application/openmetrics-text`). Names follow Prometheus conventions:
+//! the `signal_` prefix, base units in the name (`_seconds`, `_bytes`), `_total` on counters;
+//! labels are bounded (route templates, never paths, keys, tokens or addresses).
+
+mod http;
+mod process;
+pub mod state;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+pub use http::{HttpMetrics, HttpMetricsEndpoint};
+pub use state::StateReading;
+
+/// The OpenMetrics text format's media type.
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The Prometheus text format's (0.0.4) media type.
+pub const PROMETHEUS_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// An HTTP request's labels: route template, method, status class (`2xx`…).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The route template (`/api/v2/realtime/greeks/:instrument_key`), `unmatched` when none.
+    pub route: String,
+    /// The HTTP method.
+    pub method: String,
+    /// `1xx` … `5xx`.
+    pub status: String,
+}
+
+/// A route and method.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// The route template.
+    pub route: String,
+    /// The HTTP method.
+    pub method: String,
+}
+
+/// Ingested rows: which way in and what became of them.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IngestLabels {
+    /// `rest`, `stream`, `replay` or `feed`.
+    pub way: String,
+    /// `accepted` or `rejected`.
+    pub outcome: String,
+}
+
+/// Rejected rows: which way in and the field to blame (a bounded set: the row's columns).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectionLabels {
+    /// `rest`, `stream`, `replay` or `feed`.
+    pub way: String,
+    /// The field the rejection names (`ts`, `key`, `last`, …).
+    pub field: String,
+}
+
+/// A way in.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WayLabels {
+    /// `rest`, `stream`, `replay` or `feed`.
+    pub way: String,
+}
+
+/// The fields an ingest rejection may name, as a label (the tick and candle columns).
+const INGEST_FIELDS: [&str; 13] = [
+    "key", "ts", "start", "last", "bid", "ask", "volume", "oi", "open", "high", "low", "close", "row",
+];
+
+/// Buckets of 0.1 ms doubling to 1.6 s: request durations and batch times alike.
+fn latency_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_1, 2.0, 15))
+}
+
+/// The event metrics: one instance per process, shared by the code that records them.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    /// Requests answered.
+    pub http_requests: Family<RequestLabels, Counter>,
+    /// Request durations, seconds.
+    pub http_request_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    /// Requests being handled.
+    pub http_in_flight: Gauge,
+    /// Bodies refused for their size (413).
+    pub http_bodies_refused: Counter,
+    /// Ingested rows by way in and outcome.
+    pub ingest_rows: Family<IngestLabels, Counter>,
+    /// Rejected rows by way in and field.
+    pub ingest_rejections: Family<RejectionLabels, Counter>,
+    /// Time to take one batch (validate, price, publish, stage), seconds.
+    pub ingest_batch_duration: Family<WayLabels, Histogram, fn() -> Histogram>,
+    /// `signal_build_info{version, git_sha}`: set by the binary (the library does not know
+    /// its commit).
+    pub build: BuildLabels,
+}
+
+/// The build's labels.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    /// The package version.
+    pub version: String,
+    /// The git commit (`unknown` when built without `.git`).
+    pub git_sha: String,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            http_requests: Family::default(),
+            http_request_duration: Family::new_with_constructor(latency_buckets),
+            http_in_flight: Gauge::default(),
+            http_bodies_refused: Counter::default(),
+            ingest_rows: Family::default(),
+            ingest_rejections: Family::default(),
+            ingest_batch_duration: Family::new_with_constructor(latency_buckets),
+            build: BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                git_sha: "unknown".to_owned(),
+            },
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one ingest batch's rows, by way in: `accepted` rows, and each rejection by the
+    /// field it names (one of the rows' own columns, else `other`: a client cannot mint label
+    /// values), and its duration.
+    pub fn count_ingest<'a>(
+        &self,
+        way: &str,
+        accepted: usize,
+        rejected_fields: impl IntoIterator<Item = &'a str>,
+        took: std::time::Duration,
+    ) {
+        self.ingest_batch_duration
+            .get_or_create(&WayLabels { way: way.to_owned() })
+            .observe(took.as_secs_f64());
+        let rows = |outcome: &str| IngestLabels {
+            way: way.to_owned(),
+            outcome: outcome.to_owned(),
+        };
+        self.ingest_rows
+            .get_or_create(&rows("accepted"))
+            .inc_by(accepted as u64);
+        let mut rejected = 0_u64;
+        for field in rejected_fields {
+            rejected += 1;
+            // `[3].last` (a JSON row's path) → `last`.
+            let field = field.trim_start_matches(|c: char| c == '[' || c == ']' || c == '.' || c.is_ascii_digit());
+            let field = INGEST_FIELDS.iter().find(|k| **k == field).copied().unwrap_or("other");
+            self.ingest_rejections
+                .get_or_create(&RejectionLabels {
+                    way: way.to_owned(),
+                    field: field.to_owned(),
+                })
+                .inc();
+        }
+        if rejected > 0 {
+            self.ingest_rows.get_or_create(&rows("rejected")).inc_by(rejected);
+        }
+    }
+
+    fn register(&self, r: &mut Registry) {
+        r.register(
+            "signal_build",
+            "The running build: version and git commit",
+            prometheus_client::metrics::info::Info::new(self.build.clone()),
+        );
+        r.register(
+            "signal_http_requests",
+            "HTTP requests answered, by route template, method and status class",
+            self.http_requests.clone(),
+        );
+        r.register_with_unit(
+            "signal_http_request_duration",
+            "HTTP request durations, from the request's head to its answer's head",
+            Unit::Seconds,
+            self.http_request_duration.clone(),
+        );
+        r.register(
+            "signal_http_requests_in_flight",
+            "HTTP requests being handled",
+            self.http_in_flight.clone(),
+        );
+        r.register(
+            "signal_http_bodies_refused",
+            "Request bodies refused for their size (413), before they were read",
+            self.http_bodies_refused.clone(),
+        );
+        r.register(
+            "signal_ingest_rows",
+            "Ingested rows by way in (rest, stream, replay, feed) and outcome (accepted, rejected)",
+            self.ingest_rows.clone(),
+        );
+        r.register(
+            "signal_ingest_rejections",
+            "Rejected ingest rows by way in and the field the rejection names",
+            self.ingest_rejections.clone(),
+        );
+        r.register_with_unit(
+            "signal_ingest_batch_duration",
+            "Time to take one ingest batch: validate, price, publish and stage its rows",
+            Unit::Seconds,
+            self.ingest_batch_duration.clone(),
+        );
+    }
+}
+
+/// The scrape: `metrics`' events and `state` as read now, as Prometheus text 0.0.4, or as
+/// OpenMetrics 1.0 when `openmetrics` (the scraper's `Accept` asked for it).
+#[must_use]
+pub fn render(metrics: &Metrics, state: StateReading, openmetrics: bool) -> String {
+    let mut registry = Registry::default();
+    metrics.register(&mut registry);
+    registry.register_collector(Box::new(state));
+    let mut out = String::new();
+    let encoded = if openmetrics {
+        prometheus_client::encoding::text::encode(&mut out, &registry)
+    } else {
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)
+    };
+    if let Err(e) = encoded {
+        tracing::error!(error = %e, "encoding the metrics failed");
+    }
+    out
+}

@@ -1,0 +1,235 @@
+//! What the service holds now, read at scrape time and encoded as constant metrics: the snapshot
+//! backlog, the subscription hub and WebSocket connections, the aggregate cache, the process
+//! and the tokio runtime. Values are copied out when the reading is taken, so encoding holds no
+//! lock.
+
+use application::ingest::BacklogStatus;
+use application::subscriptions::HubStats;
+use domain::ports::AggregateCacheStats;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, EncodeLabelSet, EncodeMetric,
+};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Unit;
+
+use super::process::ProcessReading;
+
+/// One scrape's reading of the service's state.
+#[derive(Debug, Clone, Default)]
+pub struct StateReading {
+    /// The snapshot backlog (absent without an ingest pipeline).
+    pub backlog: Option<BacklogStatus>,
+    /// The subscription hub.
+    pub hub: Option<HubStats>,
+    /// Open WebSocket connections.
+    pub ws_connections: Option<usize>,
+    /// The closed-day aggregate cache.
+    pub aggregate_cache: Option<AggregateCacheStats>,
+    /// The process (Linux `/proc`; absent elsewhere).
+    pub process: Option<ProcessReading>,
+    /// Tokio worker threads and alive tasks.
+    pub runtime: Option<(usize, usize)>,
+}
+
+impl StateReading {
+    /// The process and runtime parts, read now (the rest is filled by the caller).
+    #[must_use]
+    pub fn now() -> Self {
+        let runtime = tokio::runtime::Handle::try_current().ok().map(|h| {
+            let m = h.metrics();
+            (m.num_workers(), m.num_alive_tasks())
+        });
+        Self {
+            process: ProcessReading::read(),
+            runtime,
+            ..Self::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TableLabels {
+    table: &'static str,
+}
+
+/// One constant gauge: counts as whole numbers, durations and sizes as `f64`.
+pub(super) fn gauge<N: EncodeGaugeValue + std::fmt::Debug + Send + Sync>(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    v: N,
+) -> std::fmt::Result {
+    let g = ConstGauge::new(v);
+    g.encode(e.encode_descriptor(name, help, unit, g.metric_type())?)
+}
+
+/// One constant counter.
+pub(super) fn counter<N: EncodeCounterValue + std::fmt::Debug + Send + Sync>(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    v: N,
+) -> std::fmt::Result {
+    let c = ConstCounter::new(v);
+    c.encode(e.encode_descriptor(name, help, unit, c.metric_type())?)
+}
+
+/// A count as a `u64` (saturating).
+fn f(v: impl TryInto<u64>) -> u64 {
+    v.try_into().unwrap_or(u64::MAX)
+}
+
+impl Collector for StateReading {
+    fn encode(&self, mut e: DescriptorEncoder) -> std::fmt::Result {
+        if let Some(b) = &self.backlog {
+            let g = e.encode_descriptor(
+                "signal_snapshot_backlog",
+                "Minute snapshots waiting to be written, by table",
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            let mut g = g;
+            for (table, n) in [("greeks", b.greeks), ("moneyness", b.moneyness)] {
+                ConstGauge::new(f(n)).encode(g.encode_family(&TableLabels { table })?)?;
+            }
+            gauge(
+                &mut e,
+                "signal_snapshot_backlog_limit",
+                "The backlog's bound; when full, ingest answers 503",
+                None,
+                f(b.limit),
+            )?;
+            gauge(
+                &mut e,
+                "signal_snapshot_oldest_pending",
+                "How long the oldest waiting snapshot has waited (0 when none waits)",
+                Some(&Unit::Seconds),
+                b.oldest_pending.map_or(0.0, |d| d.as_secs_f64()),
+            )?;
+            gauge(
+                &mut e,
+                "signal_snapshot_writes_failing",
+                "How long snapshot writes have been failing (0 while they succeed)",
+                Some(&Unit::Seconds),
+                b.failing_for.map_or(0.0, |d| d.as_secs_f64()),
+            )?;
+        }
+        if let Some(h) = &self.hub {
+            gauge(
+                &mut e,
+                "signal_ws_topics",
+                "Topics with a history or a subscriber",
+                None,
+                f(h.topics),
+            )?;
+            gauge(
+                &mut e,
+                "signal_ws_subscriptions",
+                "WebSocket subscriptions (connection × topic)",
+                None,
+                f(h.subscriptions),
+            )?;
+            counter(
+                &mut e,
+                "signal_ws_update_gaps",
+                "Updates received after a hole in their topic's numbering (sent as a resync)",
+                None,
+                f(h.gaps),
+            )?;
+            counter(
+                &mut e,
+                "signal_ws_updates_out_of_order",
+                "Updates received twice or out of order (ignored)",
+                None,
+                f(h.stale),
+            )?;
+        }
+        if let Some(n) = self.ws_connections {
+            gauge(
+                &mut e,
+                "signal_ws_connections",
+                "Open WebSocket connections",
+                None,
+                f(n),
+            )?;
+        }
+        if let Some(c) = &self.aggregate_cache {
+            for (name, help, v) in [
+                (
+                    "hits",
+                    "Closed-day lookups answered from the in-process aggregate cache",
+                    c.hits,
+                ),
+                ("misses", "Closed-day lookups that read the store", c.misses),
+                ("inserts", "Closed days stored", c.inserts),
+                (
+                    "stale_fills",
+                    "Fills refused because a late bar was written while they read the store",
+                    c.stale_fills,
+                ),
+                (
+                    "invalidations",
+                    "Closed days dropped because a late 1-minute bar was written into them",
+                    c.invalidations,
+                ),
+                (
+                    "evictions",
+                    "Closed days dropped to stay within the memory bound",
+                    c.evictions,
+                ),
+                (
+                    "expirations",
+                    "Closed days dropped at the end of their time-to-live",
+                    c.expirations,
+                ),
+            ] {
+                counter(&mut e, &format!("signal_aggregate_cache_{name}"), help, None, f(v))?;
+            }
+            gauge(
+                &mut e,
+                "signal_aggregate_cache_entries",
+                "Instrument days held",
+                None,
+                f(c.entries),
+            )?;
+            gauge(
+                &mut e,
+                "signal_aggregate_cache",
+                "Estimated memory held by the aggregate cache",
+                Some(&Unit::Bytes),
+                f(c.weighted_bytes),
+            )?;
+            gauge(
+                &mut e,
+                "signal_aggregate_cache_capacity",
+                "The aggregate cache's memory bound",
+                Some(&Unit::Bytes),
+                f(c.capacity_bytes),
+            )?;
+        }
+        if let Some(p) = &self.process {
+            p.encode(&mut e)?;
+        }
+        if let Some((workers, tasks)) = self.runtime {
+            gauge(
+                &mut e,
+                "signal_runtime_workers",
+                "Tokio worker threads",
+                None,
+                f(workers),
+            )?;
+            gauge(
+                &mut e,
+                "signal_runtime_alive_tasks",
+                "Tokio tasks alive",
+                None,
+                f(tasks),
+            )?;
+        }
+        Ok(())
+    }
+}
