@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use poem::http::StatusCode;
-use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response, Result};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
 use super::{Metrics, RequestLabels, RouteLabels};
 
@@ -64,16 +64,9 @@ impl<E: Endpoint> Endpoint for HttpMetricsEndpoint<E> {
         // The document's template when an operation matches (poem's own names its variables
         // `:param0`), else poem's matched route (`/health/ready`), else `unmatched`.
         let documented = crate::inbound::http::document_template(req.uri().path());
-        let (resp, route) = match self.inner.call(req).await.map(IntoResponse::into_response) {
-            Ok(r) => {
-                let route = r.data::<PathPattern>().map(|p| p.0.to_string());
-                (r, route)
-            }
-            Err(e) => {
-                let route = e.data::<PathPattern>().map(|p| p.0.to_string());
-                (e.into_response(), route)
-            }
-        };
+        let (resp, route) = crate::inbound::http::request_id::answer_and_route(
+            self.inner.call(req).await.map(IntoResponse::into_response),
+        );
         let route = documented
             .map(str::to_owned)
             .or(route)

@@ -33,6 +33,20 @@ fn sane(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// The answer (an error turned into its response) and poem's matched route template.
+pub(crate) fn answer_and_route(result: Result<Response>) -> (Response, Option<String>) {
+    match result {
+        Ok(r) => {
+            let route = r.data::<PathPattern>().map(|p| p.0.to_string());
+            (r, route)
+        }
+        Err(e) => {
+            let route = e.data::<PathPattern>().map(|p| p.0.to_string());
+            (e.into_response(), route)
+        }
+    }
+}
+
 impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
     type Output = Response;
 
@@ -47,17 +61,7 @@ impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
         let started = Instant::now();
         async move {
             let method = req.method().clone();
-            let result = self.0.call(req).await.map(IntoResponse::into_response);
-            let (mut resp, route) = match result {
-                Ok(r) => {
-                    let route = r.data::<PathPattern>().map(|p| p.0.clone());
-                    (r, route)
-                }
-                Err(e) => {
-                    let route = e.data::<PathPattern>().map(|p| p.0.clone());
-                    (e.into_response(), route)
-                }
-            };
+            let (mut resp, route) = answer_and_route(self.0.call(req).await.map(IntoResponse::into_response));
             // The route template (`/api/v2/realtime/greeks/:instrument_key`), never the path
             // itself: bounded, and free of whatever a client put in the URL.
             let route = route.as_deref().unwrap_or("unmatched");
