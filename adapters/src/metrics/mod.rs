@@ -71,6 +71,13 @@ pub struct RejectionLabels {
     pub field: String,
 }
 
+/// Why, or how: a bounded set of words per metric.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// The word.
+    pub reason: &'static str,
+}
+
 /// A way in.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WayLabels {
@@ -105,6 +112,19 @@ pub struct Metrics {
     pub ingest_rejections: Family<RejectionLabels, Counter>,
     /// Time to take one batch (validate, price, publish, stage), seconds.
     pub ingest_batch_duration: Family<WayLabels, Histogram, fn() -> Histogram>,
+    /// WebSocket messages written (a batch is one message).
+    pub ws_messages_sent: Counter,
+    /// WebSocket payload bytes written.
+    pub ws_bytes_sent: Counter,
+    /// How long the oldest frame of a write waited in its connection's queue, seconds.
+    pub ws_send_lag: Histogram,
+    /// Connections closed by the server, by reason (`slow_write`, `behind`, `no_pong`).
+    pub ws_closed: Family<ReasonLabels, Counter>,
+    /// How accepted subscriptions opened: `snapshot`, `state` (from the realtime state),
+    /// `empty`, `missed` (a resume answered from history) or `up_to_date`.
+    pub ws_openings: Family<ReasonLabels, Counter>,
+    /// Topics refused in an ack.
+    pub ws_topics_refused: Counter,
     /// `signal_build_info{version, git_sha}`: set by the binary (the library does not know
     /// its commit).
     pub build: BuildLabels,
@@ -129,6 +149,12 @@ impl Default for Metrics {
             ingest_rows: Family::default(),
             ingest_rejections: Family::default(),
             ingest_batch_duration: Family::new_with_constructor(latency_buckets),
+            ws_messages_sent: Counter::default(),
+            ws_bytes_sent: Counter::default(),
+            ws_send_lag: latency_buckets(),
+            ws_closed: Family::default(),
+            ws_openings: Family::default(),
+            ws_topics_refused: Counter::default(),
             build: BuildLabels {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 git_sha: "unknown".to_owned(),
@@ -212,6 +238,38 @@ impl Metrics {
             "signal_ingest_rejections",
             "Rejected ingest rows by way in and the field the rejection names",
             self.ingest_rejections.clone(),
+        );
+        r.register(
+            "signal_ws_messages_sent",
+            "WebSocket messages written (a batch is one message)",
+            self.ws_messages_sent.clone(),
+        );
+        r.register_with_unit(
+            "signal_ws_sent",
+            "WebSocket payload bytes written",
+            Unit::Bytes,
+            self.ws_bytes_sent.clone(),
+        );
+        r.register_with_unit(
+            "signal_ws_send_lag",
+            "How long the oldest frame of a write waited in its connection's queue",
+            Unit::Seconds,
+            self.ws_send_lag.clone(),
+        );
+        r.register(
+            "signal_ws_closed",
+            "WebSocket connections closed by the server, by reason (slow_write, behind, no_pong)",
+            self.ws_closed.clone(),
+        );
+        r.register(
+            "signal_ws_openings",
+            "How accepted subscriptions opened: snapshot, state, empty, missed (a resume from history) or up_to_date",
+            self.ws_openings.clone(),
+        );
+        r.register(
+            "signal_ws_topics_refused",
+            "Topics refused in a subscription's ack (unknown, malformed, over the limit)",
+            self.ws_topics_refused.clone(),
         );
         r.register_with_unit(
             "signal_ingest_batch_duration",

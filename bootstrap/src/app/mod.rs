@@ -238,6 +238,7 @@ impl Application {
         state.guard = Arc::new(guard(settings));
         state.metrics = metrics;
         state.subscriptions = WsContext::new(hub, ws_limits(settings))
+            .with_metrics(state.metrics.clone())
             .with_tokens(&settings.subscriptions.tokens)
             .with_snapshots(Some(realtime as Arc<dyn SnapshotSource>))
             .with_listing(Some(TopicListing::new(listing_registry)))

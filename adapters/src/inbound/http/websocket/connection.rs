@@ -147,6 +147,7 @@ impl Connection {
                 }
                 () = poll_fn(|cx| pong_gate.poll(cx, |cx| pong_due.as_mut().poll(cx))), if self.pinged.is_some() => {
                     if self.pinged.is_some_and(|at| self.pong < at) {
+                        self.closed("no_pong");
                         let reason = format!("no pong within {} s of a ping", limits.pong_deadline.as_secs());
                         let _ = socket.send(policy_close(reason)).await;
                         return;
@@ -156,11 +157,21 @@ impl Connection {
             }
             let lag = self.outbox.lag();
             if lag > limits.max_lag {
+                self.closed("behind");
                 let reason = format!("slow consumer: updates {} s behind", lag.as_secs());
                 let _ = socket.send(policy_close(reason)).await;
                 return;
             }
         }
+    }
+
+    /// Counts a close by the server.
+    fn closed(&self, reason: &'static str) {
+        self.ctx
+            .metrics
+            .ws_closed
+            .get_or_create(&crate::metrics::ReasonLabels { reason })
+            .inc();
     }
 
     /// Sends what the queue holds (after the batching window, if any); false when the
@@ -170,7 +181,19 @@ impl Connection {
         if self.delivery.batching() {
             tokio::time::sleep(self.delivery.batch).await;
         }
+        let metrics = &self.ctx.metrics;
+        metrics.ws_send_lag.observe(self.outbox.lag().as_secs_f64());
         let messages = self.delivery.messages(self.outbox.take(self.delivery.batching()));
+        metrics.ws_messages_sent.inc_by(messages.len() as u64);
+        metrics.ws_bytes_sent.inc_by(
+            messages
+                .iter()
+                .map(|m| match m {
+                    Encoded::Text(t) => t.len() as u64,
+                    Encoded::Binary(b) => b.len() as u64,
+                })
+                .sum(),
+        );
         let send = async {
             for message in messages {
                 socket
@@ -187,6 +210,7 @@ impl Connection {
             Ok(Err(_)) => false,
             Err(_) => {
                 // The socket stayed full for the whole bound: the client is not reading.
+                self.closed("slow_write");
                 let reason = format!(
                     "slow consumer: a write blocked over {} s",
                     self.ctx.limits.max_lag.as_secs()
@@ -292,6 +316,7 @@ async fn handle(ctx: &WsContext, outbox: &Arc<Outbox>, followed: &mut HashMap<St
                 followed.insert(canonical.clone(), t.clone());
                 accepted.push((canonical, t));
             }
+            ctx.metrics.ws_topics_refused.inc_by(refused.len() as u64);
             outbox.send(&ServerFrame::Ack {
                 id,
                 action: "subscribe".into(),
@@ -301,18 +326,34 @@ async fn handle(ctx: &WsContext, outbox: &Arc<Outbox>, followed: &mut HashMap<St
             for (topic, parsed) in accepted {
                 let position = resume.get(&topic).map(|p| (p.epoch, p.seq));
                 let who: Arc<dyn Subscriber> = outbox.clone();
+                let opened = |reason: &'static str| {
+                    ctx.metrics
+                        .ws_openings
+                        .get_or_create(&crate::metrics::ReasonLabels { reason })
+                        .inc();
+                };
                 ctx.hub.subscribe_then(&topic, who, position, |opening| match opening {
-                    Opening::Snapshot(Some(u)) => outbox.send(&ServerFrame::data(FrameKind::Snapshot, u)),
+                    Opening::Snapshot(Some(u)) => {
+                        opened("snapshot");
+                        outbox.send(&ServerFrame::data(FrameKind::Snapshot, u));
+                    }
                     Opening::Snapshot(None) => outbox.send(&match ctx.state(&parsed) {
-                        Some(state) => ServerFrame::state_snapshot(topic.clone(), state),
-                        None => ServerFrame::empty_snapshot(topic.clone()),
+                        Some(state) => {
+                            opened("state");
+                            ServerFrame::state_snapshot(topic.clone(), state)
+                        }
+                        None => {
+                            opened("empty");
+                            ServerFrame::empty_snapshot(topic.clone())
+                        }
                     }),
                     Opening::Missed(updates) => {
+                        opened("missed");
                         for u in updates {
                             outbox.send(&ServerFrame::data(FrameKind::Update, u));
                         }
                     }
-                    Opening::UpToDate => {}
+                    Opening::UpToDate => opened("up_to_date"),
                 });
             }
         }

@@ -109,6 +109,8 @@ pub struct WsContext {
     tokens: Arc<HashSet<String>>,
     /// Open connections, in all and per token.
     open: Arc<Mutex<(usize, HashMap<String, usize>)>>,
+    /// Where writes, closes and openings are counted (`/metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// One admitted connection's place in the counts, given back when dropped.
@@ -175,7 +177,15 @@ impl WsContext {
             listing: None,
             tokens: Arc::default(),
             open: Arc::default(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// Counts into `metrics` (the served `/metrics`).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Requires one of `tokens` from every client; none: anonymous.
