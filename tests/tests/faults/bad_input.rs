@@ -39,9 +39,10 @@ fn request(method: &str, target: &[u8], headers: &[(&str, String)], body: &[u8])
     r
 }
 
-/// A concrete path for a template: each `{param}` a plausible value.
+/// A concrete path for a template of the document (which carries `/api/v2`): each `{param}` a
+/// plausible value.
 fn path_of(template: &str) -> String {
-    let mut out = String::from("/api/v2");
+    let mut out = String::new();
     for seg in template.split('/').filter(|s| !s.is_empty()) {
         out.push('/');
         out.push_str(match seg {
