@@ -4,6 +4,7 @@
 //! lock.
 
 use application::ingest::BacklogStatus;
+use application::readiness::ReadinessState;
 use application::subscriptions::HubStats;
 use domain::ports::AggregateCacheStats;
 use prometheus_client::collector::Collector;
@@ -21,6 +22,8 @@ use super::process::ProcessReading;
 pub struct StateReading {
     /// The snapshot backlog (absent without an ingest pipeline).
     pub backlog: Option<BacklogStatus>,
+    /// Readiness as `/health/ready` answers it now: its state, and each dependency's.
+    pub readiness: Option<(ReadinessState, bool, Option<bool>)>,
     /// The subscription hub.
     pub hub: Option<HubStats>,
     /// Open WebSocket connections.
@@ -47,6 +50,16 @@ impl StateReading {
             ..Self::default()
         }
     }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DependencyLabels {
+    dependency: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -85,6 +98,33 @@ fn f(v: impl TryInto<u64>) -> u64 {
 
 impl Collector for StateReading {
     fn encode(&self, mut e: DescriptorEncoder) -> std::fmt::Result {
+        if let Some((state, database, redis)) = self.readiness {
+            let mut g = e.encode_descriptor(
+                "signal_readiness",
+                "1 for the state /health/ready answers now (ready, degraded, not_ready), 0 for the others",
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            for s in [
+                ReadinessState::Ready,
+                ReadinessState::Degraded,
+                ReadinessState::NotReady,
+            ] {
+                ConstGauge::new(u64::from(s == state)).encode(g.encode_family(&StateLabels { state: s.as_str() })?)?;
+            }
+            let mut g = e.encode_descriptor(
+                "signal_dependency_up",
+                "1 when the dependency answered readiness's probe now, 0 when it did not",
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            let deps = [("database", Some(database)), ("redis", redis)];
+            for (dependency, up) in deps {
+                if let Some(up) = up {
+                    ConstGauge::new(u64::from(up)).encode(g.encode_family(&DependencyLabels { dependency })?)?;
+                }
+            }
+        }
         if let Some(b) = &self.backlog {
             let g = e.encode_descriptor(
                 "signal_snapshot_backlog",

@@ -106,6 +106,17 @@ async fn requests_ingest_and_state_are_scraped_in_the_format_asked_for() {
         "{text}"
     );
     assert_eq!(sample(&text, "signal_ws_connections"), Some(0.0), "{text}");
+    assert_eq!(
+        sample(&text, r#"signal_dependency_up{dependency="database"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, r#"signal_readiness{state="ready"}"#), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, r#"signal_readiness{state="not_ready"}"#),
+        Some(0.0),
+        "{text}"
+    );
     assert!(text.contains("signal_build_info{version=\""), "{text}");
     if cfg!(target_os = "linux") {
         assert!(sample(&text, "process_resident_memory_bytes").unwrap() > 1e6, "{text}");

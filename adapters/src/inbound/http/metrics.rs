@@ -18,10 +18,12 @@ fn wants_openmetrics(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("application/openmetrics-text"))
 }
 
-/// What the state holds now.
-fn reading(state: &AppState) -> StateReading {
+/// What the state holds now (readiness probes its dependencies, each within 600 ms).
+async fn reading(state: &AppState) -> StateReading {
+    let ready = state.readiness.check().await;
     StateReading {
-        backlog: Some(state.ingest.backlog()),
+        readiness: Some((ready.state, ready.database.is_ok(), ready.redis.map(|r| r.is_ok()))),
+        backlog: Some(ready.snapshots),
         hub: Some(state.subscriptions.hub.stats()),
         ws_connections: Some(state.subscriptions.connections()),
         aggregate_cache: state.aggregate_cache.as_ref().map(|c| c.stats()),
@@ -31,9 +33,9 @@ fn reading(state: &AppState) -> StateReading {
 
 /// The scrape.
 #[handler]
-pub fn metrics(state: Data<&AppState>, headers: &HeaderMap) -> Response {
+pub async fn metrics(state: Data<&AppState>, headers: &HeaderMap) -> Response {
     let openmetrics = wants_openmetrics(headers);
-    let body = render(&state.metrics, reading(&state), openmetrics);
+    let body = render(&state.metrics, reading(&state).await, openmetrics);
     let content_type = if openmetrics {
         OPENMETRICS_CONTENT_TYPE
     } else {

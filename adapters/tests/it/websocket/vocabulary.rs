@@ -107,8 +107,15 @@ async fn the_ack_refuses_every_kind_of_unknown_topic_with_its_reason() {
     assert_eq!(m.ws_topics_refused.get(), unknown.len() as u64);
     let opened: u64 = ["snapshot", "state", "empty", "missed", "up_to_date"]
         .into_iter()
-        .map(|reason| m.ws_openings.get_or_create(&adapters::metrics::ReasonLabels { reason }).get())
+        .map(|reason| {
+            m.ws_openings
+                .get_or_create(&adapters::metrics::ReasonLabels { reason })
+                .get()
+        })
         .sum();
     assert_eq!(opened, 2);
-    assert!(m.ws_messages_sent.get() >= 3 && m.ws_bytes_sent.get() > 100, "ack and two snapshots written");
+    assert!(
+        m.ws_messages_sent.get() >= 3 && m.ws_bytes_sent.get() > 100,
+        "ack and two snapshots written"
+    );
 }
