@@ -140,7 +140,30 @@ pub struct BuildLabels {
 }
 
 impl Default for Metrics {
+    /// Every series of a bounded label set starts at zero (a dashboard or alert then reads 0,
+    /// not "no data", before the first event).
     fn default() -> Self {
+        let m = Self::empty();
+        for reason in ["slow_write", "behind", "no_pong"] {
+            m.ws_closed.get_or_create(&ReasonLabels { reason });
+        }
+        for reason in ["snapshot", "state", "empty", "missed", "up_to_date"] {
+            m.ws_openings.get_or_create(&ReasonLabels { reason });
+        }
+        for way in ["rest", "stream", "feed"] {
+            for outcome in ["accepted", "rejected"] {
+                m.ingest_rows.get_or_create(&IngestLabels {
+                    way: way.to_owned(),
+                    outcome: outcome.to_owned(),
+                });
+            }
+        }
+        m
+    }
+}
+
+impl Metrics {
+    fn empty() -> Self {
         Self {
             http_requests: Family::default(),
             http_request_duration: Family::new_with_constructor(latency_buckets),
@@ -161,9 +184,7 @@ impl Default for Metrics {
             },
         }
     }
-}
 
-impl Metrics {
     /// Counts one ingest batch's rows, by way in: `accepted` rows, and each rejection by the
     /// field it names (one of the rows' own columns, else `other`: a client cannot mint label
     /// values), and its duration.
