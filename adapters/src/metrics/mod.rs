@@ -145,14 +145,14 @@ impl Default for Metrics {
     fn default() -> Self {
         let m = Self::empty();
         for reason in ["slow_write", "behind", "no_pong"] {
-            m.ws_closed.get_or_create(&ReasonLabels { reason });
+            let _ = m.ws_closed.get_or_create(&ReasonLabels { reason });
         }
         for reason in ["snapshot", "state", "empty", "missed", "up_to_date"] {
-            m.ws_openings.get_or_create(&ReasonLabels { reason });
+            let _ = m.ws_openings.get_or_create(&ReasonLabels { reason });
         }
         for way in ["rest", "stream", "feed"] {
             for outcome in ["accepted", "rejected"] {
-                m.ingest_rows.get_or_create(&IngestLabels {
+                let _ = m.ingest_rows.get_or_create(&IngestLabels {
                     way: way.to_owned(),
                     outcome: outcome.to_owned(),
                 });
