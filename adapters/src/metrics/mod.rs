@@ -26,6 +26,23 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
 pub use http::{HttpMetrics, HttpMetricsEndpoint};
+
+/// A database pool's connections now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (idle or in use).
+    pub open: u32,
+    /// Open connections waiting for work.
+    pub idle: u32,
+    /// The pool's bound.
+    pub max: u32,
+}
+
+/// Something with a connection pool to show at `/metrics` (the store).
+pub trait PoolSource: Send + Sync {
+    /// The pool now.
+    fn pool_stats(&self) -> PoolStats;
+}
 pub use state::StateReading;
 
 /// The OpenMetrics text format's media type.

@@ -34,6 +34,8 @@ pub struct StateReading {
     pub process: Option<ProcessReading>,
     /// Tokio worker threads and alive tasks.
     pub runtime: Option<(usize, usize)>,
+    /// The database pool.
+    pub pool: Option<super::PoolStats>,
 }
 
 impl StateReading {
@@ -156,6 +158,24 @@ impl Collector for StateReading {
                 "How long snapshot writes have been failing (0 while they succeed)",
                 Some(&Unit::Seconds),
                 b.failing_for.map_or(0.0, |d| d.as_secs_f64()),
+            )?;
+        }
+        if let Some(p) = self.pool {
+            let mut g = e.encode_descriptor(
+                "signal_db_pool_connections",
+                "The database pool's open connections, in use or idle",
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            for (state, n) in [("in_use", p.open.saturating_sub(p.idle)), ("idle", p.idle)] {
+                ConstGauge::new(u64::from(n)).encode(g.encode_family(&StateLabels { state })?)?;
+            }
+            gauge(
+                &mut e,
+                "signal_db_pool_max_connections",
+                "The database pool's bound (database.max_connections)",
+                None,
+                u64::from(p.max),
             )?;
         }
         if let Some(h) = &self.hub {

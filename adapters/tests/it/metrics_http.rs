@@ -21,7 +21,8 @@ async fn requests_ingest_and_state_are_scraped_in_the_format_asked_for() {
     let db = FreshDatabase::sqlite();
     let store = SeaStore::connect(&db.url).await.unwrap();
     Migrator::up(store.connection(), None).await.unwrap();
-    let state = pipeline(Arc::new(store.clone())).app_state(Arc::new(store));
+    let mut state = pipeline(Arc::new(store.clone())).app_state(Arc::new(store.clone()));
+    state.database_pool = Some(Arc::new(store));
     let client = app(state);
 
     let rows = json!([
@@ -106,6 +107,10 @@ async fn requests_ingest_and_state_are_scraped_in_the_format_asked_for() {
         "{text}"
     );
     assert_eq!(sample(&text, "signal_ws_connections"), Some(0.0), "{text}");
+    let max = sample(&text, "signal_db_pool_max_connections").expect("the pool's bound");
+    let in_use = sample(&text, r#"signal_db_pool_connections{state="in_use"}"#).unwrap();
+    let idle = sample(&text, r#"signal_db_pool_connections{state="idle"}"#).unwrap();
+    assert!(max >= 1.0 && in_use + idle >= 1.0 && in_use + idle <= max, "{text}");
     assert_eq!(
         sample(&text, r#"signal_dependency_up{dependency="database"}"#),
         Some(1.0),

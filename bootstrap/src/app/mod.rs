@@ -223,6 +223,7 @@ impl Application {
         let port = acceptor.port();
         let realtime_for_refresh = realtime.clone();
         let listing_registry = registry.clone();
+        let pool: Arc<dyn adapters::metrics::PoolSource> = Arc::new(store.clone());
         let mut state = AppState::new(UseCaseParts {
             ingest,
             state: realtime.clone(),
@@ -237,6 +238,7 @@ impl Application {
         state.api_keys = Arc::new(settings.ingest.api_keys.clone());
         state.guard = Arc::new(guard(settings));
         state.metrics = metrics;
+        state.database_pool = Some(pool);
         state.subscriptions = WsContext::new(hub, ws_limits(settings))
             .with_metrics(state.metrics.clone())
             .with_tokens(&settings.subscriptions.tokens)

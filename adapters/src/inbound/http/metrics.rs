@@ -27,6 +27,7 @@ async fn reading(state: &AppState) -> StateReading {
         hub: Some(state.subscriptions.hub.stats()),
         ws_connections: Some(state.subscriptions.connections()),
         aggregate_cache: state.aggregate_cache.as_ref().map(|c| c.stats()),
+        pool: state.database_pool.as_ref().map(|p| p.pool_stats()),
         ..StateReading::now()
     }
 }

@@ -80,6 +80,8 @@ pub struct AppState {
     pub guard: Arc<guard::Guard>,
     /// The event metrics (`/metrics`), recorded by the HTTP middleware and the handlers.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The database pool, shown at `/metrics` when set.
+    pub database_pool: Option<Arc<dyn crate::metrics::PoolSource>>,
 }
 
 /// The parts [`AppState::new`] builds the use cases from.
@@ -135,6 +137,7 @@ impl AppState {
             subscriptions: websocket::WsContext::new(Arc::default(), websocket::WsLimits::default()),
             guard: Arc::default(),
             metrics: Arc::default(),
+            database_pool: None,
         }
     }
 

@@ -114,6 +114,23 @@ impl SeaStore {
         &self.db
     }
 
+    /// The main pool's connections now (the SQLite writer's own connection is not counted).
+    #[must_use]
+    pub fn pool_stats(&self) -> crate::metrics::PoolStats {
+        fn of<DB: sea_orm::sqlx::Database>(p: &sea_orm::sqlx::Pool<DB>) -> crate::metrics::PoolStats {
+            crate::metrics::PoolStats {
+                open: p.size(),
+                idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
+                max: p.options().get_max_connections(),
+            }
+        }
+        match self.db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => of(self.db.get_postgres_connection_pool()),
+            sea_orm::DbBackend::Sqlite => of(self.db.get_sqlite_connection_pool()),
+            _ => crate::metrics::PoolStats::default(),
+        }
+    }
+
     /// The upsert of `candles` (the last of each instrument and minute), then the drop of the
     /// cached aggregates they change.
     fn candle_steps<'a>(&'a self, candles: &'a [InstrumentCandle]) -> Vec<Step<'a, 'a>> {
@@ -500,5 +517,11 @@ impl SignalStore for SeaStore {
             .await
             .map_err(db_error)?;
         rows.into_iter().map(convert::moneyness_record).collect()
+    }
+}
+
+impl crate::metrics::PoolSource for SeaStore {
+    fn pool_stats(&self) -> crate::metrics::PoolStats {
+        SeaStore::pool_stats(self)
     }
 }
