@@ -93,6 +93,20 @@ pub(super) fn counter<N: EncodeCounterValue + std::fmt::Debug + Send + Sync>(
     c.encode(e.encode_descriptor(name, help, unit, c.metric_type())?)
 }
 
+/// One gauge family: a value per label set.
+fn gauges<L: EncodeLabelSet>(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    items: impl IntoIterator<Item = (L, u64)>,
+) -> std::fmt::Result {
+    let mut g = e.encode_descriptor(name, help, None, prometheus_client::metrics::MetricType::Gauge)?;
+    for (labels, v) in items {
+        ConstGauge::new(v).encode(g.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
 /// A count as a `u64` (saturating).
 fn f(v: impl TryInto<u64>) -> u64 {
     v.try_into().unwrap_or(u64::MAX)
@@ -101,43 +115,33 @@ fn f(v: impl TryInto<u64>) -> u64 {
 impl Collector for StateReading {
     fn encode(&self, mut e: DescriptorEncoder) -> std::fmt::Result {
         if let Some((state, database, redis)) = self.readiness {
-            let mut g = e.encode_descriptor(
-                "signal_readiness",
-                "1 for the state /health/ready answers now (ready, degraded, not_ready), 0 for the others",
-                None,
-                prometheus_client::metrics::MetricType::Gauge,
-            )?;
-            for s in [
+            let states = [
                 ReadinessState::Ready,
                 ReadinessState::Degraded,
                 ReadinessState::NotReady,
-            ] {
-                ConstGauge::new(u64::from(s == state)).encode(g.encode_family(&StateLabels { state: s.as_str() })?)?;
-            }
-            let mut g = e.encode_descriptor(
-                "signal_dependency_up",
-                "1 when the dependency answered readiness's probe now, 0 when it did not",
-                None,
-                prometheus_client::metrics::MetricType::Gauge,
+            ];
+            gauges(
+                &mut e,
+                "signal_readiness",
+                "1 for the state /health/ready answers now (ready, degraded, not_ready), 0 for the others",
+                states.map(|s| (StateLabels { state: s.as_str() }, u64::from(s == state))),
             )?;
             let deps = [("database", Some(database)), ("redis", redis)];
-            for (dependency, up) in deps {
-                if let Some(up) = up {
-                    ConstGauge::new(u64::from(up)).encode(g.encode_family(&DependencyLabels { dependency })?)?;
-                }
-            }
+            gauges(
+                &mut e,
+                "signal_dependency_up",
+                "1 when the dependency answered readiness's probe now, 0 when it did not",
+                deps.into_iter()
+                    .filter_map(|(dependency, up)| Some((DependencyLabels { dependency }, u64::from(up?)))),
+            )?;
         }
         if let Some(b) = &self.backlog {
-            let g = e.encode_descriptor(
+            gauges(
+                &mut e,
                 "signal_snapshot_backlog",
                 "Minute snapshots waiting to be written, by table",
-                None,
-                prometheus_client::metrics::MetricType::Gauge,
+                [("greeks", b.greeks), ("moneyness", b.moneyness)].map(|(table, n)| (TableLabels { table }, f(n))),
             )?;
-            let mut g = g;
-            for (table, n) in [("greeks", b.greeks), ("moneyness", b.moneyness)] {
-                ConstGauge::new(f(n)).encode(g.encode_family(&TableLabels { table })?)?;
-            }
             gauge(
                 &mut e,
                 "signal_snapshot_backlog_limit",
@@ -161,15 +165,13 @@ impl Collector for StateReading {
             )?;
         }
         if let Some(p) = self.pool {
-            let mut g = e.encode_descriptor(
+            gauges(
+                &mut e,
                 "signal_db_pool_connections",
                 "The database pool's open connections, in use or idle",
-                None,
-                prometheus_client::metrics::MetricType::Gauge,
+                [("in_use", p.open.saturating_sub(p.idle)), ("idle", p.idle)]
+                    .map(|(state, n)| (StateLabels { state }, u64::from(n))),
             )?;
-            for (state, n) in [("in_use", p.open.saturating_sub(p.idle)), ("idle", p.idle)] {
-                ConstGauge::new(u64::from(n)).encode(g.encode_family(&StateLabels { state })?)?;
-            }
             gauge(
                 &mut e,
                 "signal_db_pool_max_connections",
