@@ -4,6 +4,7 @@
 //! lock.
 
 use application::ingest::BacklogStatus;
+use application::moneyness::CacheStatsSnapshot;
 use application::readiness::ReadinessState;
 use application::subscriptions::HubStats;
 use domain::ports::AggregateCacheStats;
@@ -36,6 +37,8 @@ pub struct StateReading {
     pub runtime: Option<(usize, usize)>,
     /// The database pool.
     pub pool: Option<super::PoolStats>,
+    /// The moneyness-mapping caches and the instrument service behind them.
+    pub mapping_cache: Option<CacheStatsSnapshot>,
 }
 
 impl StateReading {
@@ -62,6 +65,31 @@ struct StateLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DependencyLabels {
     dependency: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LookupLabels {
+    tier: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// One counter family: a value per label set.
+fn counters<L: EncodeLabelSet>(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    items: impl IntoIterator<Item = (L, u64)>,
+) -> std::fmt::Result {
+    let mut c = e.encode_descriptor(name, help, None, prometheus_client::metrics::MetricType::Counter)?;
+    for (labels, v) in items {
+        ConstCounter::new(v).encode(c.encode_family(&labels)?)?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -178,6 +206,48 @@ impl Collector for StateReading {
                 "The database pool's bound (database.max_connections)",
                 None,
                 u64::from(p.max),
+            )?;
+        }
+        if let Some(m) = &self.mapping_cache {
+            let lookups = [
+                ("memory", "hit", m.l1_hits),
+                ("memory", "miss", m.l1_misses),
+                ("redis", "hit", m.l2_hits),
+                ("redis", "miss", m.l2_misses),
+                ("redis", "error", m.l2_errors),
+            ];
+            counters(
+                &mut e,
+                "signal_mapping_cache_lookups",
+                "Moneyness-mapping lookups by cache tier (memory, redis) and outcome (hit, miss, error)",
+                lookups.map(|(tier, outcome, n)| (LookupLabels { tier, outcome }, n)),
+            )?;
+            counters(
+                &mut e,
+                "signal_instrument_service_calls",
+                "Mapping fetches from the instrument service, by outcome (ok, error)",
+                [("ok", m.remote_ok), ("error", m.remote_errors)].map(|(outcome, n)| (OutcomeLabels { outcome }, n)),
+            )?;
+            counter(
+                &mut e,
+                "signal_mapping_stale_served",
+                "Stale mappings served because the instrument service failed",
+                None,
+                m.stale_served,
+            )?;
+            counter(
+                &mut e,
+                "signal_mapping_local_computed",
+                "Mappings computed from the local strike ladder",
+                None,
+                m.local_computed,
+            )?;
+            counter(
+                &mut e,
+                "signal_mapping_refreshes",
+                "Background mapping refreshes completed",
+                None,
+                m.refreshes,
             )?;
         }
         if let Some(h) = &self.hub {

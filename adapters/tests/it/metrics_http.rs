@@ -107,6 +107,18 @@ async fn requests_ingest_and_state_are_scraped_in_the_format_asked_for() {
         "{text}"
     );
     assert_eq!(sample(&text, "signal_ws_connections"), Some(0.0), "{text}");
+    assert!(
+        sample(
+            &text,
+            r#"signal_mapping_cache_lookups_total{tier="memory",outcome="hit"}"#
+        )
+        .is_some(),
+        "{text}"
+    );
+    assert!(
+        sample(&text, r#"signal_instrument_service_calls_total{outcome="error"}"#).is_some(),
+        "{text}"
+    );
     let max = sample(&text, "signal_db_pool_max_connections").expect("the pool's bound");
     let in_use = sample(&text, r#"signal_db_pool_connections{state="in_use"}"#).unwrap();
     let idle = sample(&text, r#"signal_db_pool_connections{state="idle"}"#).unwrap();

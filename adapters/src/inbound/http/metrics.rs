@@ -28,6 +28,7 @@ async fn reading(state: &AppState) -> StateReading {
         ws_connections: Some(state.subscriptions.connections()),
         aggregate_cache: state.aggregate_cache.as_ref().map(|c| c.stats()),
         pool: state.database_pool.as_ref().map(|p| p.pool_stats()),
+        mapping_cache: Some(state.mappings.stats().snapshot()),
         ..StateReading::now()
     }
 }

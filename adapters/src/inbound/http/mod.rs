@@ -82,6 +82,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The database pool, shown at `/metrics` when set.
     pub database_pool: Option<Arc<dyn crate::metrics::PoolSource>>,
+    /// The moneyness mappings, for their cache counters at `/metrics`.
+    pub mappings: Arc<MappingService>,
 }
 
 /// The parts [`AppState::new`] builds the use cases from.
@@ -125,7 +127,8 @@ impl AppState {
             Arc::new(HistoryReads::new(store, registry.clone(), clock.clone()).with_memory(aggregate_cache.clone()));
         let realtime = Arc::new(RealtimeReads::new(state, registry.clone(), clock.clone()));
         Self {
-            moneyness: Arc::new(MoneynessReads::new(realtime.clone(), mappings)),
+            moneyness: Arc::new(MoneynessReads::new(realtime.clone(), mappings.clone())),
+            mappings,
             realtime,
             instruments: Arc::new(InstrumentReads::new(registry, clock.clone())),
             indicators: Arc::new(IndicatorReads::new(history.clone(), clock)),
