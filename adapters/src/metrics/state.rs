@@ -78,20 +78,6 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
-/// One counter family: a value per label set.
-fn counters<L: EncodeLabelSet>(
-    e: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    items: impl IntoIterator<Item = (L, u64)>,
-) -> std::fmt::Result {
-    let mut c = e.encode_descriptor(name, help, None, prometheus_client::metrics::MetricType::Counter)?;
-    for (labels, v) in items {
-        ConstCounter::new(v).encode(c.encode_family(&labels)?)?;
-    }
-    Ok(())
-}
-
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TableLabels {
     table: &'static str,
@@ -121,18 +107,42 @@ pub(super) fn counter<N: EncodeCounterValue + std::fmt::Debug + Send + Sync>(
     c.encode(e.encode_descriptor(name, help, unit, c.metric_type())?)
 }
 
-/// One gauge family: a value per label set.
+/// One family of constant metrics (`ConstGauge`s or `ConstCounter`s): one per label set.
+fn family<L: EncodeLabelSet, M: EncodeMetric>(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    items: impl IntoIterator<Item = (L, M)>,
+) -> std::fmt::Result {
+    let mut items = items.into_iter().peekable();
+    let Some(kind) = items.peek().map(|(_, m)| m.metric_type()) else {
+        return Ok(());
+    };
+    let mut f = e.encode_descriptor(name, help, None, kind)?;
+    for (labels, m) in items {
+        m.encode(f.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+/// A gauge family of counts.
 fn gauges<L: EncodeLabelSet>(
     e: &mut DescriptorEncoder,
     name: &str,
     help: &str,
     items: impl IntoIterator<Item = (L, u64)>,
 ) -> std::fmt::Result {
-    let mut g = e.encode_descriptor(name, help, None, prometheus_client::metrics::MetricType::Gauge)?;
-    for (labels, v) in items {
-        ConstGauge::new(v).encode(g.encode_family(&labels)?)?;
-    }
-    Ok(())
+    family(e, name, help, items.into_iter().map(|(l, v)| (l, ConstGauge::new(v))))
+}
+
+/// A counter family.
+fn counters<L: EncodeLabelSet>(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    items: impl IntoIterator<Item = (L, u64)>,
+) -> std::fmt::Result {
+    family(e, name, help, items.into_iter().map(|(l, v)| (l, ConstCounter::new(v))))
 }
 
 /// A count as a `u64` (saturating).
