@@ -38,6 +38,23 @@ pub struct PoolStats {
     pub max: u32,
 }
 
+/// The Redis fan-out's state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FanoutStats {
+    /// Batches delivered to this instance's subscribers only, Redis being unavailable.
+    pub local_only_batches: u64,
+    /// Times the receiving subscription was lost after being up.
+    pub subscription_losses: u64,
+    /// The receiving subscription is up now.
+    pub subscribed: bool,
+}
+
+/// The Redis fan-out, shown at `/metrics`.
+pub trait FanoutSource: Send + Sync {
+    /// Its state now.
+    fn fanout_stats(&self) -> FanoutStats;
+}
+
 /// Something with a connection pool to show at `/metrics` (the store).
 pub trait PoolSource: Send + Sync {
     /// The pool now.

@@ -39,6 +39,8 @@ pub struct StateReading {
     pub pool: Option<super::PoolStats>,
     /// The moneyness-mapping caches and the instrument service behind them.
     pub mapping_cache: Option<CacheStatsSnapshot>,
+    /// The Redis fan-out (production).
+    pub fanout: Option<super::FanoutStats>,
 }
 
 impl StateReading {
@@ -258,6 +260,29 @@ impl Collector for StateReading {
                 "Background mapping refreshes completed",
                 None,
                 m.refreshes,
+            )?;
+        }
+        if let Some(f) = self.fanout {
+            counter(
+                &mut e,
+                "signal_redis_fanout_local_only_batches",
+                "Update batches delivered to this instance's subscribers only, Redis being unavailable",
+                None,
+                f.local_only_batches,
+            )?;
+            counter(
+                &mut e,
+                "signal_redis_fanout_subscription_losses",
+                "Times the fan-out's Redis subscription was lost (each followed by reconnecting)",
+                None,
+                f.subscription_losses,
+            )?;
+            gauge(
+                &mut e,
+                "signal_redis_fanout_subscribed",
+                "1 while the fan-out's Redis subscription is up",
+                None,
+                u64::from(f.subscribed),
             )?;
         }
         if let Some(h) = &self.hub {

@@ -23,6 +23,14 @@ async fn requests_ingest_and_state_are_scraped_in_the_format_asked_for() {
     Migrator::up(store.connection(), None).await.unwrap();
     let mut state = pipeline(Arc::new(store.clone())).app_state(Arc::new(store.clone()));
     state.database_pool = Some(Arc::new(store));
+    // A fan-out never started: not subscribed, nothing counted yet.
+    let fanout = adapters::outbound::fanout::RedisFanout::new(
+        "redis://127.0.0.1:6379",
+        "signal:metrics-test:",
+        Arc::new(adapters::outbound::clock::SystemClock),
+    )
+    .unwrap();
+    state.fanout = Some(Arc::new(fanout));
     let client = app(state);
 
     let rows = json!([
@@ -107,6 +115,8 @@ async fn requests_ingest_and_state_are_scraped_in_the_format_asked_for() {
         "{text}"
     );
     assert_eq!(sample(&text, "signal_ws_connections"), Some(0.0), "{text}");
+    assert_eq!(sample(&text, "signal_redis_fanout_subscribed"), Some(0.0), "{text}");
+    assert_eq!(sample(&text, "signal_redis_fanout_subscription_losses_total"), Some(0.0), "{text}");
     assert!(
         sample(
             &text,

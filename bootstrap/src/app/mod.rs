@@ -239,6 +239,9 @@ impl Application {
         state.guard = Arc::new(guard(settings));
         state.metrics = metrics;
         state.database_pool = Some(pool);
+        state.fanout = fanout_receiver
+            .clone()
+            .map(|r| Arc::new(r) as Arc<dyn adapters::metrics::FanoutSource>);
         state.subscriptions = WsContext::new(hub, ws_limits(settings))
             .with_metrics(state.metrics.clone())
             .with_tokens(&settings.subscriptions.tokens)

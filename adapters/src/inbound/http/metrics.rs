@@ -29,6 +29,7 @@ async fn reading(state: &AppState) -> StateReading {
         aggregate_cache: state.aggregate_cache.as_ref().map(|c| c.stats()),
         pool: state.database_pool.as_ref().map(|p| p.pool_stats()),
         mapping_cache: Some(state.mappings.stats().snapshot()),
+        fanout: state.fanout.as_ref().map(|f| f.fanout_stats()),
         ..StateReading::now()
     }
 }

@@ -84,6 +84,8 @@ pub struct AppState {
     pub database_pool: Option<Arc<dyn crate::metrics::PoolSource>>,
     /// The moneyness mappings, for their cache counters at `/metrics`.
     pub mappings: Arc<MappingService>,
+    /// The Redis fan-out, shown at `/metrics` when set (production).
+    pub fanout: Option<Arc<dyn crate::metrics::FanoutSource>>,
 }
 
 /// The parts [`AppState::new`] builds the use cases from.
@@ -141,6 +143,7 @@ impl AppState {
             guard: Arc::default(),
             metrics: Arc::default(),
             database_pool: None,
+            fanout: None,
         }
     }
 

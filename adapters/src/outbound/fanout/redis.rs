@@ -102,6 +102,8 @@ struct Shared {
     subscribed: std::sync::atomic::AtomicBool,
     /// Batches delivered to local subscribers only (Redis down or slow).
     local_only: std::sync::atomic::AtomicU64,
+    /// Times the receiving subscription was lost after being up.
+    losses: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for RedisFanout {
@@ -280,6 +282,7 @@ impl RedisFanout {
                     if let Err(e) = r
                         && was_up
                     {
+                        self.shared.losses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         tracing::warn!(error = %e, "redis fan-out: subscription lost; reconnecting");
                     }
                 },
@@ -359,6 +362,17 @@ impl SignalPublisher for RedisFanout {
                 }
             },
             None => self.publish_now(&updates).await,
+        }
+    }
+}
+
+impl crate::metrics::FanoutSource for RedisFanout {
+    fn fanout_stats(&self) -> crate::metrics::FanoutStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        crate::metrics::FanoutStats {
+            local_only_batches: self.shared.local_only.load(Relaxed),
+            subscription_losses: self.shared.losses.load(Relaxed),
+            subscribed: self.shared.subscribed.load(Relaxed),
         }
     }
 }
