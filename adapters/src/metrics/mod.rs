@@ -55,6 +55,12 @@ pub trait FanoutSource: Send + Sync {
     fn fanout_stats(&self) -> FanoutStats;
 }
 
+/// The instrument-service client's circuit breaker, shown at `/metrics`.
+pub trait BreakerSource: Send + Sync {
+    /// `closed`, `open` or `half_open`.
+    fn breaker_state(&self) -> &'static str;
+}
+
 /// Something with a connection pool to show at `/metrics` (the store).
 pub trait PoolSource: Send + Sync {
     /// The pool now.

@@ -41,6 +41,8 @@ pub struct StateReading {
     pub mapping_cache: Option<CacheStatsSnapshot>,
     /// The Redis fan-out (production).
     pub fanout: Option<super::FanoutStats>,
+    /// The instrument service's circuit breaker (`closed`, `open`, `half_open`), when configured.
+    pub breaker: Option<&'static str>,
 }
 
 impl StateReading {
@@ -260,6 +262,14 @@ impl Collector for StateReading {
                 "Background mapping refreshes completed",
                 None,
                 m.refreshes,
+            )?;
+        }
+        if let Some(now) = self.breaker {
+            gauges(
+                &mut e,
+                "signal_instrument_service_breaker",
+                "1 for the instrument-service client's circuit-breaker state now (closed, open, half_open)",
+                ["closed", "open", "half_open"].map(|state| (StateLabels { state }, u64::from(state == now))),
             )?;
         }
         if let Some(f) = self.fanout {

@@ -31,6 +31,14 @@ async fn requests_ingest_and_state_are_scraped_in_the_format_asked_for() {
     )
     .unwrap();
     state.fanout = Some(Arc::new(fanout));
+    // An instrument-service client never called: its breaker is closed.
+    state.instrument_service = Some(Arc::new(
+        adapters::outbound::instruments::http::HttpInstrumentSource::new(
+            "http://127.0.0.1:9/".parse().unwrap(),
+            std::time::Duration::from_millis(100),
+            adapters::outbound::instruments::http::ResilienceConfig::default(),
+        ),
+    ));
     let client = app(state);
 
     let rows = json!([
@@ -116,7 +124,21 @@ async fn requests_ingest_and_state_are_scraped_in_the_format_asked_for() {
     );
     assert_eq!(sample(&text, "signal_ws_connections"), Some(0.0), "{text}");
     assert_eq!(sample(&text, "signal_redis_fanout_subscribed"), Some(0.0), "{text}");
-    assert_eq!(sample(&text, "signal_redis_fanout_subscription_losses_total"), Some(0.0), "{text}");
+    assert_eq!(
+        sample(&text, r#"signal_instrument_service_breaker{state="closed"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"signal_instrument_service_breaker{state="open"}"#),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "signal_redis_fanout_subscription_losses_total"),
+        Some(0.0),
+        "{text}"
+    );
     assert!(
         sample(
             &text,

@@ -106,6 +106,7 @@ impl Application {
         let cfg = &settings.instruments;
         // With the instrument service, its moneyness mappings are used too.
         let mut remote_mappings: Option<Arc<dyn MappingSource>> = None;
+        let mut breaker: Option<Arc<dyn adapters::metrics::BreakerSource>> = None;
         let source: Arc<dyn InstrumentSource> = match cfg.source {
             // The contract-master layout is NSE's own file.
             SourceKind::File => Arc::new(contract_master::read(
@@ -120,6 +121,7 @@ impl Application {
                     resilience(settings),
                 ));
                 remote_mappings = Some(http.clone());
+                breaker = Some(http.clone());
                 http
             }
             SourceKind::Builtin => Arc::new(BuiltinCatalogue::new(clock.clone())),
@@ -239,6 +241,7 @@ impl Application {
         state.guard = Arc::new(guard(settings));
         state.metrics = metrics;
         state.database_pool = Some(pool);
+        state.instrument_service = breaker;
         state.fanout = fanout_receiver
             .clone()
             .map(|r| Arc::new(r) as Arc<dyn adapters::metrics::FanoutSource>);

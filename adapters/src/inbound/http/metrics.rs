@@ -30,6 +30,7 @@ async fn reading(state: &AppState) -> StateReading {
         pool: state.database_pool.as_ref().map(|p| p.pool_stats()),
         mapping_cache: Some(state.mappings.stats().snapshot()),
         fanout: state.fanout.as_ref().map(|f| f.fanout_stats()),
+        breaker: state.instrument_service.as_ref().map(|s| s.breaker_state()),
         ..StateReading::now()
     }
 }

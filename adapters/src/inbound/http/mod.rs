@@ -86,6 +86,8 @@ pub struct AppState {
     pub mappings: Arc<MappingService>,
     /// The Redis fan-out, shown at `/metrics` when set (production).
     pub fanout: Option<Arc<dyn crate::metrics::FanoutSource>>,
+    /// The instrument-service client, for its breaker at `/metrics` when configured.
+    pub instrument_service: Option<Arc<dyn crate::metrics::BreakerSource>>,
 }
 
 /// The parts [`AppState::new`] builds the use cases from.
@@ -144,6 +146,7 @@ impl AppState {
             metrics: Arc::default(),
             database_pool: None,
             fanout: None,
+            instrument_service: None,
         }
     }
 

@@ -203,3 +203,13 @@ impl MappingSource for HttpInstrumentSource {
         self.get_moneyness_mapping(underlying, Some(expiry)).await
     }
 }
+
+impl crate::metrics::BreakerSource for HttpInstrumentSource {
+    fn breaker_state(&self) -> &'static str {
+        match self.policy.state() {
+            super::resilience::BreakerState::Closed => "closed",
+            super::resilience::BreakerState::Open => "open",
+            super::resilience::BreakerState::HalfOpen => "half_open",
+        }
+    }
+}
