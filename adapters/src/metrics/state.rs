@@ -184,6 +184,13 @@ impl Collector for StateReading {
                 "Minute snapshots waiting to be written, by table",
                 [("greeks", b.greeks), ("moneyness", b.moneyness)].map(|(table, n)| (TableLabels { table }, f(n))),
             )?;
+            counters(
+                &mut e,
+                "signal_snapshot_write_failures",
+                "Failed snapshot writes since start, by table (each retried with backoff)",
+                [("greeks", b.write_failures[0]), ("moneyness", b.write_failures[1])]
+                    .map(|(table, n)| (TableLabels { table }, n)),
+            )?;
             gauge(
                 &mut e,
                 "signal_snapshot_backlog_limit",

@@ -63,6 +63,8 @@ pub struct BacklogStatus {
     pub failing_for: Option<Duration>,
     /// The last failed write: table and cause (kept after recovery, for the record).
     pub last_error: Option<String>,
+    /// Failed writes since start, by table: Greeks, then moneyness.
+    pub write_failures: [u64; 2],
 }
 
 impl BacklogStatus {
@@ -80,6 +82,8 @@ struct Health {
     /// The failure episode under way: its start and failed attempts.
     failing: Option<(Instant, u64)>,
     last_error: Option<String>,
+    /// Failed writes since start: Greeks, moneyness.
+    failures: [u64; 2],
 }
 
 /// The waiting snapshots.
@@ -238,6 +242,12 @@ impl SnapshotBacklog {
             }
             return;
         }
+        for (table, _) in failures {
+            h.failures[match table {
+                SnapshotTable::Greeks => 0,
+                SnapshotTable::Moneyness => 1,
+            }] += 1;
+        }
         let cause = failures
             .iter()
             .map(|(t, e)| format!("{}: {e}", t.name()))
@@ -269,6 +279,7 @@ impl SnapshotBacklog {
             oldest_pending: h.oldest.filter(|_| greeks + moneyness > 0).map(|o| o.elapsed()),
             failing_for: h.failing.map(|(since, _)| since.elapsed()),
             last_error: h.last_error.clone(),
+            write_failures: h.failures,
         }
     }
 }
@@ -329,5 +340,6 @@ mod tests {
         b.record_flush(Instant::now(), &[]);
         let s = b.status();
         assert_eq!((s.pending(), s.failing_for, s.oldest_pending), (0, None, None));
+        assert_eq!(s.write_failures, [0, 1], "failed writes stay counted after recovery");
     }
 }
