@@ -165,6 +165,11 @@ pub struct Metrics {
     pub ws_openings: Family<ReasonLabels, Counter>,
     /// Topics refused in an ack.
     pub ws_topics_refused: Counter,
+    /// The stream consumer's group: entries delivered and not yet acknowledged (0 without a
+    /// consumer).
+    pub stream_pending: Gauge,
+    /// The stream consumer's group: entries not yet delivered to it.
+    pub stream_lag: Gauge,
     /// `signal_build_info{version, git_sha}`: set by the binary (the library does not know
     /// its commit).
     pub build: BuildLabels,
@@ -218,6 +223,8 @@ impl Metrics {
             ws_closed: Family::default(),
             ws_openings: Family::default(),
             ws_topics_refused: Counter::default(),
+            stream_pending: Gauge::default(),
+            stream_lag: Gauge::default(),
             build: BuildLabels {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 git_sha: "unknown".to_owned(),
@@ -331,6 +338,16 @@ impl Metrics {
             "signal_ws_topics_refused",
             "Topics refused in a subscription's ack (unknown, malformed, over the limit)",
             self.ws_topics_refused.clone(),
+        );
+        r.register(
+            "signal_stream_pending_entries",
+            "Redis Streams: entries delivered to the consumer group and not yet acknowledged (0 without a consumer)",
+            self.stream_pending.clone(),
+        );
+        r.register(
+            "signal_stream_lag_entries",
+            "Redis Streams: entries not yet delivered to the consumer group (0 without a consumer)",
+            self.stream_lag.clone(),
         );
         r.register_with_unit(
             "signal_ingest_batch_duration",

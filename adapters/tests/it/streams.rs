@@ -309,7 +309,10 @@ async fn nothing_is_acknowledged_while_the_store_fails() {
     for m in 0..3 {
         add(&mut conn, &cfg.stream, "ticks", tick(m, 25_900.0).to_string()).await;
     }
-    let consumer = StreamConsumer::new(cfg.clone(), pipeline(store).ingest).unwrap();
+    let metrics = Arc::new(adapters::metrics::Metrics::default());
+    let consumer = StreamConsumer::new(cfg.clone(), pipeline(store).ingest)
+        .unwrap()
+        .with_metrics(metrics.clone());
     let started = Instant::now();
     let probe_cfg = cfg.clone();
     run_until(consumer, || {
@@ -327,6 +330,8 @@ async fn nothing_is_acknowledged_while_the_store_fails() {
     );
     let dead: usize = conn.xlen(cfg.dead_letter()).await.unwrap();
     assert_eq!(dead, 0);
+    // The group's state, as /metrics shows it: three pending, none left to deliver.
+    assert_eq!((metrics.stream_pending.get(), metrics.stream_lag.get()), (3, 0));
     cleanup(&mut conn, &cfg).await;
 }
 

@@ -178,6 +178,7 @@ impl StreamConsumer {
                 self.close(conn, &mut in_flight, std::mem::take(&mut group), true)
                     .await?;
                 self.claim(conn).await?;
+                self.observe_group(conn).await;
                 last_claim = tokio::time::Instant::now();
             }
             let id = if own_backlog { "0" } else { ">" };
@@ -209,6 +210,25 @@ impl StreamConsumer {
                     .await?;
             }
             *backoff = Duration::from_millis(100);
+        }
+    }
+
+    /// Reads the group's pending entries and lag (`XINFO GROUPS`) into the metrics; a failure
+    /// leaves them as they were (the next read's error, if any, is handled by the loop).
+    async fn observe_group(&self, conn: &mut MultiplexedConnection) {
+        let info: Result<redis::streams::StreamInfoGroupsReply, RedisError> = conn.xinfo_groups(&self.cfg.stream).await;
+        match info {
+            Ok(reply) => {
+                if let Some(g) = reply.groups.iter().find(|g| g.name == self.cfg.group) {
+                    self.metrics
+                        .stream_pending
+                        .set(i64::try_from(g.pending).unwrap_or(i64::MAX));
+                    if let Some(lag) = g.lag {
+                        self.metrics.stream_lag.set(i64::try_from(lag).unwrap_or(i64::MAX));
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "XINFO GROUPS failed"),
         }
     }
 
