@@ -17,6 +17,7 @@
 mod http;
 mod process;
 pub mod state;
+mod store;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -67,6 +68,7 @@ pub trait PoolSource: Send + Sync {
     fn pool_stats(&self) -> PoolStats;
 }
 pub use state::StateReading;
+pub use store::MeteredStore;
 
 /// The OpenMetrics text format's media type.
 pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -118,6 +120,13 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+/// A store operation (the `SignalStore` method's name).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    /// `save_candles`, `candles`, `greeks`, …
+    pub operation: &'static str,
+}
+
 /// A way in.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WayLabels {
@@ -165,6 +174,10 @@ pub struct Metrics {
     pub ws_openings: Family<ReasonLabels, Counter>,
     /// Topics refused in an ack.
     pub ws_topics_refused: Counter,
+    /// Store calls' durations by operation, seconds (the store wrapped in [`MeteredStore`]).
+    pub store_duration: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    /// Store calls that failed, by operation.
+    pub store_errors: Family<OperationLabels, Counter>,
     /// The stream consumer's group: entries delivered and not yet acknowledged (0 without a
     /// consumer).
     pub stream_pending: Gauge,
@@ -195,6 +208,9 @@ impl Default for Metrics {
         for reason in ["snapshot", "state", "empty", "missed", "up_to_date"] {
             let _ = m.ws_openings.get_or_create(&ReasonLabels { reason });
         }
+        for operation in store::OPERATIONS {
+            let _ = m.store_errors.get_or_create(&OperationLabels { operation });
+        }
         for way in ["rest", "stream", "feed"] {
             for outcome in ["accepted", "rejected"] {
                 let _ = m.ingest_rows.get_or_create(&IngestLabels {
@@ -223,6 +239,8 @@ impl Metrics {
             ws_closed: Family::default(),
             ws_openings: Family::default(),
             ws_topics_refused: Counter::default(),
+            store_duration: Family::new_with_constructor(latency_buckets),
+            store_errors: Family::default(),
             stream_pending: Gauge::default(),
             stream_lag: Gauge::default(),
             build: BuildLabels {
@@ -338,6 +356,17 @@ impl Metrics {
             "signal_ws_topics_refused",
             "Topics refused in a subscription's ack (unknown, malformed, over the limit)",
             self.ws_topics_refused.clone(),
+        );
+        r.register_with_unit(
+            "signal_store_operation_duration",
+            "Store calls' durations by operation (save_candles, greeks, timeframe_bars, …)",
+            Unit::Seconds,
+            self.store_duration.clone(),
+        );
+        r.register(
+            "signal_store_operation_errors",
+            "Store calls that failed, by operation",
+            self.store_errors.clone(),
         );
         r.register(
             "signal_stream_pending_entries",

@@ -150,7 +150,19 @@ impl Application {
         let subs = &settings.subscriptions;
         let hub = Arc::new(SubscriptionHub::new(subs.history_per_topic));
         let memory = aggregate_cache(settings);
-        let store_port: Arc<dyn domain::ports::SignalStore> = Arc::new(store.clone());
+        // The event metrics `/metrics` serves, shared by the HTTP layer, the store, the feed and the consumer.
+        let metrics = Arc::new(adapters::metrics::Metrics {
+            build: adapters::metrics::BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                git_sha: env!("SIGNAL_GIT_HASH").to_owned(),
+            },
+            ..adapters::metrics::Metrics::default()
+        });
+        // Every store call is timed by operation for /metrics.
+        let store_port: Arc<dyn domain::ports::SignalStore> = Arc::new(adapters::metrics::MeteredStore::new(
+            Arc::new(store.clone()),
+            metrics.clone(),
+        ));
         let derived = Arc::new(DerivedFeeds::new(
             hub.clone(),
             HistoryReads::new(store_port.clone(), registry.clone(), clock.clone()).with_memory(memory.clone()),
@@ -204,14 +216,6 @@ impl Application {
                 .with_publisher(Some(fanout))
                 .with_mappings(mappings.has_remote().then(|| mappings.clone())),
         );
-        // The event metrics `/metrics` serves, shared by the HTTP layer, the feed and the consumer.
-        let metrics = Arc::new(adapters::metrics::Metrics {
-            build: adapters::metrics::BuildLabels {
-                version: env!("CARGO_PKG_VERSION").to_owned(),
-                git_sha: env!("SIGNAL_GIT_HASH").to_owned(),
-            },
-            ..adapters::metrics::Metrics::default()
-        });
         let consumer = if settings.streams.enabled {
             Some(stream_consumer(settings, ingest.clone())?.with_metrics(metrics.clone()))
         } else {
