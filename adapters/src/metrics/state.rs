@@ -83,6 +83,11 @@ struct OutcomeLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TableLabels {
     table: &'static str,
 }
@@ -310,12 +315,11 @@ impl Collector for StateReading {
                 None,
                 f(h.topics),
             )?;
-            gauge(
+            gauges(
                 &mut e,
                 "signal_ws_subscriptions",
-                "WebSocket subscriptions (connection × topic)",
-                None,
-                f(h.subscriptions),
+                "WebSocket subscriptions (connection × topic), by topic kind",
+                h.subscriptions_by_kind.map(|(kind, n)| (KindLabels { kind }, f(n))),
             )?;
             counter(
                 &mut e,

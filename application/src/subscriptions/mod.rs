@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use domain::ports::{SignalEvent, TopicUpdate, UpdateSink};
-use domain::subscriptions::{Recorded, Resume, Topic, TopicHistory};
+use domain::subscriptions::{Recorded, Resume, Topic, TopicHistory, TopicKind};
 
 use crate::market::RealtimeState;
 
@@ -135,6 +135,8 @@ pub struct HubStats {
     pub gaps: u64,
     /// Updates received twice or out of order (ignored).
     pub stale: u64,
+    /// Subscriptions by topic kind (`greeks`, `candles`, …), in [`TopicKind::ALL`] order.
+    pub subscriptions_by_kind: [(&'static str, usize); 6],
 }
 
 /// The hub.
@@ -248,11 +250,20 @@ impl SubscriptionHub {
     pub fn stats(&self) -> HubStats {
         let topics = self.topics.lock_or_recover();
         let (gaps, stale) = *self.counters.lock_or_recover();
+        let mut by_kind = TopicKind::ALL.map(|k| (k.as_str(), 0_usize));
+        for (topic, entry) in topics.iter().filter(|(_, e)| !e.subscribers.is_empty()) {
+            // A topic's text starts with its kind (`greeks:…`).
+            let kind = topic.split(':').next().unwrap_or_default();
+            if let Some(slot) = by_kind.iter_mut().find(|(k, _)| *k == kind) {
+                slot.1 += entry.subscribers.len();
+            }
+        }
         HubStats {
             topics: topics.len(),
             subscriptions: topics.values().map(|e| e.subscribers.len()).sum(),
             gaps,
             stale,
+            subscriptions_by_kind: by_kind,
         }
     }
 }

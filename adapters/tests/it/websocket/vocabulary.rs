@@ -114,6 +114,11 @@ async fn the_ack_refuses_every_kind_of_unknown_topic_with_its_reason() {
         })
         .sum();
     assert_eq!(opened, 2);
+    let by_kind = s.ws.hub.stats().subscriptions_by_kind;
+    assert!(
+        by_kind.contains(&("chain", 1)) && by_kind.contains(&("greeks", 0)),
+        "{by_kind:?}"
+    );
     assert!(
         m.ws_messages_sent.get() >= 3 && m.ws_bytes_sent.get() > 100,
         "ack and two snapshots written"
