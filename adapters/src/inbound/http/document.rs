@@ -25,31 +25,19 @@ pub fn openapi_json() -> String {
     // The grammar of the string parameters the handlers parse themselves (poem-openapi's
     // `pattern` validator compiles its regex on every request; the handlers' own parsing gives
     // the same 400s, naming the parameter).
-    if let Some(paths) = doc["paths"].as_object_mut() {
-        for param in paths
-            .values_mut()
-            .filter_map(|p| p.as_object_mut())
-            .flat_map(|ops| ops.values_mut())
-            .filter_map(|op| op.get_mut("parameters").and_then(|p| p.as_array_mut()))
-            .flatten()
-        {
-            // An example on a parameter of a named type comes as `allOf: [{$ref}, {example}]`,
-            // which generators refuse over an enum: the parameter carries the example instead.
-            if let Some(target) = param["schema"]["allOf"][0]["$ref"].as_str().map(str::to_owned) {
-                let example = param["schema"]["example"].take();
-                param["schema"] = serde_json::json!({"$ref": target});
-                if !example.is_null() {
-                    param["example"] = example;
-                }
-            }
-            let pattern = match param["name"].as_str() {
-                Some("instrument_key" | "underlying") => KEY_PATTERN,
-                Some("level") => LEVEL_PATTERN,
-                Some("indicator") => INDICATOR_PATTERN,
-                _ => continue,
-            };
-            param["schema"]["pattern"] = serde_json::Value::String(pattern.to_owned());
+    for param in parameters_mut(&mut doc) {
+        // An example on a parameter of a named type comes as `allOf: [{$ref}, {example}]`,
+        // which generators refuse over an enum: the parameter carries the example instead.
+        if let Some(target) = param["schema"]["allOf"][0]["$ref"].as_str().map(str::to_owned) {
+            refer(param, &target);
         }
+        let pattern = match param["name"].as_str() {
+            Some("instrument_key" | "underlying") => KEY_PATTERN,
+            Some("level") => LEVEL_PATTERN,
+            Some("indicator") => INDICATOR_PATTERN,
+            _ => continue,
+        };
+        param["schema"]["pattern"] = serde_json::Value::String(pattern.to_owned());
     }
     let schemas = doc["components"]["schemas"].clone();
     if let Some(all) = doc["components"]["schemas"].as_object_mut() {
@@ -208,22 +196,30 @@ fn named_dataset(doc: &mut serde_json::Value) {
         "description": "What an export holds: `candles` or `greeks`.",
         "enum": ["candles", "greeks"]
     });
-    let Some(paths) = doc["paths"].as_object_mut() else {
-        return;
-    };
-    for param in paths
-        .values_mut()
+    for param in parameters_mut(doc).filter(|p| p["in"] == "path" && p["name"] == "dataset") {
+        refer(param, "#/components/schemas/Dataset");
+    }
+}
+
+/// Every parameter of every operation of the document.
+fn parameters_mut(doc: &mut serde_json::Value) -> impl Iterator<Item = &mut serde_json::Value> {
+    doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
         .filter_map(|p| p.as_object_mut())
         .flat_map(|ops| ops.values_mut())
         .filter_map(|op| op.get_mut("parameters").and_then(|p| p.as_array_mut()))
         .flatten()
-        .filter(|p| p["in"] == "path" && p["name"] == "dataset")
-    {
-        let example = param["schema"]["example"].take();
-        param["schema"] = serde_json::json!({"$ref": "#/components/schemas/Dataset"});
-        if !example.is_null() {
-            param["example"] = example;
-        }
+}
+
+/// Makes `param`'s schema a plain `$ref` to `target`, its example moved beside it (generators
+/// refuse anything next to a `$ref` in the schema).
+fn refer(param: &mut serde_json::Value, target: &str) {
+    let example = param["schema"]["example"].take();
+    param["schema"] = serde_json::json!({"$ref": target});
+    if !example.is_null() {
+        param["example"] = example;
     }
 }
 
@@ -237,16 +233,7 @@ const NULLABLE_ITEMS: [(&str, &str, &str); 2] = [
 /// Copies each parameter's description into its inline schema too: SDK generators (the Python
 /// one) take a parameter's docstring from its schema.
 fn describe_parameter_schemas(doc: &mut serde_json::Value) {
-    let Some(paths) = doc["paths"].as_object_mut() else {
-        return;
-    };
-    for param in paths
-        .values_mut()
-        .filter_map(|p| p.as_object_mut())
-        .flat_map(|ops| ops.values_mut())
-        .filter_map(|op| op.get_mut("parameters").and_then(|p| p.as_array_mut()))
-        .flatten()
-    {
+    for param in parameters_mut(doc) {
         let description = param["description"].clone();
         if description.is_string() && param["schema"].is_object() && param["schema"].get("$ref").is_none() {
             param["schema"]["description"] = description;
