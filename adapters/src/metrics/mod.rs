@@ -139,6 +139,25 @@ const INGEST_FIELDS: [&str; 13] = [
     "key", "ts", "start", "last", "bid", "ask", "volume", "oi", "open", "high", "low", "close", "row",
 ];
 
+/// Why the WebSocket refused something: a connection (`unauthorized`, `connection_limit`,
+/// `token_connection_limit`, `bad_request`), a message (the error frame's code) or a topic in
+/// an ack (`topic_invalid`, `topic_unknown`, `topic_limit`, `topic_not_served`).
+pub const WS_REFUSALS: [&str; 13] = [
+    "unauthorized",
+    "connection_limit",
+    "token_connection_limit",
+    "bad_request",
+    "malformed_json",
+    "unknown_action",
+    "frame_too_large",
+    "binary_not_accepted",
+    "rate_limited",
+    "topic_invalid",
+    "topic_unknown",
+    "topic_limit",
+    "topic_not_served",
+];
+
 /// Buckets of 0.1 ms doubling to 1.6 s: request durations and batch times alike.
 fn latency_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.000_1, 2.0, 15))
@@ -172,8 +191,21 @@ pub struct Metrics {
     /// How accepted subscriptions opened: `snapshot`, `state` (from the realtime state),
     /// `empty`, `missed` (a resume answered from history) or `up_to_date`.
     pub ws_openings: Family<ReasonLabels, Counter>,
-    /// Topics refused in an ack.
-    pub ws_topics_refused: Counter,
+    /// What the WebSocket refused, by reason ([`WS_REFUSALS`]).
+    pub ws_refusals: Family<ReasonLabels, Counter>,
+    /// Update frames written (several may share a message).
+    pub ws_updates_sent: Counter,
+    /// Tick to send: from ingest taking in an update's batch to the write of the update to the
+    /// socket (the oldest update of each write), seconds.
+    pub ws_delivery_lag: Histogram,
+    /// Time to price one batch's options (IV and Greeks), seconds.
+    pub ingest_pricing_duration: Histogram,
+    /// Options priced (an IV solve each, and Greeks when it succeeds).
+    pub options_priced: Counter,
+    /// Priced options left without an IV, by reason ([`application::ingest::IV_FAILURE_REASONS`]).
+    pub iv_failures: Family<ReasonLabels, Counter>,
+    /// From a batch's arrival to its updates handed to the fan-out, seconds.
+    pub ingest_publish_lag: Histogram,
     /// Store calls' durations by operation, seconds (the store wrapped in [`MeteredStore`]).
     pub store_duration: Family<OperationLabels, Histogram, fn() -> Histogram>,
     /// Store calls that failed, by operation.
@@ -208,6 +240,12 @@ impl Default for Metrics {
         for reason in ["snapshot", "state", "empty", "missed", "up_to_date"] {
             let _ = m.ws_openings.get_or_create(&ReasonLabels { reason });
         }
+        for reason in WS_REFUSALS {
+            let _ = m.ws_refusals.get_or_create(&ReasonLabels { reason });
+        }
+        for reason in application::ingest::IV_FAILURE_REASONS {
+            let _ = m.iv_failures.get_or_create(&ReasonLabels { reason });
+        }
         for operation in store::OPERATIONS {
             let _ = m.store_errors.get_or_create(&OperationLabels { operation });
         }
@@ -238,7 +276,13 @@ impl Metrics {
             ws_send_lag: latency_buckets(),
             ws_closed: Family::default(),
             ws_openings: Family::default(),
-            ws_topics_refused: Counter::default(),
+            ws_refusals: Family::default(),
+            ws_updates_sent: Counter::default(),
+            ws_delivery_lag: latency_buckets(),
+            ingest_pricing_duration: latency_buckets(),
+            options_priced: Counter::default(),
+            iv_failures: Family::default(),
+            ingest_publish_lag: latency_buckets(),
             store_duration: Family::new_with_constructor(latency_buckets),
             store_errors: Family::default(),
             stream_pending: Gauge::default(),
@@ -248,6 +292,11 @@ impl Metrics {
                 git_sha: "unknown".to_owned(),
             },
         }
+    }
+
+    /// Counts one WebSocket refusal (`reason` one of [`WS_REFUSALS`]).
+    pub fn ws_refused(&self, reason: &'static str) {
+        self.ws_refusals.get_or_create(&ReasonLabels { reason }).inc();
     }
 
     /// Counts one ingest batch's rows, by way in: `accepted` rows, and each rejection by the
@@ -353,9 +402,42 @@ impl Metrics {
             self.ws_openings.clone(),
         );
         r.register(
-            "signal_ws_topics_refused",
-            "Topics refused in a subscription's ack (unknown, malformed, over the limit)",
-            self.ws_topics_refused.clone(),
+            "signal_ws_refusals",
+            "What the WebSocket refused, by reason: connections (unauthorized, connection_limit, token_connection_limit, bad_request), messages (the error frame's code), topics in an ack (topic_invalid, topic_unknown, topic_limit, topic_not_served)",
+            self.ws_refusals.clone(),
+        );
+        r.register(
+            "signal_ws_updates_sent",
+            "Update frames written to WebSocket clients (a batched message holds several)",
+            self.ws_updates_sent.clone(),
+        );
+        r.register_with_unit(
+            "signal_ws_delivery_lag",
+            "Tick to send: from ingest taking in a batch to the write of its update to a client (the oldest update of each write; instances' wall clocks)",
+            Unit::Seconds,
+            self.ws_delivery_lag.clone(),
+        );
+        r.register_with_unit(
+            "signal_ingest_pricing_duration",
+            "Time to price one batch's options (IV and Greeks)",
+            Unit::Seconds,
+            self.ingest_pricing_duration.clone(),
+        );
+        r.register(
+            "signal_options_priced",
+            "Options priced: one IV solve each, and Greeks when it succeeds",
+            self.options_priced.clone(),
+        );
+        r.register(
+            "signal_iv_failures",
+            "Priced options left without an IV, by reason (below_intrinsic, above_upper_bound, no_time_value, invalid_input, no_price, no_forward)",
+            self.iv_failures.clone(),
+        );
+        r.register_with_unit(
+            "signal_ingest_publish_lag",
+            "From a batch's arrival to its updates handed to the fan-out",
+            Unit::Seconds,
+            self.ingest_publish_lag.clone(),
         );
         r.register_with_unit(
             "signal_store_operation_duration",
@@ -404,4 +486,20 @@ pub fn render(metrics: &Metrics, state: StateReading, openmetrics: bool) -> Stri
         tracing::error!(error = %e, "encoding the metrics failed");
     }
     out
+}
+
+impl application::ingest::IngestObserver for Metrics {
+    fn priced(&self, report: &application::ingest::PricingReport) {
+        self.ingest_pricing_duration.observe(report.took.as_secs_f64());
+        self.options_priced.inc_by(report.options as u64);
+        for (reason, n) in application::ingest::IV_FAILURE_REASONS.iter().zip(report.iv_failures) {
+            if n > 0 {
+                self.iv_failures.get_or_create(&ReasonLabels { reason }).inc_by(n as u64);
+            }
+        }
+    }
+
+    fn published(&self, _updates: usize, lag: std::time::Duration) {
+        self.ingest_publish_lag.observe(lag.as_secs_f64());
+    }
 }

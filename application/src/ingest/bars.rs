@@ -139,6 +139,7 @@ impl MinuteBars {
         let update = |c: InstrumentCandle, seen: DateTime<Utc>, forming: bool| Outgoing {
             topic: Topic::candles_1m_text(&c.key),
             source_ts: seen,
+            received: None,
             forming,
             event: SignalEvent::Candle(c),
         };

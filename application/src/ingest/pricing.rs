@@ -88,8 +88,9 @@ impl Pricing {
     }
 
     /// Prices the options at `priced` of `ticks` on the forwards of the expiries `touched`;
-    /// the records are also the state's latest Greeks.
-    pub(super) fn price(&self, ticks: &[Tick], (priced, touched): &Quoted) -> Vec<GreeksRecord> {
+    /// the records are also the state's latest Greeks. Also returns how many could not be
+    /// priced (neither a spot nor a forward known for their underlying).
+    pub(super) fn price(&self, ticks: &[Tick], (priced, touched): &Quoted) -> (Vec<GreeksRecord>, usize) {
         let mut forwards = FastMap::default();
         for (u, e) in touched {
             // The underlying's market decides how its expiries are priced.
@@ -115,6 +116,7 @@ impl Pricing {
             forwards.insert((u.clone(), *e), fwd);
         }
         let mut out = Vec::with_capacity(priced.len());
+        let mut unpriced = 0;
         for &i in priced {
             let t = &ticks[i];
             let Some(reg) = self.registry.get(&t.key) else { continue };
@@ -125,14 +127,15 @@ impl Pricing {
             let Some(expiry) = reg.expiry_date() else { continue };
             let spot = self.state.spot(&contract.underlying).map(|(_, s)| s);
             let forward = forwards.get(&(contract.underlying.clone(), expiry)).copied().flatten();
-            if let Some(r) = price_option(reg.conventions(), contract, market, t.ts, spot, forward, &quote_of(t)) {
-                out.push(r);
+            match price_option(reg.conventions(), contract, market, t.ts, spot, forward, &quote_of(t)) {
+                Some(r) => out.push(r),
+                None => unpriced += 1,
             }
         }
         for r in &out {
             self.state.set_greeks(r.clone());
         }
-        out
+        (out, unpriced)
     }
 
     /// The expiries a batch moves into a later minute, taken out of the open set: their

@@ -5,6 +5,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
+
 use domain::ports::{GreeksRecord, Outgoing, SignalEvent, SignalPublisher};
 use domain::subscriptions::Topic;
 
@@ -50,14 +52,19 @@ impl Publishing {
             .map(|r| Outgoing {
                 topic: Topic::greeks_text(&r.key),
                 source_ts: r.minute,
+                received: None,
                 forming: false,
                 event: SignalEvent::Greeks(r.clone()),
             })
             .collect()
     }
 
-    /// Hands `updates` to the fan-out, when there is one.
-    pub(super) async fn publish(&self, updates: Vec<Outgoing>) {
+    /// Hands `updates` to the fan-out, when there is one, each stamped with the time its batch
+    /// was `received` (unless it carries one already).
+    pub(super) async fn publish(&self, mut updates: Vec<Outgoing>, received: DateTime<Utc>) {
+        for u in &mut updates {
+            u.received.get_or_insert(received);
+        }
         if let (Some(p), false) = (&self.publisher, updates.is_empty())
             && let Err(e) = p.publish(updates).await
         {

@@ -150,6 +150,7 @@ fn chain_updates(
     let update = |topic: Topic, event: SignalEvent| Outgoing {
         topic: topic.to_string(),
         source_ts: minute,
+        received: None,
         forming: false,
         event,
     };

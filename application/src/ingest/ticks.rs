@@ -1,13 +1,17 @@
 //! The ingest use case: the stages composed (see the module documentation of [`super`]).
 
 use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
 
 use domain::market_data::{Sanity, Tick};
-use domain::ports::{AggregateCache, Clock, InstrumentCandle, PortError, SignalPublisher, SignalStore};
+use domain::ports::{AggregateCache, Clock, InstrumentCandle, Outgoing, PortError, SignalPublisher, SignalStore};
 
 use super::backlog::{BacklogStatus, SnapshotBacklog};
 use super::bars::MinuteBars;
 use super::commits::Durable;
+use super::observe::{IngestObserver, PricingReport};
 use super::persist::{BulkWrite, Persistence};
 use super::pricing::{OpenMinute, Pricing, Quoted};
 use super::publish::Publishing;
@@ -28,6 +32,24 @@ pub struct IngestTicks {
     snapshots: ChainSnapshots,
     publishing: Publishing,
     pub(super) persist: Persistence,
+    observer: Option<Arc<dyn IngestObserver>>,
+}
+
+/// When a batch arrived: the instant (for durations) and the wall-clock time (stamped on its
+/// updates, for the tick-to-send lag measured where they are sent).
+#[derive(Clone, Copy)]
+struct Arrival {
+    at: Instant,
+    received: DateTime<Utc>,
+}
+
+impl Arrival {
+    fn now() -> Self {
+        Self {
+            at: Instant::now(),
+            received: Utc::now(),
+        }
+    }
 }
 
 /// What applying a batch left to do: the answer so far, the bars to write, the options to price.
@@ -54,6 +76,7 @@ impl IngestTicks {
             snapshots: ChainSnapshots::new(registry.clone(), state.clone()),
             publishing: Publishing::default(),
             persist: Persistence::new(store, registry.clone(), clock.clone()),
+            observer: None,
             registry,
             state,
             clock,
@@ -65,6 +88,13 @@ impl IngestTicks {
     #[must_use]
     pub fn with_publisher(mut self, publisher: Option<Arc<dyn SignalPublisher>>) -> Self {
         self.publishing = Publishing::new(publisher);
+        self
+    }
+
+    /// Tells `observer` about each batch's pricing and publishing (the metrics).
+    #[must_use]
+    pub fn with_observer(mut self, observer: Option<Arc<dyn IngestObserver>>) -> Self {
+        self.observer = observer;
         self
     }
 
@@ -143,9 +173,10 @@ impl IngestTicks {
     /// [`PortError::Overloaded`] when the backlog is full (nothing of the batch was looked at);
     /// [`PortError`] when the store fails reading the bars a resumed instrument already has.
     pub async fn accept(&self, ticks: &[Tick]) -> Result<(IngestReport, Durable), PortError> {
+        let arrival = Arrival::now();
         self.persist.check_backlog()?;
         let applied = self.apply(ticks).await?;
-        self.price_and_publish(ticks, &applied).await;
+        self.price_and_publish(ticks, &applied, arrival).await;
         // A later bar of the same minute supersedes an earlier one, as the store's port promises.
         let durable = self.persist.bars.stage(applied.candles);
         Ok((applied.report, durable))
@@ -189,14 +220,15 @@ impl IngestTicks {
         let mut reports = Vec::with_capacity(batches.len());
         let mut candles = Vec::new();
         for ticks in batches {
+            let arrival = Arrival::now();
             let applied = self.apply(ticks).await?;
-            self.price_and_publish(ticks, &applied).await;
+            self.price_and_publish(ticks, &applied, arrival).await;
             candles.extend(applied.candles);
             reports.push(applied.report);
         }
         self.snapshot(self.pricing.take_open());
         let moneyness = self.persist.backlog.take_moneyness();
-        self.publishing.publish(self.publishing.take_queued()).await;
+        self.publish(self.publishing.take_queued(), Arrival::now()).await;
         let greeks = self.persist.backlog.take_greeks();
         Ok((
             reports,
@@ -231,7 +263,7 @@ impl IngestTicks {
         // written here at the latest.
         let bars = self.persist.bars.sync().await;
         self.snapshot(self.pricing.take_open());
-        self.publishing.publish(self.publishing.take_queued()).await;
+        self.publish(self.publishing.take_queued(), Arrival::now()).await;
         let written = self.persist.flush(started).await?;
         bars.map(|()| written)
     }
@@ -258,8 +290,14 @@ impl IngestTicks {
 
     /// Stages 3 and 5: prices the batch's options, then publishes its updates (bars, queued
     /// chain updates, Greeks); the Greeks snapshots join the backlog.
-    async fn price_and_publish(&self, ticks: &[Tick], applied: &Applied) {
-        let records = self.pricing.price(ticks, &applied.quoted);
+    async fn price_and_publish(&self, ticks: &[Tick], applied: &Applied, arrival: Arrival) {
+        let started = Instant::now();
+        let (records, unpriced) = self.pricing.price(ticks, &applied.quoted);
+        if let Some(o) = &self.observer
+            && !(records.is_empty() && unpriced == 0)
+        {
+            o.priced(&PricingReport::of(&records, unpriced, started.elapsed()));
+        }
         let updates = if self.publishing.is_on() {
             let mut u = self.bars.updates(ticks, &applied.candles);
             u.extend(self.publishing.take_queued());
@@ -270,7 +308,20 @@ impl IngestTicks {
         };
         // Keyed by option and minute (each record is labelled with its minute).
         self.persist.backlog.add_greeks(records);
-        self.publishing.publish(updates).await;
+        self.publish(updates, arrival).await;
+    }
+
+    /// Stage 5: `updates` to the fan-out, stamped with their batch's arrival, which the
+    /// observer is told how long ago that was.
+    async fn publish(&self, updates: Vec<Outgoing>, arrival: Arrival) {
+        if updates.is_empty() {
+            return;
+        }
+        let n = updates.len();
+        self.publishing.publish(updates, arrival.received).await;
+        if let Some(o) = &self.observer {
+            o.published(n, arrival.at.elapsed());
+        }
     }
 
     /// Stage 4 for `expiries`: their records join the backlog, their updates the queue.

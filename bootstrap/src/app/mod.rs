@@ -214,6 +214,7 @@ impl Application {
                     max_quantity: settings.ingest.max_quantity,
                 })
                 .with_publisher(Some(fanout))
+                .with_observer(Some(metrics.clone() as Arc<dyn application::ingest::IngestObserver>))
                 .with_mappings(mappings.has_remote().then(|| mappings.clone())),
         );
         let consumer = if settings.streams.enabled {

@@ -127,6 +127,9 @@ pub struct Outgoing {
     pub forming: bool,
     /// The data.
     pub event: SignalEvent,
+    /// When the service took in the batch this update comes from (wall clock; set by the
+    /// ingest pipeline as it publishes), for the tick-to-send lag.
+    pub received: Option<DateTime<Utc>>,
 }
 
 /// An update as every instance delivers it.
@@ -144,6 +147,10 @@ pub struct TopicUpdate {
     pub forming: bool,
     /// The data.
     pub event: SignalEvent,
+    /// When the instance that took in its batch did so (its wall clock), when known: the start
+    /// of the tick-to-send lag. Not sent to clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<DateTime<Utc>>,
 }
 
 #[cfg(any(test, feature = "mocks"))]
@@ -161,6 +168,7 @@ impl TopicUpdate {
             epoch,
             seq,
             source_ts: start,
+            received: None,
             forming: true,
             event: SignalEvent::Candle(InstrumentCandle {
                 key: InstrumentKey::parse("NSE:NIFTY").expect("a valid key"),

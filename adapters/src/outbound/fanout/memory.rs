@@ -75,6 +75,7 @@ impl SignalPublisher for InProcessFanout {
                 epoch: self.epoch,
                 seq,
                 source_ts: o.source_ts,
+                received: o.received,
                 forming: o.forming,
                 event: o.event,
             });

@@ -58,6 +58,9 @@ return epoch
 struct Wire {
     topic: String,
     source_ts: DateTime<Utc>,
+    /// Absent from an instance that predates it.
+    #[serde(default)]
+    received: Option<DateTime<Utc>>,
     forming: bool,
     event: SignalEvent,
 }
@@ -67,6 +70,8 @@ struct Wire {
 struct WireRef<'a> {
     topic: &'a str,
     source_ts: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    received: Option<DateTime<Utc>>,
     forming: bool,
     event: &'a SignalEvent,
 }
@@ -248,6 +253,7 @@ impl RedisFanout {
             let json = serde_json::to_string(&WireRef {
                 topic: &o.topic,
                 source_ts: o.source_ts,
+                received: o.received,
                 forming: o.forming,
                 event: &o.event,
             })
@@ -334,6 +340,7 @@ fn decode(payload: &[u8]) -> Option<TopicUpdate> {
         epoch,
         seq,
         source_ts: wire.source_ts,
+        received: wire.received,
         forming: wire.forming,
         event: wire.event,
     })

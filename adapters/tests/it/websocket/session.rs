@@ -61,6 +61,24 @@ async fn subscribe_snapshot_updates_errors_resume_and_unsubscribe() {
     assert_eq!(next(&mut c).await["code"], "frame_too_large");
     tick(&s.ingest, 4).await;
     assert_eq!(next(&mut c).await["seq"], 4, "still subscribed and up");
+    // Counted for /metrics: each refusal by its code, the updates written, and each one's
+    // tick-to-send lag (stamped by ingest as it published the batch).
+    let m = &s.ws.metrics;
+    for reason in ["malformed_json", "unknown_action", "frame_too_large"] {
+        let n = m
+            .ws_refusals
+            .get_or_create(&adapters::metrics::ReasonLabels { reason })
+            .get();
+        assert_eq!(n, 1, "{reason}");
+    }
+    assert!(m.ws_updates_sent.get() >= 4, "{}", m.ws_updates_sent.get());
+    let scrape = adapters::metrics::render(m, adapters::metrics::StateReading::default(), false);
+    let observed: u64 = scrape
+        .lines()
+        .find_map(|l| l.strip_prefix("signal_ws_delivery_lag_seconds_count "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_default();
+    assert!(observed >= 4, "tick-to-send lag observed {observed} times:\n{scrape}");
 
     // Reconnect after missing two updates: resume gets exactly those.
     c.close(None).await.unwrap();

@@ -104,7 +104,14 @@ async fn the_ack_refuses_every_kind_of_unknown_topic_with_its_reason() {
     assert_eq!(snapshots.len(), 2, "{snapshots:?}");
     // Counted for /metrics: the refusals, the openings, and what was written.
     let m = &s.ws.metrics;
-    assert_eq!(m.ws_topics_refused.get(), unknown.len() as u64);
+    let refusals = |reason: &'static str| {
+        m.ws_refusals
+            .get_or_create(&adapters::metrics::ReasonLabels { reason })
+            .get()
+    };
+    let (invalid, not_listed) = (refusals("topic_invalid"), refusals("topic_unknown"));
+    assert_eq!(invalid + not_listed, unknown.len() as u64);
+    assert!(invalid >= 1 && not_listed >= 3, "{invalid} invalid, {not_listed} not listed");
     let opened: u64 = ["snapshot", "state", "empty", "missed", "up_to_date"]
         .into_iter()
         .map(|reason| {

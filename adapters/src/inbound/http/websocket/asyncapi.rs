@@ -62,6 +62,7 @@ fn example_frame(topic: String, forming: bool, event: domain::ports::SignalEvent
         source_ts: chrono::DateTime::parse_from_rfc3339("2026-11-24T04:31:00Z")
             .map(|t| t.to_utc())
             .unwrap_or_default(),
+        received: None,
         forming,
         event,
     };

@@ -183,8 +183,10 @@ impl Connection {
         }
         let metrics = &self.ctx.metrics;
         metrics.ws_send_lag.observe(self.outbox.lag().as_secs_f64());
-        let messages = self.delivery.messages(self.outbox.take(self.delivery.batching()));
+        let (frames, taken) = self.outbox.take_counted(self.delivery.batching());
+        let messages = self.delivery.messages(frames);
         metrics.ws_messages_sent.inc_by(messages.len() as u64);
+        metrics.ws_updates_sent.inc_by(taken.updates as u64);
         metrics.ws_bytes_sent.inc_by(
             messages
                 .iter()
@@ -206,7 +208,15 @@ impl Connection {
             socket.flush().await
         };
         match tokio::time::timeout(self.ctx.limits.max_lag, send).await {
-            Ok(Ok(())) => true,
+            Ok(Ok(())) => {
+                if let Some(received) = taken.oldest_received {
+                    // Ingest's wall clock, possibly another instance's: a skewed clock reads as
+                    // no lag rather than a negative one.
+                    let lag = (chrono::Utc::now() - received).to_std().unwrap_or_default();
+                    metrics.ws_delivery_lag.observe(lag.as_secs_f64());
+                }
+                true
+            }
             Ok(Err(_)) => false,
             Err(_) => {
                 // The socket stayed full for the whole bound: the client is not reading.
@@ -227,6 +237,7 @@ impl Connection {
         match msg {
             Some(Ok(Message::Text(text))) => {
                 if !self.bucket.take() {
+                    self.ctx.metrics.ws_refused(ErrorCode::RateLimited.as_str());
                     self.outbox.send(&ServerFrame::error(
                         None,
                         ErrorCode::RateLimited,
@@ -236,6 +247,7 @@ impl Connection {
                         ),
                     ));
                 } else if text.len() > limits.max_inbound_frame_bytes {
+                    self.ctx.metrics.ws_refused(ErrorCode::FrameTooLarge.as_str());
                     self.outbox.send(&ServerFrame::error(
                         None,
                         ErrorCode::FrameTooLarge,
@@ -252,15 +264,23 @@ impl Connection {
                         Ok(request) => {
                             Box::pin(handle(&self.ctx, &self.outbox, &mut self.followed, request)).await;
                         }
-                        Err(frame) => self.outbox.send(&frame),
+                        Err(frame) => {
+                            if let ServerFrame::Error { code, .. } = frame.as_ref() {
+                                self.ctx.metrics.ws_refused(code.as_str());
+                            }
+                            self.outbox.send(&frame);
+                        }
                     }
                 }
             }
-            Some(Ok(Message::Binary(_))) => self.outbox.send(&ServerFrame::error(
-                None,
-                ErrorCode::BinaryNotAccepted,
-                "requests are JSON text frames",
-            )),
+            Some(Ok(Message::Binary(_))) => {
+                self.ctx.metrics.ws_refused(ErrorCode::BinaryNotAccepted.as_str());
+                self.outbox.send(&ServerFrame::error(
+                    None,
+                    ErrorCode::BinaryNotAccepted,
+                    "requests are JSON text frames",
+                ));
+            }
             Some(Ok(Message::Pong(_))) => self.pong = Instant::now(),
             Some(Ok(Message::Ping(_))) => {}  // tungstenite answers pings itself
             Some(Ok(Message::Frame(_))) => {} // raw frames are never produced when reading
@@ -279,6 +299,7 @@ async fn handle(ctx: &WsContext, outbox: &Arc<Outbox>, followed: &mut HashMap<St
                 let t = match raw.parse::<Topic>() {
                     Ok(t) => t,
                     Err(e) => {
+                        ctx.metrics.ws_refused("topic_invalid");
                         refused.push(Refusal {
                             topic: raw,
                             reason: e.reason,
@@ -287,6 +308,7 @@ async fn handle(ctx: &WsContext, outbox: &Arc<Outbox>, followed: &mut HashMap<St
                     }
                 };
                 if let Some(Err(reason)) = ctx.listing.as_ref().map(|l| l.check(&t)) {
+                    ctx.metrics.ws_refused("topic_unknown");
                     refused.push(Refusal { topic: raw, reason });
                     continue;
                 }
@@ -297,6 +319,7 @@ async fn handle(ctx: &WsContext, outbox: &Arc<Outbox>, followed: &mut HashMap<St
                 }
                 let again = followed.contains_key(&canonical);
                 if !again && followed.len() >= ctx.limits.max_topics {
+                    ctx.metrics.ws_refused("topic_limit");
                     refused.push(Refusal {
                         topic: raw,
                         reason: format!("at most {} topics per connection", ctx.limits.max_topics),
@@ -309,6 +332,7 @@ async fn handle(ctx: &WsContext, outbox: &Arc<Outbox>, followed: &mut HashMap<St
                         None => Err("candles above 1m and indicators are not served by this instance".into()),
                     };
                     if let Err(reason) = started {
+                        ctx.metrics.ws_refused("topic_not_served");
                         refused.push(Refusal { topic: raw, reason });
                         continue;
                     }
@@ -316,7 +340,6 @@ async fn handle(ctx: &WsContext, outbox: &Arc<Outbox>, followed: &mut HashMap<St
                 followed.insert(canonical.clone(), t.clone());
                 accepted.push((canonical, t));
             }
-            ctx.metrics.ws_topics_refused.inc_by(refused.len() as u64);
             outbox.send(&ServerFrame::Ack {
                 id,
                 action: "subscribe".into(),

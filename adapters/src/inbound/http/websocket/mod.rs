@@ -209,6 +209,7 @@ impl WsContext {
             match token {
                 Some(t) if self.tokens.contains(t) => Some(t.to_owned()),
                 Some(_) => {
+                    self.metrics.ws_refused("unauthorized");
                     return Err(refuse(
                         StatusCode::UNAUTHORIZED,
                         "unauthorized",
@@ -217,6 +218,7 @@ impl WsContext {
                     ));
                 }
                 None => {
+                    self.metrics.ws_refused("unauthorized");
                     return Err(refuse(
                         StatusCode::UNAUTHORIZED,
                         "unauthorized",
@@ -228,6 +230,7 @@ impl WsContext {
         };
         let mut open = self.open.lock_or_recover();
         if open.0 >= self.limits.max_connections {
+            self.metrics.ws_refused("connection_limit");
             return Err(refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -241,6 +244,7 @@ impl WsContext {
         if let Some(t) = &token {
             let n = open.1.entry(t.clone()).or_default();
             if *n >= self.limits.max_connections_per_token {
+                self.metrics.ws_refused("token_connection_limit");
                 return Err(refuse(
                     StatusCode::TOO_MANY_REQUESTS,
                     "too_many_connections",
@@ -329,6 +333,7 @@ pub fn subscriptions_websocket(req: &poem::Request, ctx: Data<&WsContext>) -> Re
     let delivery = match Delivery::from_query(req.uri().query(), ctx.limits.batch_window) {
         Ok(d) => d,
         Err((field, reason)) => {
+            ctx.metrics.ws_refused("bad_request");
             return *refuse(
                 StatusCode::BAD_REQUEST,
                 "bad_request",
@@ -343,7 +348,10 @@ pub fn subscriptions_websocket(req: &poem::Request, ctx: Data<&WsContext>) -> Re
     };
     let (switching, on_upgrade) = match upgrade::accept(req) {
         Ok(accepted) => accepted,
-        Err(refusal) => return *refusal,
+        Err(refusal) => {
+            ctx.metrics.ws_refused("bad_request");
+            return *refusal;
+        }
     };
     let mut config = WebSocketConfig::default();
     config.read_buffer_size = ctx.limits.read_buffer_bytes;

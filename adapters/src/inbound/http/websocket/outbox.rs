@@ -15,6 +15,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use application::subscriptions::Subscriber;
+use chrono::{DateTime, Utc};
 use domain::ports::TopicUpdate;
 use futures_util::task::AtomicWaker;
 
@@ -31,6 +32,15 @@ impl Queued {
     fn topic(&self) -> Option<&str> {
         self.update.as_deref().map(|u| u.topic.as_str())
     }
+}
+
+/// What a [`Outbox::take_counted`] took besides its frames.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Taken {
+    /// Update frames (the others are acks, errors and snapshots).
+    pub updates: usize,
+    /// When the oldest of those updates' batches was taken in by ingest, when known.
+    pub oldest_received: Option<DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -119,12 +129,31 @@ impl Outbox {
     /// Takes everything queued, oldest first; with `conflate`, only the newest update of each
     /// topic (and every other frame).
     pub fn take(&self, conflate: bool) -> Vec<Encoded> {
+        self.take_counted(conflate).0
+    }
+
+    /// [`Self::take`], with what the frames hold: see [`Taken`].
+    pub fn take_counted(&self, conflate: bool) -> (Vec<Encoded>, Taken) {
         let mut s = self.state.lock_or_recover();
         if conflate {
             coalesce(&mut s);
         }
         s.bytes = 0;
-        s.queue.drain(..).map(|q| q.frame).collect()
+        let mut taken = Taken::default();
+        let frames = s
+            .queue
+            .drain(..)
+            .map(|q| {
+                if let Some(u) = &q.update {
+                    taken.updates += 1;
+                    if let Some(r) = u.received {
+                        taken.oldest_received = Some(taken.oldest_received.map_or(r, |o: DateTime<Utc>| o.min(r)));
+                    }
+                }
+                q.frame
+            })
+            .collect();
+        (frames, taken)
     }
 
     /// Takes everything queued, oldest first; waits while the queue is empty. `None` once closed.

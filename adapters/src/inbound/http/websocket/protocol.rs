@@ -195,6 +195,20 @@ pub enum ServerFrame {
     },
 }
 
+impl ErrorCode {
+    /// The code as the frame spells it (also the metrics' refusal reason).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "malformed_json",
+            Self::UnknownAction => "unknown_action",
+            Self::FrameTooLarge => "frame_too_large",
+            Self::BinaryNotAccepted => "binary_not_accepted",
+            Self::RateLimited => "rate_limited",
+        }
+    }
+}
+
 impl ServerFrame {
     /// A data frame of `update`.
     #[must_use]
