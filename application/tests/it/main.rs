@@ -3,4 +3,5 @@
 mod backlog;
 mod forward;
 mod moneyness;
+mod observe;
 mod publishing;
