@@ -16,6 +16,7 @@
 
 mod http;
 mod process;
+mod sources;
 pub mod state;
 mod store;
 
@@ -28,45 +29,7 @@ use prometheus_client::registry::{Registry, Unit};
 
 pub use http::{HttpMetrics, HttpMetricsEndpoint};
 
-/// A database pool's connections now.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PoolStats {
-    /// Connections open (idle or in use).
-    pub open: u32,
-    /// Open connections waiting for work.
-    pub idle: u32,
-    /// The pool's bound.
-    pub max: u32,
-}
-
-/// The Redis fan-out's state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FanoutStats {
-    /// Batches delivered to this instance's subscribers only, Redis being unavailable.
-    pub local_only_batches: u64,
-    /// Times the receiving subscription was lost after being up.
-    pub subscription_losses: u64,
-    /// The receiving subscription is up now.
-    pub subscribed: bool,
-}
-
-/// The Redis fan-out, shown at `/metrics`.
-pub trait FanoutSource: Send + Sync {
-    /// Its state now.
-    fn fanout_stats(&self) -> FanoutStats;
-}
-
-/// The instrument-service client's circuit breaker, shown at `/metrics`.
-pub trait BreakerSource: Send + Sync {
-    /// `closed`, `open` or `half_open`.
-    fn breaker_state(&self) -> &'static str;
-}
-
-/// Something with a connection pool to show at `/metrics` (the store).
-pub trait PoolSource: Send + Sync {
-    /// The pool now.
-    fn pool_stats(&self) -> PoolStats;
-}
+pub use sources::{FanoutStats, PoolStats, RedisPoolStats, Source, TierStats};
 pub use state::StateReading;
 pub use store::MeteredStore;
 
@@ -494,7 +457,9 @@ impl application::ingest::IngestObserver for Metrics {
         self.options_priced.inc_by(report.options as u64);
         for (reason, n) in application::ingest::IV_FAILURE_REASONS.iter().zip(report.iv_failures) {
             if n > 0 {
-                self.iv_failures.get_or_create(&ReasonLabels { reason }).inc_by(n as u64);
+                self.iv_failures
+                    .get_or_create(&ReasonLabels { reason })
+                    .inc_by(n as u64);
             }
         }
     }

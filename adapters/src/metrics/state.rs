@@ -43,6 +43,10 @@ pub struct StateReading {
     pub fanout: Option<super::FanoutStats>,
     /// The instrument service's circuit breaker (`closed`, `open`, `half_open`), when configured.
     pub breaker: Option<&'static str>,
+    /// The in-process moneyness-mapping cache (L1).
+    pub mapping_memory: Option<super::TierStats>,
+    /// Redis connection pools by name (`fanout`, `mapping_cache`).
+    pub redis_pools: Vec<(&'static str, super::RedisPoolStats)>,
 }
 
 impl StateReading {
@@ -85,6 +89,11 @@ struct OutcomeLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    pool: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -233,6 +242,82 @@ impl Collector for StateReading {
                 None,
                 u64::from(p.max),
             )?;
+            counter(
+                &mut e,
+                "signal_db_pool_acquire_timeouts",
+                "Store calls that found no database connection within database.acquire_timeout_ms",
+                None,
+                p.acquire_timeouts,
+            )?;
+        }
+        if let Some(t) = self.mapping_memory {
+            gauge(
+                &mut e,
+                "signal_mapping_cache_entries",
+                "Moneyness mappings held in process (L1)",
+                None,
+                t.entries,
+            )?;
+            gauge(
+                &mut e,
+                "signal_mapping_cache",
+                "Estimated memory held by the in-process mapping cache (L1)",
+                Some(&Unit::Bytes),
+                t.bytes,
+            )?;
+            counter(
+                &mut e,
+                "signal_mapping_cache_evictions",
+                "Mappings dropped from the in-process cache to stay within mapping_cache.l1_max_entries",
+                None,
+                t.evictions,
+            )?;
+            counter(
+                &mut e,
+                "signal_mapping_cache_expirations",
+                "Mappings dropped from the in-process cache at the end of their time-to-live",
+                None,
+                t.expirations,
+            )?;
+        }
+        if !self.redis_pools.is_empty() {
+            let by = |v: fn(&super::RedisPoolStats) -> u64| {
+                self.redis_pools
+                    .iter()
+                    .map(move |(pool, s)| (PoolLabels { pool }, ConstCounter::new(v(s))))
+            };
+            family(
+                &mut e,
+                "signal_redis_pool_waits",
+                "Redis connection gets that had to wait for a connection, by pool (fanout, mapping_cache)",
+                by(|s| s.waits),
+            )?;
+            family(
+                &mut e,
+                "signal_redis_pool_wait_timeouts",
+                "Redis connection gets that gave up waiting, by pool",
+                by(|s| s.wait_timeouts),
+            )?;
+            family(
+                &mut e,
+                "signal_redis_pool_connections_created",
+                "Redis connections opened, by pool (after the first, each is a reconnect)",
+                by(|s| s.connections_created),
+            )?;
+            family(
+                &mut e,
+                "signal_redis_pool_connections_broken",
+                "Redis connections dropped as broken, by pool",
+                by(|s| s.connections_broken),
+            )?;
+            family(
+                &mut e,
+                "signal_redis_pool_wait_seconds",
+                "Time spent waiting for a Redis connection, by pool",
+                self.redis_pools
+                    .iter()
+                    .map(|(pool, s)| (PoolLabels { pool }, ConstCounter::new(s.wait_seconds))),
+            )?;
         }
         if let Some(m) = &self.mapping_cache {
             let lookups = [
@@ -294,10 +379,24 @@ impl Collector for StateReading {
             )?;
             counter(
                 &mut e,
+                "signal_redis_fanout_publish_errors",
+                "Fan-out publishing scripts that failed or got no answer within 250 ms (their batch went to local subscribers)",
+                None,
+                f.publish_errors,
+            )?;
+            counter(
+                &mut e,
                 "signal_redis_fanout_subscription_losses",
                 "Times the fan-out's Redis subscription was lost (each followed by reconnecting)",
                 None,
                 f.subscription_losses,
+            )?;
+            counter(
+                &mut e,
+                "signal_redis_fanout_reconnects",
+                "Times the fan-out's Redis subscription was set up again after a loss",
+                None,
+                f.reconnects,
             )?;
             gauge(
                 &mut e,

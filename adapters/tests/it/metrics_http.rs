@@ -22,7 +22,7 @@ async fn requests_ingest_and_state_are_scraped_in_the_format_asked_for() {
     let store = SeaStore::connect(&db.url).await.unwrap();
     Migrator::up(store.connection(), None).await.unwrap();
     let mut state = pipeline(Arc::new(store.clone())).app_state(Arc::new(store.clone()));
-    state.database_pool = Some(Arc::new(store));
+    state.metric_sources.push(Arc::new(store));
     // A fan-out never started: not subscribed, nothing counted yet.
     let fanout = adapters::outbound::fanout::RedisFanout::new(
         "redis://127.0.0.1:6379",
@@ -30,15 +30,30 @@ async fn requests_ingest_and_state_are_scraped_in_the_format_asked_for() {
         Arc::new(adapters::outbound::clock::SystemClock),
     )
     .unwrap();
-    state.fanout = Some(Arc::new(fanout));
+    state.metric_sources.push(Arc::new(fanout));
     // An instrument-service client never called: its breaker is closed.
-    state.instrument_service = Some(Arc::new(
+    state.metric_sources.push(Arc::new(
         adapters::outbound::instruments::http::HttpInstrumentSource::new(
             "http://127.0.0.1:9/".parse().unwrap(),
             std::time::Duration::from_millis(100),
             adapters::outbound::instruments::http::ResilienceConfig::default(),
         ),
     ));
+    // The in-process mapping cache, holding one mapping.
+    let l1 = adapters::outbound::cache::MemoryMappingCache::new(10);
+    let mapping = domain::moneyness::MoneynessMapping::compute(
+        domain::instrument::InstrumentKey::parse("NSE:NIFTY").unwrap(),
+        chrono::NaiveDate::from_ymd_opt(2026, 2, 24).unwrap(),
+        &[25_900.0, 26_000.0, 26_100.0],
+        26_010.0,
+        None,
+        chrono::DateTime::from_timestamp(1_770_000_000, 0).unwrap(),
+    )
+    .unwrap();
+    domain::ports::SignalCache::put_mapping(&l1, &mapping, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    state.metric_sources.push(Arc::new(l1));
     let client = app(state);
 
     let rows = json!([
@@ -155,6 +170,39 @@ async fn requests_ingest_and_state_are_scraped_in_the_format_asked_for() {
     let in_use = sample(&text, r#"signal_db_pool_connections{state="in_use"}"#).unwrap();
     let idle = sample(&text, r#"signal_db_pool_connections{state="idle"}"#).unwrap();
     assert!(max >= 1.0 && in_use + idle >= 1.0 && in_use + idle <= max, "{text}");
+    assert_eq!(
+        sample(&text, "signal_db_pool_acquire_timeouts_total"),
+        Some(0.0),
+        "{text}"
+    );
+    // The fan-out never ran: no errors, no reconnects, no connection to Redis yet.
+    for series in [
+        "signal_redis_fanout_publish_errors_total",
+        "signal_redis_fanout_reconnects_total",
+        r#"signal_redis_pool_waits_total{pool="fanout"}"#,
+        r#"signal_redis_pool_connections_broken_total{pool="fanout"}"#,
+    ] {
+        assert_eq!(sample(&text, series), Some(0.0), "{series}: {text}");
+    }
+    assert_eq!(sample(&text, "signal_mapping_cache_entries"), Some(1.0), "{text}");
+    let bytes = sample(&text, "signal_mapping_cache_bytes").unwrap();
+    assert!((100.0..10_000.0).contains(&bytes), "{bytes}");
+    assert_eq!(
+        sample(&text, "signal_mapping_cache_evictions_total"),
+        Some(0.0),
+        "{text}"
+    );
+    // Every refusal reason and IV failure reason starts at 0 (dashboards read 0, not no data).
+    assert_eq!(
+        sample(&text, r#"signal_ws_refusals_total{reason="topic_limit"}"#),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"signal_iv_failures_total{reason="below_intrinsic"}"#),
+        Some(0.0),
+        "{text}"
+    );
     assert_eq!(
         sample(&text, r#"signal_dependency_up{dependency="database"}"#),
         Some(1.0),

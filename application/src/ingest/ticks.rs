@@ -44,10 +44,10 @@ struct Arrival {
 }
 
 impl Arrival {
-    fn now() -> Self {
+    fn now(clock: &dyn Clock) -> Self {
         Self {
             at: Instant::now(),
-            received: Utc::now(),
+            received: clock.now(),
         }
     }
 }
@@ -173,7 +173,7 @@ impl IngestTicks {
     /// [`PortError::Overloaded`] when the backlog is full (nothing of the batch was looked at);
     /// [`PortError`] when the store fails reading the bars a resumed instrument already has.
     pub async fn accept(&self, ticks: &[Tick]) -> Result<(IngestReport, Durable), PortError> {
-        let arrival = Arrival::now();
+        let arrival = Arrival::now(self.clock.as_ref());
         self.persist.check_backlog()?;
         let applied = self.apply(ticks).await?;
         self.price_and_publish(ticks, &applied, arrival).await;
@@ -220,7 +220,7 @@ impl IngestTicks {
         let mut reports = Vec::with_capacity(batches.len());
         let mut candles = Vec::new();
         for ticks in batches {
-            let arrival = Arrival::now();
+            let arrival = Arrival::now(self.clock.as_ref());
             let applied = self.apply(ticks).await?;
             self.price_and_publish(ticks, &applied, arrival).await;
             candles.extend(applied.candles);
@@ -228,7 +228,8 @@ impl IngestTicks {
         }
         self.snapshot(self.pricing.take_open());
         let moneyness = self.persist.backlog.take_moneyness();
-        self.publish(self.publishing.take_queued(), Arrival::now()).await;
+        self.publish(self.publishing.take_queued(), Arrival::now(self.clock.as_ref()))
+            .await;
         let greeks = self.persist.backlog.take_greeks();
         Ok((
             reports,
@@ -263,7 +264,8 @@ impl IngestTicks {
         // written here at the latest.
         let bars = self.persist.bars.sync().await;
         self.snapshot(self.pricing.take_open());
-        self.publish(self.publishing.take_queued(), Arrival::now()).await;
+        self.publish(self.publishing.take_queued(), Arrival::now(self.clock.as_ref()))
+            .await;
         let written = self.persist.flush(started).await?;
         bars.map(|()| written)
     }

@@ -351,8 +351,13 @@ impl UpdateSink for DerivedFeeds {
             SignalEvent::Candle(c) if update.topic.ends_with(":1m") => Some(c.clone()),
             _ => None,
         };
-        let (epoch, seq, forming, source_ts, received) =
-            (update.epoch, update.seq, update.forming, update.source_ts, update.received);
+        let (epoch, seq, forming, source_ts, received) = (
+            update.epoch,
+            update.seq,
+            update.forming,
+            update.source_ts,
+            update.received,
+        );
         self.hub.deliver(update);
         let Some(candle) = candle else { return };
         let Some(derived) = feeds.get_mut(&candle.key) else {

@@ -106,7 +106,7 @@ impl Application {
         let cfg = &settings.instruments;
         // With the instrument service, its moneyness mappings are used too.
         let mut remote_mappings: Option<Arc<dyn MappingSource>> = None;
-        let mut breaker: Option<Arc<dyn adapters::metrics::BreakerSource>> = None;
+        let mut breaker: Option<Arc<dyn adapters::metrics::Source>> = None;
         let source: Arc<dyn InstrumentSource> = match cfg.source {
             // The contract-master layout is NSE's own file.
             SourceKind::File => Arc::new(contract_master::read(
@@ -192,8 +192,10 @@ impl Application {
         // when it is the source, else (and while it is down with nothing cached) the local
         // strike ladder of the registry.
         let mc = &settings.mapping_cache;
+        let memory_mappings = Arc::new(MemoryMappingCache::new(mc.l1_max_entries));
+        let redis_metrics = redis.clone().map(|r| r as Arc<dyn adapters::metrics::Source>);
         let mappings = Arc::new(MappingService::new(
-            Arc::new(MemoryMappingCache::new(mc.l1_max_entries)),
+            memory_mappings.clone(),
             redis.clone().map(|r| r as Arc<dyn SignalCache>),
             remote_mappings,
             Arc::new(RegistryListing(registry.clone())),
@@ -230,7 +232,15 @@ impl Application {
         let port = acceptor.port();
         let realtime_for_refresh = realtime.clone();
         let listing_registry = registry.clone();
-        let pool: Arc<dyn adapters::metrics::PoolSource> = Arc::new(store.clone());
+        let mut metric_sources: Vec<Arc<dyn adapters::metrics::Source>> =
+            vec![Arc::new(store.clone()), memory_mappings.clone()];
+        metric_sources.extend(breaker);
+        metric_sources.extend(
+            fanout_receiver
+                .clone()
+                .map(|r| Arc::new(r) as Arc<dyn adapters::metrics::Source>),
+        );
+        metric_sources.extend(redis_metrics);
         let mut state = AppState::new(UseCaseParts {
             ingest,
             state: realtime.clone(),
@@ -245,13 +255,10 @@ impl Application {
         state.api_keys = Arc::new(settings.ingest.api_keys.clone());
         state.guard = Arc::new(guard(settings));
         state.metrics = metrics;
-        state.database_pool = Some(pool);
-        state.instrument_service = breaker;
-        state.fanout = fanout_receiver
-            .clone()
-            .map(|r| Arc::new(r) as Arc<dyn adapters::metrics::FanoutSource>);
+        state.metric_sources = metric_sources;
         state.subscriptions = WsContext::new(hub, ws_limits(settings))
             .with_metrics(state.metrics.clone())
+            .with_clock(clock.clone())
             .with_tokens(&settings.subscriptions.tokens)
             .with_snapshots(Some(realtime as Arc<dyn SnapshotSource>))
             .with_listing(Some(TopicListing::new(listing_registry)))

@@ -21,18 +21,19 @@ fn wants_openmetrics(headers: &HeaderMap) -> bool {
 /// What the state holds now (readiness probes its dependencies, each within 600 ms).
 async fn reading(state: &AppState) -> StateReading {
     let ready = state.readiness.check().await;
-    StateReading {
+    let mut reading = StateReading {
         readiness: Some((ready.state, ready.database.is_ok(), ready.redis.map(|r| r.is_ok()))),
         backlog: Some(ready.snapshots),
         hub: Some(state.subscriptions.hub.stats()),
         ws_connections: Some(state.subscriptions.connections()),
         aggregate_cache: state.aggregate_cache.as_ref().map(|c| c.stats()),
-        pool: state.database_pool.as_ref().map(|p| p.pool_stats()),
         mapping_cache: Some(state.mappings.stats().snapshot()),
-        fanout: state.fanout.as_ref().map(|f| f.fanout_stats()),
-        breaker: state.instrument_service.as_ref().map(|s| s.breaker_state()),
         ..StateReading::now()
+    };
+    for source in &state.metric_sources {
+        source.read_into(&mut reading);
     }
+    reading
 }
 
 /// The scrape.

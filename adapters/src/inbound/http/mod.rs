@@ -80,14 +80,11 @@ pub struct AppState {
     pub guard: Arc<guard::Guard>,
     /// The event metrics (`/metrics`), recorded by the HTTP middleware and the handlers.
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// The database pool, shown at `/metrics` when set.
-    pub database_pool: Option<Arc<dyn crate::metrics::PoolSource>>,
     /// The moneyness mappings, for their cache counters at `/metrics`.
     pub mappings: Arc<MappingService>,
-    /// The Redis fan-out, shown at `/metrics` when set (production).
-    pub fanout: Option<Arc<dyn crate::metrics::FanoutSource>>,
-    /// The instrument-service client, for its breaker at `/metrics` when configured.
-    pub instrument_service: Option<Arc<dyn crate::metrics::BreakerSource>>,
+    /// The adapters that show their state at `/metrics` (the store's pool, the Redis fan-out
+    /// and mapping cache, the in-process mapping cache, the instrument-service client).
+    pub metric_sources: Vec<Arc<dyn crate::metrics::Source>>,
 }
 
 /// The parts [`AppState::new`] builds the use cases from.
@@ -144,9 +141,7 @@ impl AppState {
             subscriptions: websocket::WsContext::new(Arc::default(), websocket::WsLimits::default()),
             guard: Arc::default(),
             metrics: Arc::default(),
-            database_pool: None,
-            fanout: None,
-            instrument_service: None,
+            metric_sources: Vec::new(),
         }
     }
 

@@ -124,3 +124,11 @@ impl SignalCache for RedisMappingCache {
         self.run(async |c| c.pset_ex::<_, _, ()>(&key, json, ms).await).await
     }
 }
+
+impl crate::metrics::Source for RedisMappingCache {
+    fn read_into(&self, reading: &mut crate::metrics::StateReading) {
+        reading
+            .redis_pools
+            .push(("mapping_cache", self.pool.state().statistics.into()));
+    }
+}

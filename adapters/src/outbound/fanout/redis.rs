@@ -109,6 +109,10 @@ struct Shared {
     local_only: std::sync::atomic::AtomicU64,
     /// Times the receiving subscription was lost after being up.
     losses: std::sync::atomic::AtomicU64,
+    /// Times it was set up again after a loss.
+    reconnects: std::sync::atomic::AtomicU64,
+    /// Publishing scripts that failed or timed out.
+    publish_errors: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for RedisFanout {
@@ -199,6 +203,9 @@ impl RedisFanout {
                     failed => {
                         if let Some(Err(_)) = &failed {
                             next_try = tokio::time::Instant::now() + RETRY_AFTER_FAILURE;
+                            this.shared
+                                .publish_errors
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                         if down_since.is_none() {
                             down_since = Some(std::time::Instant::now());
@@ -311,6 +318,11 @@ impl RedisFanout {
         pubsub.subscribe(self.channel()).await?;
         *backoff = Duration::from_millis(100);
         if !self.shared.subscribed.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            if self.shared.losses.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                self.shared
+                    .reconnects
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             tracing::info!("redis fan-out: subscribed");
         }
         let mut messages = pubsub.into_on_message();
@@ -373,14 +385,19 @@ impl SignalPublisher for RedisFanout {
     }
 }
 
-impl crate::metrics::FanoutSource for RedisFanout {
-    fn fanout_stats(&self) -> crate::metrics::FanoutStats {
+impl crate::metrics::Source for RedisFanout {
+    fn read_into(&self, reading: &mut crate::metrics::StateReading) {
         use std::sync::atomic::Ordering::Relaxed;
-        crate::metrics::FanoutStats {
+        reading.fanout = Some(crate::metrics::FanoutStats {
             local_only_batches: self.shared.local_only.load(Relaxed),
+            publish_errors: self.shared.publish_errors.load(Relaxed),
             subscription_losses: self.shared.losses.load(Relaxed),
+            reconnects: self.shared.reconnects.load(Relaxed),
             subscribed: self.shared.subscribed.load(Relaxed),
-        }
+        });
+        reading
+            .redis_pools
+            .push(("fanout", self.pool.state().statistics.into()));
     }
 }
 
@@ -394,6 +411,7 @@ mod tests {
         let wire = serde_json::to_string(&Wire {
             topic: u.topic.clone(),
             source_ts: u.source_ts,
+            received: Some(u.source_ts),
             forming: u.forming,
             event: u.event.clone(),
         })
@@ -404,6 +422,11 @@ mod tests {
             (1_700_000_000_000, 17, "greeks:NSE:X")
         );
         assert_eq!(back.event, u.event);
+        assert_eq!(back.received, Some(u.source_ts), "the arrival crosses instances");
+        // From an instance that predates `received`: still an update, arrival unknown.
+        let old = wire.replacen(r#""received":"#, r#""ignored":"#, 1);
+        let back = decode(format!("1 2 {old}").as_bytes()).unwrap();
+        assert_eq!((back.seq, back.received), (2, None));
         assert!(decode(b"x 1 {}").is_none());
         assert!(decode(b"1 2 not json").is_none());
     }

@@ -292,6 +292,9 @@ pub(super) enum Writer {
 }
 
 fn sqlx_error(e: sqlx::Error) -> PortError {
+    if matches!(e, sqlx::Error::PoolTimedOut) {
+        super::count_acquire_timeout();
+    }
     match e {
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut

@@ -48,7 +48,19 @@ pub struct SeaStore {
     tables: Arc<Tables>,
 }
 
+/// Calls that found no pooled connection within the acquire timeout, in this process (sqlx
+/// counts no waits; saturation shows as in-use connections at the pool's bound, and these).
+static ACQUIRE_TIMEOUTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts one acquire timeout (see [`ACQUIRE_TIMEOUTS`]).
+pub(super) fn count_acquire_timeout() {
+    ACQUIRE_TIMEOUTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub(crate) fn db_error(e: DbErr) -> PortError {
+    if matches!(e, DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout)) {
+        count_acquire_timeout();
+    }
     match e {
         DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => PortError::Unavailable(format!("database: {e}")),
         // A statement cancelled by `statement_timeout` (SQLSTATE 57014) or a connection lost
@@ -122,6 +134,7 @@ impl SeaStore {
                 open: p.size(),
                 idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
                 max: p.options().get_max_connections(),
+                acquire_timeouts: ACQUIRE_TIMEOUTS.load(std::sync::atomic::Ordering::Relaxed),
             }
         }
         match self.db.get_database_backend() {
@@ -520,8 +533,8 @@ impl SignalStore for SeaStore {
     }
 }
 
-impl crate::metrics::PoolSource for SeaStore {
-    fn pool_stats(&self) -> crate::metrics::PoolStats {
-        SeaStore::pool_stats(self)
+impl crate::metrics::Source for SeaStore {
+    fn read_into(&self, reading: &mut crate::metrics::StateReading) {
+        reading.pool = Some(self.pool_stats());
     }
 }

@@ -115,6 +115,7 @@ pub(super) async fn serve_ctx(
     ));
     let mut state = pipeline.app_state(Arc::new(store));
     state.subscriptions = WsContext::new(hub, limits)
+        .with_clock(pipeline.clock.clone())
         .with_tokens(&tokens.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>())
         .with_snapshots(Some(pipeline.state.clone() as Arc<dyn SnapshotSource>))
         .with_listing(Some(TopicListing::new(pipeline.registry.clone())))

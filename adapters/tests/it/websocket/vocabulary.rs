@@ -111,7 +111,10 @@ async fn the_ack_refuses_every_kind_of_unknown_topic_with_its_reason() {
     };
     let (invalid, not_listed) = (refusals("topic_invalid"), refusals("topic_unknown"));
     assert_eq!(invalid + not_listed, unknown.len() as u64);
-    assert!(invalid >= 1 && not_listed >= 3, "{invalid} invalid, {not_listed} not listed");
+    assert!(
+        invalid >= 1 && not_listed >= 3,
+        "{invalid} invalid, {not_listed} not listed"
+    );
     let opened: u64 = ["snapshot", "state", "empty", "missed", "up_to_date"]
         .into_iter()
         .map(|reason| {

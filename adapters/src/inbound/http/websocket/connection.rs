@@ -212,7 +212,7 @@ impl Connection {
                 if let Some(received) = taken.oldest_received {
                     // Ingest's wall clock, possibly another instance's: a skewed clock reads as
                     // no lag rather than a negative one.
-                    let lag = (chrono::Utc::now() - received).to_std().unwrap_or_default();
+                    let lag = (self.ctx.clock.now() - received).to_std().unwrap_or_default();
                     metrics.ws_delivery_lag.observe(lag.as_secs_f64());
                 }
                 true

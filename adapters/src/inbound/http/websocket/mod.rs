@@ -111,6 +111,8 @@ pub struct WsContext {
     open: Arc<Mutex<(usize, HashMap<String, usize>)>>,
     /// Where writes, closes and openings are counted (`/metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The clock ingest stamps updates with, for their tick-to-send lag.
+    pub clock: Arc<dyn domain::ports::Clock>,
 }
 
 /// One admitted connection's place in the counts, given back when dropped.
@@ -178,7 +180,15 @@ impl WsContext {
             tokens: Arc::default(),
             open: Arc::default(),
             metrics: Arc::default(),
+            clock: Arc::new(crate::outbound::clock::SystemClock),
         }
+    }
+
+    /// Measures the tick-to-send lag on `clock` (the one ingest stamps updates with).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn domain::ports::Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Counts into `metrics` (the served `/metrics`).

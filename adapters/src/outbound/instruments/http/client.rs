@@ -204,12 +204,12 @@ impl MappingSource for HttpInstrumentSource {
     }
 }
 
-impl crate::metrics::BreakerSource for HttpInstrumentSource {
-    fn breaker_state(&self) -> &'static str {
-        match self.policy.state() {
+impl crate::metrics::Source for HttpInstrumentSource {
+    fn read_into(&self, reading: &mut crate::metrics::StateReading) {
+        reading.breaker = Some(match self.policy.state() {
             super::resilience::BreakerState::Closed => "closed",
             super::resilience::BreakerState::Open => "open",
             super::resilience::BreakerState::HalfOpen => "half_open",
-        }
+        });
     }
 }
