@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """The metrics, the dashboard and the alert rules, checked against the running service.
 
-Starts `serve` on the embedded default (a temporary SQLite file, free ports), sends it traffic a
-desk would (realtime and historical reads, a WebSocket subscription, an ingest batch with one bad
-row), then:
+Starts `serve` with the simulated market on the production topology — a fresh PostgreSQL
+database, Redis for the fan-out, the mapping cache and the stream consumer, under a key prefix of
+its own — so every series a production instance exposes is there (on a machine with neither, and
+`CI` unset, it falls back to the embedded default and says so). It sends the traffic a desk would
+(realtime and historical reads, WebSocket subscriptions, an ingest batch with one bad row), then:
 
 1. `promtool check metrics` on a live scrape (Prometheus text 0.0.4): clean;
 2. starts a real Prometheus (a temporary directory, a free port, a scrape every second of that
@@ -71,10 +73,11 @@ def wait_for(what, check, seconds=30):
     fail(f"{what} within {seconds} s")
 
 
-async def websocket_traffic(base, seconds=3):
+async def websocket_traffic(base, key, seconds=3):
     url = base.replace("http", "ws", 1) + "/api/v2/subscriptions/websocket"
     async with websockets.connect(url) as ws:
-        await ws.send(json.dumps({"action": "subscribe", "topics": ["chain:NSE:NIFTY", "atm_iv:NSE:NIFTY"]}))
+        topics = ["chain:NSE:NIFTY", "atm_iv:NSE:NIFTY", f"greeks:{key}", "not:a:topic"]
+        await ws.send(json.dumps({"action": "subscribe", "topics": topics}))
         end = time.time() + seconds
         while time.time() < end:
             try:
@@ -100,7 +103,7 @@ def traffic(base):
     req = urllib.request.Request(f"{base}/api/v2/ingest/ticks", data=body.encode(),
                                  headers={"content-type": "application/json"}, method="POST")
     urllib.request.urlopen(req, timeout=10).read()
-    asyncio.run(websocket_traffic(base))
+    asyncio.run(websocket_traffic(base, key))
 
 
 def names_in(expr):
@@ -112,6 +115,42 @@ def names_in(expr):
     return {w for w in words if w.startswith(("signal_", "process_")) or w == "up"}
 
 
+def production_topology(work):
+    """Settings for a fresh PostgreSQL database and a Redis key prefix of this run's own, and the
+    clean-up; None when neither answers on this machine (allowed only without CI)."""
+    name = f"signal_observability_{os.getpid()}"
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc"]
+    try:
+        made = subprocess.run(psql + [f"CREATE DATABASE {name}"], capture_output=True, text=True, timeout=30)
+        redis = subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        made = redis = None
+        why = str(e)
+    if made is None or made.returncode != 0 or redis.stdout.strip() != "PONG":
+        why = why if made is None else (made.stderr.strip() or redis.stdout.strip() or redis.stderr.strip())
+        if os.environ.get("CI"):
+            fail(f"PostgreSQL and Redis on 127.0.0.1 are needed under CI: {why}")
+        print(f"note: no PostgreSQL and Redis here ({why}); checking the embedded default, without "
+              "the Redis series")
+        return {"SIGNAL__DATABASE__URL": f"sqlite://{work}/signal.db?mode=rwc"}, lambda: None
+    prefix = f"signal-observability-{os.getpid()}:"
+    env = {
+        "SIGNAL__DATABASE__URL": f"postgres://postgres@127.0.0.1:5432/{name}",
+        "SIGNAL__REDIS__URL": "redis://127.0.0.1:6379",
+        "SIGNAL__REDIS__KEY_PREFIX": prefix,
+        "SIGNAL__STREAMS__ENABLED": "true",
+    }
+
+    def clean():
+        subprocess.run(psql + [f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True, timeout=30)
+        keys = subprocess.run(["redis-cli", "--scan", "--pattern", prefix + "*"], capture_output=True, text=True)
+        for k in keys.stdout.split():
+            subprocess.run(["redis-cli", "del", k], capture_output=True)
+
+    print(f"ok: production topology: PostgreSQL database {name}, Redis prefix {prefix}")
+    return env, clean
+
+
 def main():
     binary = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target/debug/signal-service"))
     for tool in ("prometheus", "promtool"):
@@ -119,10 +158,10 @@ def main():
             fail(f"{tool} not found (apt-get install prometheus)")
     work = tempfile.mkdtemp(prefix="signal-observability-")
     procs = []
+    topology, clean = production_topology(work)
     try:
         port = free_port()
-        env = dict(os.environ, SIGNAL__SERVER__HOST="127.0.0.1", SIGNAL__SERVER__PORT=str(port),
-                   SIGNAL__DATABASE__URL=f"sqlite://{work}/signal.db?mode=rwc")
+        env = dict(os.environ, SIGNAL__SERVER__HOST="127.0.0.1", SIGNAL__SERVER__PORT=str(port), **topology)
         log = open(os.path.join(work, "serve.log"), "w")
         procs.append(subprocess.Popen([binary, "serve"], cwd=work, env=env, stdout=log, stderr=log))
         base = f"http://127.0.0.1:{port}"
@@ -209,6 +248,7 @@ def main():
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
+        clean()
         shutil.rmtree(work, ignore_errors=True)
 
 

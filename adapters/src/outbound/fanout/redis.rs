@@ -134,7 +134,7 @@ impl RedisFanout {
     /// # Errors
     /// [`PortError::Invalid`] for a bad URL.
     pub fn new(url: &str, prefix: &str, clock: Arc<dyn Clock>) -> Result<Self, PortError> {
-        let manager = RedisConnectionManager::new(url).map_err(|e| PortError::Invalid(format!("redis url: {e}")))?;
+        let manager = crate::outbound::redis_conn::connection_info(url).and_then(RedisConnectionManager::new).map_err(|e| PortError::Invalid(format!("redis url: {e}")))?;
         let pool = bb8::Pool::builder()
             .max_size(4)
             .connection_timeout(Duration::from_secs(2))
@@ -313,7 +313,7 @@ impl RedisFanout {
     /// # Errors
     /// The Redis error that ended it.
     async fn receive_once(&self, sink: &dyn UpdateSink, backoff: &mut Duration) -> Result<(), redis::RedisError> {
-        let client = redis::Client::open(self.url.as_str())?;
+        let client = redis::Client::open(crate::outbound::redis_conn::connection_info(&self.url)?)?;
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(self.channel()).await?;
         *backoff = Duration::from_millis(100);
