@@ -70,6 +70,10 @@ struct Args {
     /// The service binary (default: `signal-service` beside this one).
     #[arg(long)]
     server: Option<std::path::PathBuf>,
+    /// Fan updates out through the Redis at this URL (`redis://127.0.0.1:6379`), as a production
+    /// instance does, under a key prefix of this run's own; default: in process.
+    #[arg(long)]
+    redis: Option<String>,
 }
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;

@@ -39,7 +39,13 @@ pub(crate) fn start_server(args: &Args, dir: &std::path::Path) -> Result<(Child,
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("signal-service"),
     };
-    let mut child = Command::new(&bin)
+    let mut command = Command::new(&bin);
+    if let Some(url) = &args.redis {
+        command
+            .env("SIGNAL__REDIS__URL", url)
+            .env("SIGNAL__REDIS__KEY_PREFIX", format!("ws-load-{}:", std::process::id()));
+    }
+    let mut child = command
         .args(["serve", "--port", "0"])
         // The server runs on its own default, whatever this harness runs on.
         .env_remove("TOKIO_WORKER_THREADS")
