@@ -1,9 +1,9 @@
 //! How every Redis connection of the service is opened: from its URL, with `TCP_NODELAY` set.
 //!
-//! redis-rs leaves Nagle's algorithm on by default. A fan-out script or a stream read written in
-//! two segments then waits for the server's delayed ACK (40 ms on Linux) before its second half
-//! goes: measured through the Redis fan-out at 50–200 ms tick-to-send (mean 78 ms) against 3–13
-//! ms in process, on the same machine (docs/benchmarks.md).
+//! redis-rs leaves Nagle's algorithm on by default; a request/response protocol wants it off, so
+//! that a command written in more than one segment never waits for the server's delayed ACK.
+//! Measured on this machine (docs/benchmarks.md, "WebSocket through the Redis fan-out"), the
+//! setting made no difference the run-to-run spread could show: the fan-out's cost is elsewhere.
 
 use bb8_redis::redis::{ConnectionInfo, IntoConnectionInfo, RedisResult};
 
