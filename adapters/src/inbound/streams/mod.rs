@@ -98,7 +98,9 @@ impl StreamConsumer {
     /// # Errors
     /// [`PortError::Invalid`] for a malformed URL.
     pub fn new(cfg: StreamConsumerConfig, ingest: Arc<IngestTicks>) -> Result<Self, PortError> {
-        let client = crate::outbound::redis_conn::connection_info(&cfg.url).and_then(Client::open).map_err(|e| PortError::Invalid(format!("redis url: {e}")))?;
+        let client = crate::outbound::redis_conn::connection_info(&cfg.url)
+            .and_then(Client::open)
+            .map_err(|e| PortError::Invalid(format!("redis url: {e}")))?;
         Ok(Self {
             cfg,
             client,

@@ -59,7 +59,9 @@ impl RedisMappingCache {
     /// # Errors
     /// [`PortError::Invalid`] for a malformed URL.
     pub fn new(cfg: RedisCacheConfig) -> Result<Self, PortError> {
-        let manager = crate::outbound::redis_conn::connection_info(&cfg.url).and_then(RedisConnectionManager::new).map_err(|e| PortError::Invalid(e.to_string()))?;
+        let manager = crate::outbound::redis_conn::connection_info(&cfg.url)
+            .and_then(RedisConnectionManager::new)
+            .map_err(|e| PortError::Invalid(e.to_string()))?;
         let pool = bb8::Pool::builder()
             .max_size(cfg.max_connections)
             .min_idle(Some(0))
