@@ -1,6 +1,7 @@
 //! Command-line interface: `signal-service <command>`.
 
 mod calc;
+pub mod health;
 pub mod instruments;
 mod migrate;
 mod replay;
@@ -34,6 +35,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Replays a historical file through the ingest pipeline into the database.
     Replay(replay::ReplayArgs),
+    /// Asks a running instance on this host whether it is live (or `--ready`): exit 0 when it
+    /// answers 200, else 1 (for container health checks).
+    Health(health::HealthArgs),
     /// Prints the effective configuration as JSON (passwords in URLs masked).
     Config,
     /// Prints the OpenAPI 3 document of the REST API (JSON), as committed in
@@ -57,6 +61,7 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Migrate(a) => runtime()?.block_on(migrate::run(a, &settings)),
         Command::Serve(a) => runtime()?.block_on(serve::run(a, settings)),
         Command::Replay(a) => runtime()?.block_on(replay::run(a, &settings)),
+        Command::Health(a) => health::run(&a, &settings),
         Command::Openapi => {
             println!("{}", adapters::inbound::http::openapi_json());
             Ok(())

@@ -136,6 +136,30 @@ fn a_sigterm_right_after_start_is_a_clean_stop() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `signal-service health` (the image's HEALTHCHECK): exit 0 with the answer while the instance
+/// is live and ready, exit 1 naming the URL once it is gone.
+#[test]
+fn the_health_command_says_whether_an_instance_answers() {
+    let (dir, db_url) = crate::scratch("health-command");
+    let server = Server::start(&db_url);
+    let url = format!("http://127.0.0.1:{}", server.port);
+    for extra in [&[][..], &["--ready"][..]] {
+        let out = crate::run(&[&["health", "--url", &url][..], extra].concat());
+        assert!(out.status.success(), "{}", crate::text(&out.stderr));
+        assert!(
+            crate::text(&out.stdout).contains(": 200 "),
+            "{}",
+            crate::text(&out.stdout)
+        );
+    }
+    assert!(server.stop().success());
+    let out = crate::run(&["health", "--url", &url, "--timeout-ms", "500"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::text(&out.stderr);
+    assert!(err.starts_with("unhealthy: ") && err.contains(&url), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn every_batch_answered_as_accepted_survives_a_sigkill() {
     let (dir, db_url) = crate::scratch("kill");
