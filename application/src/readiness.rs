@@ -6,7 +6,8 @@
 //!   failing (the backlog, its oldest entry's age and the last error), or Redis down (this
 //!   instance's subscribers are still served; other instances' are not);
 //! - `not_ready`: the database does not answer, or the snapshot backlog is full (ingest is
-//!   refused either way), so a load balancer should send work elsewhere.
+//!   refused either way), or the instance is draining before it stops
+//!   ([`Readiness::drain`]), so a load balancer should send work elsewhere.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,8 @@ pub struct Readiness {
     database: Arc<dyn HealthProbe>,
     redis: Option<Arc<dyn HealthProbe>>,
     ingest: Arc<IngestTicks>,
+    /// Set on a stop signal: the instance still serves, but asks to get no new work.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 /// `ok`, or what went wrong, within [`CHECK_TIMEOUT`].
@@ -80,7 +83,20 @@ impl Readiness {
             database,
             redis,
             ingest,
+            draining: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// From now on readiness answers `not_ready` (`draining`): the instance is about to stop,
+    /// and load balancers should stop sending it work while it finishes what it has.
+    pub fn drain(&self) {
+        self.draining.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// True once [`Self::drain`] was called.
+    #[must_use]
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Asks every dependency at once; answers within [`CHECK_TIMEOUT`] plus a little.
@@ -95,6 +111,10 @@ impl Readiness {
         let snapshots = self.ingest.backlog();
         let mut reasons: Vec<String> = Vec::new();
         let mut serving = true;
+        if self.is_draining() {
+            serving = false;
+            reasons.push("draining: this instance is stopping; send work elsewhere".to_owned());
+        }
         if let Err(e) = &database {
             serving = false;
             reasons.push(format!("database: {e}"));

@@ -61,6 +61,8 @@ pub struct Application {
     flush_every: Duration,
     flush_retry_max: Duration,
     shutdown_flush: Duration,
+    /// On a stop signal, how long to keep serving with readiness at 503 first.
+    drain_delay: Duration,
     server_limits: ServerLimits,
     port: u16,
     stop: StopSignals,
@@ -275,6 +277,7 @@ impl Application {
             flush_every: Duration::from_millis(settings.ingest.flush_interval_ms.max(10)),
             flush_retry_max: Duration::from_millis(settings.ingest.flush_retry_max_ms.max(10)),
             shutdown_flush: Duration::from_millis(settings.ingest.shutdown_flush_timeout_ms),
+            drain_delay: Duration::from_millis(settings.server.drain_delay_ms),
             server_limits: ServerLimits {
                 max_connections: settings.server.max_connections,
                 header_read_timeout: Duration::from_millis(settings.server.header_read_timeout_ms.max(100)),

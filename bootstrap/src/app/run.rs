@@ -90,9 +90,20 @@ impl Application {
             }))
         });
         let subscriptions = self.state.subscriptions.clone();
-        let stop = self.stop;
+        let readiness = self.state.readiness.clone();
+        let (stop, drain_delay) = (self.stop, self.drain_delay);
         let stopping = async move {
             stop.recv().await;
+            // Readiness says 503 at once; the instance keeps serving while load balancers
+            // notice and route elsewhere.
+            readiness.drain();
+            if !drain_delay.is_zero() {
+                tracing::info!(
+                    drain_delay_ms = u64::try_from(drain_delay.as_millis()).unwrap_or(u64::MAX),
+                    "stop signal: draining (readiness 503, still serving)"
+                );
+                tokio::time::sleep(drain_delay).await;
+            }
             // WebSocket clients are told to reconnect and resume before the server stops.
             subscriptions.close_all();
         };

@@ -57,6 +57,10 @@ pub struct ServerSettings {
     pub max_body_bytes_other: u64,
     /// How long a stopping server waits for requests in flight, milliseconds.
     pub shutdown_timeout_ms: u64,
+    /// On SIGTERM, how long the instance keeps serving with readiness at 503 before it closes
+    /// its WebSocket clients and its listener, so load balancers stop routing to it first,
+    /// milliseconds (0: stop at once).
+    pub drain_delay_ms: u64,
 }
 
 /// `[log]`.

@@ -160,6 +160,36 @@ fn the_health_command_says_whether_an_instance_answers() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// SIGTERM with `server.drain_delay_ms`: readiness answers 503 `draining` at once while the
+/// instance keeps serving for the delay, then it stops cleanly.
+#[test]
+fn on_sigterm_readiness_turns_503_while_the_instance_keeps_serving_for_the_drain_delay() {
+    let (dir, db_url) = crate::scratch("drain");
+    let config = dir.join("drain.toml");
+    std::fs::write(&config, "[server]\ndrain_delay_ms = 1500\n").unwrap();
+    let mut server = Server::start_args(&db_url, false, &["--config", config.to_str().unwrap()]);
+    assert_eq!(server.request("GET", "/health/ready", None).0, 200);
+    let sent = std::time::Instant::now();
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status();
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, body) = server.request("GET", "/health/ready", None);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.to_string().contains("draining"), "{body}");
+    // Still serving during the delay.
+    let (status, body) = server.request("GET", "/api/v2/instruments/underlyings", None);
+    assert_eq!(status, 200, "{body}");
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        sent.elapsed() >= Duration::from_millis(1500),
+        "stopped after {:?}",
+        sent.elapsed()
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn every_batch_answered_as_accepted_survives_a_sigkill() {
     let (dir, db_url) = crate::scratch("kill");
