@@ -1,0 +1,459 @@
+#!/usr/bin/env python3
+"""A rolling restart under load, on this machine, with the real binary (issue 17).
+
+Starts a PostgreSQL and a Redis of its own (temporary directories, free ports), migrates, runs two
+instances in production mode behind HAProxy (Debian's package, docker/haproxy/haproxy.cfg with its
+server lines pointed at them), and puts steady load through HAProxy:
+
+- REST reads (`/api/v2/realtime/greeks/{key}`, and `/health/live`) at `--reads` per second;
+- `--subscribers` WebSocket clients, each following one `greeks:` topic, reconnecting on close
+  with a jittered delay and resuming from the last (epoch, seq) they saw;
+- ingest: a batch (the index and `--options` options) every 200 ms, with the API key; a batch
+  answered 503 or cut off is retried (the client's documented retry).
+
+After a steady phase it replaces each instance in turn (SIGTERM, wait for the exit, start a new
+process on the same port, wait until it is ready), `--rounds` times, then stops the load and
+reports:
+
+- HTTP reads that did not end in a 2xx (by status), and ingest batches that never did;
+- WebSocket updates lost: a resumed topic whose next update is not seq + 1 of the same epoch, or
+  a snapshot/resync instead of the missed updates;
+- accepted ingest rows missing from the database: each (instrument, minute) accepted must hold
+  the last accepted price as its 1-minute bar's close;
+- read latency p50/p99 in the steady phase and during the rollout.
+
+Exit 0 when nothing failed, 1 otherwise. Needs: PostgreSQL 15's server binaries, redis-server,
+haproxy, a Python with `websockets`.
+
+Usage: scripts/rollout-test.py [--binary target/release/signal-service] [--rounds 2]
+       [--subscribers 1000] [--reads 300] [--steady 15]
+"""
+
+import argparse
+import asyncio
+import datetime as dt
+import http.client
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+import websockets
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PG_BIN = "/usr/lib/postgresql/15/bin"
+API_KEY = "rollout-key"
+IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def wait_for(what, check, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"FAILED: {what} within {seconds} s")
+
+
+def status_of(url, timeout=2):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+# ---------------------------------------------------------------------------------------------
+# The parts: PostgreSQL, Redis, the instances, HAProxy.
+
+class Postgres:
+    def __init__(self, work):
+        self.dir = os.path.join(work, "pg")
+        self.port = free_port()
+        os.makedirs(self.dir)
+        shutil.chown(self.dir, "postgres", "postgres")
+        self.as_pg(f"{PG_BIN}/initdb -D {self.dir} -A trust -U postgres >/dev/null")
+        self.as_pg(f"{PG_BIN}/pg_ctl -D {self.dir} -l {self.dir}/log -w -o "
+                   f"'-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200' start >/dev/null")
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    @staticmethod
+    def as_pg(cmd):
+        subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", cmd], check=True)
+
+    def query(self, sql):
+        r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-At", "-F", "\t",
+                            "-c", sql], capture_output=True, text=True, check=True)
+        return [line.split("\t") for line in r.stdout.splitlines() if line]
+
+    def stop(self):
+        self.as_pg(f"{PG_BIN}/pg_ctl -D {self.dir} -m fast stop >/dev/null 2>&1 || true")
+
+
+class Instance:
+    def __init__(self, name, binary, work, env):
+        self.name, self.binary, self.work, self.env = name, binary, work, env
+        self.port = free_port()
+        self.proc = None
+        self.starts = 0
+
+    def start(self):
+        self.starts += 1
+        logf = open(os.path.join(self.work, f"{self.name}-{self.starts}.log"), "w")
+        env = dict(self.env, SIGNAL__SERVER__PORT=str(self.port))
+        self.proc = subprocess.Popen([self.binary, "serve"], env=env, stdout=logf, stderr=logf, cwd=self.work)
+        wait_for(f"{self.name} ready", lambda: status_of(f"http://127.0.0.1:{self.port}/health/ready") == 200)
+
+    def stop(self):
+        """SIGTERM; the seconds until it exited and its exit code."""
+        t = time.time()
+        self.proc.terminate()
+        code = self.proc.wait(60)
+        return time.time() - t, code
+
+
+class Haproxy:
+    def __init__(self, work, instances):
+        self.port = free_port()
+        cfg = open(os.path.join(ROOT, "docker/haproxy/haproxy.cfg")).read()
+        cfg = cfg.replace("bind :8080", f"bind 127.0.0.1:{self.port}")
+        # Within this process's descriptor limit (HAProxy needs two per connection).
+        cfg = cfg.replace("maxconn 20000", "maxconn 5000")
+        lines = [l for l in cfg.splitlines() if not l.strip().startswith("server ")]
+        lines += [f"    server {i.name} 127.0.0.1:{i.port} check" for i in instances]
+        path = os.path.join(work, "haproxy.cfg")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = subprocess.Popen(["haproxy", "-f", path, "-db"], stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(work, "haproxy.log"), "w"))
+        wait_for("haproxy", lambda: status_of(f"http://127.0.0.1:{self.port}/health/live") == 200)
+
+
+# ---------------------------------------------------------------------------------------------
+# The load.
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reads = []  # (t, status, seconds)
+        self.ingest_batches = 0
+        self.ingest_retries = 0
+        self.ingest_failed = 0
+        self.accepted = {}  # (key, minute_ms) -> last accepted price
+        self.accepted_rows = 0
+        self.ws_updates = 0
+        self.ws_reconnects = 0
+        self.ws_lost = []  # (topic, why)
+        self.ws_resumes_ok = 0
+
+
+def last_session_open(now):
+    """The latest weekday's 09:15 IST before today (the ingest's market time runs from there)."""
+    holidays = set()
+    for line in open(os.path.join(ROOT, "domain/calendars/nse.csv")):
+        parts = line.split(",")
+        if parts[0] == "holiday":
+            holidays.add(parts[1])
+    d = now.astimezone(IST).date()
+    while True:
+        d -= dt.timedelta(days=1)
+        if d.weekday() < 5 and d.isoformat() not in holidays:
+            return dt.datetime.combine(d, dt.time(9, 15), IST)
+
+
+def options_near_atm(base, n):
+    with urllib.request.urlopen(f"{base}/api/v2/instruments/NSE:NIFTY/chain") as r:
+        chain = json.load(r)
+    strikes = chain["strikes"]
+    mid = min(range(len(strikes)), key=lambda i: abs(strikes[i]["strike"] - 26000))
+    keys = []
+    for s in strikes[max(0, mid - n // 4): mid + n // 4 + 1]:
+        keys += [s["call"]["key"], s["put"]["key"]]
+    return keys[:n]
+
+
+def ingest_loop(base, options, stats, stop, start_ts):
+    host, port = base.replace("http://", "").split(":")
+    conn = None
+    k = 0
+    while not stop.is_set():
+        ts = start_ts + dt.timedelta(milliseconds=200 * k)
+        k += 1
+        spot = 26000 + 20 * (k % 50) / 50
+        rows = [{"key": "NSE:NIFTY", "ts": ts.isoformat(), "last": round(spot, 2)}]
+        for i, key in enumerate(options):
+            strike = float(key.split("-")[2])
+            intrinsic = max(0.0, spot - strike) if key.endswith("CE") else max(0.0, strike - spot)
+            px = round(intrinsic + 80 + (k % 7) + i * 0.05, 2)
+            rows.append({"key": key, "ts": ts.isoformat(), "last": px, "bid": round(px - 0.5, 2),
+                         "ask": round(px + 0.5, 2), "volume": 10, "oi": 1000})
+        body = json.dumps(rows)
+        for attempt in range(40):
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+                conn.request("POST", "/api/v2/ingest/ticks", body,
+                             {"content-type": "application/json", "x-api-key": API_KEY})
+                r = conn.getresponse()
+                answer = r.read()
+                if r.status == 200:
+                    report = json.loads(answer)
+                    rejected = {x["index"] for x in report.get("rejected", [])}
+                    with stats.lock:
+                        stats.ingest_batches += 1
+                        for i, row in enumerate(rows):
+                            if i in rejected:
+                                continue
+                            minute = int(dt.datetime.fromisoformat(row["ts"]).timestamp() // 60 * 60_000)
+                            stats.accepted[(row["key"], minute)] = row["last"]
+                            stats.accepted_rows += 1
+                    break
+                stats.ingest_retries += 1
+                time.sleep(float(r.getheader("retry-after") or 0.2))
+            except (OSError, http.client.HTTPException):
+                stats.ingest_retries += 1
+                conn = None
+                time.sleep(0.2)
+        else:
+            stats.ingest_failed += 1
+        time.sleep(max(0.0, 0.2 - 0.01))
+
+
+def read_loop(base, keys, stats, stop, per_second):
+    host, port = base.replace("http://", "").split(":")
+    conn = None
+    gap = 1.0 / per_second
+    nxt = time.time()
+    while not stop.is_set():
+        path = f"/api/v2/realtime/greeks/{random.choice(keys)}"
+        t = time.time()
+        try:
+            if conn is None:
+                conn = http.client.HTTPConnection(host, int(port), timeout=10)
+            conn.request("GET", path)
+            r = conn.getresponse()
+            r.read()
+            status = r.status
+            if r.getheader("connection", "").lower() == "close":
+                conn = None
+        except (OSError, http.client.HTTPException) as e:
+            status = f"error: {type(e).__name__}"
+            conn = None
+        with stats.lock:
+            stats.reads.append((t, status, time.time() - t))
+        nxt += gap
+        time.sleep(max(0.0, nxt - time.time()))
+
+
+async def subscriber(url, topic, stats, stop):
+    position = None  # (epoch, seq)
+    first = True
+    while not stop.is_set():
+        try:
+            async with websockets.connect(url, open_timeout=10, max_queue=None) as ws:
+                req = {"action": "subscribe", "topics": [topic]}
+                if position:
+                    req["resume"] = {topic: {"epoch": position[0], "seq": position[1]}}
+                await ws.send(json.dumps(req))
+                resumed = position is not None
+                while not stop.is_set():
+                    try:
+                        msg = json.loads(await asyncio.wait_for(ws.recv(), 1))
+                    except asyncio.TimeoutError:
+                        continue
+                    if msg.get("type") != "data":
+                        continue
+                    frame, epoch, seq = msg.get("frame"), msg.get("epoch"), msg.get("seq")
+                    if frame == "update":
+                        if position and (epoch != position[0] or seq != position[1] + 1):
+                            stats.ws_lost.append((topic, f"after {position} came {(epoch, seq)}"))
+                        elif resumed and position:
+                            stats.ws_resumes_ok += 1
+                        resumed = False
+                        position = (epoch, seq)
+                        stats.ws_updates += 1
+                    elif frame in ("snapshot", "resync"):
+                        if resumed and not first:
+                            stats.ws_lost.append((topic, f"{frame} (epoch {epoch}, seq {seq}) instead of the updates after {position}"))
+                        resumed = False
+                        position = (epoch, seq) if seq else position
+                first = False
+        except (OSError, websockets.exceptions.WebSocketException, asyncio.TimeoutError):
+            pass
+        if not stop.is_set():
+            stats.ws_reconnects += 1
+            await asyncio.sleep(random.uniform(0.1, 0.6))
+
+
+def ws_thread(url, topics, n, stats, stop, ready):
+    async def main():
+        tasks = []
+        for i in range(n):
+            tasks.append(asyncio.create_task(subscriber(url, f"greeks:{topics[i % len(topics)]}", stats, stop)))
+            if i % 50 == 49:
+                await asyncio.sleep(0.05)
+        ready.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.5)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    asyncio.run(main())
+
+
+def percentile(xs, q):
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", default=os.path.join(ROOT, "target/release/signal-service"))
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--subscribers", type=int, default=1000)
+    ap.add_argument("--reads", type=int, default=300)
+    ap.add_argument("--options", type=int, default=20)
+    ap.add_argument("--steady", type=float, default=15)
+    args = ap.parse_args()
+    args.binary = os.path.abspath(args.binary)
+
+    work = tempfile.mkdtemp(prefix="signal-rollout-")
+    os.chmod(work, 0o755)
+    pg = redis = proxy = None
+    instances = []
+    stop = threading.Event()
+    try:
+        pg = Postgres(work)
+        redis_port = free_port()
+        redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                                  "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        env = dict(os.environ, SIGNAL__MODE="production", SIGNAL__SERVER__HOST="127.0.0.1",
+                   SIGNAL__DATABASE__URL=pg.url, SIGNAL__REDIS__URL=f"redis://127.0.0.1:{redis_port}",
+                   SIGNAL__INGEST__API_KEYS=API_KEY, SIGNAL__FEED__ENABLED="false",
+                   SIGNAL__RATE_LIMIT__ENABLED="false", SIGNAL__SERVER__DRAIN_DELAY_MS="3000",
+                   SIGNAL__LOG__FORMAT="text")
+        subprocess.run([args.binary, "migrate", "up"], env=env, check=True, capture_output=True)
+        instances = [Instance("a", args.binary, work, env), Instance("b", args.binary, work, env)]
+        for i in instances:
+            i.start()
+        proxy = Haproxy(work, instances)
+        base = f"http://127.0.0.1:{proxy.port}"
+        log(f"PostgreSQL :{pg.port}, Redis :{redis_port}, instances :{instances[0].port} :{instances[1].port}, "
+            f"HAProxy :{proxy.port}; binary {args.binary}")
+
+        options = options_near_atm(base, args.options)
+        stats = Stats()
+        start_ts = last_session_open(dt.datetime.now(dt.timezone.utc))
+        threads = [threading.Thread(target=ingest_loop, args=(base, options, stats, stop, start_ts), daemon=True)]
+        ready = threading.Event()
+        ws_url = base.replace("http", "ws", 1) + "/api/v2/subscriptions/websocket"
+        threads.append(threading.Thread(target=ws_thread, args=(ws_url, options, args.subscribers, stats, stop, ready),
+                                        daemon=True))
+        for t in threads:
+            t.start()
+        ready.wait(60)
+        time.sleep(3)  # every option quoted on both instances' ingest before reads start
+        readers = 6
+        for _ in range(readers):
+            t = threading.Thread(target=read_loop, args=(base, options, stats, stop, args.reads / readers), daemon=True)
+            t.start()
+            threads.append(t)
+
+        steady_from = time.time()
+        time.sleep(args.steady)
+        rollout_from = time.time()
+        log(f"steady phase done; rolling: {args.rounds} round(s) over {len(instances)} instances")
+        stops = []
+        for rnd in range(args.rounds):
+            for inst in instances:
+                took, code = inst.stop()
+                stops.append((inst.name, took, code))
+                log(f"round {rnd + 1}: {inst.name} stopped in {took:.1f} s (exit {code}); starting again")
+                inst.start()
+                log(f"round {rnd + 1}: {inst.name} ready")
+                time.sleep(5)
+        rollout_to = time.time()
+        time.sleep(3)
+        stop.set()
+        for t in threads:
+            t.join(15)
+        time.sleep(1)
+
+        # The database: each accepted (instrument, minute) holds the last accepted price.
+        rows = pg.query("SELECT instrument_key, start_ms, close FROM candles_1m")
+        stored = {(k, int(m)): float(c) for k, m, c in rows}
+        missing = [(k, m, p) for (k, m), p in stats.accepted.items() if stored.get((k, m)) is None]
+        wrong = [(k, m, p, stored[(k, m)]) for (k, m), p in stats.accepted.items()
+                 if (k, m) in stored and abs(stored[(k, m)] - p) > 1e-9]
+
+        def window(a, b):
+            return [r for r in stats.reads if a <= r[0] < b]
+
+        steady, rolling = window(steady_from, rollout_from), window(rollout_from, rollout_to)
+        failed = [r for r in stats.reads if not (isinstance(r[1], int) and 200 <= r[1] < 300)]
+        by_status = {}
+        for r in failed:
+            by_status[str(r[1])] = by_status.get(str(r[1]), 0) + 1
+        ok = lambda rs: [r[2] * 1000 for r in rs if isinstance(r[1], int) and r[1] < 300]
+        print()
+        print(f"reads: {len(stats.reads)} ({len(stats.reads) / (rollout_to + 3 - steady_from):.0f}/s), "
+              f"failed {len(failed)} {by_status}")
+        print(f"read latency steady: p50 {percentile(ok(steady), 0.5):.2f} ms, p99 {percentile(ok(steady), 0.99):.2f} ms "
+              f"({len(steady)} reads); during the rollout: p50 {percentile(ok(rolling), 0.5):.2f} ms, "
+              f"p99 {percentile(ok(rolling), 0.99):.2f} ms ({len(rolling)} reads)")
+        print(f"ingest: {stats.ingest_batches} batches answered 200, {stats.accepted_rows} rows accepted, "
+              f"{stats.ingest_retries} retries (503 or cut off), {stats.ingest_failed} batches never accepted")
+        print(f"database: {len(stats.accepted)} accepted (instrument, minute) bars; missing {len(missing)}, "
+              f"wrong close {len(wrong)}")
+        print(f"websocket: {args.subscribers} subscribers, {stats.ws_updates} updates, {stats.ws_reconnects} reconnects, "
+              f"{stats.ws_resumes_ok} resumes continued exactly, {len(stats.ws_lost)} breaks")
+        for topic, why in stats.ws_lost[:5]:
+            print(f"  {topic}: {why}")
+        print("instance stops: " + ", ".join(f"{n} {t:.1f} s exit {c}" for n, t, c in stops))
+        bad = failed or missing or wrong or stats.ws_lost or stats.ingest_failed or any(c != 0 for _, _, c in stops)
+        print("rollout test: " + ("FAILED" if bad else "passed"))
+        return 1 if bad else 0
+    finally:
+        stop.set()
+        for i in instances:
+            if i.proc and i.proc.poll() is None:
+                i.proc.kill()
+        if proxy:
+            proxy.proc.kill()
+        if redis:
+            redis.kill()
+        if pg:
+            pg.stop()
+        if os.environ.get("KEEP_WORK"):
+            print(f"work directory kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
