@@ -167,6 +167,7 @@ class Stats:
         self.ws_reconnects = 0
         self.ws_lost = []  # (topic, why)
         self.ws_resumes_ok = 0
+        self.ws_hinted = 0
 
 
 def last_session_open(now):
@@ -300,6 +301,16 @@ async def subscriber(url, topic, stats, stop):
                         resumed = False
                         position = (epoch, seq) if seq else position
                 first = False
+        except websockets.exceptions.ConnectionClosed as e:
+            # The server's hint: `…; reconnect_after_ms=N` (docs/websocket.md, Shutdown).
+            reason = e.rcvd.reason if e.rcvd else ""
+            wait = reason.rsplit("reconnect_after_ms=", 1)[-1] if "reconnect_after_ms=" in reason else None
+            stats.ws_hinted += wait is not None
+            delay = int(wait) / 1000 if wait and wait.isdigit() else random.uniform(0.1, 0.6)
+            if not stop.is_set():
+                stats.ws_reconnects += 1
+                await asyncio.sleep(delay)
+            continue
         except (OSError, websockets.exceptions.WebSocketException, asyncio.TimeoutError):
             pass
         if not stop.is_set():
@@ -431,7 +442,8 @@ def main():
         print(f"database: {len(stats.accepted)} accepted (instrument, minute) bars; missing {len(missing)}, "
               f"wrong close {len(wrong)}")
         print(f"websocket: {args.subscribers} subscribers, {stats.ws_updates} updates, {stats.ws_reconnects} reconnects, "
-              f"{stats.ws_resumes_ok} resumes continued exactly, {len(stats.ws_lost)} breaks")
+              f"{stats.ws_hinted} closes with a reconnect hint, {stats.ws_resumes_ok} resumes continued exactly, "
+              f"{len(stats.ws_lost)} breaks")
         for topic, why in stats.ws_lost[:5]:
             print(f"  {topic}: {why}")
         print("instance stops: " + ", ".join(f"{n} {t:.1f} s exit {c}" for n, t, c in stops))

@@ -40,6 +40,7 @@ pub(super) fn ws_limits(settings: &Settings) -> WsLimits {
         max_connections,
         max_connections_per_token: s.max_connections_per_token,
         batch_window: Duration::from_millis(batch_ms),
+        reconnect_spread: Duration::from_millis(s.reconnect_spread_ms.max(1)),
         ..WsLimits::default()
     }
 }

@@ -281,6 +281,9 @@ pub struct SubscriptionSettings {
     /// Batching and conflation window of clients that do not choose one, milliseconds
     /// (0: each frame at once; at most 1000).
     pub batch_ms: u64,
+    /// On shutdown, clients are told to wait up to this long before reconnecting, each its own
+    /// share (the close reason's `reconnect_after_ms`), milliseconds.
+    pub reconnect_spread_ms: u64,
 }
 
 /// `[conventions]`.

@@ -163,19 +163,37 @@ async fn topics_per_connection_and_inbound_rate_are_limited() {
 #[tokio::test]
 async fn on_shutdown_every_client_is_told_to_reconnect_and_resume() {
     let s = server(WsLimits::default()).await;
-    let mut c = subscribed(&s.url, "r1", json!([format!("greeks:{CALL}")])).await;
+    let mut clients = Vec::new();
+    for i in 0..8 {
+        clients.push(subscribed(&s.url, &format!("r{i}"), json!([format!("greeks:{CALL}")])).await);
+    }
     s.ws.close_all();
-    let close = loop {
-        match tokio::time::timeout(Duration::from_secs(5), c.next()).await.unwrap() {
-            Some(Ok(Message::Close(frame))) => break frame.unwrap(),
-            Some(Ok(_)) => {}
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
-    assert_eq!(u16::from(close.code), 1001);
-    assert_eq!(
-        close.reason.as_str(),
-        adapters::inbound::http::websocket::SHUTDOWN_REASON
+    let mut hints = Vec::new();
+    for c in &mut clients {
+        let close = loop {
+            match tokio::time::timeout(Duration::from_secs(5), c.next()).await.unwrap() {
+                Some(Ok(Message::Close(frame))) => break frame.unwrap(),
+                Some(Ok(_)) => {}
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        };
+        assert_eq!(u16::from(close.code), 1001);
+        // `server shutting down; reconnect and resume; reconnect_after_ms=N`, N under the spread.
+        let reason = close.reason.as_str();
+        let hint = reason
+            .strip_prefix(adapters::inbound::http::websocket::SHUTDOWN_REASON)
+            .and_then(|r| r.strip_prefix("; reconnect_after_ms="))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{reason}"));
+        assert!(hint < 1000, "{reason}");
+        hints.push(hint);
+    }
+    // Spread, not all at once: eight clients, at least four different hints over 0.5 s apart.
+    hints.sort_unstable();
+    hints.dedup();
+    assert!(
+        hints.len() >= 4 && hints[hints.len() - 1] - hints[0] >= 500,
+        "{hints:?}"
     );
 }
 

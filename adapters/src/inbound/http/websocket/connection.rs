@@ -88,7 +88,7 @@ pub(super) async fn serve(ctx: WsContext, mut socket: WebSocketStream, delivery:
         pong: Instant::now(),
     };
     if *closing.borrow_and_update() {
-        let _ = socket.send(going_away()).await;
+        let _ = socket.send(going_away(id, conn.ctx.limits.reconnect_spread)).await;
     } else {
         conn.run(&mut socket, &mut closing).await;
     }
@@ -101,11 +101,16 @@ pub(super) async fn serve(ctx: WsContext, mut socket: WebSocketStream, delivery:
     conn.outbox.close();
 }
 
-/// The close every client gets when the service stops.
-fn going_away() -> Message {
+/// The close every client gets when the service stops: 1001, [`SHUTDOWN_REASON`] and a
+/// reconnect hint, `; reconnect_after_ms=N`, N spread evenly over `spread` by the connection's id
+/// (a Fibonacci hash: neighbouring ids land far apart), so the clients of a stopping instance do
+/// not all reconnect in the same instant.
+fn going_away(id: u64, spread: Duration) -> Message {
+    let spread_ms = u64::try_from(spread.as_millis()).unwrap_or(u64::MAX).max(1);
+    let after_ms = (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % spread_ms;
     Message::Close(Some(CloseFrame {
         code: CloseCode::Away,
-        reason: SHUTDOWN_REASON.into(),
+        reason: format!("{SHUTDOWN_REASON}; reconnect_after_ms={after_ms}").into(),
     }))
 }
 
@@ -133,7 +138,7 @@ impl Connection {
                     }
                 }
                 _ = poll_fn(|cx| closed_gate.poll(cx, |cx| closed.as_mut().poll(cx))) => {
-                    let _ = socket.send(going_away()).await;
+                    let _ = socket.send(going_away(self.outbox.id(), self.ctx.limits.reconnect_spread)).await;
                     return;
                 }
                 _ = poll_fn(|cx| ping_gate.poll(cx, |cx| ping.poll_tick(cx))) => {

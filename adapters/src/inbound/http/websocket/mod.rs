@@ -71,6 +71,9 @@ pub struct WsLimits {
     /// Batching and conflation window of connections that do not choose one (`?batch_ms=`);
     /// zero sends each frame at once.
     pub batch_window: Duration,
+    /// On shutdown, clients are told to wait up to this long before reconnecting (each its own
+    /// share of it: the close reason's `reconnect_after_ms`).
+    pub reconnect_spread: Duration,
 }
 
 impl Default for WsLimits {
@@ -87,6 +90,7 @@ impl Default for WsLimits {
             max_connections: 10_000,
             max_connections_per_token: 1_000,
             batch_window: Duration::ZERO,
+            reconnect_spread: Duration::from_secs(1),
         }
     }
 }
