@@ -100,7 +100,7 @@ impl Application {
             let admin = sea_orm::Database::connect(adapters::outbound::store::connect_options(url))
                 .await
                 .map_err(|e| format!("database {}: {e}", crate::settings::mask_password(url)))?;
-            Migrator::up(&admin, None).await?;
+            migrate_unless_newer(&admin).await?;
             let _ = admin.close().await;
         }
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -293,4 +293,44 @@ impl Application {
     pub fn port(&self) -> u16 {
         self.port
     }
+}
+
+/// Applies this release's pending migrations, unless the database already holds migrations this
+/// release does not know: a newer release migrated it (a rolling update in progress, or a
+/// rollback). Migrations only expand the schema that earlier releases use (docs/deployment.md:
+/// expand, then contract), so this release runs on it as it is, and says so. Both pending and
+/// unknown migrations at once mean a schema from another line of releases: refused.
+///
+/// # Errors
+/// The database's error, or that mixed case.
+async fn migrate_unless_newer(db: &sea_orm::DatabaseConnection) -> Result<(), Box<dyn std::error::Error>> {
+    Migrator::install(db).await?;
+    let known: std::collections::HashSet<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+    let applied = Migrator::get_migration_models(db).await?;
+    let newer: Vec<&str> = applied
+        .iter()
+        .map(|m| m.version.as_str())
+        .filter(|v| !known.contains(*v))
+        .collect();
+    if newer.is_empty() {
+        Migrator::up(db, None).await?;
+        return Ok(());
+    }
+    let pending = Migrator::get_pending_migrations(db).await.map(|p| p.len()).unwrap_or(0);
+    let done: std::collections::HashSet<&str> = applied.iter().map(|m| m.version.as_str()).collect();
+    let missing: Vec<String> = known.iter().filter(|k| !done.contains(k.as_str())).cloned().collect();
+    if pending > 0 || !missing.is_empty() {
+        return Err(format!(
+            "the database has migrations this release does not know ({}) and lacks some it needs ({}): \
+             it was migrated by another line of releases",
+            newer.join(", "),
+            missing.join(", ")
+        )
+        .into());
+    }
+    tracing::warn!(
+        newer = %newer.join(", "),
+        "the database schema is newer than this release: running on it unmigrated (expand-then-contract keeps it compatible)"
+    );
+    Ok(())
 }

@@ -73,6 +73,19 @@ pub(crate) fn count(url: &str, sql: &str) -> i64 {
     })
 }
 
+/// Runs `statements` against `url`, in order.
+pub(crate) fn execute(url: &str, statements: &[&str]) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sea_orm::{ConnectionTrait, Database, Statement};
+        let db = Database::connect(url).await.unwrap();
+        for sql in statements {
+            db.execute_raw(Statement::from_string(db.get_database_backend(), *sql))
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    });
+}
+
 pub(crate) fn column(csv_text: &str, name: &str) -> Vec<String> {
     let mut r = csv::Reader::from_reader(csv_text.as_bytes());
     let i = r

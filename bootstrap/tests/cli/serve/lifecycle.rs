@@ -190,6 +190,58 @@ fn on_sigterm_readiness_turns_503_while_the_instance_keeps_serving_for_the_drain
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A rollback, or an old instance restarting mid-rollout: a newer release has already applied its
+/// expand migration (here a new table, a nullable column and its row in `seaql_migrations`).
+/// This release starts on that schema without migrating, says why, and serves ingest and reads.
+/// (Before, its `Migrator::up` refused: "Migration file of version '…' is missing".)
+#[test]
+fn a_release_starts_and_serves_on_a_schema_a_newer_release_expanded() {
+    let (dir, db_url) = crate::scratch("newer-schema");
+    assert!(Server::start(&db_url).stop().success(), "migrated by this release");
+    crate::execute(
+        &db_url,
+        &[
+            "CREATE TABLE future_release_table (id INTEGER PRIMARY KEY, note TEXT)",
+            "ALTER TABLE candles_1m ADD COLUMN trades BIGINT NULL",
+            "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m20991231_000001_future_expand', 4102444800)",
+        ],
+    );
+    let server = Server::start(&db_url);
+    let ts = past_session_instant().to_rfc3339();
+    let (call, _, _) = nifty_pair();
+    let body = serde_json::json!([
+        {"key": "NSE:NIFTY", "ts": ts, "last": 26010.0},
+        {"key": call, "ts": ts, "bid": 99.5, "ask": 100.5, "last": 100.0},
+    ]);
+    let (status, report) = server.request("POST", "/api/v2/ingest/ticks", Some(&body.to_string()));
+    assert_eq!((status, report["accepted"].as_u64()), (200, Some(2)), "{report}");
+    let (status, g) = server.request("GET", &format!("/api/v2/realtime/greeks/{call}"), None);
+    assert_eq!(status, 200, "{g}");
+    let day = &ts[..10];
+    let (status, c) = server.request(
+        "GET",
+        &format!("/api/v2/historical/candles/NSE:NIFTY?from={day}&to={day}&timeframe=5m"),
+        None,
+    );
+    assert_eq!(status, 200, "{c}");
+    let log = server.log.clone();
+    assert!(server.stop().success());
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.contains("the database schema is newer than this release")
+            && log.contains("m20991231_000001_future_expand"),
+        "{log}"
+    );
+    assert_eq!(
+        crate::count(
+            &db_url,
+            "SELECT count(*) AS n FROM candles_1m WHERE instrument_key = 'NSE:NIFTY'"
+        ),
+        1
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn every_batch_answered_as_accepted_survives_a_sigkill() {
     let (dir, db_url) = crate::scratch("kill");
