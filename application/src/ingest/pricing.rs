@@ -27,12 +27,23 @@ pub(super) type OpenMinute = (Forward, f64, DateTime<Utc>);
 /// What a batch quoted: indexes of its option rows, and the (underlying, expiry) pairs touched.
 pub(super) type Quoted = (Vec<usize>, FastSet<(InstrumentKey, NaiveDate)>);
 
+/// Whose batch is priced: this instance's own ingest, or another instance's followed here
+/// (`IngestTicks::follow`). Each keeps its own open minutes, so the snapshots of a followed
+/// batch only update the state: the instance that took it in stores and publishes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    Own,
+    Followed,
+}
+
 /// The pricing stage.
 pub(super) struct Pricing {
     registry: Arc<InstrumentRegistry>,
     state: Arc<RealtimeState>,
-    /// Expiries priced since their last snapshot.
+    /// Expiries priced since their last snapshot, by this instance's own ingest.
     dirty: Mutex<FastMap<ExpiryKey, OpenMinute>>,
+    /// The same for followed batches.
+    followed: Mutex<FastMap<ExpiryKey, OpenMinute>>,
 }
 
 fn quote_of(t: &Tick) -> QuoteState {
@@ -52,6 +63,7 @@ impl Pricing {
             registry,
             state,
             dirty: Mutex::default(),
+            followed: Mutex::default(),
         }
     }
 
@@ -90,7 +102,7 @@ impl Pricing {
     /// Prices the options at `priced` of `ticks` on the forwards of the expiries `touched`;
     /// the records are also the state's latest Greeks. Also returns how many could not be
     /// priced (neither a spot nor a forward known for their underlying).
-    pub(super) fn price(&self, ticks: &[Tick], (priced, touched): &Quoted) -> (Vec<GreeksRecord>, usize) {
+    pub(super) fn price(&self, ticks: &[Tick], (priced, touched): &Quoted, role: Role) -> (Vec<GreeksRecord>, usize) {
         let mut forwards = FastMap::default();
         for (u, e) in touched {
             // The underlying's market decides how its expiries are priced.
@@ -109,7 +121,7 @@ impl Pricing {
             };
             let fwd = expiry_forward(&c, &st, spot, t);
             if let (Some(f), Some((_, _, q))) = (fwd, latest) {
-                self.dirty
+                self.open(role)
                     .lock_or_recover()
                     .insert((u.clone(), *e), (f, t, minute_of(q.ts)));
             }
@@ -140,7 +152,7 @@ impl Pricing {
 
     /// The expiries a batch moves into a later minute, taken out of the open set: their
     /// previous minute is to be snapshotted before the batch changes the state.
-    pub(super) fn closing(&self, ticks: &[Tick]) -> Vec<(ExpiryKey, OpenMinute)> {
+    pub(super) fn closing(&self, ticks: &[Tick], role: Role) -> Vec<(ExpiryKey, OpenMinute)> {
         let mut first_minute: FastMap<ExpiryKey, DateTime<Utc>> = FastMap::default();
         for t in ticks {
             let Some(reg) = self.registry.get(&t.key) else { continue };
@@ -152,7 +164,7 @@ impl Pricing {
                 .and_modify(|x| *x = (*x).min(m))
                 .or_insert(m);
         }
-        let mut dirty = self.dirty.lock_or_recover();
+        let mut dirty = self.open(role).lock_or_recover();
         first_minute
             .iter()
             .filter_map(|(k, m)| match dirty.get(k) {
@@ -163,8 +175,18 @@ impl Pricing {
     }
 
     /// Every expiry priced since its last snapshot, taken out of the open set.
-    pub(super) fn take_open(&self) -> Vec<(ExpiryKey, OpenMinute)> {
-        std::mem::take(&mut *self.dirty.lock_or_recover()).into_iter().collect()
+    pub(super) fn take_open(&self, role: Role) -> Vec<(ExpiryKey, OpenMinute)> {
+        std::mem::take(&mut *self.open(role).lock_or_recover())
+            .into_iter()
+            .collect()
+    }
+
+    /// The open minutes of `role`'s batches.
+    fn open(&self, role: Role) -> &Mutex<FastMap<ExpiryKey, OpenMinute>> {
+        match role {
+            Role::Own => &self.dirty,
+            Role::Followed => &self.followed,
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use super::bars::MinuteBars;
 use super::commits::Durable;
 use super::observe::{IngestObserver, PricingReport};
 use super::persist::{BulkWrite, Persistence};
-use super::pricing::{OpenMinute, Pricing, Quoted};
+use super::pricing::{OpenMinute, Pricing, Quoted, Role};
 use super::publish::Publishing;
 use super::snapshot::ChainSnapshots;
 use super::validate::{IngestReport, Validation};
@@ -28,7 +28,7 @@ pub struct IngestTicks {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) validation: Validation,
     bars: MinuteBars,
-    pricing: Pricing,
+    pub(super) pricing: Pricing,
     snapshots: ChainSnapshots,
     publishing: Publishing,
     pub(super) persist: Persistence,
@@ -53,10 +53,10 @@ impl Arrival {
 }
 
 /// What applying a batch left to do: the answer so far, the bars to write, the options to price.
-struct Applied {
-    report: IngestReport,
+pub(super) struct Applied {
+    pub(super) report: IngestReport,
     candles: Vec<InstrumentCandle>,
-    quoted: Quoted,
+    pub(super) quoted: Quoted,
 }
 
 impl IngestTicks {
@@ -175,7 +175,7 @@ impl IngestTicks {
     pub async fn accept(&self, ticks: &[Tick]) -> Result<(IngestReport, Durable), PortError> {
         let arrival = Arrival::now(self.clock.as_ref());
         self.persist.check_backlog()?;
-        let applied = self.apply(ticks).await?;
+        let applied = self.apply(ticks, Role::Own).await?;
         self.price_and_publish(ticks, &applied, arrival).await;
         // A later bar of the same minute supersedes an earlier one, as the store's port promises.
         let durable = self.persist.bars.stage(applied.candles);
@@ -221,12 +221,12 @@ impl IngestTicks {
         let mut candles = Vec::new();
         for ticks in batches {
             let arrival = Arrival::now(self.clock.as_ref());
-            let applied = self.apply(ticks).await?;
+            let applied = self.apply(ticks, Role::Own).await?;
             self.price_and_publish(ticks, &applied, arrival).await;
             candles.extend(applied.candles);
             reports.push(applied.report);
         }
-        self.snapshot(self.pricing.take_open());
+        self.snapshot(self.pricing.take_open(Role::Own), Role::Own);
         let moneyness = self.persist.backlog.take_moneyness();
         self.publish(self.publishing.take_queued(), Arrival::now(self.clock.as_ref()))
             .await;
@@ -263,7 +263,8 @@ impl IngestTicks {
         // Bars nobody waited for (a failed write's, or a batch whose sender went away) are
         // written here at the latest.
         let bars = self.persist.bars.sync().await;
-        self.snapshot(self.pricing.take_open());
+        self.snapshot(self.pricing.take_open(Role::Own), Role::Own);
+        self.snapshot(self.pricing.take_open(Role::Followed), Role::Followed);
         self.publish(self.publishing.take_queued(), Arrival::now(self.clock.as_ref()))
             .await;
         let written = self.persist.flush(started).await?;
@@ -272,8 +273,8 @@ impl IngestTicks {
 
     /// Stages 1–3 of a batch: snapshots the minutes it closes, validates it, applies it to the
     /// minute bars and the realtime quotes (nothing written, nothing priced yet).
-    async fn apply(&self, ticks: &[Tick]) -> Result<Applied, PortError> {
-        self.snapshot(self.pricing.closing(ticks));
+    pub(super) async fn apply(&self, ticks: &[Tick], role: Role) -> Result<Applied, PortError> {
+        self.snapshot(self.pricing.closing(ticks, role), role);
         self.bars
             .resume(ticks, &self.registry, self.persist.store.as_ref())
             .await?;
@@ -294,7 +295,7 @@ impl IngestTicks {
     /// chain updates, Greeks); the Greeks snapshots join the backlog.
     async fn price_and_publish(&self, ticks: &[Tick], applied: &Applied, arrival: Arrival) {
         let started = Instant::now();
-        let (records, unpriced) = self.pricing.price(ticks, &applied.quoted);
+        let (records, unpriced) = self.pricing.price(ticks, &applied.quoted, Role::Own);
         if let Some(o) = &self.observer
             && !(records.is_empty() && unpriced == 0)
         {
@@ -326,15 +327,20 @@ impl IngestTicks {
         }
     }
 
-    /// Stage 4 for `expiries`: their records join the backlog, their updates the queue.
-    fn snapshot(&self, expiries: Vec<(ExpiryKey, OpenMinute)>) {
+    /// Stage 4 for `expiries`: kept in the state; for this instance's own batches their records
+    /// also join the backlog and their updates the queue (a followed batch's are stored and
+    /// published by the instance that took it in).
+    fn snapshot(&self, expiries: Vec<(ExpiryKey, OpenMinute)>, role: Role) {
         if expiries.is_empty() {
             return;
         }
-        let (records, updates) = self
-            .snapshots
-            .take(expiries, self.publishing.is_on(), self.clock.now().date_naive());
-        self.persist.backlog.add_moneyness(records);
-        self.publishing.queue(updates);
+        let own = role == Role::Own;
+        let (records, updates) =
+            self.snapshots
+                .take(expiries, own && self.publishing.is_on(), self.clock.now().date_naive());
+        if own {
+            self.persist.backlog.add_moneyness(records);
+            self.publishing.queue(updates);
+        }
     }
 }
