@@ -18,6 +18,7 @@ mod catalogue;
 mod fake_http;
 mod history_http;
 mod ingest_http;
+mod ingest_log;
 mod instrument_service;
 mod mapping_http;
 mod metrics_http;

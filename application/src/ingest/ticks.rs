@@ -6,7 +6,9 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use domain::market_data::{Sanity, Tick};
-use domain::ports::{AggregateCache, Clock, InstrumentCandle, Outgoing, PortError, SignalPublisher, SignalStore};
+use domain::ports::{
+    AggregateCache, Clock, IngestLog, InstrumentCandle, Outgoing, PortError, SignalPublisher, SignalStore,
+};
 
 use super::backlog::{BacklogStatus, SnapshotBacklog};
 use super::bars::MinuteBars;
@@ -33,6 +35,8 @@ pub struct IngestTicks {
     publishing: Publishing,
     pub(super) persist: Persistence,
     observer: Option<Arc<dyn IngestObserver>>,
+    /// Where the accepted rows go for the other instances to follow.
+    log: Option<Arc<dyn IngestLog>>,
 }
 
 /// When a batch arrived: the instant (for durations) and the wall-clock time (stamped on its
@@ -77,6 +81,7 @@ impl IngestTicks {
             publishing: Publishing::default(),
             persist: Persistence::new(store, registry.clone(), clock.clone()),
             observer: None,
+            log: None,
             registry,
             state,
             clock,
@@ -88,6 +93,15 @@ impl IngestTicks {
     #[must_use]
     pub fn with_publisher(mut self, publisher: Option<Arc<dyn SignalPublisher>>) -> Self {
         self.publishing = Publishing::new(publisher);
+        self
+    }
+
+    /// Appends each batch's accepted rows to `log`, for the other instances to
+    /// [`follow`](Self::follow) (a log that fails is logged, not fatal: the batch is still this
+    /// instance's, stored and published).
+    #[must_use]
+    pub fn with_log(mut self, log: Option<Arc<dyn IngestLog>>) -> Self {
+        self.log = log;
         self
     }
 
@@ -177,6 +191,7 @@ impl IngestTicks {
         self.persist.check_backlog()?;
         let applied = self.apply(ticks, Role::Own).await?;
         self.price_and_publish(ticks, &applied, arrival).await;
+        self.share(ticks, &applied.report).await;
         // A later bar of the same minute supersedes an earlier one, as the store's port promises.
         let durable = self.persist.bars.stage(applied.candles);
         Ok((applied.report, durable))
@@ -312,6 +327,24 @@ impl IngestTicks {
         // Keyed by option and minute (each record is labelled with its minute).
         self.persist.backlog.add_greeks(records);
         self.publish(updates, arrival).await;
+    }
+
+    /// The batch's accepted rows to the ingest log, when there is one.
+    async fn share(&self, ticks: &[Tick], report: &IngestReport) {
+        let Some(log) = &self.log else { return };
+        if report.accepted == 0 {
+            return;
+        }
+        let rejected: std::collections::HashSet<usize> = report.rejected.iter().map(|r| r.index).collect();
+        let rows: Vec<Tick> = ticks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !rejected.contains(i))
+            .map(|(_, t)| t.clone())
+            .collect();
+        if let Err(e) = log.append(&rows).await {
+            tracing::warn!(error = %e, "accepted rows not shared with the other instances");
+        }
     }
 
     /// Stage 5: `updates` to the fan-out, stamped with their batch's arrival, which the

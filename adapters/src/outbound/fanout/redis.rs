@@ -134,13 +134,7 @@ impl RedisFanout {
     /// # Errors
     /// [`PortError::Invalid`] for a bad URL.
     pub fn new(url: &str, prefix: &str, clock: Arc<dyn Clock>) -> Result<Self, PortError> {
-        let manager = crate::outbound::redis_conn::connection_info(url)
-            .and_then(RedisConnectionManager::new)
-            .map_err(|e| PortError::Invalid(format!("redis url: {e}")))?;
-        let pool = bb8::Pool::builder()
-            .max_size(4)
-            .connection_timeout(Duration::from_secs(2))
-            .build_unchecked(manager);
+        let pool = crate::outbound::redis_conn::small_pool(url)?;
         Ok(Self {
             url: url.to_owned(),
             pool,

@@ -1,0 +1,185 @@
+//! The Redis ingest log ([`domain::ports::IngestLog`]): every instance appends the rows it
+//! accepted to one stream, `{prefix}ingest:log` (`XADD … MAXLEN ~ N`, fields `origin` and
+//! `ticks`, the rows as JSON), and follows it: the other instances' batches go through
+//! `IngestTicks::follow`, so each instance's realtime state reflects all ingest. A starting
+//! instance first applies the retained window ([`RedisIngestLog::catch_up`]), then follows from
+//! where that ended ([`RedisIngestLog::follow`]): a stream, not pub/sub, so nothing falls in the
+//! gap between the two. Its own batches (same `origin`) are skipped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use application::ingest::IngestTicks;
+use async_trait::async_trait;
+use bb8_redis::RedisConnectionManager;
+use bb8_redis::redis::streams::{StreamId, StreamMaxlen, StreamRangeReply, StreamReadOptions, StreamReadReply};
+use bb8_redis::redis::{self, AsyncCommands};
+use domain::market_data::Tick;
+use domain::ports::{IngestLog, PortError};
+
+/// Entries read per call.
+const PAGE: usize = 500;
+/// How long one follow read blocks.
+const BLOCK: Duration = Duration::from_secs(1);
+
+/// The Redis ingest log.
+#[derive(Clone)]
+pub struct RedisIngestLog {
+    url: String,
+    pool: bb8::Pool<RedisConnectionManager>,
+    key: String,
+    origin: String,
+    max_len: usize,
+}
+
+impl std::fmt::Debug for RedisIngestLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisIngestLog")
+            .field("key", &self.key)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> PortError {
+    PortError::Unavailable(format!("redis ingest log: {e}"))
+}
+
+/// The entry's origin and rows; `None` for an entry that cannot be read.
+fn decode(entry: &StreamId) -> Option<(String, Vec<Tick>)> {
+    let origin: String = entry.get("origin")?;
+    let ticks: String = entry.get("ticks")?;
+    Some((origin, serde_json::from_str(&ticks).ok()?))
+}
+
+impl RedisIngestLog {
+    /// The log at `url` under `prefix`, written as `origin` (unique per running instance), keeping
+    /// about `max_len` batches.
+    ///
+    /// # Errors
+    /// [`PortError::Invalid`] for a bad URL.
+    pub fn new(url: &str, prefix: &str, origin: &str, max_len: usize) -> Result<Self, PortError> {
+        let pool = crate::outbound::redis_conn::small_pool(url)?;
+        Ok(Self {
+            url: url.to_owned(),
+            pool,
+            key: format!("{prefix}ingest:log"),
+            origin: origin.to_owned(),
+            max_len: max_len.max(1),
+        })
+    }
+
+    /// Applies the other instances' retained batches to `ingest`, oldest first. Returns how many
+    /// batches were applied and the id to follow from.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when Redis does not answer; the store's error from `follow`.
+    pub async fn catch_up(&self, ingest: &IngestTicks) -> Result<(usize, String), PortError> {
+        let mut conn = self.pool.get().await.map_err(unavailable)?;
+        let (mut applied, mut last) = (0, "0-0".to_owned());
+        loop {
+            let start = format!("({last}");
+            let page: StreamRangeReply = conn
+                .xrange_count(&self.key, if last == "0-0" { "-" } else { &start }, "+", PAGE)
+                .await
+                .map_err(unavailable)?;
+            let Some(end) = page.ids.last().map(|e| e.id.clone()) else {
+                return Ok((applied, last));
+            };
+            applied += self.apply(&page.ids, ingest).await?;
+            last = end;
+        }
+    }
+
+    /// Applies the other instances' batches among `entries`; the number applied.
+    async fn apply(&self, entries: &[StreamId], ingest: &IngestTicks) -> Result<usize, PortError> {
+        let mut applied = 0;
+        for entry in entries {
+            match decode(entry) {
+                Some((origin, _)) if origin == self.origin => {}
+                Some((_, ticks)) => {
+                    ingest.follow(&ticks).await?;
+                    applied += 1;
+                }
+                None => tracing::warn!(id = %entry.id, "redis ingest log: an unreadable entry was skipped"),
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Follows the log from `from` (exclusive) until `shutdown`, applying the other instances'
+    /// batches to `ingest`; reconnects with back-off (up to 1 s) when Redis goes away.
+    pub async fn follow(self, ingest: Arc<IngestTicks>, from: String, shutdown: impl std::future::Future<Output = ()>) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut last = from;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let run = self.follow_once(&ingest, &mut last, &mut backoff);
+            tokio::select! {
+                () = &mut shutdown => return,
+                r = run => if let Err(e) = r {
+                    tracing::warn!(error = %e, "redis ingest log: following stopped; reconnecting");
+                },
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// Reads and applies until an error.
+    async fn follow_once(
+        &self,
+        ingest: &IngestTicks,
+        last: &mut String,
+        backoff: &mut Duration,
+    ) -> Result<(), PortError> {
+        let client = redis::Client::open(crate::outbound::redis_conn::connection_info(&self.url).map_err(unavailable)?)
+            .map_err(unavailable)?;
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(BLOCK + Duration::from_secs(5)));
+        let mut conn = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(unavailable)?;
+        *backoff = Duration::from_millis(100);
+        let block_ms = usize::try_from(BLOCK.as_millis()).unwrap_or(usize::MAX);
+        loop {
+            let opts = StreamReadOptions::default().count(PAGE).block(block_ms);
+            let reply: Option<StreamReadReply> = conn
+                .xread_options(&[&self.key], &[last.as_str()], &opts)
+                .await
+                .map_err(unavailable)?;
+            let entries: Vec<StreamId> = reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids).collect();
+            if let Some(end) = entries.last() {
+                *last = end.id.clone();
+            }
+            if let Err(e) = self.apply(&entries, ingest).await {
+                // The store failed reading a new instrument's bars: that batch is missed here
+                // (its instance stores and publishes it); the next ones are applied.
+                tracing::warn!(error = %e, "redis ingest log: a followed batch was not applied");
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl IngestLog for RedisIngestLog {
+    async fn append(&self, ticks: &[Tick]) -> Result<(), PortError> {
+        let json = serde_json::to_string(ticks).map_err(|e| PortError::Other(format!("ingest log: {e}")))?;
+        let mut conn = self.pool.get().await.map_err(unavailable)?;
+        let _: String = conn
+            .xadd_maxlen(
+                &self.key,
+                StreamMaxlen::Approx(self.max_len),
+                "*",
+                &[("origin", self.origin.as_str()), ("ticks", json.as_str())],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
