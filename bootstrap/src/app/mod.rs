@@ -26,7 +26,7 @@ use adapters::inbound::http::{AppState, UseCaseParts};
 use adapters::inbound::streams::StreamConsumer;
 use adapters::outbound::cache::{MemoryMappingCache, RedisCacheConfig, RedisMappingCache};
 use adapters::outbound::clock::SystemClock;
-use adapters::outbound::fanout::{InProcessFanout, RedisFanout};
+use adapters::outbound::fanout::{InProcessFanout, RedisFanout, RedisIngestLog};
 use adapters::outbound::instruments::builtin::BuiltinCatalogue;
 use adapters::outbound::instruments::contract_master;
 use adapters::outbound::instruments::http::HttpInstrumentSource;
@@ -52,6 +52,8 @@ pub struct Application {
     consumer: Option<StreamConsumer>,
     /// In production: the Redis fan-out's receiving side, delivering to `sink`.
     fanout_receiver: Option<RedisFanout>,
+    /// With Redis: the ingest log to follow, from this id.
+    ingest_log: Option<(RedisIngestLog, String)>,
     /// Where the fan-out delivers: the derived feeds, which hand everything to the hub.
     sink: Arc<dyn UpdateSink>,
     state: AppState,
@@ -209,8 +211,25 @@ impl Application {
             },
         ));
         let realtime = Arc::new(RealtimeState::default());
+        // With Redis: the rows each instance accepts, followed by the others (see follow_log).
+        let ingest_log = if settings.redis.url.is_empty() {
+            None
+        } else {
+            let origin = format!("{}-{}", std::process::id(), clock.now().timestamp_millis());
+            Some(RedisIngestLog::new(
+                &settings.redis.url,
+                &settings.redis.key_prefix,
+                &origin,
+                settings.redis.ingest_log_max_batches,
+            )?)
+        };
         let ingest = Arc::new(
             IngestTicks::new(registry.clone(), realtime.clone(), store_port.clone(), clock.clone())
+                .with_log(
+                    ingest_log
+                        .clone()
+                        .map(|l| Arc::new(l) as Arc<dyn domain::ports::IngestLog>),
+                )
                 .with_aggregate_cache(memory.clone())
                 .with_backlog_limit(settings.ingest.max_pending_snapshots)
                 .with_sanity(domain::market_data::Sanity {
@@ -221,6 +240,10 @@ impl Application {
                 .with_observer(Some(metrics.clone() as Arc<dyn application::ingest::IngestObserver>))
                 .with_mappings(mappings.has_remote().then(|| mappings.clone())),
         );
+        let ingest_log = match ingest_log {
+            Some(log) => Some(warm_from_log(log, &ingest).await),
+            None => None,
+        };
         let consumer = if settings.streams.enabled {
             Some(stream_consumer(settings, ingest.clone())?.with_metrics(metrics.clone()))
         } else {
@@ -270,6 +293,7 @@ impl Application {
             feed,
             consumer,
             fanout_receiver,
+            ingest_log,
             sink,
             state,
             mappings: mappings.has_remote().then_some((mappings, realtime_for_refresh)),
@@ -333,4 +357,25 @@ async fn migrate_unless_newer(db: &sea_orm::DatabaseConnection) -> Result<(), Bo
         "the database schema is newer than this release: running on it unmigrated (expand-then-contract keeps it compatible)"
     );
     Ok(())
+}
+
+/// A starting instance applies the other instances' retained batches before it announces its
+/// port (so its first realtime reads answer as theirs do); returns the log and where to follow
+/// it from. With Redis away it starts cold and follows from then on (`$`), saying so.
+async fn warm_from_log(log: RedisIngestLog, ingest: &IngestTicks) -> (RedisIngestLog, String) {
+    let started = std::time::Instant::now();
+    match log.catch_up(ingest).await {
+        Ok((batches, from)) => {
+            tracing::info!(
+                batches,
+                took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "realtime state warmed from the ingest log"
+            );
+            (log, from)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "ingest log unavailable at start: the realtime state starts cold");
+            (log, "$".to_owned())
+        }
+    }
 }

@@ -83,6 +83,13 @@ impl Application {
                 let _ = consumer_stopped.await;
             }))
         });
+        // The other instances' accepted batches, applied to this instance's realtime state.
+        let (stop_follower, follower_stopped) = tokio::sync::oneshot::channel::<()>();
+        let follower = self.ingest_log.map(|(log, from)| {
+            tokio::spawn(log.follow(ingest.clone(), from, async {
+                let _ = follower_stopped.await;
+            }))
+        });
         let (stop_receiver, receiver_stopped) = tokio::sync::oneshot::channel::<()>();
         let receiver = self.fanout_receiver.map(|r| {
             tokio::spawn(r.receive(self.sink.clone(), async {
@@ -109,6 +116,10 @@ impl Application {
         };
         adapters::inbound::http::server::serve(self.acceptor, routes(self.state), self.server_limits, stopping).await?;
         let _ = stop_receiver.send(());
+        let _ = stop_follower.send(());
+        if let Some(f) = follower {
+            let _ = f.await;
+        }
         if let Some(r) = receiver {
             let _ = r.await;
         }

@@ -139,6 +139,9 @@ pub struct RedisSettings {
     pub url: String,
     /// Prefix of every key.
     pub key_prefix: String,
+    /// Accepted ingest batches the shared ingest log keeps (about), for instances that start
+    /// later to warm their realtime state from.
+    pub ingest_log_max_batches: usize,
 }
 
 /// `[instruments]`.
