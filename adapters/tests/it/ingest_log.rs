@@ -88,3 +88,20 @@ async fn a_later_instance_catches_up_from_the_log_then_follows_live() {
         .await
         .unwrap();
 }
+
+/// Once started, appending never waits on Redis: with nothing listening, 100 appends return at
+/// once (the worker drops them from the log and says so once).
+#[tokio::test]
+async fn a_started_log_never_holds_ingest_when_redis_is_away() {
+    let log = RedisIngestLog::new("redis://127.0.0.1:1", "signal-test:away:", "a", 10).unwrap();
+    log.start();
+    let started = std::time::Instant::now();
+    for i in 0..100 {
+        log.append(&batch(i, 300.0)).await.unwrap();
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -241,7 +241,11 @@ impl Application {
                 .with_mappings(mappings.has_remote().then(|| mappings.clone())),
         );
         let ingest_log = match ingest_log {
-            Some(log) => Some(warm_from_log(log, &ingest).await),
+            Some(log) => {
+                // Appends go through a worker from now on: never on ingest's latency.
+                log.start();
+                Some(warm_from_log(log, &ingest).await)
+            }
             None => None,
         };
         let consumer = if settings.streams.enabled {

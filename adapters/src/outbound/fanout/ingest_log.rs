@@ -5,6 +5,12 @@
 //! instance first applies the retained window ([`RedisIngestLog::catch_up`]), then follows from
 //! where that ended ([`RedisIngestLog::follow`]): a stream, not pub/sub, so nothing falls in the
 //! gap between the two. Its own batches (same `origin`) are skipped.
+//!
+//! Redis is never on the ingest path's latency: once [`RedisIngestLog::start`] ran, `append`
+//! only queues the rows (bounded, [`QUEUE_BATCHES`]) and one worker writes them, each write given
+//! [`APPEND_TIMEOUT`]. While Redis does not answer, or the queue is full, batches are dropped from
+//! the log (logged once per outage): this instance stores and publishes them as always; only the
+//! other instances' realtime state misses them until the same options are quoted again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +22,11 @@ use bb8_redis::redis::streams::{StreamId, StreamMaxlen, StreamRangeReply, Stream
 use bb8_redis::redis::{self, AsyncCommands};
 use domain::market_data::Tick;
 use domain::ports::{IngestLog, PortError};
+
+/// Batches waiting for the appending worker, at most.
+pub const QUEUE_BATCHES: usize = 4096;
+/// Longest one append may take before its batch is dropped from the log.
+pub const APPEND_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// Entries read per call.
 const PAGE: usize = 500;
@@ -30,6 +41,8 @@ pub struct RedisIngestLog {
     key: String,
     origin: String,
     max_len: usize,
+    /// The worker's queue, once started.
+    queue: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<Vec<Tick>>>>,
 }
 
 impl std::fmt::Debug for RedisIngestLog {
@@ -66,7 +79,57 @@ impl RedisIngestLog {
             key: format!("{prefix}ingest:log"),
             origin: origin.to_owned(),
             max_len: max_len.max(1),
+            queue: Arc::default(),
         })
+    }
+
+    /// Starts the appending worker (see the module's doc): from now on `append` only queues.
+    pub fn start(&self) {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Tick>>(QUEUE_BATCHES);
+        if self.queue.set(tx).is_err() {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut down = false;
+            while let Some(rows) = rx.recv().await {
+                let result = match tokio::time::timeout(APPEND_TIMEOUT, this.write(&rows)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(unavailable(format!(
+                        "no answer within {} ms",
+                        APPEND_TIMEOUT.as_millis()
+                    ))),
+                };
+                match result {
+                    Ok(()) if down => {
+                        down = false;
+                        tracing::info!("redis ingest log: appending again");
+                    }
+                    Ok(()) => {}
+                    Err(e) if !down => {
+                        down = true;
+                        tracing::warn!(error = %e, "redis ingest log unavailable: accepted batches are not shared with the other instances until it is back");
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+    }
+
+    /// One XADD of `rows`.
+    async fn write(&self, rows: &[Tick]) -> Result<(), PortError> {
+        let json = serde_json::to_string(rows).map_err(|e| PortError::Other(format!("ingest log: {e}")))?;
+        let mut conn = self.pool.get().await.map_err(unavailable)?;
+        let _: String = conn
+            .xadd_maxlen(
+                &self.key,
+                StreamMaxlen::Approx(self.max_len),
+                "*",
+                &[("origin", self.origin.as_str()), ("ticks", json.as_str())],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     /// Applies the other instances' retained batches to `ingest`, oldest first. Returns how many
@@ -168,18 +231,20 @@ impl RedisIngestLog {
 
 #[async_trait]
 impl IngestLog for RedisIngestLog {
+    /// Queues the rows for the worker once [`RedisIngestLog::start`] ran (never waiting on
+    /// Redis; a full queue drops the batch from the log); before that, writes them at once.
     async fn append(&self, ticks: &[Tick]) -> Result<(), PortError> {
-        let json = serde_json::to_string(ticks).map_err(|e| PortError::Other(format!("ingest log: {e}")))?;
-        let mut conn = self.pool.get().await.map_err(unavailable)?;
-        let _: String = conn
-            .xadd_maxlen(
-                &self.key,
-                StreamMaxlen::Approx(self.max_len),
-                "*",
-                &[("origin", self.origin.as_str()), ("ticks", json.as_str())],
-            )
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        match self.queue.get() {
+            Some(queue) => match queue.try_send(ticks.to_vec()) {
+                Ok(()) => Ok(()),
+                Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => Err(PortError::Overloaded(
+                    "redis ingest log queue full: batch not shared".into(),
+                )),
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                    Err(PortError::Unavailable("redis ingest log stopped".into()))
+                }
+            },
+            None => self.write(ticks).await,
+        }
     }
 }
