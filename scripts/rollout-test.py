@@ -6,8 +6,12 @@ instances in production mode behind HAProxy (Debian's package, docker/haproxy/ha
 server lines pointed at them), and puts steady load through HAProxy:
 
 - REST reads (`/api/v2/realtime/greeks/{key}`, and `/health/live`) at `--reads` per second;
-- `--subscribers` WebSocket clients, each following one `greeks:` topic, reconnecting on close
-  with a jittered delay and resuming from the last (epoch, seq) they saw;
+- `--subscribers` WebSocket clients through HAProxy, each following one `greeks:` topic,
+  reconnecting on close after the server's hint and resuming from the last (epoch, seq) they saw
+  (HAProxy sends them to the instance still running);
+- `--direct` more such clients connected to one instance's own port, half to each: when their
+  instance stops they reconnect to the same port, so they resume on the new process, started
+  after the updates they missed (it answers from the resume history shared through Redis);
 - ingest: a batch (the index and `--options` options) every 200 ms, with the API key; a batch
   answered 503 or cut off is retried (the client's documented retry).
 
@@ -165,8 +169,8 @@ class Stats:
         self.accepted_rows = 0
         self.ws_updates = 0
         self.ws_reconnects = 0
-        self.ws_lost = []  # (topic, why)
-        self.ws_resumes_ok = 0
+        self.ws_lost = []  # (group, topic, why)
+        self.ws_resumes_ok = {"balanced": 0, "direct": 0}
         self.ws_hinted = 0
 
 
@@ -268,7 +272,7 @@ def read_loop(base, keys, stats, stop, per_second):
         time.sleep(max(0.0, nxt - time.time()))
 
 
-async def subscriber(url, topic, stats, stop):
+async def subscriber(url, topic, stats, stop, group):
     position = None  # (epoch, seq)
     first = True
     while not stop.is_set():
@@ -289,15 +293,15 @@ async def subscriber(url, topic, stats, stop):
                     frame, epoch, seq = msg.get("frame"), msg.get("epoch"), msg.get("seq")
                     if frame == "update":
                         if position and (epoch != position[0] or seq != position[1] + 1):
-                            stats.ws_lost.append((topic, f"after {position} came {(epoch, seq)}"))
+                            stats.ws_lost.append((group, topic, f"after {position} came {(epoch, seq)}"))
                         elif resumed and position:
-                            stats.ws_resumes_ok += 1
+                            stats.ws_resumes_ok[group] += 1
                         resumed = False
                         position = (epoch, seq)
                         stats.ws_updates += 1
                     elif frame in ("snapshot", "resync"):
                         if resumed and not first:
-                            stats.ws_lost.append((topic, f"{frame} (epoch {epoch}, seq {seq}) instead of the updates after {position}"))
+                            stats.ws_lost.append((group, topic, f"{frame} (epoch {epoch}, seq {seq}) instead of the updates after {position}"))
                         resumed = False
                         position = (epoch, seq) if seq else position
                 first = False
@@ -318,11 +322,12 @@ async def subscriber(url, topic, stats, stop):
             await asyncio.sleep(random.uniform(0.1, 0.6))
 
 
-def ws_thread(url, topics, n, stats, stop, ready):
+def ws_thread(clients, topics, stats, stop, ready):
+    """`clients`: (url, group) per subscriber."""
     async def main():
         tasks = []
-        for i in range(n):
-            tasks.append(asyncio.create_task(subscriber(url, f"greeks:{topics[i % len(topics)]}", stats, stop)))
+        for i, (url, group) in enumerate(clients):
+            tasks.append(asyncio.create_task(subscriber(url, f"greeks:{topics[i % len(topics)]}", stats, stop, group)))
             if i % 50 == 49:
                 await asyncio.sleep(0.05)
         ready.set()
@@ -333,6 +338,10 @@ def ws_thread(url, topics, n, stats, stop, ready):
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     asyncio.run(main())
+
+
+def redis_cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True, check=True).stdout
 
 
 def percentile(xs, q):
@@ -347,6 +356,7 @@ def main():
     ap.add_argument("--binary", default=os.path.join(ROOT, "target/release/signal-service"))
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--subscribers", type=int, default=1000)
+    ap.add_argument("--direct", type=int, default=200)
     ap.add_argument("--reads", type=int, default=300)
     ap.add_argument("--options", type=int, default=20)
     ap.add_argument("--steady", type=float, default=15)
@@ -382,9 +392,10 @@ def main():
         start_ts = last_session_open(dt.datetime.now(dt.timezone.utc))
         threads = [threading.Thread(target=ingest_loop, args=(base, options, stats, stop, start_ts), daemon=True)]
         ready = threading.Event()
-        ws_url = base.replace("http", "ws", 1) + "/api/v2/subscriptions/websocket"
-        threads.append(threading.Thread(target=ws_thread, args=(ws_url, options, args.subscribers, stats, stop, ready),
-                                        daemon=True))
+        path = "/api/v2/subscriptions/websocket"
+        clients = [(base.replace("http", "ws", 1) + path, "balanced")] * args.subscribers
+        clients += [(f"ws://127.0.0.1:{instances[i % 2].port}{path}", "direct") for i in range(args.direct)]
+        threads.append(threading.Thread(target=ws_thread, args=(clients, options, stats, stop, ready), daemon=True))
         for t in threads:
             t.start()
         ready.wait(60)
@@ -441,11 +452,18 @@ def main():
               f"{stats.ingest_retries} retries (503 or cut off), {stats.ingest_failed} batches never accepted")
         print(f"database: {len(stats.accepted)} accepted (instrument, minute) bars; missing {len(missing)}, "
               f"wrong close {len(wrong)}")
-        print(f"websocket: {args.subscribers} subscribers, {stats.ws_updates} updates, {stats.ws_reconnects} reconnects, "
-              f"{stats.ws_hinted} closes with a reconnect hint, {stats.ws_resumes_ok} resumes continued exactly, "
-              f"{len(stats.ws_lost)} breaks")
-        for topic, why in stats.ws_lost[:5]:
-            print(f"  {topic}: {why}")
+        breaks = lambda g: len([b for b in stats.ws_lost if b[0] == g])
+        print(f"websocket: {args.subscribers} + {args.direct} subscribers, {stats.ws_updates} updates, "
+              f"{stats.ws_reconnects} reconnects, {stats.ws_hinted} closes with a reconnect hint")
+        print(f"  through HAProxy (resumed on a running instance): {stats.ws_resumes_ok['balanced']} resumes continued "
+              f"exactly, {breaks('balanced')} breaks")
+        print(f"  direct (resumed on the instance started after the updates they missed): "
+              f"{stats.ws_resumes_ok['direct']} resumes continued exactly, {breaks('direct')} breaks")
+        for group, topic, why in stats.ws_lost[:5]:
+            print(f"  {group} {topic}: {why}")
+        keys = redis_cli(redis_port, "--scan", "--pattern", "signal:fanout:history:*").split()
+        memory = dict(l.split(":", 1) for l in redis_cli(redis_port, "info", "memory").splitlines() if ":" in l)
+        print(f"redis: {len(keys)} topic histories, used_memory {int(memory['used_memory']) / 2**20:.1f} MiB")
         print("instance stops: " + ", ".join(f"{n} {t:.1f} s exit {c}" for n, t, c in stops))
         bad = failed or missing or wrong or stats.ws_lost or stats.ingest_failed or any(c != 0 for _, _, c in stops)
         print("rollout test: " + ("FAILED" if bad else "passed"))

@@ -50,12 +50,12 @@ pub struct Application {
     acceptor: NoDelayAcceptor,
     feed: Option<(SimulatedFeed, Duration)>,
     consumer: Option<StreamConsumer>,
-    /// In production: the Redis fan-out's receiving side, delivering to `sink`.
-    fanout_receiver: Option<RedisFanout>,
+    /// In production: the Redis fan-out's receiving task (delivering to the derived feeds and
+    /// the hub), running since the build so its history loaded before the port was announced,
+    /// and what stops it.
+    fanout_receiver: Option<(tokio::task::JoinHandle<()>, tokio::sync::oneshot::Sender<()>)>,
     /// With Redis: the ingest log to follow, from this id.
     ingest_log: Option<(RedisIngestLog, String)>,
-    /// Where the fan-out delivers: the derived feeds, which hand everything to the hub.
-    sink: Arc<dyn UpdateSink>,
     state: AppState,
     /// With the instrument service: the mappings to keep fresh for the evaluated expiries.
     mappings: Option<(Arc<MappingService>, Arc<RealtimeState>)>,
@@ -177,7 +177,8 @@ impl Application {
             if settings.redis.url.is_empty() {
                 (Arc::new(InProcessFanout::starting_now(sink.clone())), None)
             } else {
-                let r = RedisFanout::new(&settings.redis.url, &settings.redis.key_prefix, clock.clone())?;
+                let r = RedisFanout::new(&settings.redis.url, &settings.redis.key_prefix, clock.clone())?
+                    .with_history(subs.history_per_topic);
                 // Publishing never waits on Redis: a worker takes the batches, and serves this
                 // instance's subscribers directly while Redis is away.
                 r.start(sink.clone());
@@ -240,6 +241,13 @@ impl Application {
                 .with_observer(Some(metrics.clone() as Arc<dyn application::ingest::IngestObserver>))
                 .with_mappings(mappings.has_remote().then(|| mappings.clone())),
         );
+        let fanout_metrics = fanout_receiver
+            .clone()
+            .map(|r| Arc::new(r) as Arc<dyn adapters::metrics::Source>);
+        let fanout_receiver = match fanout_receiver {
+            Some(r) => Some(receive_with_history(r, sink.clone()).await),
+            None => None,
+        };
         let ingest_log = match ingest_log {
             Some(log) => {
                 // Appends go through a worker from now on: never on ingest's latency.
@@ -264,11 +272,7 @@ impl Application {
         let mut metric_sources: Vec<Arc<dyn adapters::metrics::Source>> =
             vec![Arc::new(store.clone()), memory_mappings.clone()];
         metric_sources.extend(breaker);
-        metric_sources.extend(
-            fanout_receiver
-                .clone()
-                .map(|r| Arc::new(r) as Arc<dyn adapters::metrics::Source>),
-        );
+        metric_sources.extend(fanout_metrics);
         metric_sources.extend(redis_metrics);
         let mut state = AppState::new(UseCaseParts {
             ingest,
@@ -298,7 +302,6 @@ impl Application {
             consumer,
             fanout_receiver,
             ingest_log,
-            sink,
             state,
             mappings: mappings.has_remote().then_some((mappings, realtime_for_refresh)),
             clock,
@@ -361,6 +364,30 @@ async fn migrate_unless_newer(db: &sea_orm::DatabaseConnection) -> Result<(), Bo
         "the database schema is newer than this release: running on it unmigrated (expand-then-contract keeps it compatible)"
     );
     Ok(())
+}
+
+/// How long a starting instance waits for the fan-out's subscription and resume history before
+/// it announces its port anyway (Redis away: its history then fills from live updates).
+const HISTORY_LOAD_WAIT: Duration = Duration::from_secs(10);
+
+/// Starts the fan-out's receiving task and waits until it has subscribed and loaded every
+/// topic's shared resume history into the hub (logged by the fan-out: topics, updates, time),
+/// so a client resuming on this instance gets exactly what it missed on another.
+async fn receive_with_history(
+    r: RedisFanout,
+    sink: Arc<dyn UpdateSink>,
+) -> (tokio::task::JoinHandle<()>, tokio::sync::oneshot::Sender<()>) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(r.clone().receive(sink, async {
+        let _ = stopped.await;
+    }));
+    if !r.history_loaded(HISTORY_LOAD_WAIT).await {
+        tracing::warn!(
+            waited_ms = u64::try_from(HISTORY_LOAD_WAIT.as_millis()).unwrap_or(u64::MAX),
+            "redis fan-out not subscribed yet: starting without the shared resume history"
+        );
+    }
+    (task, stop)
 }
 
 /// A starting instance applies the other instances' retained batches before it announces its

@@ -1,6 +1,7 @@
-//! Serving: the flusher, the mapping refresher, the simulated feed, the stream consumer and the
-//! fan-out receiver run beside the HTTP server until a stop signal; then input stops and the
-//! pending snapshots are written.
+//! Serving: the flusher, the mapping refresher, the simulated feed, the stream consumer, the
+//! ingest-log follower and the fan-out receiver (started by the build, so the shared resume
+//! history is loaded before the port is announced) run beside the HTTP server until a stop
+//! signal; then input stops and the pending snapshots are written.
 
 use std::time::Duration;
 
@@ -90,12 +91,7 @@ impl Application {
                 let _ = follower_stopped.await;
             }))
         });
-        let (stop_receiver, receiver_stopped) = tokio::sync::oneshot::channel::<()>();
-        let receiver = self.fanout_receiver.map(|r| {
-            tokio::spawn(r.receive(self.sink.clone(), async {
-                let _ = receiver_stopped.await;
-            }))
-        });
+        let (receiver, stop_receiver) = self.fanout_receiver.unzip();
         let subscriptions = self.state.subscriptions.clone();
         let readiness = self.state.readiness.clone();
         let (stop, drain_delay) = (self.stop, self.drain_delay);
@@ -115,7 +111,9 @@ impl Application {
             subscriptions.close_all();
         };
         adapters::inbound::http::server::serve(self.acceptor, routes(self.state), self.server_limits, stopping).await?;
-        let _ = stop_receiver.send(());
+        if let Some(stop) = stop_receiver {
+            let _ = stop.send(());
+        }
         let _ = stop_follower.send(());
         if let Some(f) = follower {
             let _ = f.await;

@@ -11,4 +11,4 @@ mod redis;
 
 pub use ingest_log::RedisIngestLog;
 pub use memory::InProcessFanout;
-pub use redis::RedisFanout;
+pub use redis::{HistoryLoad, RedisFanout};

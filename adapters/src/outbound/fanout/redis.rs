@@ -1,17 +1,25 @@
 //! The Redis fan-out: numbering in Redis, delivery over pub/sub, so every instance delivers every
-//! update to its own subscribers and a topic has one sequence across instances.
+//! update to its own subscribers and a topic has one sequence across instances, and one resume
+//! history across instances.
 //!
 //! Publishing runs one Lua script per batch (one round trip): it reads the epoch (creating it
 //! from the caller's clock the first time), and for each update `INCRBY`s the topic's counter
-//! (by 1, or by 2 to leave a hole, below) and `PUBLISH`es `"{epoch} {seq} {json}"` on the
-//! updates channel. Redis runs a script atomically,
-//! so numbering and publishing happen in one order for every instance. If Redis loses its data,
-//! the epoch key goes with the counters: the next publish starts a new epoch and clients resume
-//! with a snapshot.
+//! (by 1, or by 2 to leave a hole, below), `PUBLISH`es `"{epoch} {seq} {json}"` on the updates
+//! channel, and appends the same message to the topic's shared history (a list trimmed to the
+//! last `history_per_topic` messages, expiring [`HISTORY_TTL`] after the topic's last update).
+//! Redis runs a script atomically, so numbering, publishing and history happen in one order for
+//! every instance. If Redis loses its data, the epoch key goes with the counters and the
+//! histories: the next publish starts a new epoch and clients resume with a snapshot.
 //!
 //! Receiving is one task per instance on a dedicated pub/sub connection, reconnecting with
-//! back-off (up to 1 s); updates published while it was away are lost to this instance's
-//! history: the hub sees the hole and sends the topic's subscribers a `resync`.
+//! back-off (up to 1 s). Each time it has subscribed, it loads every topic's shared history
+//! into the sink before it reads the channel (what is published meanwhile waits in the
+//! connection's buffer, and the hub ignores what it already holds): a starting instance holds
+//! the same recent updates as the running ones, so a client resumes on any instance with exactly
+//! the updates it missed ([`RedisFanout::history_loaded`] tells a starting instance when), and
+//! after a lost subscription the updates published meanwhile reach this instance's subscribers
+//! in order. An update older than the history is lost to this instance's history: the hub sees
+//! the hole and sends the topic's subscribers a `resync`.
 //!
 //! Redis is never on the ingest path's latency: once [`RedisFanout::start`] ran, `publish`
 //! only queues the batch (bounded), and one worker runs the script. While Redis does not answer
@@ -23,16 +31,17 @@
 //! subscribers a `resync`, and nobody sees a silent gap. Each outage is logged
 //! once when it starts and once when it ends.
 //!
-//! Keys (under the configured prefix): `{prefix}fanout:epoch`, `{prefix}fanout:seq:{topic}`;
-//! channel `{prefix}fanout:updates`. The counters touch keys the script does not declare, so
-//! this needs a standalone Redis (or a cluster with every key in one slot), as configured today.
+//! Keys (under the configured prefix): `{prefix}fanout:epoch`, `{prefix}fanout:seq:{topic}`,
+//! `{prefix}fanout:history:{topic}`; channel `{prefix}fanout:updates`. The counters and
+//! histories are keys the script does not declare, so this needs a standalone Redis (or a
+//! cluster with every key in one slot), as configured today.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bb8_redis::RedisConnectionManager;
-use bb8_redis::redis::{self, Script};
+use bb8_redis::redis::{self, AsyncCommands, Script};
 use chrono::{DateTime, Utc};
 use domain::ports::{Clock, Outgoing, PortError, SignalEvent, SignalPublisher, TopicUpdate, UpdateSink};
 use futures_util::StreamExt;
@@ -46,9 +55,17 @@ if not epoch then
   epoch = ARGV[1]
   redis.call('SET', KEYS[1], epoch)
 end
-for i = 4, #ARGV, 3 do
+local keep = tonumber(ARGV[5])
+for i = 7, #ARGV, 3 do
   local seq = redis.call('INCRBY', ARGV[3] .. ARGV[i], ARGV[i + 2])
-  redis.call('PUBLISH', ARGV[2], epoch .. ' ' .. seq .. ' ' .. ARGV[i + 1])
+  local message = epoch .. ' ' .. seq .. ' ' .. ARGV[i + 1]
+  redis.call('PUBLISH', ARGV[2], message)
+  if keep > 0 then
+    local history = ARGV[4] .. ARGV[i]
+    redis.call('RPUSH', history, message)
+    redis.call('LTRIM', history, -keep, -1)
+    redis.call('PEXPIRE', history, ARGV[6])
+  end
 end
 return epoch
 ";
@@ -82,6 +99,11 @@ pub const QUEUE_BATCHES: usize = 4096;
 const PUBLISH_TIMEOUT: Duration = Duration::from_millis(250);
 /// How long after start an absent subscription is not yet an outage.
 const STARTUP_GRACE: Duration = Duration::from_secs(3);
+/// How long a topic's shared history is kept after its last update (an expired option's topics
+/// leave Redis a day after their last quote).
+pub const HISTORY_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Topics whose histories one pipelined read fetches while loading.
+const LOAD_PAGE: usize = 200;
 /// After a failed script, how long the worker serves local subscribers only before trying
 /// Redis again.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
@@ -95,6 +117,8 @@ pub struct RedisFanout {
     prefix: String,
     /// Names a new epoch (its time in epoch milliseconds).
     clock: Arc<dyn Clock>,
+    /// Updates kept per topic in the shared history (0: none).
+    history_per_topic: usize,
     shared: Arc<Shared>,
 }
 
@@ -113,6 +137,20 @@ struct Shared {
     reconnects: std::sync::atomic::AtomicU64,
     /// Publishing scripts that failed or timed out.
     publish_errors: std::sync::atomic::AtomicU64,
+    /// The shared history was loaded (or could not be) after the first subscription.
+    loaded: std::sync::atomic::AtomicBool,
+    loaded_changed: tokio::sync::Notify,
+}
+
+/// What loading the shared history brought.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryLoad {
+    /// Topics with a history.
+    pub topics: usize,
+    /// Updates delivered to the sink (the hub ignores those it already held).
+    pub updates: usize,
+    /// Their size on the wire.
+    pub bytes: usize,
 }
 
 impl std::fmt::Debug for RedisFanout {
@@ -141,8 +179,33 @@ impl RedisFanout {
             script: Arc::new(Script::new(PUBLISH)),
             prefix: prefix.to_owned(),
             clock,
+            history_per_topic: application::subscriptions::DEFAULT_HISTORY_PER_TOPIC,
             shared: Arc::default(),
         })
+    }
+
+    /// Keeps `per_topic` updates of each topic in the shared history (0: none; resumes then
+    /// work only on an instance that was running when the missed updates went out).
+    #[must_use]
+    pub fn with_history(mut self, per_topic: usize) -> Self {
+        self.history_per_topic = per_topic;
+        self
+    }
+
+    /// Waits up to `within` for the receiving task's first subscription and history load (see
+    /// the module's doc); false when it did not happen in time (Redis away: this instance's
+    /// history fills from the live updates).
+    pub async fn history_loaded(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let changed = self.shared.loaded_changed.notified();
+            if self.shared.loaded.load(std::sync::atomic::Ordering::Acquire) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return false;
+            }
+        }
     }
 
     /// Starts the publishing worker (see the module's doc): from now on `publish` queues, and
@@ -251,7 +314,10 @@ impl RedisFanout {
             .key(format!("{}fanout:epoch", self.prefix))
             .arg(now_ms)
             .arg(self.channel())
-            .arg(format!("{}fanout:seq:", self.prefix));
+            .arg(format!("{}fanout:seq:", self.prefix))
+            .arg(self.history_prefix())
+            .arg(self.history_per_topic)
+            .arg(u64::try_from(HISTORY_TTL.as_millis()).unwrap_or(u64::MAX));
         for o in updates {
             let json = serde_json::to_string(&WireRef {
                 topic: &o.topic,
@@ -275,6 +341,54 @@ impl RedisFanout {
 
     fn channel(&self) -> String {
         format!("{}fanout:updates", self.prefix)
+    }
+
+    fn history_prefix(&self) -> String {
+        format!("{}fanout:history:", self.prefix)
+    }
+
+    /// Delivers every topic's shared history to `sink`, oldest first per topic.
+    ///
+    /// # Errors
+    /// The Redis error that stopped it (what was delivered before stays delivered).
+    pub async fn load_history(&self, sink: &dyn UpdateSink) -> Result<HistoryLoad, PortError> {
+        let mut load = HistoryLoad::default();
+        if self.history_per_topic == 0 {
+            return Ok(load);
+        }
+        let mut conn = self.pool.get().await.map_err(unavailable)?;
+        let pattern = format!("{}*", glob_escape(&self.history_prefix()));
+        let mut keys: Vec<String> = Vec::new();
+        {
+            let mut iter = (*conn)
+                .scan_options::<String>(redis::ScanOptions::default().with_pattern(pattern).with_count(1000))
+                .await
+                .map_err(unavailable)?;
+            while let Some(key) = iter.next_item().await {
+                keys.push(key.map_err(unavailable)?);
+            }
+        }
+        for page in keys.chunks(LOAD_PAGE) {
+            let mut pipe = redis::pipe();
+            for key in page {
+                pipe.lrange(key, 0, -1);
+            }
+            let lists: Vec<Vec<Vec<u8>>> = pipe.query_async(&mut *conn).await.map_err(unavailable)?;
+            for list in lists.into_iter().filter(|l| !l.is_empty()) {
+                load.topics += 1;
+                for message in list {
+                    load.bytes += message.len();
+                    match decode(&message) {
+                        Some(update) => {
+                            sink.deliver(update);
+                            load.updates += 1;
+                        }
+                        None => tracing::warn!("redis fan-out: an undecodable history entry was skipped"),
+                    }
+                }
+            }
+        }
+        Ok(load)
     }
 
     /// Delivers every update published by any instance to `sink`, until `shutdown` resolves;
@@ -321,6 +435,25 @@ impl RedisFanout {
             }
             tracing::info!("redis fan-out: subscribed");
         }
+        // What is published from now on waits in the subscription's buffer while the history
+        // loads; the hub ignores the updates it then sees twice.
+        let started = std::time::Instant::now();
+        match self.load_history(sink).await {
+            Ok(load) => tracing::info!(
+                topics = load.topics,
+                updates = load.updates,
+                bytes = load.bytes,
+                took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "redis fan-out: resume history loaded"
+            ),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "redis fan-out: resume history not loaded; clients resuming here get a snapshot for updates this instance did not see"
+            ),
+        }
+        if !self.shared.loaded.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            self.shared.loaded_changed.notify_waiters();
+        }
         let mut messages = pubsub.into_on_message();
         while let Some(msg) = messages.next().await {
             let payload: Vec<u8> = msg.get_payload()?;
@@ -334,6 +467,18 @@ impl RedisFanout {
             "pub/sub connection closed",
         )))
     }
+}
+
+/// `text` with Redis glob characters escaped, for `SCAN … MATCH`.
+fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `"{epoch} {seq} {json}"` → the update.
@@ -424,6 +569,7 @@ mod tests {
         let back = decode(format!("1 2 {old}").as_bytes()).unwrap();
         assert_eq!((back.seq, back.received), (2, None));
         assert!(decode(b"x 1 {}").is_none());
+        assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
         assert!(decode(b"1 2 not json").is_none());
     }
 }

@@ -88,6 +88,89 @@ async fn a_tick_ingested_through_one_instance_reaches_a_subscriber_of_another() 
     drop(db);
 }
 
+/// The resume history is shared through Redis: a client that followed a topic on A, and
+/// missed updates while it was away, resumes on B — started after those updates went out —
+/// with exactly the updates it missed, then the live ones, one numbering throughout.
+#[tokio::test]
+async fn a_client_resumes_on_an_instance_started_after_the_updates_it_missed() {
+    let prefix = format!("signal-test:{}:ws-shared-history:", std::process::id());
+    let db = FreshDatabase::postgres().await;
+    let url = db.url.clone();
+    let mut receivers = Vec::new();
+    let mut start = async || {
+        let hub = Arc::new(SubscriptionHub::default());
+        let fanout = RedisFanout::new(
+            "redis://127.0.0.1:6379/0",
+            &prefix,
+            Arc::new(adapters::outbound::clock::SystemClock),
+        )
+        .unwrap()
+        .with_history(8);
+        let instance = serve(None, &url, hub, Arc::new(fanout.clone()), WsLimits::default(), None).await;
+        // As in the service: subscribed, and the history loaded, before clients come.
+        receivers.push(tokio::spawn(
+            fanout.clone().receive(instance.derived.clone(), std::future::pending()),
+        ));
+        assert!(fanout.history_loaded(Duration::from_secs(5)).await);
+        (instance, fanout)
+    };
+    let (a, _) = start().await;
+    let topic = format!("greeks:{CALL}");
+    let mut client = subscribed(&a.url, "r1", json!([topic])).await;
+    assert_eq!(next(&mut client).await["frame"], "snapshot");
+    tick(&a.ingest, 1).await;
+    let seen = next(&mut client).await;
+    let (epoch, seq) = (seen["epoch"].as_u64().unwrap(), seen["seq"].as_u64().unwrap());
+    drop(client);
+    // Away: three updates go out, then B starts and loads the shared history.
+    for m in 2..5 {
+        tick(&a.ingest, m).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (b, b_fanout) = start().await;
+    // What B loaded: every topic's history, the call's four Greeks updates among them.
+    let loaded = SubscriptionHub::default();
+    let load = b_fanout.load_history(&loaded).await.unwrap();
+    assert!(load.topics > 1 && load.updates >= 4, "{load:?}");
+    let held: Vec<u64> = loaded.recent(&topic).iter().map(|u| u.seq).collect();
+    assert_eq!(held, (0..4).map(|n| seq + n).collect::<Vec<_>>());
+
+    let mut resumed = connect(&b.url).await;
+    send(
+        &mut resumed,
+        json!({"action": "subscribe", "id": "r2", "topics": [topic], "resume": {topic.clone(): {"epoch": epoch, "seq": seq}}}),
+    )
+    .await;
+    assert_eq!(next(&mut resumed).await["type"], "ack");
+    let mut missed = Vec::new();
+    for _ in 0..3 {
+        let f = next(&mut resumed).await;
+        missed.push((
+            f["frame"].as_str().unwrap().to_owned(),
+            f["epoch"].as_u64().unwrap(),
+            f["seq"].as_u64().unwrap(),
+        ));
+    }
+    assert_eq!(
+        missed,
+        (1..=3)
+            .map(|n| ("update".to_owned(), epoch, seq + n))
+            .collect::<Vec<_>>(),
+        "exactly the updates missed, from an instance that never received them live"
+    );
+    tick(&a.ingest, 5).await;
+    let live = next(&mut resumed).await;
+    assert_eq!(
+        (live["epoch"].as_u64(), live["seq"].as_u64()),
+        (Some(epoch), Some(seq + 4))
+    );
+    assert!(quiet(&mut resumed, 300).await, "nothing twice");
+    for r in receivers {
+        r.abort();
+    }
+    drop(db);
+}
+
 /// An instance whose hub has seen no update of a topic (here: its updates go elsewhere) still
 /// opens a subscription with the topic's current state, from the realtime state, position 0.
 #[tokio::test]
