@@ -26,11 +26,16 @@ reports:
   the last accepted price as its 1-minute bar's close;
 - read latency p50/p99 in the steady phase and during the rollout.
 
+`--from-binary OLD` makes it an upgrade: the instances start as the previous release OLD (on a
+database OLD migrated), this release's `migrate up` runs while they serve (the migration Job
+before a rollout), and each replacement starts `--binary`: the rollout moves every instance from
+OLD to this release, and OLD keeps serving on the new schema meanwhile.
+
 Exit 0 when nothing failed, 1 otherwise. Needs: PostgreSQL 15's server binaries, redis-server,
 haproxy, a Python with `websockets`.
 
 Usage: scripts/rollout-test.py [--binary target/release/signal-service] [--rounds 2]
-       [--subscribers 1000] [--reads 300] [--steady 15]
+       [--subscribers 1000] [--direct 200] [--reads 300] [--steady 15] [--from-binary OLD]
 """
 
 import argparse
@@ -360,8 +365,10 @@ def main():
     ap.add_argument("--reads", type=int, default=300)
     ap.add_argument("--options", type=int, default=20)
     ap.add_argument("--steady", type=float, default=15)
+    ap.add_argument("--from-binary", help="start as this (previous) release, roll out --binary")
     args = ap.parse_args()
     args.binary = os.path.abspath(args.binary)
+    first = os.path.abspath(args.from_binary) if args.from_binary else args.binary
 
     work = tempfile.mkdtemp(prefix="signal-rollout-")
     os.chmod(work, 0o755)
@@ -378,14 +385,14 @@ def main():
                    SIGNAL__INGEST__API_KEYS=API_KEY, SIGNAL__FEED__ENABLED="false",
                    SIGNAL__RATE_LIMIT__ENABLED="false", SIGNAL__SERVER__DRAIN_DELAY_MS="3000",
                    SIGNAL__LOG__FORMAT="text")
-        subprocess.run([args.binary, "migrate", "up"], env=env, check=True, capture_output=True)
-        instances = [Instance("a", args.binary, work, env), Instance("b", args.binary, work, env)]
+        subprocess.run([first, "migrate", "up"], env=env, check=True, capture_output=True)
+        instances = [Instance("a", first, work, env), Instance("b", first, work, env)]
         for i in instances:
             i.start()
         proxy = Haproxy(work, instances)
         base = f"http://127.0.0.1:{proxy.port}"
         log(f"PostgreSQL :{pg.port}, Redis :{redis_port}, instances :{instances[0].port} :{instances[1].port}, "
-            f"HAProxy :{proxy.port}; binary {args.binary}")
+            f"HAProxy :{proxy.port}; binary {first}")
 
         options = options_near_atm(base, args.options)
         stats = Stats()
@@ -408,6 +415,15 @@ def main():
 
         steady_from = time.time()
         time.sleep(args.steady)
+        if first != args.binary:
+            # The migration Job of the new release, while the previous one serves.
+            m = subprocess.run([args.binary, "migrate", "up"], env=env, capture_output=True, text=True)
+            log(f"this release's migrate up while {first} serves: exit {m.returncode}")
+            if m.returncode != 0:
+                print(m.stdout + m.stderr)
+                return 1
+            for inst in instances:
+                inst.binary = args.binary
         rollout_from = time.time()
         log(f"steady phase done; rolling: {args.rounds} round(s) over {len(instances)} instances")
         stops = []

@@ -33,6 +33,18 @@ fn batch(minutes: i64, call_price: f64) -> Vec<Tick> {
     vec![tick("NSE:NIFTY", 26_010.0), tick(CALL, call_price)]
 }
 
+/// Drops this test's keys.
+async fn forget(prefix: &str) {
+    let client = redis::Client::open(REDIS).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::AsyncCommands::del(
+        &mut conn,
+        &[format!("{prefix}ingest:log"), format!("{prefix}ingest:latest")],
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn a_later_instance_catches_up_from_the_log_then_follows_live() {
     let prefix = format!("signal-test:{}:ingest-log:", std::process::id());
@@ -52,8 +64,9 @@ async fn a_later_instance_catches_up_from_the_log_then_follows_live() {
     let b = pipeline(Arc::new(store.clone()));
     assert!(b.state.greeks(&call).is_none());
     let log_b = RedisIngestLog::new(REDIS, &prefix, "b", 1_000).unwrap();
-    let (applied, from) = log_b.catch_up(&b.ingest).await.unwrap();
-    assert_eq!(applied, 1);
+    let done = log_b.catch_up(&b.ingest).await.unwrap();
+    assert_eq!((done.older_rows, done.batches), (0, 1), "{done:?}");
+    let from = done.from;
     let (ga, gb) = (a.state.greeks(&call).unwrap(), b.state.greeks(&call).unwrap());
     assert_eq!((gb.iv, gb.option_price), (ga.iv, ga.option_price));
 
@@ -73,20 +86,78 @@ async fn a_later_instance_catches_up_from_the_log_then_follows_live() {
     // b's own appends are skipped when b catches up (a's are the only ones applied).
     log_b.append(&batch(3, 330.0)).await.unwrap();
     let c = pipeline(Arc::new(store.clone()));
-    let (applied, _) = RedisIngestLog::new(REDIS, &prefix, "b", 1_000)
+    let done = RedisIngestLog::new(REDIS, &prefix, "b", 1_000)
         .unwrap()
         .catch_up(&c.ingest)
         .await
         .unwrap();
-    assert_eq!(applied, 2, "a's two batches; b's own one skipped");
+    assert_eq!(done.batches, 2, "a's two batches; b's own one skipped");
 
     let _ = stop.send(());
     follower.await.unwrap();
+    forget(&prefix).await;
+}
+
+/// The window is bounded, the instruments are not: an option quoted once, before the window
+/// now retained, still reaches a later instance (from the newest-row hash), priced as on the
+/// instance that took it in, and before the window's newer rows.
+#[tokio::test]
+async fn an_instrument_quoted_only_before_the_window_still_reaches_a_later_instance() {
+    let prefix = format!("signal-test:{}:ingest-log-latest:", std::process::id());
+    let db = FreshDatabase::sqlite();
+    let store = SeaStore::connect(&db.url).await.unwrap();
+    Migrator::up(store.connection(), None).await.unwrap();
+    let call = InstrumentKey::parse(CALL).unwrap();
+    let index = InstrumentKey::parse("NSE:NIFTY").unwrap();
+
+    let a = pipeline(Arc::new(store.clone()));
+    let log_a = Arc::new(RedisIngestLog::new(REDIS, &prefix, "a", 10).unwrap());
+    let ingest_a = IngestTicks::new(a.registry.clone(), a.state.clone(), a.store.clone(), a.clock.clone())
+        .with_log(Some(log_a.clone() as Arc<dyn IngestLog>));
+    // The call is quoted once; then 400 batches of the index alone push it out of the window
+    // (about 10 batches kept; Redis trims whole stream nodes of 100).
+    ingest_a.execute(&batch(1, 300.0)).await.unwrap();
+    for i in 0..400_i32 {
+        let index_only: Vec<Tick> = batch(2 + i64::from(i / 100), 300.0)
+            .into_iter()
+            .take(1)
+            .map(|mut t| {
+                t.last = Some(26_000.0 + f64::from(i % 7));
+                t
+            })
+            .collect();
+        ingest_a.execute(&index_only).await.unwrap();
+    }
+    // Its minute snapshot is stored (the flusher's work in the service).
+    ingest_a.flush().await.unwrap();
     let client = redis::Client::open(REDIS).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let _: () = redis::AsyncCommands::del(&mut conn, format!("{prefix}ingest:log"))
+    let retained: usize = redis::AsyncCommands::xlen(&mut conn, format!("{prefix}ingest:log"))
         .await
         .unwrap();
+    assert!(retained < 400, "the call's batch left the window: {retained} kept");
+
+    let b = pipeline(Arc::new(store.clone()));
+    let done = RedisIngestLog::new(REDIS, &prefix, "b", 10)
+        .unwrap()
+        .catch_up(&b.ingest)
+        .await
+        .unwrap();
+    assert_eq!(done.batches, retained);
+    assert_eq!(
+        (done.older_rows, done.greeks_from_store),
+        (1, 1),
+        "the call's row; the index's newest row is in the window"
+    );
+    // Exactly what a computed: priced here alone, the row would have no forward.
+    assert_eq!(b.state.greeks(&call), a.state.greeks(&call));
+    assert!(b.state.greeks(&call).unwrap().iv.is_some());
+    assert_eq!(
+        b.state.spot(&index),
+        a.state.spot(&index),
+        "the window's newer rows applied after"
+    );
+    forget(&prefix).await;
 }
 
 /// Once started, appending never waits on Redis: with nothing listening, 100 appends return at

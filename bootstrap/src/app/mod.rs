@@ -396,13 +396,15 @@ async fn receive_with_history(
 async fn warm_from_log(log: RedisIngestLog, ingest: &IngestTicks) -> (RedisIngestLog, String) {
     let started = std::time::Instant::now();
     match log.catch_up(ingest).await {
-        Ok((batches, from)) => {
+        Ok(done) => {
             tracing::info!(
-                batches,
+                older_rows = done.older_rows,
+                greeks_from_store = done.greeks_from_store,
+                batches = done.batches,
                 took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
                 "realtime state warmed from the ingest log"
             );
-            (log, from)
+            (log, done.from)
         }
         Err(e) => {
             tracing::warn!(error = %e, "ingest log unavailable at start: the realtime state starts cold");

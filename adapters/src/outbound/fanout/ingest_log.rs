@@ -6,6 +6,16 @@
 //! where that ended ([`RedisIngestLog::follow`]): a stream, not pub/sub, so nothing falls in the
 //! gap between the two. Its own batches (same `origin`) are skipped.
 //!
+//! The window is bounded; the instruments are not. So the same script that appends a batch
+//! also records each instrument's newest row in the hash `{prefix}ingest:latest` (field: the
+//! instrument key; value: `"{stream id} {row}"`; the hash expires [`LATEST_TTL`] after the last
+//! append). Catching up, an instance first applies the newest row of every instrument whose row
+//! is older than the window (an option quoted once early in the session and not since), oldest
+//! first, each option's IV and Greeks then read from the store's minute snapshot of that row
+//! (what the instance that priced it computed; `IngestTicks::restore`), and then the window:
+//! its realtime state holds every instrument the running instances hold. Rows older than
+//! [`LATEST_TTL`] before the newest are dropped from the hash then.
+//!
 //! Redis is never on the ingest path's latency: once [`RedisIngestLog::start`] ran, `append`
 //! only queues the rows (bounded, [`QUEUE_BATCHES`]) and one worker writes them, each write given
 //! [`APPEND_TIMEOUT`]. While Redis does not answer, or the queue is full, batches are dropped from
@@ -18,7 +28,7 @@ use std::time::Duration;
 use application::ingest::IngestTicks;
 use async_trait::async_trait;
 use bb8_redis::RedisConnectionManager;
-use bb8_redis::redis::streams::{StreamId, StreamMaxlen, StreamRangeReply, StreamReadOptions, StreamReadReply};
+use bb8_redis::redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
 use bb8_redis::redis::{self, AsyncCommands};
 use domain::market_data::Tick;
 use domain::ports::{IngestLog, PortError};
@@ -27,6 +37,24 @@ use domain::ports::{IngestLog, PortError};
 pub const QUEUE_BATCHES: usize = 4096;
 /// Longest one append may take before its batch is dropped from the log.
 pub const APPEND_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// How long the newest-row hash outlives the last append, and how much older than the newest
+/// row a row may be before catching up drops it (an expired option's rows leave after a week).
+pub const LATEST_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// One append: the batch to the stream, each instrument's newest row to the hash; one round
+/// trip, atomic, so a hash entry's stream id orders it against every batch.
+const APPEND: &str = r"
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'origin', ARGV[2], 'ticks', ARGV[3])
+for i = 5, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], id .. ' ' .. ARGV[i + 1])
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return id
+";
+
+/// Rows of the newest-row hash applied per `follow` call while catching up.
+const LATEST_CHUNK: usize = 500;
 
 /// Entries read per call.
 const PAGE: usize = 500;
@@ -39,6 +67,9 @@ pub struct RedisIngestLog {
     url: String,
     pool: bb8::Pool<RedisConnectionManager>,
     key: String,
+    /// The newest row of each instrument: `{prefix}ingest:latest`.
+    latest_key: String,
+    script: Arc<redis::Script>,
     origin: String,
     max_len: usize,
     /// The worker's queue, once started.
@@ -56,6 +87,40 @@ impl std::fmt::Debug for RedisIngestLog {
 
 fn unavailable(e: impl std::fmt::Display) -> PortError {
     PortError::Unavailable(format!("redis ingest log: {e}"))
+}
+
+fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, PortError> {
+    serde_json::to_string(value).map_err(|e| PortError::Other(format!("ingest log: {e}")))
+}
+
+/// What catching up applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatchUp {
+    /// Newest rows of instruments older than the window.
+    pub older_rows: usize,
+    /// Options among them whose Greeks came from the store's snapshot.
+    pub greeks_from_store: usize,
+    /// The other instances' batches in the window.
+    pub batches: usize,
+    /// The stream id to follow from.
+    pub from: String,
+}
+
+/// A stream entry id, `{ms}-{seq}`, ordered as Redis orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct StreamPosition {
+    ms: u64,
+    seq: u64,
+}
+
+impl StreamPosition {
+    fn parse(id: &str) -> Option<Self> {
+        let (ms, seq) = id.split_once('-')?;
+        Some(Self {
+            ms: ms.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
 }
 
 /// The entry's origin and rows; `None` for an entry that cannot be read.
@@ -77,6 +142,8 @@ impl RedisIngestLog {
             url: url.to_owned(),
             pool,
             key: format!("{prefix}ingest:log"),
+            latest_key: format!("{prefix}ingest:latest"),
+            script: Arc::new(redis::Script::new(APPEND)),
             origin: origin.to_owned(),
             max_len: max_len.max(1),
             queue: Arc::default(),
@@ -116,41 +183,107 @@ impl RedisIngestLog {
         });
     }
 
-    /// One XADD of `rows`.
+    /// One append of `rows` (see [`APPEND`]).
     async fn write(&self, rows: &[Tick]) -> Result<(), PortError> {
-        let json = serde_json::to_string(rows).map_err(|e| PortError::Other(format!("ingest log: {e}")))?;
+        let json = encode(rows)?;
+        // Each instrument's last row in the batch.
+        let mut newest: Vec<&Tick> = Vec::new();
+        for row in rows.iter().rev() {
+            if !newest.iter().any(|t| t.key == row.key) {
+                newest.push(row);
+            }
+        }
+        let mut invocation = self.script.prepare_invoke();
+        invocation
+            .key(&self.key)
+            .key(&self.latest_key)
+            .arg(self.max_len)
+            .arg(&self.origin)
+            .arg(json)
+            .arg(u64::try_from(LATEST_TTL.as_millis()).unwrap_or(u64::MAX));
+        for row in newest {
+            invocation.arg(row.key.to_string()).arg(encode(row)?);
+        }
         let mut conn = self.pool.get().await.map_err(unavailable)?;
-        let _: String = conn
-            .xadd_maxlen(
-                &self.key,
-                StreamMaxlen::Approx(self.max_len),
-                "*",
-                &[("origin", self.origin.as_str()), ("ticks", json.as_str())],
-            )
-            .await
-            .map_err(unavailable)?;
+        let _id: String = invocation.invoke_async(&mut *conn).await.map_err(unavailable)?;
         Ok(())
     }
 
-    /// Applies the other instances' retained batches to `ingest`, oldest first. Returns how many
-    /// batches were applied and the id to follow from.
+    /// Applies the newest row of each instrument older than the window (whose first entry is
+    /// `window_from`, none: an empty window), oldest first, and drops rows older than
+    /// [`LATEST_TTL`] before the newest from the hash (`IngestTicks::restore`: options take
+    /// their Greeks from the store's snapshot). Returns the rows applied, and the options whose
+    /// Greeks came from the store.
+    async fn apply_latest(
+        &self,
+        conn: &mut bb8::PooledConnection<'_, RedisConnectionManager>,
+        window_from: Option<StreamPosition>,
+        ingest: &IngestTicks,
+    ) -> Result<(usize, usize), PortError> {
+        let entries: std::collections::HashMap<String, String> =
+            conn.hgetall(&self.latest_key).await.map_err(unavailable)?;
+        let mut rows: Vec<(StreamPosition, &str, Tick)> = Vec::new();
+        for (field, value) in &entries {
+            let parsed = value
+                .split_once(' ')
+                .and_then(|(id, row)| Some((StreamPosition::parse(id)?, serde_json::from_str::<Tick>(row).ok()?)));
+            match parsed {
+                Some((id, tick)) => rows.push((id, field, tick)),
+                None => tracing::warn!(instrument = %field, "redis ingest log: an unreadable newest row was skipped"),
+            }
+        }
+        let newest = rows.iter().map(|(id, _, _)| id.ms).max().unwrap_or(0);
+        let horizon = newest.saturating_sub(u64::try_from(LATEST_TTL.as_millis()).unwrap_or(u64::MAX));
+        let expired: Vec<&str> = rows
+            .iter()
+            .filter(|(id, _, _)| id.ms < horizon)
+            .map(|(_, field, _)| *field)
+            .collect();
+        if !expired.is_empty() {
+            let _: usize = conn.hdel(&self.latest_key, &expired).await.map_err(unavailable)?;
+        }
+        let mut older: Vec<(StreamPosition, Tick)> = rows
+            .into_iter()
+            .filter(|(id, _, _)| id.ms >= horizon && window_from.is_none_or(|from| *id < from))
+            .map(|(id, _, tick)| (id, tick))
+            .collect();
+        older.sort_by_key(|(id, _)| *id);
+        let ticks: Vec<Tick> = older.into_iter().map(|(_, t)| t).collect();
+        let mut from_store = 0;
+        for chunk in ticks.chunks(LATEST_CHUNK) {
+            from_store += ingest.restore(chunk).await?.1;
+        }
+        Ok((ticks.len(), from_store))
+    }
+
+    /// Catches `ingest` up on the other instances' ingest: first the newest row of each
+    /// instrument older than the retained window, then the window's batches, oldest first (see
+    /// the module's doc).
     ///
     /// # Errors
     /// [`PortError::Unavailable`] when Redis does not answer; the store's error from `follow`.
-    pub async fn catch_up(&self, ingest: &IngestTicks) -> Result<(usize, String), PortError> {
+    pub async fn catch_up(&self, ingest: &IngestTicks) -> Result<CatchUp, PortError> {
         let mut conn = self.pool.get().await.map_err(unavailable)?;
-        let (mut applied, mut last) = (0, "0-0".to_owned());
+        let first: StreamRangeReply = conn.xrange_count(&self.key, "-", "+", 1).await.map_err(unavailable)?;
+        let window_from = first.ids.first().and_then(|e| StreamPosition::parse(&e.id));
+        let (older_rows, greeks_from_store) = self.apply_latest(&mut conn, window_from, ingest).await?;
+        let mut done = CatchUp {
+            older_rows,
+            greeks_from_store,
+            batches: 0,
+            from: "0-0".to_owned(),
+        };
         loop {
-            let start = format!("({last}");
+            let start = format!("({}", done.from);
             let page: StreamRangeReply = conn
-                .xrange_count(&self.key, if last == "0-0" { "-" } else { &start }, "+", PAGE)
+                .xrange_count(&self.key, if done.from == "0-0" { "-" } else { &start }, "+", PAGE)
                 .await
                 .map_err(unavailable)?;
             let Some(end) = page.ids.last().map(|e| e.id.clone()) else {
-                return Ok((applied, last));
+                return Ok(done);
             };
-            applied += self.apply(&page.ids, ingest).await?;
-            last = end;
+            done.batches += self.apply(&page.ids, ingest).await?;
+            done.from = end;
         }
     }
 

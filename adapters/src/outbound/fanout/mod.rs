@@ -9,6 +9,6 @@ mod ingest_log;
 mod memory;
 mod redis;
 
-pub use ingest_log::RedisIngestLog;
+pub use ingest_log::{CatchUp, RedisIngestLog};
 pub use memory::InProcessFanout;
 pub use redis::{HistoryLoad, RedisFanout};
