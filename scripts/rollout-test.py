@@ -279,7 +279,6 @@ def read_loop(base, keys, stats, stop, per_second):
 
 async def subscriber(url, topic, stats, stop, group):
     position = None  # (epoch, seq)
-    first = True
     while not stop.is_set():
         try:
             async with websockets.connect(url, open_timeout=10, max_queue=None) as ws:
@@ -305,11 +304,11 @@ async def subscriber(url, topic, stats, stop, group):
                         position = (epoch, seq)
                         stats.ws_updates += 1
                     elif frame in ("snapshot", "resync"):
-                        if resumed and not first:
+                        # A resync always follows lost updates; a snapshot does after a resume.
+                        if resumed or frame == "resync":
                             stats.ws_lost.append((group, topic, f"{frame} (epoch {epoch}, seq {seq}) instead of the updates after {position}"))
                         resumed = False
-                        position = (epoch, seq) if seq else position
-                first = False
+                        position = (epoch, seq) if seq else None
         except websockets.exceptions.ConnectionClosed as e:
             # The server's hint: `…; reconnect_after_ms=N` (docs/websocket.md, Shutdown).
             reason = e.rcvd.reason if e.rcvd else ""
