@@ -136,11 +136,15 @@ class Instance:
         wait_for(f"{self.name} ready", lambda: status_of(f"http://127.0.0.1:{self.port}/health/ready") == 200)
 
     def stop(self):
-        """SIGTERM; the seconds until it exited and its exit code."""
+        """SIGTERM; the seconds until it exited, its exit code, and whether it logged that its
+        pending snapshots were written (the drain's last step)."""
         t = time.time()
         self.proc.terminate()
         code = self.proc.wait(60)
-        return time.time() - t, code
+        took = time.time() - t
+        with open(os.path.join(self.work, f"{self.name}-{self.starts}.log")) as f:
+            flushed = "stopped; pending snapshots written" in f.read()
+        return took, code, flushed
 
 
 class Haproxy:
@@ -428,8 +432,8 @@ def main():
         stops = []
         for rnd in range(args.rounds):
             for inst in instances:
-                took, code = inst.stop()
-                stops.append((inst.name, took, code))
+                took, code, flushed = inst.stop()
+                stops.append((inst.name, took, code, flushed))
                 log(f"round {rnd + 1}: {inst.name} stopped in {took:.1f} s (exit {code}); starting again")
                 inst.start()
                 log(f"round {rnd + 1}: {inst.name} ready")
@@ -479,8 +483,11 @@ def main():
         keys = redis_cli(redis_port, "--scan", "--pattern", "signal:fanout:history:*").split()
         memory = dict(l.split(":", 1) for l in redis_cli(redis_port, "info", "memory").splitlines() if ":" in l)
         print(f"redis: {len(keys)} topic histories, used_memory {int(memory['used_memory']) / 2**20:.1f} MiB")
-        print("instance stops: " + ", ".join(f"{n} {t:.1f} s exit {c}" for n, t, c in stops))
-        bad = failed or missing or wrong or stats.ws_lost or stats.ingest_failed or any(c != 0 for _, _, c in stops)
+        print("instance stops: " + ", ".join(f"{n} {t:.1f} s exit {c}{'' if w else ' (snapshots not written)'}"
+                                             for n, t, c, w in stops) + "; each logged its pending snapshots written"
+              * all(w for *_, w in stops))
+        bad = (failed or missing or wrong or stats.ws_lost or stats.ingest_failed
+               or any(c != 0 or not w for _, _, c, w in stops))
         print("rollout test: " + ("FAILED" if bad else "passed"))
         return 1 if bad else 0
     finally:
