@@ -18,33 +18,25 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import free_port  # noqa: E402
+from harness import call as harness_call  # noqa: E402
 
 
 def call(url, body=None):
-    req = urllib.request.Request(url, data=body, headers={"content-type": "application/json"} if body else {})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+    return harness_call(url, body, timeout=30)
+
+
+IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
+
+
 
 
 def cache_counters(base):

@@ -46,7 +46,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -56,42 +55,20 @@ import urllib.request
 
 import websockets
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import free_port, status_of, wait_for  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_BIN = "/usr/lib/postgresql/15/bin"
 API_KEY = "rollout-key"
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def wait_for(what, check, seconds=60):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"FAILED: {what} within {seconds} s")
-
-
-def status_of(url, timeout=2):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,7 +110,7 @@ class Instance:
         logf = open(os.path.join(self.work, f"{self.name}-{self.starts}.log"), "w")
         env = dict(self.env, SIGNAL__SERVER__PORT=str(self.port))
         self.proc = subprocess.Popen([self.binary, "serve"], env=env, stdout=logf, stderr=logf, cwd=self.work)
-        wait_for(f"{self.name} ready", lambda: status_of(f"http://127.0.0.1:{self.port}/health/ready") == 200)
+        wait_for(f"{self.name} ready", lambda: status_of(f"http://127.0.0.1:{self.port}/health/ready") == 200, 60)
 
     def stop(self):
         """SIGTERM; the seconds until it exited, its exit code, and whether it logged that its
@@ -161,7 +138,7 @@ class Haproxy:
             f.write("\n".join(lines) + "\n")
         self.proc = subprocess.Popen(["haproxy", "-f", path, "-db"], stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(work, "haproxy.log"), "w"))
-        wait_for("haproxy", lambda: status_of(f"http://127.0.0.1:{self.port}/health/live") == 200)
+        wait_for("haproxy", lambda: status_of(f"http://127.0.0.1:{self.port}/health/live") == 200, 60)
 
 
 # ---------------------------------------------------------------------------------------------
