@@ -430,7 +430,7 @@ impl Collector for StateReading {
             counter(
                 &mut e,
                 "signal_ws_updates_out_of_order",
-                "Updates received twice or out of order (ignored)",
+                "Updates received twice or out of order (ignored; at start, those both in the shared resume history and on the channel)",
                 None,
                 f(h.stale),
             )?;
