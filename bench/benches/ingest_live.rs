@@ -15,7 +15,11 @@
 //! - `one_request_at_a_time`: each batch waits for its own write, as a REST client does;
 //! - `the_same_without_the_database`: on a store that keeps nothing, the pipeline's own cost;
 //! - `stream_consumer_read_ahead_8_on_2_workers`: the first on `serve`'s multi-threaded runtime
-//!   with two workers (the feed is one task; the flush and the bars' writer are tasks beside it).
+//!   with two workers (the feed is one task; the flush and the bars' writer are tasks beside it);
+//! - `the_same_with_the_redis_ingest_log`: that, with the Redis ingest log a production instance
+//!   keeps (every accepted batch appended for the other instances, by a worker beside the feed,
+//!   to the machine's Redis on 127.0.0.1:6379 under a prefix of its own, trimmed to 2 000
+//!   batches); afterwards it prints what reached Redis and its size (`redis-cli`).
 //!
 //! Run: `cargo bench -p bench --bench ingest_live` (figures in docs/benchmarks.md).
 
@@ -23,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use adapters::inbound::streams::GROUPS_IN_FLIGHT;
-use adapters::outbound::fanout::InProcessFanout;
+use adapters::outbound::fanout::{InProcessFanout, RedisIngestLog};
 use adapters::outbound::store::SeaStore;
 use application::ingest::{Durable, InFlight, IngestTicks};
 use application::market::{InstrumentRegistry, RealtimeState};
@@ -36,8 +40,8 @@ use domain::instrument::{InstrumentKey, LotSize, OptionContract, OptionRight, St
 use domain::market_data::Tick;
 use domain::moneyness::MoneynessLevel;
 use domain::ports::{
-    Clock, ComputationRecord, GreeksRecord, InstrumentCandle, ManualClock, MoneynessRecord, PortError, SignalPublisher,
-    SignalStore, TimeRange, UpdateSink,
+    Clock, ComputationRecord, GreeksRecord, IngestLog, InstrumentCandle, ManualClock, MoneynessRecord, PortError,
+    SignalPublisher, SignalStore, TimeRange, UpdateSink,
 };
 use domain::pricing::{OptionInputs, PricingModel, price_and_greeks};
 use migration::{Migrator, MigratorTrait};
@@ -257,6 +261,23 @@ fn live_feed(c: &mut Criterion) {
         true,
         Some(2),
     );
+    if std::env::var_os("INGEST_LIVE_SKIP_REDIS").is_none() {
+        let mut feed = FeedRun::new("the_same_with_the_redis_ingest_log", true, READ_AHEAD, true, Some(2));
+        feed.ingest_log = true;
+        feed.run(c);
+    }
+}
+
+/// Batches the benchmark's ingest log keeps (the service's default is 20 000).
+const BENCH_LOG_BATCHES: usize = 2_000;
+
+/// A `redis-cli` answer, trimmed (empty when it could not run).
+fn redis_cli(args: &[&str]) -> String {
+    std::process::Command::new("redis-cli")
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
 }
 
 /// See [`Feed`] for `read_ahead`. `workers`: `None` runs everything on one runtime thread;
@@ -270,89 +291,145 @@ fn run_feed(
     pipelined: bool,
     workers: Option<usize>,
 ) {
-    let rt = match workers {
-        None => tokio::runtime::Builder::new_current_thread().enable_all().build(),
-        Some(n) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
-            .enable_all()
-            .build(),
+    FeedRun::new(name, with_database, read_ahead, pipelined, workers).run(c);
+}
+
+/// One variant of the benchmark (see [`run_feed`]).
+struct FeedRun<'a> {
+    name: &'a str,
+    with_database: bool,
+    read_ahead: usize,
+    pipelined: bool,
+    workers: Option<usize>,
+    /// Append every accepted batch to a Redis ingest log, as a production instance does.
+    ingest_log: bool,
+}
+
+impl<'a> FeedRun<'a> {
+    fn new(name: &'a str, with_database: bool, read_ahead: usize, pipelined: bool, workers: Option<usize>) -> Self {
+        Self {
+            name,
+            with_database,
+            read_ahead,
+            pipelined,
+            workers,
+            ingest_log: false,
+        }
     }
-    .unwrap();
-    let dir = std::env::temp_dir().join(format!("ingest-live-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}/signal.db?mode=rwc", dir.display());
-    let chains = chains();
-    let options: usize = chains.iter().map(|c| c.options.len()).sum();
-    // 2026-02-02 09:15 IST, a Monday session.
-    let open = Utc.with_ymd_and_hms(2026, 2, 2, 3, 45, 0).unwrap();
-    let clock = Arc::new(ManualClock::new(open));
-    let (ingest, mut second) = rt.block_on(async {
-        let store: Arc<dyn SignalStore> = if with_database {
-            let store = SeaStore::connect(&url).await.unwrap();
-            Migrator::up(store.connection(), None).await.unwrap();
-            Arc::new(store)
-        } else {
-            Arc::new(NoStore)
-        };
-        let hub: Arc<dyn UpdateSink> = Arc::new(SubscriptionHub::new(64));
-        let fanout: Arc<dyn SignalPublisher> = Arc::new(InProcessFanout::starting_now(hub));
-        let clock_port: Arc<dyn Clock> = clock.clone();
-        let ingest = IngestTicks::new(
-            Arc::new(registry(&chains)),
-            Arc::new(RealtimeState::default()),
-            store,
-            clock_port,
-        )
-        .with_publisher(Some(fanout));
-        (Arc::new(ingest), 0i64)
-    });
-    // Batches are built outside the timing, a minute at a time.
-    let minute = |second: &mut i64| -> Vec<Vec<Tick>> {
-        (0..SECONDS_PER_MINUTE)
-            .map(|_| {
-                // 375 minutes per session: wrap to the next day's open when the session ends.
-                let s = *second % (375 * 60);
-                let day = *second / (375 * 60);
-                let ts = open + Duration::days(day) + Duration::seconds(s);
-                *second += 1;
-                batch(&chains, ts, *second)
-            })
-            .collect()
-    };
-    let mut g = c.benchmark_group("ingest_live");
-    g.throughput(Throughput::Elements((options as i64 * SECONDS_PER_MINUTE) as u64));
-    g.sample_size(10);
-    g.measurement_time(StdDuration::from_secs(20));
-    g.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let mut spent = StdDuration::ZERO;
-            for _ in 0..iters {
-                let batches = minute(&mut second);
-                let start = Instant::now();
-                rt.block_on(async {
-                    // The previous minute's snapshots are written while this minute is priced,
-                    // as `serve`'s flusher task does beside the feed.
-                    let flush = {
-                        let ingest = ingest.clone();
-                        tokio::spawn(async move { ingest.flush().await })
-                    };
-                    let mut feed = Feed::new(read_ahead, pipelined);
-                    for b in &batches {
-                        clock.set(b[0].ts + Duration::seconds(1));
-                        let (r, durable) = ingest.accept(b).await.unwrap();
-                        assert!(r.rejected.is_empty(), "{:?}", r.rejected.first());
-                        feed.push(durable).await;
-                    }
-                    feed.acknowledge().await;
-                    flush.await.unwrap().unwrap();
-                });
-                spent += start.elapsed();
-            }
-            spent
+
+    fn run(&self, c: &mut Criterion) {
+        let Self {
+            name,
+            with_database,
+            read_ahead,
+            pipelined,
+            workers,
+            ingest_log,
+        } = *self;
+        let prefix = format!("ingest-live-{}:", std::process::id());
+        let rt = match workers {
+            None => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+            Some(n) => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(n)
+                .enable_all()
+                .build(),
+        }
+        .unwrap();
+        let dir = std::env::temp_dir().join(format!("ingest-live-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/signal.db?mode=rwc", dir.display());
+        let chains = chains();
+        let options: usize = chains.iter().map(|c| c.options.len()).sum();
+        // 2026-02-02 09:15 IST, a Monday session.
+        let open = Utc.with_ymd_and_hms(2026, 2, 2, 3, 45, 0).unwrap();
+        let clock = Arc::new(ManualClock::new(open));
+        let (ingest, mut second) = rt.block_on(async {
+            let store: Arc<dyn SignalStore> = if with_database {
+                let store = SeaStore::connect(&url).await.unwrap();
+                Migrator::up(store.connection(), None).await.unwrap();
+                Arc::new(store)
+            } else {
+                Arc::new(NoStore)
+            };
+            let hub: Arc<dyn UpdateSink> = Arc::new(SubscriptionHub::new(64));
+            let fanout: Arc<dyn SignalPublisher> = Arc::new(InProcessFanout::starting_now(hub));
+            let clock_port: Arc<dyn Clock> = clock.clone();
+            let log = ingest_log.then(|| {
+                let log = RedisIngestLog::new("redis://127.0.0.1:6379", &prefix, "bench", BENCH_LOG_BATCHES).unwrap();
+                log.start();
+                Arc::new(log) as Arc<dyn IngestLog>
+            });
+            let ingest = IngestTicks::new(
+                Arc::new(registry(&chains)),
+                Arc::new(RealtimeState::default()),
+                store,
+                clock_port,
+            )
+            .with_publisher(Some(fanout))
+            .with_log(log);
+            (Arc::new(ingest), 0i64)
         });
-    });
-    g.finish();
-    std::fs::remove_dir_all(&dir).ok();
+        // Batches are built outside the timing, a minute at a time.
+        let minute = |second: &mut i64| -> Vec<Vec<Tick>> {
+            (0..SECONDS_PER_MINUTE)
+                .map(|_| {
+                    // 375 minutes per session: wrap to the next day's open when the session ends.
+                    let s = *second % (375 * 60);
+                    let day = *second / (375 * 60);
+                    let ts = open + Duration::days(day) + Duration::seconds(s);
+                    *second += 1;
+                    batch(&chains, ts, *second)
+                })
+                .collect()
+        };
+        let mut g = c.benchmark_group("ingest_live");
+        g.throughput(Throughput::Elements((options as i64 * SECONDS_PER_MINUTE) as u64));
+        g.sample_size(10);
+        g.measurement_time(StdDuration::from_secs(20));
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut spent = StdDuration::ZERO;
+                for _ in 0..iters {
+                    let batches = minute(&mut second);
+                    let start = Instant::now();
+                    rt.block_on(async {
+                        // The previous minute's snapshots are written while this minute is priced,
+                        // as `serve`'s flusher task does beside the feed.
+                        let flush = {
+                            let ingest = ingest.clone();
+                            tokio::spawn(async move { ingest.flush().await })
+                        };
+                        let mut feed = Feed::new(read_ahead, pipelined);
+                        for b in &batches {
+                            clock.set(b[0].ts + Duration::seconds(1));
+                            let (r, durable) = ingest.accept(b).await.unwrap();
+                            assert!(r.rejected.is_empty(), "{:?}", r.rejected.first());
+                            feed.push(durable).await;
+                        }
+                        feed.acknowledge().await;
+                        flush.await.unwrap().unwrap();
+                    });
+                    spent += start.elapsed();
+                }
+                spent
+            });
+        });
+        g.finish();
+        std::fs::remove_dir_all(&dir).ok();
+        if ingest_log {
+            // Let the worker finish what is queued, then say what reached Redis.
+            std::thread::sleep(StdDuration::from_secs(2));
+            let (log, latest) = (format!("{prefix}ingest:log"), format!("{prefix}ingest:latest"));
+            eprintln!(
+                "ingest log after {name}: {second} batches ingested; the stream holds {} (trimmed to about {BENCH_LOG_BATCHES}), {} bytes; the newest-row hash {} instruments, {} bytes",
+                redis_cli(&["XLEN", &log]),
+                redis_cli(&["MEMORY", "USAGE", &log, "SAMPLES", "0"]),
+                redis_cli(&["HLEN", &latest]),
+                redis_cli(&["MEMORY", "USAGE", &latest, "SAMPLES", "0"]),
+            );
+            redis_cli(&["DEL", &log, &latest]);
+        }
+    }
 }
 
 criterion_group!(benches, live_feed);

@@ -160,6 +160,28 @@ async fn an_instrument_quoted_only_before_the_window_still_reaches_a_later_insta
     forget(&prefix).await;
 }
 
+/// The window bounds the stream by time whatever the feed rate: entries appended longer ago
+/// than the window before the newest go (whole stream nodes of 100 at a time, `MINID ~`).
+#[tokio::test]
+async fn the_log_keeps_about_its_window_of_time() {
+    let prefix = format!("signal-test:{}:ingest-log-window:", std::process::id());
+    let log = RedisIngestLog::new(REDIS, &prefix, "a", 100_000)
+        .unwrap()
+        .with_window(Duration::from_millis(300));
+    for i in 0..250 {
+        log.append(&batch(i, 300.0)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    log.append(&batch(251, 300.0)).await.unwrap();
+    let client = redis::Client::open(REDIS).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let kept: usize = redis::AsyncCommands::xlen(&mut conn, format!("{prefix}ingest:log"))
+        .await
+        .unwrap();
+    assert!(kept <= 51, "the 250 older entries' full nodes trimmed: {kept} kept");
+    forget(&prefix).await;
+}
+
 /// Once started, appending never waits on Redis: with nothing listening, 100 appends return at
 /// once (the worker drops them from the log and says so once).
 #[tokio::test]

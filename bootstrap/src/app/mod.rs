@@ -217,12 +217,15 @@ impl Application {
             None
         } else {
             let origin = format!("{}-{}", std::process::id(), clock.now().timestamp_millis());
-            Some(RedisIngestLog::new(
-                &settings.redis.url,
-                &settings.redis.key_prefix,
-                &origin,
-                settings.redis.ingest_log_max_batches,
-            )?)
+            Some(
+                RedisIngestLog::new(
+                    &settings.redis.url,
+                    &settings.redis.key_prefix,
+                    &origin,
+                    settings.redis.ingest_log_max_batches,
+                )?
+                .with_window(Duration::from_secs(settings.redis.ingest_log_window_secs.max(60))),
+            )
         };
         let ingest = Arc::new(
             IngestTicks::new(registry.clone(), realtime.clone(), store_port.clone(), clock.clone())

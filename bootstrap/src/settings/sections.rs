@@ -139,9 +139,12 @@ pub struct RedisSettings {
     pub url: String,
     /// Prefix of every key.
     pub key_prefix: String,
-    /// Accepted ingest batches the shared ingest log keeps (about), for instances that start
-    /// later to warm their realtime state from.
+    /// Accepted ingest batches the shared ingest log keeps (about) at most, for instances that
+    /// start later to warm their realtime state from.
     pub ingest_log_max_batches: usize,
+    /// Seconds of ingest the shared ingest log keeps (about; older instruments warm from the
+    /// newest-row hash): at least the open minute.
+    pub ingest_log_window_secs: u64,
 }
 
 /// `[instruments]`.

@@ -1,6 +1,6 @@
 //! The Redis ingest log ([`domain::ports::IngestLog`]): every instance appends the rows it
-//! accepted to one stream, `{prefix}ingest:log` (`XADD … MAXLEN ~ N`, fields `origin` and
-//! `ticks`, the rows as JSON), and follows it: the other instances' batches go through
+//! accepted to one stream, `{prefix}ingest:log` (`XADD … MAXLEN ~ N`, then `XTRIM … MINID ~` the
+//! configured window before the newest entry; fields `origin` and `ticks`, the rows as JSON), and follows it: the other instances' batches go through
 //! `IngestTicks::follow`, so each instance's realtime state reflects all ingest. A starting
 //! instance first applies the retained window ([`RedisIngestLog::catch_up`]), then follows from
 //! where that ended ([`RedisIngestLog::follow`]): a stream, not pub/sub, so nothing falls in the
@@ -46,7 +46,12 @@ pub const LATEST_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// trip, atomic, so a hash entry's stream id orders it against every batch.
 const APPEND: &str = r"
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'origin', ARGV[2], 'ticks', ARGV[3])
-for i = 5, #ARGV, 2 do
+local window = tonumber(ARGV[5])
+if window > 0 then
+  local ms = tonumber(string.match(id, '^(%d+)'))
+  redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('%.0f', ms - window))
+end
+for i = 6, #ARGV, 2 do
   redis.call('HSET', KEYS[2], ARGV[i], id .. ' ' .. ARGV[i + 1])
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
@@ -72,6 +77,8 @@ pub struct RedisIngestLog {
     script: Arc<redis::Script>,
     origin: String,
     max_len: usize,
+    /// Entries older than this before the newest are trimmed too (zero: by count only).
+    window: Duration,
     /// The worker's queue, once started.
     queue: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<Vec<Tick>>>>,
 }
@@ -146,8 +153,19 @@ impl RedisIngestLog {
             script: Arc::new(redis::Script::new(APPEND)),
             origin: origin.to_owned(),
             max_len: max_len.max(1),
+            window: Duration::ZERO,
             queue: Arc::default(),
         })
+    }
+
+    /// Also trims entries appended more than `window` before the newest (by Redis's clock: the
+    /// entry ids), so the stream holds about the last `window` of ingest at any feed rate, up
+    /// to `max_len` batches. The window must cover the minute still open (its bars are rebuilt
+    /// from its ticks); older instruments come from the newest-row hash.
+    #[must_use]
+    pub fn with_window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
     }
 
     /// Starts the appending worker (see the module's doc): from now on `append` only queues.
@@ -200,7 +218,8 @@ impl RedisIngestLog {
             .arg(self.max_len)
             .arg(&self.origin)
             .arg(json)
-            .arg(u64::try_from(LATEST_TTL.as_millis()).unwrap_or(u64::MAX));
+            .arg(u64::try_from(LATEST_TTL.as_millis()).unwrap_or(u64::MAX))
+            .arg(u64::try_from(self.window.as_millis()).unwrap_or(u64::MAX));
         for row in newest {
             invocation.arg(row.key.to_string()).arg(encode(row)?);
         }
