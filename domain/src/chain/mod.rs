@@ -1,5 +1,6 @@
 //! Chain analytics for one expiry: IV and Greeks for every quote, moneyness, ATM IV, skew,
-//! 25-delta risk reversal and butterfly, put–call ratios, max pain and gamma exposure.
+//! 25-delta risk reversal and butterfly, put–call ratios, max pain and gamma exposure; across
+//! expiries, constant-maturity ATM IV and IV rank.
 
 mod conventions;
 mod evaluate;
@@ -7,6 +8,7 @@ mod gex;
 mod price_source;
 mod stats;
 mod strikes;
+mod term;
 
 pub use conventions::Conventions;
 pub use evaluate::{ChainAnalytics, ChainQuote, ChainSpec, IvFailure, evaluate_chain};
@@ -16,3 +18,4 @@ pub use stats::{
     AtmIv, PutCallRatio, StrikeIv, Wing25, atm_iv, max_pain, put_call_ratio, skew_by_level, skew_by_strike,
     wing_25_delta,
 };
+pub use term::{ConstantMaturityIv, IvRank, TermPoint, constant_maturity_iv, iv_rank};
