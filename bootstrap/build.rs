@@ -21,7 +21,11 @@ fn main() {
             if !out.status.success() || hash.is_empty() {
                 return None;
             }
+            // Without optional locks `git status` does not refresh (rewrite) the index, which
+            // would make the `rerun-if-changed` above rebuild this crate on the next build of a
+            // fresh clone.
             let dirty = Command::new("git")
+                .env("GIT_OPTIONAL_LOCKS", "0")
                 .args(["status", "--porcelain", "--untracked-files=no"])
                 .output()
                 .is_ok_and(|o| !o.stdout.is_empty());
