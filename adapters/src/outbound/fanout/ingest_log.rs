@@ -205,12 +205,8 @@ impl RedisIngestLog {
     async fn write(&self, rows: &[Tick]) -> Result<(), PortError> {
         let json = encode(rows)?;
         // Each instrument's last row in the batch.
-        let mut newest: Vec<&Tick> = Vec::new();
-        for row in rows.iter().rev() {
-            if !newest.iter().any(|t| t.key == row.key) {
-                newest.push(row);
-            }
-        }
+        let mut seen = std::collections::HashSet::with_capacity(rows.len());
+        let newest: Vec<&Tick> = rows.iter().rev().filter(|t| seen.insert(&t.key)).collect();
         let mut invocation = self.script.prepare_invoke();
         invocation
             .key(&self.key)
