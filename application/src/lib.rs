@@ -18,14 +18,18 @@
 
 pub mod calculators;
 pub mod candles;
+pub mod exposure;
 pub mod fast_map;
 pub mod history;
 pub mod indicators;
 pub mod ingest;
 pub mod instruments;
+pub mod iv_rank;
 pub mod market;
 pub mod moneyness;
+pub mod past_chain;
 pub mod readiness;
 pub mod realtime;
 pub mod subscriptions;
+pub mod surface;
 pub mod sync;

@@ -72,6 +72,32 @@ impl RealtimeReads {
         Self { state, registry, clock }
     }
 
+    /// Every evaluated chain of `underlying`, ascending by expiry.
+    ///
+    /// # Errors
+    /// [`ReadError::NotFound`] naming `underlying` when none was evaluated yet.
+    pub fn chains(&self, underlying: &InstrumentKey) -> Result<Vec<ChainRead>, ReadError> {
+        let reads: Vec<ChainRead> = self
+            .state
+            .chain_expiries(underlying)
+            .into_iter()
+            .filter_map(|e| self.chain(underlying, Some(e)).ok())
+            .collect();
+        if reads.is_empty() {
+            return Err(ReadError::NotFound {
+                field: "underlying",
+                message: format!("no option chain of {underlying} evaluated yet"),
+            });
+        }
+        Ok(reads)
+    }
+
+    /// The market of `key`, when registered.
+    #[must_use]
+    pub fn market_of(&self, key: &InstrumentKey) -> Option<domain::instrument::Market> {
+        self.registry.get(key).map(|r| r.market().clone())
+    }
+
     fn conventions_of(&self, key: &InstrumentKey) -> Conventions {
         self.registry
             .get(key)

@@ -242,6 +242,10 @@ impl SignalStore for NoStore {
     ) -> Result<Vec<MoneynessRecord>, PortError> {
         Ok(Vec::new())
     }
+
+    async fn moneyness_expiries(&self, _: &InstrumentKey, _: NaiveDate) -> Result<Vec<NaiveDate>, PortError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Batches the feed ingests before their bars' writes are waited for: the Redis Streams

@@ -20,7 +20,7 @@ use domain::ports::{
 use super::{Metrics, OperationLabels};
 
 /// Every operation the wrapper times (the `SignalStore` methods).
-pub(super) const OPERATIONS: [&str; 12] = [
+pub(super) const OPERATIONS: [&str; 15] = [
     "save_candles",
     "candles",
     "candles_of",
@@ -33,6 +33,9 @@ pub(super) const OPERATIONS: [&str; 12] = [
     "save_moneyness",
     "save_history",
     "moneyness",
+    "moneyness_expiries",
+    "last_atm",
+    "latest_greeks",
 ];
 
 /// A store whose calls are timed into [`Metrics`].
@@ -155,6 +158,29 @@ impl SignalStore for MeteredStore {
             self.inner.moneyness(underlying, expiry, right, level, range, limit),
         )
         .await
+    }
+
+    async fn moneyness_expiries(
+        &self,
+        underlying: &InstrumentKey,
+        from: NaiveDate,
+    ) -> Result<Vec<NaiveDate>, PortError> {
+        self.timed("moneyness_expiries", self.inner.moneyness_expiries(underlying, from))
+            .await
+    }
+
+    async fn last_atm(
+        &self,
+        underlying: &InstrumentKey,
+        expiry: NaiveDate,
+        range: TimeRange,
+    ) -> Result<Option<MoneynessRecord>, PortError> {
+        self.timed("last_atm", self.inner.last_atm(underlying, expiry, range))
+            .await
+    }
+
+    async fn latest_greeks(&self, keys: &[InstrumentKey], range: TimeRange) -> Result<Vec<GreeksRecord>, PortError> {
+        self.timed("latest_greeks", self.inner.latest_greeks(keys, range)).await
     }
 }
 

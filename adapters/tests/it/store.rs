@@ -157,6 +157,7 @@ async fn moneyness_rows_are_upserted_per_level_and_minute(db: FreshDatabase) {
             ..LevelAggregate::default()
         },
         atm_iv: Some(0.12),
+        chain: None,
     };
     s.save_moneyness(&[rec(MoneynessLevel::Itm(1), -0.6), rec(MoneynessLevel::OtmGroup, -0.2)])
         .await
@@ -353,6 +354,7 @@ fn moneyness_record(level: MoneynessLevel, minute: &str) -> MoneynessRecord {
             ..LevelAggregate::default()
         },
         atm_iv: Some(0.12),
+        chain: None,
     }
 }
 

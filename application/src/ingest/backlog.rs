@@ -301,6 +301,7 @@ mod tests {
                 ..LevelAggregate::default()
             },
             atm_iv: None,
+            chain: None,
         }
     }
 

@@ -89,6 +89,10 @@ impl SignalStore for Gated {
     ) -> Result<Vec<MoneynessRecord>, PortError> {
         Ok(Vec::new())
     }
+
+    async fn moneyness_expiries(&self, _: &InstrumentKey, _: NaiveDate) -> Result<Vec<NaiveDate>, PortError> {
+        Ok(Vec::new())
+    }
 }
 
 pub(super) fn commits(store: &Arc<Gated>) -> BarCommits {

@@ -39,7 +39,7 @@ mod follow;
 #[cfg(test)]
 mod gated;
 mod in_flight;
-mod moneyness;
+pub(crate) mod moneyness;
 mod observe;
 mod persist;
 mod pricing;

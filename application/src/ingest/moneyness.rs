@@ -5,7 +5,7 @@ use domain::chain::{ChainAnalytics, ChainQuote, ChainSpec, Conventions, evaluate
 use domain::expiry::Forward;
 use domain::instrument::{InstrumentKey, OptionRight};
 use domain::moneyness::{MoneynessLevel, MoneynessMapping, aggregate_by_group};
-use domain::ports::MoneynessRecord;
+use domain::ports::{ChainInputs, MoneynessRecord};
 
 use crate::market::ExpiryState;
 
@@ -35,6 +35,29 @@ pub(super) fn chain_records(
             volume: q.volume,
         })
         .collect();
+    evaluate_records(
+        c,
+        underlying,
+        expiry,
+        minute,
+        &quotes,
+        ChainInputs { forward, t_years, spot },
+        mapping,
+    )
+}
+
+/// Evaluates one expiry's `quotes` on `inputs` and turns the chain into one record per (right,
+/// level), as [`chain_records`]; also what the historical chain evaluates again from the store.
+pub(crate) fn evaluate_records(
+    c: &Conventions,
+    underlying: &InstrumentKey,
+    expiry: NaiveDate,
+    minute: DateTime<Utc>,
+    quotes: &[ChainQuote],
+    inputs: ChainInputs,
+    mapping: Option<&MoneynessMapping>,
+) -> (ChainAnalytics, Vec<MoneynessRecord>) {
+    let ChainInputs { forward, t_years, spot } = inputs;
     let spec = ChainSpec {
         model: c.model,
         rate: c.rate,
@@ -45,7 +68,7 @@ pub(super) fn chain_records(
         reference: c.reference,
         strike_step: None,
     };
-    let a = evaluate_chain(&spec, &quotes);
+    let a = evaluate_chain(&spec, quotes);
     let atm_iv = a.atm_iv.map(|x| x.iv);
     let record = |right, level, aggregate| MoneynessRecord {
         underlying: underlying.clone(),
@@ -55,6 +78,7 @@ pub(super) fn chain_records(
         level,
         aggregate,
         atm_iv,
+        chain: (level == MoneynessLevel::Atm).then_some(inputs),
     };
     if let Some(m) = mapping {
         let out = m

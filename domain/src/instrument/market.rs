@@ -135,6 +135,8 @@ pub struct Market {
     calendar: Arc<Calendar>,
     /// The first day market data may carry (see [`Market::first_date`]).
     first_date: NaiveDate,
+    /// Underlying units one unit of open interest stands for (see [`Market::units_per_oi`]).
+    units_per_oi: f64,
 }
 
 /// The dated exceptions to a market's regular week.
@@ -179,7 +181,23 @@ impl Market {
             weekend,
             calendar: Arc::default(),
             first_date: NaiveDate::MIN,
+            units_per_oi: 1.0,
         })
+    }
+
+    /// Sets how many underlying units one unit of the market's open interest stands for.
+    #[must_use]
+    pub fn with_units_per_oi(mut self, units: f64) -> Self {
+        self.units_per_oi = units;
+        self
+    }
+
+    /// Underlying units one unit of open interest stands for: 1 where the exchange publishes
+    /// open interest in units (NSE, and the default), the contract multiplier where it counts
+    /// contracts (a US index option: 100). Gamma exposure multiplies by it.
+    #[must_use]
+    pub fn units_per_oi(&self) -> f64 {
+        self.units_per_oi
     }
 
     /// Adds holidays and special sessions from CSV lines `kind,date,windows,source,note`: kind

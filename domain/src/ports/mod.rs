@@ -23,7 +23,7 @@ pub use ingest_log::IngestLog;
 pub use instruments::InstrumentSource;
 pub use probe::HealthProbe;
 pub use publisher::{Outgoing, SignalEvent, SignalPublisher, TopicUpdate, UpdateSink};
-pub use records::{ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, TimeRange};
+pub use records::{ChainInputs, ComputationRecord, GreeksRecord, InstrumentCandle, MoneynessRecord, TimeRange};
 pub use store::SignalStore;
 
 #[cfg(any(test, feature = "mocks"))]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::candles::Bar;
 use crate::chain::QuotePrice;
-use crate::expiry::{ForwardSource, TimeBasis};
+use crate::expiry::{Forward, ForwardSource, TimeBasis};
 use crate::instrument::InstrumentKey;
 use crate::instrument::OptionRight;
 use crate::moneyness::{LevelAggregate, MoneynessLevel};
@@ -79,6 +79,22 @@ pub struct MoneynessRecord {
     pub aggregate: LevelAggregate,
     /// ATM IV of the expiry at that minute.
     pub atm_iv: Option<f64>,
+    /// What the expiry's chain was evaluated on at that minute (forward, time, spot): carried by
+    /// the `ATM` rows, so that the chain as of a past minute can be evaluated again exactly
+    /// (`GET /historical/chain`) and the term structure of a past day rebuilt (IV rank).
+    #[serde(default)]
+    pub chain: Option<ChainInputs>,
+}
+
+/// The market state one expiry's chain was evaluated on at one minute.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ChainInputs {
+    /// The expiry's forward and its source.
+    pub forward: Forward,
+    /// Time to expiry, years.
+    pub t_years: f64,
+    /// The underlying's spot, price units, when known.
+    pub spot: Option<f64>,
 }
 
 /// What one computation run did, for auditing data quality.

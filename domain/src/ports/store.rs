@@ -129,4 +129,56 @@ pub trait SignalStore: Send + Sync {
         range: TimeRange,
         limit: usize,
     ) -> Result<Vec<MoneynessRecord>, PortError>;
+
+    /// The expiries of `underlying` that have moneyness rows, from `from` on, ascending.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database is down.
+    async fn moneyness_expiries(
+        &self,
+        underlying: &InstrumentKey,
+        from: NaiveDate,
+    ) -> Result<Vec<NaiveDate>, PortError>;
+
+    /// The latest `ATM` call row of one expiry in `range`: the expiry's ATM IV and the inputs
+    /// its chain was evaluated on ([`MoneynessRecord::chain`]) at its last minute there. The
+    /// default reads the range's rows (at most 10 000) and keeps the last; stores override it
+    /// with one indexed lookup.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database is down.
+    async fn last_atm(
+        &self,
+        underlying: &InstrumentKey,
+        expiry: NaiveDate,
+        range: TimeRange,
+    ) -> Result<Option<MoneynessRecord>, PortError> {
+        let rows = self
+            .moneyness(
+                underlying,
+                expiry,
+                OptionRight::Call,
+                MoneynessLevel::Atm,
+                range,
+                10_000,
+            )
+            .await?;
+        Ok(rows.into_iter().next_back())
+    }
+
+    /// The latest Greeks record of each of `keys` in `range` (keys without one are left out).
+    /// The default reads each key's rows in the range (at most 10 000) one key after another;
+    /// stores override it with one query.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the database is down.
+    async fn latest_greeks(&self, keys: &[InstrumentKey], range: TimeRange) -> Result<Vec<GreeksRecord>, PortError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(r) = self.greeks(key, range, 10_000).await?.pop() {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
 }

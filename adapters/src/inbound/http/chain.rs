@@ -195,6 +195,48 @@ fn iv_reason(r: Option<domain::pricing::IvError>) -> &'static str {
     r.map_or("no_price", domain::pricing::IvError::code)
 }
 
+/// The chain of `r` as the API shows it (the realtime and the historical chain alike).
+pub(super) fn render_chain(r: &ChainRead) -> RealtimeChain {
+    let a = &r.snapshot.analytics;
+    let points: HashMap<_, &OptionPoint> = a.points.iter().map(|p| (slot(p.strike, p.right), p)).collect();
+    let failures: HashMap<_, _> = a
+        .iv_failures
+        .iter()
+        .map(|f| (slot(f.strike, f.right), f.reason))
+        .collect();
+    let mut strikes: BTreeMap<u64, ChainStrike> = BTreeMap::new();
+    for ((bits, right), (key, strike, q)) in &r.quotes.quotes {
+        let p = points.get(&(*bits, *right));
+        let option = ChainOption {
+            instrument_key: key.to_string(),
+            level: r.snapshot.level_of(*strike, *right).map(|l| l.to_string()),
+            quote_time: q.ts,
+            bid: q.bid,
+            ask: q.ask,
+            last: q.last,
+            oi: q.oi,
+            volume: q.volume,
+            iv: p.and_then(|p| p.iv),
+            iv_error: failures.get(&(*bits, *right)).map(|r| iv_reason(*r).to_owned()),
+            greeks: p.and_then(|p| p.greeks).map(Into::into),
+        };
+        let row = strikes.entry(*bits).or_insert_with(|| ChainStrike {
+            strike: *strike,
+            call: None,
+            put: None,
+        });
+        match right {
+            OptionRight::Call => row.call = Some(option),
+            OptionRight::Put => row.put = Some(option),
+        }
+    }
+    RealtimeChain {
+        meta: ChainMeta::new(r),
+        atm_iv: a.atm_iv.map(|x| x.iv),
+        strikes: strikes.into_values().collect(),
+    }
+}
+
 #[OpenApi]
 impl ChainApi {
     /// An expiry's option chain: per strike, both rights' quote, IV, Greeks, OI, volume and level.
@@ -213,44 +255,7 @@ impl ChainApi {
         expiry: Query<Option<NaiveDate>>,
     ) -> Result<ChainOk, ReadFailure> {
         let r = read_chain(&self.state, &underlying.0, expiry.0)?;
-        let a = &r.snapshot.analytics;
-        let points: HashMap<_, &OptionPoint> = a.points.iter().map(|p| (slot(p.strike, p.right), p)).collect();
-        let failures: HashMap<_, _> = a
-            .iv_failures
-            .iter()
-            .map(|f| (slot(f.strike, f.right), f.reason))
-            .collect();
-        let mut strikes: BTreeMap<u64, ChainStrike> = BTreeMap::new();
-        for ((bits, right), (key, strike, q)) in &r.quotes.quotes {
-            let p = points.get(&(*bits, *right));
-            let option = ChainOption {
-                instrument_key: key.to_string(),
-                level: r.snapshot.level_of(*strike, *right).map(|l| l.to_string()),
-                quote_time: q.ts,
-                bid: q.bid,
-                ask: q.ask,
-                last: q.last,
-                oi: q.oi,
-                volume: q.volume,
-                iv: p.and_then(|p| p.iv),
-                iv_error: failures.get(&(*bits, *right)).map(|r| iv_reason(*r).to_owned()),
-                greeks: p.and_then(|p| p.greeks).map(Into::into),
-            };
-            let row = strikes.entry(*bits).or_insert_with(|| ChainStrike {
-                strike: *strike,
-                call: None,
-                put: None,
-            });
-            match right {
-                OptionRight::Call => row.call = Some(option),
-                OptionRight::Put => row.put = Some(option),
-            }
-        }
-        Ok(ChainOk::Ok(Json(RealtimeChain {
-            meta: ChainMeta::new(&r),
-            atm_iv: a.atm_iv.map(|x| x.iv),
-            strikes: strikes.into_values().collect(),
-        })))
+        Ok(ChainOk::Ok(Json(render_chain(&r))))
     }
 
     /// An expiry's chain statistics: PCR, max pain, ATM IV, 25-delta wings, and the Greeks

@@ -32,6 +32,7 @@ mod serialized;
 pub mod server;
 mod shapes;
 mod spec_routes;
+mod surface;
 mod time_param;
 mod updates;
 pub mod websocket;
@@ -66,6 +67,10 @@ pub struct AppState {
     pub history: Arc<HistoryReads>,
     /// Indicator reads over history or now.
     pub indicators: Arc<IndicatorReads>,
+    /// The chain as of a past minute, from the stored snapshots.
+    pub past_chains: Arc<application::past_chain::PastChains>,
+    /// IV rank of the 30-day ATM IV.
+    pub iv_ranks: Arc<application::iv_rank::IvRanks>,
     /// Moneyness reads: a level's aggregates and strikes, by the expiry's mapping.
     pub moneyness: Arc<MoneynessReads>,
     /// Whether the database, Redis and snapshot writes let this instance work.
@@ -124,10 +129,22 @@ impl AppState {
             mappings,
             clock,
         } = parts;
+        let past_chains = Arc::new(application::past_chain::PastChains::new(
+            store.clone(),
+            registry.clone(),
+            clock.clone(),
+        ));
+        let iv_ranks = Arc::new(application::iv_rank::IvRanks::new(
+            store.clone(),
+            registry.clone(),
+            clock.clone(),
+        ));
         let history =
             Arc::new(HistoryReads::new(store, registry.clone(), clock.clone()).with_memory(aggregate_cache.clone()));
         let realtime = Arc::new(RealtimeReads::new(state, registry.clone(), clock.clone()));
         Self {
+            past_chains,
+            iv_ranks,
             moneyness: Arc::new(MoneynessReads::new(realtime.clone(), mappings.clone())),
             mappings,
             realtime,
@@ -202,10 +219,12 @@ pub type ApiGroups = (
     ingest::IngestApi,
     realtime::RealtimeApi,
     chain::ChainApi,
+    surface::SurfaceApi,
     moneyness::MoneynessApi,
     instruments::InstrumentsApi,
     analytics::AnalyticsApi,
     historical::HistoricalApi,
+    historical::PastApi,
     indicators::IndicatorsApi,
     export::ExportApi,
 );
@@ -218,10 +237,12 @@ pub fn api(state: &AppState) -> OpenApiService<ApiGroups, ()> {
             ingest::IngestApi { state: state.clone() },
             realtime::RealtimeApi::new(state.clone()),
             chain::ChainApi { state: state.clone() },
+            surface::SurfaceApi { state: state.clone() },
             moneyness::MoneynessApi { state: state.clone() },
             instruments::InstrumentsApi { state: state.clone() },
             analytics::AnalyticsApi,
             historical::HistoricalApi { state: state.clone() },
+            historical::PastApi { state: state.clone() },
             indicators::IndicatorsApi { state: state.clone() },
             export::ExportApi { state: state.clone() },
         ),

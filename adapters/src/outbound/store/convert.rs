@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use domain::candles::{AggregatedBar, Bar};
+use domain::expiry::Forward;
 use domain::instrument::{InstrumentKey, OptionContract};
 use domain::moneyness::LevelAggregate;
-use domain::ports::{GreeksRecord, InstrumentCandle, MoneynessRecord, PortError};
+use domain::ports::{ChainInputs, GreeksRecord, InstrumentCandle, MoneynessRecord, PortError};
 use domain::pricing::Greeks;
 use serde::de::DeserializeOwned;
 
@@ -210,6 +211,10 @@ pub(super) fn moneyness_cells<'a>(r: &'a MoneynessRecord, out: &mut Vec<Cell<'a>
         Cell::Double(a.total_volume),
         Cell::Double(a.total_oi),
         Cell::opt_f64(r.atm_iv),
+        Cell::opt_f64(r.chain.map(|c| c.forward.value)),
+        r.chain.map_or(Cell::Null, |c| Cell::str(c.forward.source.as_str())),
+        Cell::opt_f64(r.chain.map(|c| c.t_years)),
+        Cell::opt_f64(r.chain.and_then(|c| c.spot)),
     ]);
 }
 
@@ -241,6 +246,17 @@ pub(super) fn moneyness_record(m: moneyness::Model) -> Result<MoneynessRecord, P
             total_oi: m.total_oi,
         },
         atm_iv: m.atm_iv,
+        chain: match (m.chain_forward, m.chain_forward_source, m.chain_t_years) {
+            (Some(value), Some(source), Some(t_years)) => Some(ChainInputs {
+                forward: Forward {
+                    value,
+                    source: parse(&source, "forward source")?,
+                },
+                t_years,
+                spot: m.chain_spot,
+            }),
+            _ => None,
+        },
     })
 }
 

@@ -6,6 +6,7 @@
 //! `migration` crate).
 
 mod bulk;
+mod chain_reads;
 mod checkpoint;
 mod convert;
 pub mod entities;
@@ -530,6 +531,27 @@ impl SignalStore for SeaStore {
             .await
             .map_err(db_error)?;
         rows.into_iter().map(convert::moneyness_record).collect()
+    }
+
+    async fn moneyness_expiries(
+        &self,
+        underlying: &InstrumentKey,
+        from: chrono::NaiveDate,
+    ) -> Result<Vec<chrono::NaiveDate>, PortError> {
+        chain_reads::moneyness_expiries(&self.db, underlying, from).await
+    }
+
+    async fn last_atm(
+        &self,
+        underlying: &InstrumentKey,
+        expiry: chrono::NaiveDate,
+        range: TimeRange,
+    ) -> Result<Option<MoneynessRecord>, PortError> {
+        chain_reads::last_atm(&self.db, underlying, expiry, range).await
+    }
+
+    async fn latest_greeks(&self, keys: &[InstrumentKey], range: TimeRange) -> Result<Vec<GreeksRecord>, PortError> {
+        chain_reads::latest_greeks(&self.db, keys, range).await
     }
 }
 

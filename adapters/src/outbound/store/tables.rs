@@ -118,6 +118,10 @@ impl Tables {
                         C::TotalVolume,
                         C::TotalOi,
                         C::AtmIv,
+                        C::ChainForward,
+                        C::ChainForwardSource,
+                        C::ChainTYears,
+                        C::ChainSpot,
                     ],
                 )
             },

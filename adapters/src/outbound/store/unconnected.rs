@@ -72,4 +72,8 @@ impl SignalStore for Unconnected {
     ) -> Result<Vec<MoneynessRecord>, PortError> {
         none()
     }
+
+    async fn moneyness_expiries(&self, _: &InstrumentKey, _: NaiveDate) -> Result<Vec<NaiveDate>, PortError> {
+        none()
+    }
 }

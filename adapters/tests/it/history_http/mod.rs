@@ -92,6 +92,7 @@ pub(super) async fn harness(db: FreshDatabase) -> Harness {
                     ..LevelAggregate::default()
                 },
                 atm_iv: Some(0.12 + m as f64 * 1e-4),
+                chain: None,
             });
         }
     }

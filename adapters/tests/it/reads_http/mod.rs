@@ -43,9 +43,34 @@ pub(super) fn oi(strike: f64, right: OptionRight) -> f64 {
     }
 }
 
+/// Registers a NIFTY call and put at each of [`STRIKES`] expiring at `expiry`.
+pub(super) fn register_strikes(
+    registry: &InstrumentRegistry,
+    expiry: DateTime<Utc>,
+    key: &dyn Fn(f64, OptionRight) -> InstrumentKey,
+) {
+    let nifty = InstrumentKey::parse("NSE:NIFTY").unwrap();
+    for k in STRIKES {
+        for right in [OptionRight::Call, OptionRight::Put] {
+            let contract = OptionContract {
+                key: key(k, right),
+                underlying: nifty.clone(),
+                expiry,
+                strike: Strike::new(k).unwrap(),
+                right,
+                lot_size: LotSize::new(65).unwrap(),
+                tick_size: 0.05,
+            };
+            registry.register_option(contract, "NSE").unwrap();
+        }
+    }
+}
+
 pub(super) struct Harness {
     _db: FreshDatabase,
     clock: Arc<ManualClock>,
+    registry: Arc<InstrumentRegistry>,
+    store: SeaStore,
     ingest: Arc<IngestTicks>,
     client: crate::support::App,
 }
@@ -56,24 +81,7 @@ pub(super) async fn harness(db: FreshDatabase) -> Harness {
     let registry = InstrumentRegistry::default();
     let nifty = InstrumentKey::parse("NSE:NIFTY").unwrap();
     registry.register_underlying(nifty.clone(), "NSE").unwrap();
-    for k in STRIKES {
-        for right in [OptionRight::Call, OptionRight::Put] {
-            registry
-                .register_option(
-                    OptionContract {
-                        key: key(k, right),
-                        underlying: nifty.clone(),
-                        expiry: expiry(),
-                        strike: Strike::new(k).unwrap(),
-                        right,
-                        lot_size: LotSize::new(65).unwrap(),
-                        tick_size: 0.05,
-                    },
-                    "NSE",
-                )
-                .unwrap();
-        }
-    }
+    register_strikes(&registry, expiry(), &key);
     // A later monthly expiry with one strike and its future, never quoted.
     let march = Utc.with_ymd_and_hms(2026, 3, 31, 10, 0, 0).unwrap();
     registry
@@ -116,10 +124,10 @@ pub(super) async fn harness(db: FreshDatabase) -> Harness {
     let state = AppState::new(adapters::inbound::http::UseCaseParts {
         ingest: ingest.clone(),
         state: realtime,
-        registry,
+        registry: registry.clone(),
         store: Arc::new(store.clone()),
         aggregate_cache: None,
-        database: Arc::new(store),
+        database: Arc::new(store.clone()),
         redis: None,
         mappings: crate::support::ladder_mappings(&registry_for_mappings, &clock),
         clock,
@@ -127,15 +135,83 @@ pub(super) async fn harness(db: FreshDatabase) -> Harness {
     Harness {
         _db: db,
         clock: manual,
+        registry,
+        store,
         ingest,
         client: crate::support::app(state),
     }
 }
 
+/// One expiry's chain as quoted in a test.
+pub(super) struct Quoting<'a> {
+    /// The expiry instant.
+    pub expiry: DateTime<Utc>,
+    /// Each option's key.
+    pub key: &'a dyn Fn(f64, OptionRight) -> InstrumentKey,
+    /// Each option's open interest.
+    pub oi: &'a dyn Fn(f64, OptionRight) -> f64,
+    /// The forward and the one volatility every option is priced at.
+    pub forward: f64,
+    pub vol: f64,
+    /// The session's cumulative volume of each option.
+    pub volume: f64,
+}
+
+impl Quoting<'_> {
+    /// A tick of every option of [`STRIKES`] at `ts`: last at the Black-76 price, bid and ask
+    /// half a point around it.
+    pub(super) fn ticks(&self, ts: DateTime<Utc>) -> Vec<Tick> {
+        let t_years = (self.expiry - ts).num_seconds() as f64 / (365.0 * 86_400.0);
+        let mut ticks = vec![];
+        for k in STRIKES {
+            for right in [OptionRight::Call, OptionRight::Put] {
+                let inputs = OptionInputs {
+                    right,
+                    underlying: self.forward,
+                    strike: k,
+                    t_years,
+                    rate: Conventions::DEFAULT.rate,
+                    div_yield: 0.0,
+                    vol: self.vol,
+                };
+                let p = price_and_greeks(PricingModel::Black76, &inputs).unwrap().price;
+                ticks.push(Tick {
+                    key: (self.key)(k, right),
+                    ts,
+                    last: Some(p),
+                    bid: Some(p - 0.5),
+                    ask: Some(p + 0.5),
+                    volume: Some(self.volume),
+                    oi: Some((self.oi)(k, right)),
+                });
+            }
+        }
+        ticks
+    }
+}
+
+/// The February chain at [`VOL`] on [`FORWARD`].
+pub(super) fn february() -> Quoting<'static> {
+    Quoting {
+        expiry: expiry(),
+        key: &key,
+        oi: &oi,
+        forward: FORWARD,
+        vol: VOL,
+        volume: 10.0,
+    }
+}
+
+/// Ingests `ticks` (all accepted) and flushes.
+pub(super) async fn ingest_all(h: &Harness, ticks: &[Tick]) {
+    let report = h.ingest.execute(ticks).await.unwrap();
+    assert_eq!(report.accepted, ticks.len(), "{report:?}");
+    h.ingest.flush().await.unwrap();
+}
+
 /// One minute before the clock: the index and every option quoted at [`VOL`] on [`FORWARD`].
 pub(super) async fn ingest_chain(h: &Harness) {
     let ts = now() - Duration::minutes(1);
-    let t_years = (expiry() - ts).num_seconds() as f64 / (365.0 * 86_400.0);
     let mut ticks = vec![Tick {
         key: InstrumentKey::parse("NSE:NIFTY").unwrap(),
         ts,
@@ -145,32 +221,8 @@ pub(super) async fn ingest_chain(h: &Harness) {
         volume: None,
         oi: None,
     }];
-    for k in STRIKES {
-        for right in [OptionRight::Call, OptionRight::Put] {
-            let inputs = OptionInputs {
-                right,
-                underlying: FORWARD,
-                strike: k,
-                t_years,
-                rate: Conventions::DEFAULT.rate,
-                div_yield: 0.0,
-                vol: VOL,
-            };
-            let p = price_and_greeks(PricingModel::Black76, &inputs).unwrap().price;
-            ticks.push(Tick {
-                key: key(k, right),
-                ts,
-                last: Some(p),
-                bid: Some(p - 0.5),
-                ask: Some(p + 0.5),
-                volume: Some(10.0),
-                oi: Some(oi(k, right)),
-            });
-        }
-    }
-    let report = h.ingest.execute(&ticks).await.unwrap();
-    assert_eq!(report.accepted, ticks.len(), "{report:?}");
-    h.ingest.flush().await.unwrap();
+    ticks.extend(february().ticks(ts));
+    ingest_all(h, &ticks).await;
 }
 
 impl Harness {
@@ -185,9 +237,11 @@ pub(super) fn f(v: &Value) -> f64 {
 
 mod chain;
 mod selectors;
+mod views;
 
 use chain::*;
 use selectors::*;
+use views::*;
 
 on_both_backends!(
     realtime_greeks_of_one_option_with_conventions_and_freshness,
@@ -196,4 +250,8 @@ on_both_backends!(
     moneyness_level_greeks_atm_iv_and_skew,
     bad_and_unknown_selectors_are_json_errors_naming_the_field,
     instruments_list_underlyings_expiries_and_listed_chains,
+    the_surface_gives_each_expiry_s_smile_and_the_30_day_iv_in_total_variance,
+    gex_per_strike_is_oi_times_gamma_times_spot_squared_and_the_flip_re_prices,
+    a_historical_chain_equals_what_the_realtime_chain_said_at_that_minute,
+    iv_rank_ranks_today_s_30_day_iv_against_each_stored_day,
 );

@@ -5,7 +5,9 @@
 //! `shapes.rs` holds the answers' shapes, the failures and the parameter parsing; this module the
 //! endpoints.
 
+mod past;
 mod shapes;
+pub use past::PastApi;
 use shapes::{AtmIvOk, CandlesOk, GreeksOk, LevelOk};
 
 use chrono::NaiveDate;

@@ -32,6 +32,10 @@ pub struct Model {
     pub total_volume: f64,
     pub total_oi: f64,
     pub atm_iv: Option<f64>,
+    pub chain_forward: Option<f64>,
+    pub chain_forward_source: Option<String>,
+    pub chain_t_years: Option<f64>,
+    pub chain_spot: Option<f64>,
 }
 
 /// No relations.

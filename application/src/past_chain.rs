@@ -1,0 +1,215 @@
+//! The chain as it stood at a past minute (`GET /historical/chain`), evaluated again from the
+//! store: the expiry's `ATM` row at or before that minute gives the minute and what the chain
+//! was evaluated on (forward, time, spot; [`domain::ports::ChainInputs`]); each option's latest
+//! Greeks record up to it gives the premium its IV was solved from; its 1-minute bars give OI,
+//! last price and the session's volume. The same evaluation as the live chain on the same
+//! inputs gives the same IVs, Greeks and statistics.
+//!
+//! What the store does not keep: bid and ask (left out), and the instrument service's mapping
+//! of that minute (levels are the local strike ladder's).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use domain::chain::ChainQuote;
+use domain::instrument::{InstrumentKey, OptionRight};
+use domain::ports::{Clock, SignalStore, TimeRange};
+
+use crate::history::HistoryError;
+use crate::ingest::moneyness::evaluate_records;
+use crate::market::{ChainSnapshot, ExpiryState, InstrumentKind, InstrumentRegistry, QuoteState};
+use crate::realtime::{ChainRead, STALE_AFTER_SECS};
+
+/// How far before the minute asked for a stored chain (and an option's last quote) is looked
+/// for: a day, so that the chain at any minute of a session is its latest evaluation.
+pub const LOOKBACK_HOURS: i64 = 24;
+
+/// How many of the expiries from the minute's date on are tried when none is named.
+const NEAREST_TRIED: usize = 3;
+
+/// The historical chain reads.
+pub struct PastChains {
+    store: Arc<dyn SignalStore>,
+    registry: Arc<InstrumentRegistry>,
+    clock: Arc<dyn Clock>,
+}
+
+fn not_found(field: &'static str, message: String) -> HistoryError {
+    HistoryError::NotFound { field, message }
+}
+
+impl PastChains {
+    /// Reads `store`, with each instrument's market and conventions from `registry`.
+    #[must_use]
+    pub fn new(store: Arc<dyn SignalStore>, registry: Arc<InstrumentRegistry>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, registry, clock }
+    }
+
+    /// The chain of `underlying` for `expiry` (default: the nearest one with a chain stored
+    /// then) as last evaluated at or before `at`, within [`LOOKBACK_HOURS`].
+    ///
+    /// # Errors
+    /// [`HistoryError::NotFound`] naming `underlying`, `expiry` or `at` when nothing was
+    /// stored; [`HistoryError::Store`] when the store fails.
+    pub async fn chain_at(
+        &self,
+        underlying: &InstrumentKey,
+        at: DateTime<Utc>,
+        expiry: Option<NaiveDate>,
+    ) -> Result<ChainRead, HistoryError> {
+        let reg = self
+            .registry
+            .get(underlying)
+            .ok_or_else(|| not_found("underlying", format!("unknown underlying {underlying}")))?;
+        let market = reg.market().clone();
+        let conventions = *reg.conventions();
+        let end = minute_of(at) + Duration::minutes(1);
+        let range = TimeRange {
+            from: end - Duration::hours(LOOKBACK_HOURS),
+            to: end,
+        };
+        let candidates = match expiry {
+            Some(e) => vec![e],
+            None => self
+                .store
+                .moneyness_expiries(underlying, market.local_date(at))
+                .await?
+                .into_iter()
+                .take(NEAREST_TRIED)
+                .collect(),
+        };
+        let mut found = None;
+        for e in candidates {
+            if let Some(row) = self.store.last_atm(underlying, e, range).await? {
+                found = Some((e, row));
+                break;
+            }
+        }
+        let (expiry, row) = found.ok_or_else(|| {
+            let (field, what) = match expiry {
+                Some(e) => ("expiry", format!("expiring {e}")),
+                None => ("at", "of any expiry".to_owned()),
+            };
+            not_found(
+                field,
+                format!("no chain of {underlying} {what} stored in the {LOOKBACK_HOURS} hours up to {at}"),
+            )
+        })?;
+        let inputs = row.chain.ok_or_else(|| {
+            not_found(
+                "at",
+                format!(
+                    "the chain of {underlying} expiring {expiry} at {} was stored without its inputs (before this version)",
+                    row.minute
+                ),
+            )
+        })?;
+        let minute = row.minute;
+        let through = TimeRange {
+            from: minute + Duration::minutes(1) - Duration::hours(LOOKBACK_HOURS),
+            to: minute + Duration::minutes(1),
+        };
+        let options = self.options_of(underlying, expiry);
+        let keys: Vec<InstrumentKey> = options.values().map(|(k, _)| k.clone()).collect();
+        let greeks: BTreeMap<InstrumentKey, _> = self
+            .store
+            .latest_greeks(&keys, through)
+            .await?
+            .into_iter()
+            .map(|r| (r.key.clone(), r))
+            .collect();
+        let session_from = market.session_containing(minute).map_or(through.from, |d| d.open);
+        let mut bars: BTreeMap<InstrumentKey, QuoteState> = BTreeMap::new();
+        let candles = self
+            .store
+            .candles_of(
+                &keys,
+                TimeRange {
+                    from: session_from,
+                    to: through.to,
+                },
+            )
+            .await?;
+        for c in candles {
+            let q = bars.entry(c.key).or_insert(QuoteState {
+                ts: c.bar.start,
+                last: None,
+                bid: None,
+                ask: None,
+                volume: 0.0,
+                oi: 0.0,
+            });
+            q.volume += c.bar.volume;
+            if c.bar.start >= q.ts {
+                q.ts = c.bar.start;
+                q.last = Some(c.bar.close);
+                q.oi = c.bar.oi.unwrap_or(q.oi);
+            }
+        }
+        // The live chain's quotes in its order (strike, then right), with the stored premium.
+        let mut state = ExpiryState::default();
+        let mut quotes = Vec::new();
+        for (slot, (key, strike)) in &options {
+            let Some(g) = greeks.get(key) else { continue };
+            let q = bars.get(key).copied().unwrap_or(QuoteState {
+                ts: g.minute,
+                last: None,
+                bid: None,
+                ask: None,
+                volume: 0.0,
+                oi: 0.0,
+            });
+            quotes.push(ChainQuote {
+                strike: *strike,
+                right: slot.1,
+                price: g.option_price,
+                oi: q.oi,
+                volume: q.volume,
+            });
+            state.quotes.insert(*slot, (key.clone(), *strike, q));
+        }
+        let (analytics, records) = evaluate_records(&conventions, underlying, expiry, minute, &quotes, inputs, None);
+        Ok(ChainRead {
+            underlying: underlying.clone(),
+            expiry,
+            snapshot: ChainSnapshot {
+                minute,
+                forward: inputs.forward,
+                t_years: inputs.t_years,
+                spot: inputs.spot,
+                analytics,
+                mapping: None,
+                levels: records.iter().map(|r| (r.right, r.level, r.aggregate)).collect(),
+            },
+            quotes: state,
+            stale: self.clock.now() - minute > Duration::seconds(STALE_AFTER_SECS),
+            conventions,
+        })
+    }
+
+    /// The registered options of one expiry, by (strike bits, right) as the live state keys them.
+    fn options_of(
+        &self,
+        underlying: &InstrumentKey,
+        expiry: NaiveDate,
+    ) -> BTreeMap<(u64, OptionRight), (InstrumentKey, f64)> {
+        self.registry
+            .all()
+            .into_iter()
+            .filter_map(|(key, reg)| match &reg.kind {
+                InstrumentKind::Option(c) if &c.underlying == underlying && reg.expiry_date() == Some(expiry) => {
+                    let strike = c.strike.value();
+                    Some(((strike.to_bits(), c.right), (key, strike)))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Start of the minute containing `t`.
+fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    let ms = t.timestamp_millis();
+    DateTime::from_timestamp_millis(ms - ms.rem_euclid(60_000)).unwrap_or(t)
+}
