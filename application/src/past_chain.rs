@@ -8,8 +8,8 @@
 //! What the store does not keep: bid and ask (left out), and the instrument service's mapping
 //! of that minute (levels are the local strike ladder's).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use domain::chain::ChainQuote;
@@ -20,19 +20,44 @@ use crate::history::HistoryError;
 use crate::ingest::moneyness::evaluate_records;
 use crate::market::{ChainSnapshot, ExpiryState, InstrumentKind, InstrumentRegistry, QuoteState};
 use crate::realtime::{ChainRead, STALE_AFTER_SECS};
+use crate::sync::LockOrRecover;
 
 /// How far before the minute asked for a stored chain (and an option's last quote) is looked
-/// for: a day, so that the chain at any minute of a session is its latest evaluation.
-pub const LOOKBACK_HOURS: i64 = 24;
+/// for: four days, so that a minute before a session's open finds the previous session's close
+/// across a weekend and a holiday.
+pub const LOOKBACK_HOURS: i64 = 96;
 
 /// How many of the expiries from the minute's date on are tried when none is named.
 const NEAREST_TRIED: usize = 3;
+
+/// An option's last price and open interest at a session's close.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Close {
+    /// Last traded price, price units.
+    pub last: Option<f64>,
+    /// Open interest, units.
+    pub oi: f64,
+}
+
+/// Each option's close, by instrument key.
+pub type Closes = Arc<HashMap<InstrumentKey, Close>>;
+
+/// (underlying, expiry, session open).
+type SessionSlot = (InstrumentKey, NaiveDate, DateTime<Utc>);
+
+/// A session's closes not found are looked for again after this long.
+const MISSING_CLOSE_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
+/// Closes kept in memory (one entry per underlying, expiry and session); past it, start again.
+const REMEMBERED_CLOSES: usize = 4_096;
 
 /// The historical chain reads.
 pub struct PastChains {
     store: Arc<dyn SignalStore>,
     registry: Arc<InstrumentRegistry>,
     clock: Arc<dyn Clock>,
+    /// Previous-session closes by (underlying, expiry, session open): found ones for good,
+    /// missing ones with when they were last looked for.
+    closes: Mutex<HashMap<SessionSlot, (Option<Closes>, std::time::Instant)>>,
 }
 
 fn not_found(field: &'static str, message: String) -> HistoryError {
@@ -43,7 +68,53 @@ impl PastChains {
     /// Reads `store`, with each instrument's market and conventions from `registry`.
     #[must_use]
     pub fn new(store: Arc<dyn SignalStore>, registry: Arc<InstrumentRegistry>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, registry, clock }
+        Self {
+            store,
+            registry,
+            clock,
+            closes: Mutex::default(),
+        }
+    }
+
+    /// Each option's last price and OI at the close of the session before the one opening at
+    /// `session_open`: the stored chain a minute before that open ([`Self::chain_at`]), kept in
+    /// memory once found. `None` when none is stored (or the store cannot say now: a chain
+    /// read must not fail for want of its changes; the failure is logged).
+    pub async fn previous_close(
+        &self,
+        underlying: &InstrumentKey,
+        expiry: NaiveDate,
+        session_open: DateTime<Utc>,
+    ) -> Option<Closes> {
+        let slot = (underlying.clone(), expiry, session_open);
+        if let Some((found, at)) = self.closes.lock_or_recover().get(&slot)
+            && (found.is_some() || at.elapsed() < MISSING_CLOSE_RETRY)
+        {
+            return found.clone();
+        }
+        let found = match self
+            .chain_at(underlying, session_open - Duration::minutes(1), Some(expiry))
+            .await
+        {
+            Ok(read) => Some(Arc::new(
+                read.quotes
+                    .quotes
+                    .values()
+                    .map(|(key, _, q)| (key.clone(), Close { last: q.last, oi: q.oi }))
+                    .collect(),
+            )),
+            Err(HistoryError::Store(e)) => {
+                tracing::warn!(error = %e, %underlying, %expiry, "previous session's close not read");
+                None
+            }
+            Err(_) => None,
+        };
+        let mut closes = self.closes.lock_or_recover();
+        if closes.len() >= REMEMBERED_CLOSES {
+            closes.clear();
+        }
+        closes.insert(slot, (found.clone(), std::time::Instant::now()));
+        found
     }
 
     /// The chain of `underlying` for `expiry` (default: the nearest one with a chain stored
@@ -184,6 +255,7 @@ impl PastChains {
             },
             quotes: state,
             stale: self.clock.now() - minute > Duration::seconds(STALE_AFTER_SECS),
+            session_open: market.session_containing(minute).map(|d| d.open),
             conventions,
         })
     }

@@ -44,6 +44,9 @@ pub struct ChainRead {
     pub stale: bool,
     /// The conventions of the underlying's market, which the chain was priced with.
     pub conventions: Conventions,
+    /// Open (UTC) of the session the snapshot's minute belongs to, when it is in one: a minute
+    /// before it, the historical chain gives the previous session's close.
+    pub session_open: Option<DateTime<Utc>>,
 }
 
 /// One option's latest IV and Greeks.
@@ -156,6 +159,11 @@ impl RealtimeReads {
             }
         })?;
         Ok(ChainRead {
+            session_open: self
+                .registry
+                .get(underlying)
+                .and_then(|r| r.market().session_containing(snapshot.minute))
+                .map(|d| d.open),
             underlying: underlying.clone(),
             expiry,
             stale: self.is_stale(snapshot.minute),

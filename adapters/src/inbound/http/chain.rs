@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use application::past_chain::Closes;
 use application::realtime::ChainRead;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::instrument::OptionRight;
@@ -53,6 +54,9 @@ pub struct ChainMeta {
     pub mapping_source: String,
     /// When that mapping was made (the ladder's: `as_of`).
     pub mapping_as_of: DateTime<Utc>,
+    /// Open (UTC) of the session `as_of` belongs to. The historical chain a minute before it is
+    /// the previous session's close (what a change since the previous close is measured from).
+    pub session_open: Option<DateTime<Utc>>,
 }
 
 impl ChainMeta {
@@ -72,6 +76,7 @@ impl ChainMeta {
             strike_step: s.analytics.strike_step,
             mapping_source: s.mapping_source().as_str().to_owned(),
             mapping_as_of: s.mapping_as_of(),
+            session_open: r.session_open,
         }
     }
 }
@@ -96,6 +101,11 @@ pub struct ChainOption {
     pub oi: f64,
     /// Session volume.
     pub volume: f64,
+    /// `last` less the last price at the previous session's close, price units; absent when
+    /// either is unknown (no stored chain of that close).
+    pub last_change: Option<f64>,
+    /// `oi` less the open interest at the previous session's close, units.
+    pub oi_change: Option<f64>,
     /// Implied volatility at `as_of`, decimal per √year.
     pub iv: Option<f64>,
     /// Why there is no IV: `below_intrinsic`, `above_upper_bound`, `no_time_value`,
@@ -195,8 +205,15 @@ fn iv_reason(r: Option<domain::pricing::IvError>) -> &'static str {
     r.map_or("no_price", domain::pricing::IvError::code)
 }
 
-/// The chain of `r` as the API shows it (the realtime and the historical chain alike).
-pub(super) fn render_chain(r: &ChainRead) -> RealtimeChain {
+/// The previous session's closes of `r`'s options, when stored.
+pub(super) async fn previous_close(state: &AppState, r: &ChainRead) -> Option<Closes> {
+    let open = r.session_open?;
+    state.past_chains.previous_close(&r.underlying, r.expiry, open).await
+}
+
+/// The chain of `r` as the API shows it (the realtime and the historical chain alike), with
+/// each option's change since `previous` (the previous session's closes).
+pub(super) fn render_chain(r: &ChainRead, previous: Option<&Closes>) -> RealtimeChain {
     let a = &r.snapshot.analytics;
     let points: HashMap<_, &OptionPoint> = a.points.iter().map(|p| (slot(p.strike, p.right), p)).collect();
     let failures: HashMap<_, _> = a
@@ -207,7 +224,10 @@ pub(super) fn render_chain(r: &ChainRead) -> RealtimeChain {
     let mut strikes: BTreeMap<u64, ChainStrike> = BTreeMap::new();
     for ((bits, right), (key, strike, q)) in &r.quotes.quotes {
         let p = points.get(&(*bits, *right));
+        let close = previous.and_then(|c| c.get(key));
         let option = ChainOption {
+            last_change: close.and_then(|c| Some(q.last? - c.last?)),
+            oi_change: close.map(|c| q.oi - c.oi),
             instrument_key: key.to_string(),
             level: r.snapshot.level_of(*strike, *right).map(|l| l.to_string()),
             quote_time: q.ts,
@@ -255,7 +275,8 @@ impl ChainApi {
         expiry: Query<Option<NaiveDate>>,
     ) -> Result<ChainOk, ReadFailure> {
         let r = read_chain(&self.state, &underlying.0, expiry.0)?;
-        Ok(ChainOk::Ok(Json(render_chain(&r))))
+        let previous = previous_close(&self.state, &r).await;
+        Ok(ChainOk::Ok(Json(render_chain(&r, previous.as_ref()))))
     }
 
     /// An expiry's chain statistics: PCR, max pain, ATM IV, 25-delta wings, and the Greeks

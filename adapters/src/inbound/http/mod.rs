@@ -26,6 +26,7 @@ pub mod listener;
 pub mod metrics;
 pub use ingest::{CandleIn, IngestResult, RejectedRow, TickIn};
 mod moneyness;
+mod page;
 mod realtime;
 pub mod request_id;
 mod serialized;
@@ -207,6 +208,9 @@ rate point (0.01); times are RFC 3339, minutes are identified by their UTC start
 carries the conventions it was computed with (`conventions`: model, rate, time basis, price \
 source, units) and the as-of time of its data; realtime answers say whether they are `stale` \
 (more than 120 s behind the service clock).\n\n\
+**The live page.** The service serves a live option-chain page at [`/`](/): the chain, its \
+statistics, the smile, the term structure and gamma exposure, from these endpoints and the \
+WebSocket.\n\n\
 **Errors.** Every error is a JSON body `{code, message, field}`: `field` names the parameter, \
 body field or header to blame. 400 for malformed parameters or bodies, 401 for a missing or \
 wrong API key, 404 when nothing is known for what was asked, 413 for a body over its limit, \
@@ -277,6 +281,9 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .nest("/api/v2", api.with(compression::Compression))
         .nest("/health", health::routes(state))
         .nest("/docs", ui)
+        .at("/", page::index_endpoint())
+        .at("/favicon.ico", page::favicon_endpoint())
+        .nest("/page", page::assets())
         .at("/openapi.json", document::openapi_document)
         .at("/metrics", poem::get(metrics::metrics).data(state_for_metrics))
         .catch_all_error(error::catch_all)

@@ -254,4 +254,5 @@ on_both_backends!(
     gex_per_strike_is_oi_times_gamma_times_spot_squared_and_the_flip_re_prices,
     a_historical_chain_equals_what_the_realtime_chain_said_at_that_minute,
     iv_rank_ranks_today_s_30_day_iv_against_each_stored_day,
+    changes_are_against_the_previous_session_s_close,
 );

@@ -334,3 +334,52 @@ pub(super) async fn iv_rank_ranks_today_s_30_day_iv_against_each_stored_day(db: 
     let (status, e) = h.get("/api/v2/historical/moneyness/NSE:BANKNIFTY/iv-rank").await;
     assert_eq!((status, e["field"].as_str()), (404, Some("underlying")), "{e}");
 }
+
+pub(super) async fn changes_are_against_the_previous_session_s_close(db: FreshDatabase) {
+    let h = harness(db).await;
+    // Friday 30 January, two minutes before the close: the chain at 14 %, 500 fewer open.
+    let friday = Utc.with_ymd_and_hms(2026, 1, 30, 9, 57, 0).unwrap();
+    h.clock.set(friday + Duration::minutes(1));
+    let oi_then = |k: f64, right: OptionRight| oi(k, right) - 500.0;
+    let quoting = Quoting {
+        oi: &oi_then,
+        vol: 0.14,
+        ..february()
+    };
+    let mut ticks = quoting.ticks(friday);
+    ticks.push(Tick {
+        key: InstrumentKey::parse("NSE:NIFTY").unwrap(),
+        ts: friday,
+        last: Some(25_900.0),
+        bid: None,
+        ask: None,
+        volume: None,
+        oi: None,
+    });
+    ingest_all(&h, &ticks).await;
+    let (_, then) = h.get("/api/v2/realtime/chain/NSE:NIFTY").await;
+    assert!(
+        then["strikes"][0]["call"].get("last_change").is_none(),
+        "no session before: {then}"
+    );
+    // Monday.
+    h.clock.set(now());
+    ingest_chain(&h).await;
+    let (status, c) = h.get("/api/v2/realtime/chain/NSE:NIFTY").await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["meta"]["session_open"], "2026-02-02T03:45:00+00:00");
+    for (s, old) in c["strikes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(then["strikes"].as_array().unwrap())
+    {
+        for side in ["call", "put"] {
+            let (o, was) = (&s[side], &old[side]);
+            let want = f(&o["last"]) - f(&was["last"]);
+            assert!((f(&o["last_change"]) - want).abs() < 1e-9, "{o} vs {was}");
+            assert!(want > 0.0, "15 % is dearer than 14 %");
+            assert_eq!(f(&o["oi_change"]), 500.0);
+        }
+    }
+}

@@ -9,7 +9,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::super::AppState;
-use super::super::chain::{RealtimeChain, render_chain};
+use super::super::chain::{RealtimeChain, previous_close, render_chain};
 use super::super::shapes::key_param;
 use super::HistoryFailure;
 
@@ -114,7 +114,8 @@ impl PastApi {
     ) -> Result<PastChainOk, HistoryFailure> {
         let key = key_param("underlying", &underlying.0)?;
         let read = self.state.past_chains.chain_at(&key, at.0, expiry.0).await?;
-        Ok(PastChainOk::Ok(Json(render_chain(&read))))
+        let previous = previous_close(&self.state, &read).await;
+        Ok(PastChainOk::Ok(Json(render_chain(&read, previous.as_ref()))))
     }
 
     /// IV rank and percentile of today's 30-day constant-maturity ATM IV against the `window`
