@@ -135,11 +135,19 @@ impl PastChains {
             .ok_or_else(|| not_found("underlying", format!("unknown underlying {underlying}")))?;
         let market = reg.market().clone();
         let conventions = *reg.conventions();
-        let end = minute_of(at) + Duration::minutes(1);
-        let range = TimeRange {
-            from: end - Duration::hours(LOOKBACK_HOURS),
-            to: end,
-        };
+        // Instants near the ends of the representable range have no lookback window.
+        let range = minute_of(at)
+            .checked_add_signed(Duration::minutes(1))
+            .and_then(|end| {
+                Some(TimeRange {
+                    from: end.checked_sub_signed(Duration::hours(LOOKBACK_HOURS))?,
+                    to: end,
+                })
+            })
+            .ok_or_else(|| HistoryError::BadParam {
+                field: "at",
+                message: format!("{at} is outside the range of stored minutes"),
+            })?;
         let candidates = match expiry {
             Some(e) => vec![e],
             None => self

@@ -237,7 +237,12 @@ async function main() {
     );
 
     if (SCREENSHOT) {
-      await page.evaluate(() => window.scrollTo(0, 0));
+      // Still cells (no update flashes) and nothing focused, for a clean picture.
+      await page.emulateMedia({ reducedMotion: "reduce" });
+      await page.evaluate(() => {
+        document.activeElement?.blur();
+        window.scrollTo(0, 0);
+      });
       await sleep(1_500);
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       ok(`screenshot written to ${SCREENSHOT}`);

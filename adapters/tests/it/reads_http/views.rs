@@ -248,6 +248,11 @@ pub(super) async fn a_historical_chain_equals_what_the_realtime_chain_said_at_th
     assert_eq!((status, e["field"].as_str()), (404, Some("at")), "{e}");
     let (status, e) = h.get("/api/v2/historical/chain/NSE:NIFTY?at=yesterday").await;
     assert_eq!((status, e["field"].as_str()), (400, Some("at")), "{e}");
+    for edge in ["%2B262142-12-31T23:59:59Z", "-262143-01-01T00:00:00Z"] {
+        let (status, e) = h.get(&format!("/api/v2/historical/chain/NSE:NIFTY?at={edge}")).await;
+        assert!(status == 400 || status == 404, "{edge}: {status} {e}");
+        assert_eq!(e["field"].as_str(), Some("at"), "{e}");
+    }
 }
 
 pub(super) async fn iv_rank_ranks_today_s_30_day_iv_against_each_stored_day(db: FreshDatabase) {

@@ -296,7 +296,7 @@ function renderCharts(surface, chain, gex) {
     "smile",
     {
       scales: { x: { time: false } },
-      axes: [AXIS, { ...AXIS, label: "IV %", values: decimals }],
+      axes: [AXIS, { ...AXIS, label: "IV %", values: decimals, size: 60 }],
       series: [
         { label: "strike" },
         { label: "call", stroke: "#4cc3ff", width: 1.5, points: { show: true, size: 4 } },
@@ -311,8 +311,9 @@ function renderCharts(surface, chain, gex) {
   upsertChart(
     "term",
     {
-      scales: { x: { time: false } },
-      axes: [{ ...AXIS, label: "days to expiry" }, { ...AXIS, label: "ATM IV %", values: decimals }],
+      // At least one IV point of height, so a flat term structure is not magnified into noise.
+      scales: { x: { time: false }, y: { range: (u, lo, hi) => (hi - lo < 1 ? [(lo + hi) / 2 - 0.5, (lo + hi) / 2 + 0.5] : [lo, hi]) } },
+      axes: [{ ...AXIS, label: "days to expiry" }, { ...AXIS, label: "ATM IV %", values: decimals, size: 60 }],
       series: [{ label: "days" }, { label: "ATM IV", stroke: "#4cc3ff", width: 2, points: { show: true, size: 6 } }],
       plugins: [markerPlugin(() => 30, "#8aa2b8")],
     },
@@ -325,7 +326,7 @@ function renderCharts(surface, chain, gex) {
     "gex",
     {
       scales: { x: { time: false } },
-      axes: [AXIS, { ...AXIS, label: "millions per 1 %" }],
+      axes: [AXIS, { ...AXIS, label: "millions per 1 %", size: 60 }],
       series: [
         { label: "strike" },
         { label: "calls", stroke: "#4cc3ff", fill: "rgba(76,195,255,0.5)", paths: bars, points: { show: false } },
@@ -355,9 +356,16 @@ function setConn(conn, text) {
   $("conn").textContent = text;
 }
 
+// A connection may follow 200 topics (the server's `subscriptions.max_topics` default): the
+// chain's, then the options nearest the money first, two topics each.
+const MAX_TOPICS = 199;
+
 function topicsFor(chain) {
   const topics = [`chain:${chain.meta.underlying}:${chain.meta.expiry}`];
-  for (const s of visibleStrikes(chain)) {
+  const atm = chain.meta.atm_strike ?? chain.meta.forward.value;
+  const byDistance = [...visibleStrikes(chain)].sort((a, b) => Math.abs(a.strike - atm) - Math.abs(b.strike - atm));
+  for (const s of byDistance) {
+    if (topics.length + 4 > MAX_TOPICS) break;
     for (const o of [s.call, s.put]) {
       if (!o) continue;
       topics.push(`greeks:${o.instrument_key}`, `candles:${o.instrument_key}:1m`);
