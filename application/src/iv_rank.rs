@@ -99,7 +99,10 @@ impl IvRanks {
         // Today's session (when open by now) and the `window` sessions before it, newest first.
         let mut sessions = Vec::new();
         let mut d = today;
-        while sessions.len() <= window as usize && d >= market.first_date() {
+        // Bounded however few sessions the calendar has: a trading year is about 250 sessions
+        // in 365 days.
+        let oldest = today - Duration::days(i64::from(window) * 2 + 30);
+        while sessions.len() <= window as usize && d >= market.first_date() && d >= oldest {
             if let Some(s) = market.session_on(d).filter(|s| s.open <= now) {
                 sessions.push(s);
             }

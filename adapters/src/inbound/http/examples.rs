@@ -41,6 +41,16 @@ pub(super) fn to() -> TimeParam {
     ))
 }
 
+/// A minute of that session (14:30 IST).
+pub(super) fn at() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 2, 2, 9, 0, 0).single().unwrap_or_default()
+}
+
+/// A history of a year of trading days.
+pub(super) fn window() -> Option<u32> {
+    Some(252)
+}
+
 /// A custom timeframe.
 pub(super) fn timeframe() -> Option<String> {
     Some("5m".to_owned())

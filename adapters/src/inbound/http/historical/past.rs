@@ -107,6 +107,7 @@ impl PastApi {
         #[oai(example = "super::super::examples::underlying")]
         underlying: Path<String>,
         /// The minute: a date-time with its UTC offset, e.g. `2026-02-02T14:30:00+05:30`.
+        #[oai(example = "super::super::examples::at")]
         at: Query<DateTime<Utc>>,
         /// Expiry date (YYYY-MM-DD); default: the nearest expiry with a chain stored then.
         #[oai(example = "super::super::examples::expiry")]
@@ -132,7 +133,10 @@ impl PastApi {
         #[oai(example = "super::super::examples::underlying")]
         underlying: Path<String>,
         /// The history's length, trading days before today, 1 to 1000; default 252 (a year).
-        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
+        #[oai(
+            example = "super::super::examples::window",
+            validator(minimum(value = "1"), maximum(value = "1000"))
+        )]
         window: Query<Option<u32>>,
     ) -> Result<IvRankOk, HistoryFailure> {
         let key = key_param("underlying", &underlying.0)?;
