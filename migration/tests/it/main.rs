@@ -29,7 +29,7 @@ async fn tables(db: &DatabaseConnection) -> Vec<String> {
 
 async fn round_trip(url: &str) -> DatabaseConnection {
     let db = Database::connect(url).await.unwrap();
-    assert_eq!(Migrator::get_pending_migrations(&db).await.unwrap().len(), 6);
+    assert_eq!(Migrator::get_pending_migrations(&db).await.unwrap().len(), 7);
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(tables(&db).await.len(), 6);
     assert!(Migrator::get_pending_migrations(&db).await.unwrap().is_empty());
