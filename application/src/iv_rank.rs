@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use domain::chain::{ConstantMaturityIv, IvRank, TermPoint, constant_maturity_iv, iv_rank};
-use domain::instrument::InstrumentKey;
+use domain::instrument::{InstrumentKey, OptionRight};
+use domain::moneyness::MoneynessLevel;
 use domain::ports::{Clock, MoneynessRecord, PortError, SignalStore, TimeRange};
 use futures_util::future::try_join;
 
@@ -29,6 +30,14 @@ pub const MAX_WINDOW: u32 = 1_000;
 const TRIED: usize = 8;
 /// Closed days kept in memory, over all underlyings; past it the memory starts again.
 const REMEMBERED_DAYS: usize = 50_000;
+
+/// The minutes of an expiry's first and last `ATM` rows in the window.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    expiry: NaiveDate,
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+}
 
 /// One day's constant-maturity ATM IV.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -120,7 +129,29 @@ impl IvRanks {
                 window,
             });
         };
-        let expiries = self.store.moneyness_expiries(underlying, first).await?;
+        // Each expiry's first and last ATM row in the window: a day only asks about the expiries
+        // with rows around it (two indexed lookups per expiry instead of up to sixteen per day).
+        let window_range = TimeRange {
+            from: sessions[0].open,
+            to: sessions[sessions.len() - 1].close,
+        };
+        let mut expiries = Vec::new();
+        for e in self.store.moneyness_expiries(underlying, first).await? {
+            let earliest = self
+                .store
+                .moneyness(underlying, e, OptionRight::Call, MoneynessLevel::Atm, window_range, 1)
+                .await?;
+            if let (Some(a), Some(b)) = (
+                earliest.first(),
+                self.store.last_atm(underlying, e, window_range).await?,
+            ) {
+                expiries.push(Span {
+                    expiry: e,
+                    first: a.minute,
+                    last: b.minute,
+                });
+            }
+        }
         let mut days = Vec::with_capacity(sessions.len());
         for s in &sessions {
             let remembered = self
@@ -178,12 +209,16 @@ impl IvRanks {
     async fn day(
         &self,
         underlying: &InstrumentKey,
-        expiries: &[NaiveDate],
+        expiries: &[Span],
         date: NaiveDate,
         open: DateTime<Utc>,
         close: DateTime<Utc>,
     ) -> Result<Option<DayIv>, HistoryError> {
-        let live: Vec<NaiveDate> = expiries.iter().copied().filter(|e| *e >= date).collect();
+        let live: Vec<NaiveDate> = expiries
+            .iter()
+            .filter(|s| s.expiry >= date && s.first < close && s.last >= open)
+            .map(|s| s.expiry)
+            .collect();
         let target = date + Duration::days(30);
         let i = live.partition_point(|e| *e <= target);
         let range = TimeRange { from: open, to: close };
