@@ -6,7 +6,7 @@ use domain::instrument::{Market, SessionHours};
 
 use super::{MarketConventions, Settings};
 /// The markets shipped with the service: their calendars are built in.
-const SHIPPED_MARKETS: [&str; 1] = ["NSE"];
+const SHIPPED_MARKETS: [&str; 2] = Market::SHIPPED;
 
 impl Settings {
     /// Every market: the shipped ones (their calendars built in, conventions from the preset and

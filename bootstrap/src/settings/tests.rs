@@ -102,7 +102,12 @@ fn markets_are_data_and_unknown_sources_or_markets_are_named() {
         cal.display()
     ));
     let markets = Settings::load(Some(&f)).unwrap().markets_with(None).unwrap();
-    assert_eq!(markets.codes(), ["NSE", "XNAS"]);
+    assert_eq!(markets.codes(), ["CBOE", "NSE", "XNAS"]);
+    // Both shipped markets, each with its own rate: the preset's for NSE, base.toml's USD rate
+    // for Cboe (this file sets neither).
+    assert_eq!(markets.get("NSE").unwrap().conventions.rate, 0.065);
+    assert_eq!(markets.get("CBOE").unwrap().conventions.rate, 0.04);
+    assert_eq!(markets.get("CBOE").unwrap().market.tz(), chrono_tz::America::New_York);
     let xnas = markets.get("XNAS").unwrap();
     assert_eq!(xnas.conventions.rate, 0.04);
     let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();

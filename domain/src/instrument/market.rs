@@ -167,6 +167,28 @@ static NSE: LazyLock<Market> = LazyLock::new(|| {
 
 const NSE_CALENDAR: &str = include_str!("../../calendars/nse.csv");
 
+/// The shipped Cboe index-options market (SPX, SPXW), parsed once.
+static CBOE: LazyLock<Market> = LazyLock::new(|| {
+    let regular = SessionHours {
+        open: NaiveTime::from_hms_opt(9, 30, 0).unwrap_or_default(),
+        close: NaiveTime::from_hms_opt(16, 15, 0).unwrap_or_default(),
+    };
+    Market::new(
+        "CBOE",
+        chrono_tz::America::New_York,
+        regular,
+        vec![Weekday::Sat, Weekday::Sun],
+    )
+    .and_then(|m| m.from_calendar(CBOE_CALENDAR))
+    // SPX options have listed since 1983; the shipped calendar starts in 2015.
+    .map(|m| m.with_first_date(NaiveDate::from_ymd_opt(1983, 7, 1).unwrap_or_default()))
+    // US open interest is counted in contracts of 100 units of the index.
+    .map(|m| m.with_units_per_oi(100.0))
+    .unwrap_or_else(|e| unreachable!("the shipped Cboe calendar is valid: {e}"))
+});
+
+const CBOE_CALENDAR: &str = include_str!("../../calendars/cboe.csv");
+
 impl Market {
     /// A market with no holidays yet.
     ///
@@ -270,10 +292,28 @@ impl Market {
         NSE.clone()
     }
 
-    /// Looks a market up by code (`NSE`), case-insensitively.
+    /// Cboe's index options (SPX, SPXW): America/New_York (daylight saving time included),
+    /// 09:30–16:15 (the index itself trades to 16:00), Saturday and Sunday closed, the NYSE
+    /// holidays and early closes (13:15 for the options) from the shipped calendar; open interest
+    /// in contracts of 100.
+    #[must_use]
+    pub fn cboe() -> Self {
+        CBOE.clone()
+    }
+
+    /// The shipped markets' codes.
+    pub const SHIPPED: [&'static str; 2] = ["NSE", "CBOE"];
+
+    /// Looks a shipped market up by code (`NSE`, `CBOE`), case-insensitively.
     #[must_use]
     pub fn by_code(code: &str) -> Option<Self> {
-        code.eq_ignore_ascii_case("NSE").then(Self::nse)
+        if code.eq_ignore_ascii_case("NSE") {
+            Some(Self::nse())
+        } else if code.eq_ignore_ascii_case("CBOE") {
+            Some(Self::cboe())
+        } else {
+            None
+        }
     }
 
     /// Market code, e.g. `NSE`.

@@ -3,10 +3,10 @@
 //! (`fixtures/nse_calendar_pmc.csv`, written by `scripts/calendar/nse_fixture.py`), and the weekend
 //! sessions that package cannot represent, listed here from NSE's circulars.
 
-use std::collections::BTreeMap;
-
 use chrono::{Datelike, NaiveDate, Weekday};
 use domain::instrument::{Market, TradingDay};
+
+use crate::support::{calendar_exceptions, session_windows};
 
 const FIXTURE: &str = include_str!("../fixtures/nse_calendar_pmc.csv");
 
@@ -14,32 +14,13 @@ fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
-/// A day's windows as local `HH:MM-HH:MM` text, space-separated.
 fn windows(day: &TradingDay) -> String {
-    let tz = chrono_tz::Asia::Kolkata;
-    day.windows()
-        .iter()
-        .map(|w| {
-            format!(
-                "{}-{}",
-                w.open.with_timezone(&tz).format("%H:%M"),
-                w.close.with_timezone(&tz).format("%H:%M")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    session_windows(day, chrono_tz::Asia::Kolkata)
 }
 
 #[test]
 fn every_weekday_of_2015_to_2026_matches_the_independent_copy() {
-    let exceptions: BTreeMap<NaiveDate, &str> = FIXTURE
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let (date, what) = l.split_once(',').unwrap();
-            (d(date), what)
-        })
-        .collect();
+    let exceptions = calendar_exceptions(FIXTURE);
     assert!(exceptions.len() > 150, "the fixture holds 2015-2026's closures");
     let nse = Market::nse();
     let mut mismatches = Vec::new();

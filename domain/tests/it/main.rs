@@ -2,6 +2,7 @@
 //! tests, and checks against the shared TA-Lib and aggregation references.
 
 mod calendar;
+mod calendar_cboe;
 mod golden;
 mod props;
 mod reference;

@@ -65,3 +65,30 @@ pub fn fixture_with_header(name: &str) -> (csv::StringRecord, Vec<csv::StringRec
             .join(name),
     )
 }
+
+/// A trading day's windows as local `HH:MM-HH:MM` text in `tz`, space-separated.
+pub fn session_windows(day: &domain::instrument::TradingDay, tz: chrono_tz::Tz) -> String {
+    day.windows()
+        .iter()
+        .map(|w| {
+            format!(
+                "{}-{}",
+                w.open.with_timezone(&tz).format("%H:%M"),
+                w.close.with_timezone(&tz).format("%H:%M")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A calendar fixture's lines (`date,windows` or `date,closed`; `#` comments) by date.
+pub fn calendar_exceptions(fixture: &str) -> std::collections::BTreeMap<chrono::NaiveDate, &str> {
+    fixture
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (date, what) = l.split_once(',').unwrap();
+            (chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap(), what)
+        })
+        .collect()
+}
