@@ -10,6 +10,6 @@ pub use contract::{
     ContractError, FutureContract, LotSize, OptionContract, OptionRight, Strike, Underlying, UnderlyingKind,
 };
 pub use key::{InstrumentKey, InstrumentKeyError};
-pub use listing::ProductSpec;
+pub use listing::{ProductSpec, Settlement};
 pub use market::{CalendarError, MAX_WINDOWS, Market, SessionHours, TradingDay, Window};
 pub use time_bound::{TimeBound, TimeBoundError};

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use chrono::{NaiveDate, Weekday};
 use domain::instrument::{
-    FutureContract, InstrumentKey, Market, OptionContract, ProductSpec, Underlying, UnderlyingKind,
+    FutureContract, InstrumentKey, Market, OptionContract, ProductSpec, Settlement, Underlying, UnderlyingKind,
 };
 use domain::ports::{Clock, InstrumentSource, PortError};
 
@@ -18,17 +18,33 @@ fn weekday(s: &str) -> Option<Weekday> {
     s.parse().ok()
 }
 
+/// The optional column `i` of `f`: `Some(None)` when empty or absent, `None` when malformed.
+fn optional<T: std::str::FromStr>(f: &[&str], i: usize) -> Option<Option<T>> {
+    f.get(i)
+        .copied()
+        .filter(|v| !v.is_empty())
+        .map(str::parse)
+        .transpose()
+        .ok()
+}
+
 /// Parses the embedded listing rules.
 ///
 /// # Panics
 /// Never for the shipped file (a unit test parses it); a malformed line is skipped.
 #[must_use]
 pub fn builtin_products() -> Vec<ProductSpec> {
-    PRODUCTS
-        .lines()
+    parse_products(PRODUCTS)
+}
+
+/// Parses listing rules in the layout of `builtin_products.csv`; malformed lines are skipped.
+fn parse_products(text: &str) -> Vec<ProductSpec> {
+    text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .filter_map(|l| {
             let f: Vec<&str> = l.split(',').map(str::trim).collect();
+            // Columns after the eleventh are optional: empty or absent means the NSE-style rule.
+            let opt = |i: usize| f.get(i).copied().filter(|v| !v.is_empty());
             Some(ProductSpec {
                 symbol: (*f.first()?).to_owned(),
                 market: (*f.get(1)?).to_owned(),
@@ -41,6 +57,17 @@ pub fn builtin_products() -> Vec<ProductSpec> {
                 monthlies: f.get(8)?.parse().ok()?,
                 reference_price: f.get(9)?.parse().ok()?,
                 strikes_each_side: f.get(10)?.parse().ok()?,
+                underlying: opt(11).map(str::to_owned),
+                monthly_nth: optional(&f, 12)?,
+                dailies: optional(&f, 13)?.unwrap_or(0),
+                settlement: match opt(14) {
+                    None | Some("pm") => Settlement::Pm,
+                    Some("am") => Settlement::Am,
+                    Some(_) => return None,
+                },
+                futures: opt(15) != Some("no"),
+                wide: optional(&f, 16)?.zip(optional(&f, 17)?),
+                settles_before_close_minutes: optional(&f, 18)?.unwrap_or(0),
             })
         })
         .collect()
@@ -138,5 +165,44 @@ impl InstrumentSource for BuiltinCatalogue {
 
     async fn futures(&self, underlying: &InstrumentKey) -> Result<Vec<FutureContract>, PortError> {
         self.snapshot().1.futures(underlying).await
+    }
+}
+
+#[cfg(test)]
+mod listing_rules {
+    use super::*;
+
+    #[test]
+    fn the_optional_columns_carry_the_cboe_rules_and_default_to_nse_s() {
+        let p = parse_products(
+            "# SPX and SPXW\n\
+             SPX,CBOE,5,100,0.05,,Fri,0,3,6000,40,,3,,am,no,25,20,0\n\
+             SPXW,CBOE,5,100,0.05,,Fri,0,3,6000,40,SPX,3,10,pm,no,25,20,15\n\
+             NIFTY,NSE,50,65,0.05,Tue,Tue,4,3,26000,40\n\
+             BAD,CBOE,5,100,0.05,,Fri,0,3,6000,40,,third\n",
+        );
+        assert_eq!(p.len(), 3, "the malformed line is skipped");
+        let (spx, spxw, nifty) = (&p[0], &p[1], &p[2]);
+        assert_eq!(
+            (spx.monthly_nth, spx.settlement, spx.futures),
+            (Some(3), Settlement::Am, false)
+        );
+        assert_eq!((spx.wide, spx.dailies), (Some((25.0, 20)), 0));
+        assert_eq!(spxw.underlying_key().unwrap().as_str(), "CBOE:SPX");
+        assert_eq!(
+            (spxw.dailies, spxw.settlement, spxw.settles_before_close_minutes),
+            (10, Settlement::Pm, 15)
+        );
+        assert_eq!(
+            (
+                nifty.monthly_nth,
+                nifty.dailies,
+                nifty.settlement,
+                nifty.futures,
+                nifty.wide
+            ),
+            (None, 0, Settlement::Pm, true, None)
+        );
+        assert_eq!(builtin_products().len(), 2, "the shipped file: NIFTY and BANKNIFTY");
     }
 }
