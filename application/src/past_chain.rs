@@ -18,6 +18,7 @@ use domain::ports::{Clock, SignalStore, TimeRange};
 
 use crate::history::HistoryError;
 use crate::ingest::moneyness::evaluate_records;
+use crate::ingest::pricing::minute_of;
 use crate::market::{ChainSnapshot, ExpiryState, InstrumentKind, InstrumentRegistry, QuoteState};
 use crate::realtime::{ChainRead, STALE_AFTER_SECS};
 use crate::sync::LockOrRecover;
@@ -286,10 +287,4 @@ impl PastChains {
             })
             .collect()
     }
-}
-
-/// Start of the minute containing `t`.
-fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
-    let ms = t.timestamp_millis();
-    DateTime::from_timestamp_millis(ms - ms.rem_euclid(60_000)).unwrap_or(t)
 }

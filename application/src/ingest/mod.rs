@@ -42,7 +42,7 @@ mod in_flight;
 pub(crate) mod moneyness;
 mod observe;
 mod persist;
-mod pricing;
+pub(crate) mod pricing;
 mod publish;
 mod snapshot;
 mod ticks;

@@ -191,7 +191,7 @@ impl Pricing {
 }
 
 /// Start of the minute containing `t`.
-pub(super) fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
     let ms = t.timestamp_millis();
     DateTime::from_timestamp_millis(ms - ms.rem_euclid(60_000)).unwrap_or(t)
 }
