@@ -279,7 +279,7 @@ impl PastChains {
             .all()
             .into_iter()
             .filter_map(|(key, reg)| match &reg.kind {
-                InstrumentKind::Option(c) if &c.underlying == underlying && reg.expiry_date() == Some(expiry) => {
+                InstrumentKind::Option(c) if &c.underlying == underlying && reg.chain_date() == Some(expiry) => {
                     let strike = c.strike.value();
                     Some(((strike.to_bits(), c.right), (key, strike)))
                 }

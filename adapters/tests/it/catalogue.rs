@@ -21,7 +21,15 @@ async fn builtin_listing_has_nifty_weeklies_and_banknifty_monthlies_with_real_st
     let cat = generate(&builtin_products(), d("2026-02-02"));
     let u = cat.underlyings().await.unwrap();
     let steps: Vec<(String, f64)> = u.iter().map(|u| (u.symbol.clone(), u.strike_step)).collect();
-    assert_eq!(steps, [("BANKNIFTY".to_owned(), 100.0), ("NIFTY".to_owned(), 50.0)]);
+    assert_eq!(
+        steps,
+        [
+            ("SPX".to_owned(), 5.0),
+            ("BANKNIFTY".to_owned(), 100.0),
+            ("NIFTY".to_owned(), 50.0)
+        ],
+        "SPX and SPXW share the SPX underlying"
+    );
     let nifty = cat.expiries(&key("NSE:NIFTY")).await.unwrap();
     assert_eq!(nifty[..3], [d("2026-02-03"), d("2026-02-10"), d("2026-02-17")]);
     assert!(
@@ -100,7 +108,24 @@ async fn a_contract_master_round_trips_and_bad_rows_are_named() {
         6,
         "three monthly futures each for BANKNIFTY and NIFTY"
     );
-    assert_eq!(back.underlyings().await.unwrap()[1].strike_step, 50.0);
+    let back_u = back.underlyings().await.unwrap();
+    let found: Vec<(&str, &str, f64)> = back_u
+        .iter()
+        .map(|u| (u.key.as_str(), u.market.as_str(), u.strike_step))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("CBOE:SPX", "CBOE", 5.0),
+            ("NSE:BANKNIFTY", "NSE", 100.0),
+            ("NSE:NIFTY", "NSE", 50.0)
+        ]
+    );
+    // Each contract's expiry in its own market's offset: SPXW at 16:00 New York (EST in February).
+    assert!(
+        text.contains("CBOE:SPXW-20260202-6800-CE,CBOE:SPX,2026-02-02T16:00:00-05:00,6800.0,call,100,0.05"),
+        "{text}"
+    );
 
     let bad = "key,underlying,expiry,strike,right,lot_size,tick_size\nNSE:X-1,NSE:X,2026-02-03T15:30:00+05:30,-5,call,65,0.05\n";
     let err = contract_master::read(bad.as_bytes(), &market).unwrap_err().to_string();

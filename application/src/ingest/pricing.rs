@@ -89,8 +89,12 @@ impl Pricing {
                 }
                 InstrumentKind::Option(c) => {
                     let Some(expiry) = reg.expiry_date() else { continue };
-                    self.state
-                        .set_quote(&c.underlying, expiry, &c.key, c.strike.value(), c.right, quote_of(t));
+                    // An option outside its date's chain (AM beside a PM series) is priced on
+                    // that chain's forward but never joins its quotes.
+                    if reg.chain_date().is_some() {
+                        self.state
+                            .set_quote(&c.underlying, expiry, &c.key, c.strike.value(), c.right, quote_of(t));
+                    }
                     touched.insert((c.underlying.clone(), expiry));
                     priced.push(*i);
                 }

@@ -25,12 +25,14 @@ pub struct Markets {
 }
 
 impl Default for Markets {
-    /// The shipped markets (NSE) on the default conventions.
+    /// The shipped markets (NSE, CBOE) on the default conventions.
     fn default() -> Self {
-        Self::new([MarketEntry {
-            market: Market::nse(),
-            conventions: Conventions::DEFAULT,
-        }])
+        Self::new(Market::SHIPPED.iter().filter_map(|code| {
+            Some(MarketEntry {
+                market: Market::by_code(code)?,
+                conventions: Conventions::DEFAULT,
+            })
+        }))
     }
 }
 
@@ -63,7 +65,7 @@ impl Markets {
     /// `code`'s market, or an error naming the known ones.
     ///
     /// # Errors
-    /// `market 'X' is not configured (known: NSE)`.
+    /// `market 'X' is not configured (known: CBOE, NSE)`.
     pub fn require(&self, code: &str) -> Result<&Arc<MarketEntry>, String> {
         self.get(code).ok_or_else(|| {
             format!(
@@ -83,6 +85,6 @@ mod tests {
         let m = Markets::default();
         assert_eq!(m.get("nse").unwrap().market.code(), "NSE");
         let err = m.require("XNAS").unwrap_err();
-        assert!(err.contains("'XNAS'") && err.contains("known: NSE"), "{err}");
+        assert!(err.contains("'XNAS'") && err.contains("known: CBOE, NSE"), "{err}");
     }
 }

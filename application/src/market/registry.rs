@@ -5,7 +5,7 @@ use crate::fast_map::FastMap;
 use crate::sync::RwLockOrRecover;
 use std::sync::{Arc, RwLock};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::chain::Conventions;
 use domain::instrument::{FutureContract, InstrumentKey, Market, OptionContract};
 use domain::ports::{InstrumentSource, PortError};
@@ -33,6 +33,11 @@ pub struct RegisteredInstrument {
     /// A contract's expiry date in its market's zone (the key of its expiry's chain), worked
     /// out once at registration rather than on every tick.
     expiry_date: Option<NaiveDate>,
+    /// Whether an option joins its date's chain: false for an AM-settled contract whose date
+    /// also has a series settling later that day (SPX's third-Friday monthlies beside SPXW's
+    /// PM expiry): the date's chain is the later series, so one chain never mixes two expiry
+    /// instants. Such a contract is still accepted, stored and priced on its own expiry.
+    in_chain: bool,
 }
 
 impl RegisteredInstrument {
@@ -59,13 +64,24 @@ impl RegisteredInstrument {
     pub fn market_code(&self) -> &str {
         self.market.market.code()
     }
+
+    /// The date of the chain an option's quotes join: its expiry date, or `None` when another
+    /// series settles later that day (see the module docs); a future's expiry date.
+    #[must_use]
+    pub fn chain_date(&self) -> Option<NaiveDate> {
+        self.expiry_date.filter(|_| self.in_chain)
+    }
 }
+
+/// Per (underlying, expiry date): the latest expiry instant registered and the options on it.
+type ChainDates = FastMap<(InstrumentKey, NaiveDate), (DateTime<Utc>, Vec<InstrumentKey>)>;
 
 /// Known instruments; filled from the catalogue and by replays that meet new contracts.
 #[derive(Debug, Default)]
 pub struct InstrumentRegistry {
     markets: Markets,
     by_key: RwLock<FastMap<InstrumentKey, Arc<RegisteredInstrument>>>,
+    chain_dates: RwLock<ChainDates>,
 }
 
 impl InstrumentRegistry {
@@ -75,6 +91,7 @@ impl InstrumentRegistry {
         Self {
             markets,
             by_key: RwLock::default(),
+            chain_dates: RwLock::default(),
         }
     }
 
@@ -114,12 +131,38 @@ impl InstrumentRegistry {
             InstrumentKind::Option(c) => Some(market.market.local_date(c.expiry)),
             InstrumentKind::Future(f) => Some(market.market.local_date(f.expiry)),
         };
+        let mut in_chain = true;
+        if let (InstrumentKind::Option(c), Some(date)) = (&kind, expiry_date) {
+            // The latest series of a date is its chain; an earlier one (AM) steps out of it,
+            // whichever was registered first.
+            let mut dates = self.chain_dates.write_or_recover();
+            let (latest, keys) = dates
+                .entry((c.underlying.clone(), date))
+                .or_insert_with(|| (c.expiry, Vec::new()));
+            if c.expiry > *latest {
+                for k in keys.drain(..) {
+                    if let Some(old) = g.get(&k).filter(|o| o.in_chain) {
+                        let out = RegisteredInstrument {
+                            in_chain: false,
+                            ..RegisteredInstrument::clone(old)
+                        };
+                        g.insert(k, Arc::new(out));
+                    }
+                }
+                *latest = c.expiry;
+            }
+            in_chain = c.expiry == *latest;
+            if in_chain {
+                keys.push(key.clone());
+            }
+        }
         g.insert(
             key,
             Arc::new(RegisteredInstrument {
                 kind,
                 market,
                 expiry_date,
+                in_chain,
             }),
         );
         Ok(())
@@ -226,5 +269,45 @@ mod tests {
         assert_eq!((r.market_code(), r.conventions().rate), ("NSE", 0.065));
         assert!(reg.register_underlying(nifty, "XNAS").is_err());
         assert!(reg.market_for(&InstrumentKey::parse("XNAS:NDX").unwrap()).is_none());
+    }
+
+    #[test]
+    fn an_am_series_steps_out_of_its_date_s_chain_when_a_pm_one_settles_that_day() {
+        use domain::instrument::{LotSize, OptionRight, Strike};
+        let option = |root: &str, hour: u32| OptionContract {
+            key: InstrumentKey::parse(&format!("CBOE:{root}-20261218-6800-CE")).unwrap(),
+            underlying: InstrumentKey::parse("CBOE:SPX").unwrap(),
+            expiry: chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 18, hour, 30, 0).unwrap(),
+            strike: Strike::new(6800.0).unwrap(),
+            right: OptionRight::Call,
+            lot_size: LotSize::new(100).unwrap(),
+            tick_size: 0.05,
+        };
+        // SPX AM (09:30 New York = 14:30 UTC) and SPXW PM (16:00 = 21:00 UTC), in both orders.
+        for pm_first in [false, true] {
+            let reg = InstrumentRegistry::default();
+            let (am, pm) = (option("SPX", 14), option("SPXW", 20));
+            let order = if pm_first { [&pm, &am] } else { [&am, &pm] };
+            for c in order {
+                reg.register_option(c.clone(), "CBOE").unwrap();
+            }
+            let date = NaiveDate::from_ymd_opt(2026, 12, 18);
+            let (am, pm) = (reg.get(&am.key).unwrap(), reg.get(&pm.key).unwrap());
+            assert_eq!(
+                (pm.chain_date(), pm.expiry_date()),
+                (date, date),
+                "pm first: {pm_first}"
+            );
+            assert_eq!(
+                (am.chain_date(), am.expiry_date()),
+                (None, date),
+                "pm first: {pm_first}"
+            );
+        }
+        // Alone, the AM series is its date's chain.
+        let reg = InstrumentRegistry::default();
+        let am = option("SPX", 14);
+        reg.register_option(am.clone(), "CBOE").unwrap();
+        assert!(reg.get(&am.key).unwrap().chain_date().is_some());
     }
 }

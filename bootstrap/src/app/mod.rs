@@ -139,7 +139,7 @@ impl Application {
                 interval_secs: f.interval_ms as f64 / 1000.0,
             };
             Some((
-                SimulatedFeed::new(source.as_ref(), cfg, clock.now()).await?,
+                SimulatedFeed::new(source.clone(), registry.markets(), cfg, clock.now()).await?,
                 Duration::from_millis(f.interval_ms.max(10)),
             ))
         } else {

@@ -12,17 +12,18 @@ use adapters::outbound::instruments::http::{HttpInstrumentSource, ResilienceConf
 use chrono::NaiveDate;
 use clap::Args;
 use domain::instrument::{InstrumentKey, Market};
-use domain::ports::InstrumentSource;
+use domain::ports::{Clock, InstrumentSource};
 
 use crate::settings::{Settings, SourceKind};
 
-/// Prints `key,underlying,expiry,strike,right,lot_size,tick_size` (expiry as an RFC 3339 instant).
+/// Prints `key,underlying,expiry,strike,right,lot_size,tick_size` (expiry as an RFC 3339 instant
+/// in the contract's market's offset); from the built-in listing, the contracts not yet settled.
 #[derive(Debug, Args)]
 pub struct InstrumentsArgs {
-    /// Only this underlying: its symbol (NIFTY) or key (NSE:NIFTY).
+    /// Only this underlying: its symbol (NIFTY, SPX) or key (NSE:NIFTY, CBOE:SPX).
     #[arg(long)]
     underlying: Option<String>,
-    /// Only this expiry date (exchange-local), YYYY-MM-DD.
+    /// Only this expiry date (the underlying's exchange-local date), YYYY-MM-DD.
     #[arg(long)]
     expiry: Option<NaiveDate>,
     /// Read the catalogue from a contract-master CSV instead of the built-in listing.
@@ -53,7 +54,9 @@ pub fn resilience(settings: &Settings) -> ResilienceConfig {
 /// # Errors
 /// An unknown underlying or expiry, or an unreadable contract master.
 pub async fn run(args: InstrumentsArgs, settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
+    // A contract master's keys name their markets; a key of no shipped market is taken as NSE's.
     let market = Market::nse();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let cfg = &settings.instruments;
     let source: Arc<dyn InstrumentSource> = match (&args.contract_master, &args.instrument_service) {
         (Some(path), _) => Arc::new(contract_master::read(super::open_file(path)?, &market)?),
@@ -69,9 +72,15 @@ pub async fn run(args: InstrumentsArgs, settings: &Settings) -> Result<(), Box<d
                 Duration::from_millis(cfg.timeout_ms),
                 resilience(settings),
             )),
-            SourceKind::Builtin => Arc::new(BuiltinCatalogue::new(Arc::new(SystemClock))),
+            SourceKind::Builtin => Arc::new(BuiltinCatalogue::new(clock.clone())),
         },
     };
+    // The built-in listing is by date: drop what settled earlier today (an SPXW expiry after
+    // 16:00 New York, SPX's AM monthly after the open). Files and the service print as they are.
+    let builtin = args.contract_master.is_none()
+        && args.instrument_service.is_none()
+        && matches!(cfg.source, SourceKind::Builtin);
+    let now = clock.now();
     let underlyings = source.underlyings().await?;
     let selected: Vec<InstrumentKey> = match &args.underlying {
         None => underlyings.iter().map(|u| u.key.clone()).collect(),
@@ -90,19 +99,32 @@ pub async fn run(args: InstrumentsArgs, settings: &Settings) -> Result<(), Box<d
     };
     let (mut contracts, mut futures) = (Vec::new(), Vec::new());
     for u in &selected {
+        // Dates are the underlying's own market's (an SPX expiry is a New York date).
+        let home = underlyings
+            .iter()
+            .find(|x| &x.key == u)
+            .and_then(|x| Market::by_code(&x.market))
+            .unwrap_or_else(|| market.clone());
         futures.extend(
             source
                 .futures(u)
                 .await?
                 .into_iter()
-                .filter(|f| args.expiry.is_none_or(|d| market.local_date(f.expiry) == d)),
+                .filter(|f| args.expiry.is_none_or(|d| home.local_date(f.expiry) == d))
+                .filter(|f| !builtin || f.expiry > now),
         );
         let expiries = match args.expiry {
             Some(d) => vec![d],
             None => source.expiries(u).await?,
         };
         for e in expiries {
-            contracts.extend(source.chain(u, e).await?);
+            contracts.extend(
+                source
+                    .chain(u, e)
+                    .await?
+                    .into_iter()
+                    .filter(|c| !builtin || c.expiry > now),
+            );
         }
     }
     contract_master::write(&contracts, &futures, &market, BufWriter::new(stdout().lock()))?;

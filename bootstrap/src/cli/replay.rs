@@ -1,10 +1,11 @@
-//! `signal-service replay FILE --format nse-chain|nse-chain-raw|candles [--speed N] [--conventions NAME]`.
+//! `signal-service replay FILE --format nse-chain|nse-chain-raw|eod-chain|candles [--speed N]
+//! [--conventions NAME] [--market CODE]`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adapters::inbound::replay::{candles, nse_chain, nse_chain_raw};
+use adapters::inbound::replay::{candles, eod_chain, nse_chain, nse_chain_raw};
 use adapters::outbound::clock::SystemClock;
 use adapters::outbound::store::SeaStore;
 use application::ingest::{BulkWrite, IngestTicks};
@@ -25,6 +26,10 @@ pub enum ReplayFormat {
     NseChain,
     /// NSE's raw two-sided layout, one file per snapshot (`SYMBOL_DMMMYYYY_DD-MM-YYYY_HHMM.csv`).
     NseChainRaw,
+    /// A generic end-of-day option chain (US vendors' layout): `quote_time, underlying,
+    /// underlying_price, root, expiry, strike, right, bid, ask, last, volume, oi`, extra columns
+    /// ignored; on `--market` (Cboe by default).
+    EodChain,
     /// 1-minute candles: `symbol,date,time,open,high,low,close,volume[,oi]` (see `--labels`).
     Candles,
 }
@@ -55,6 +60,10 @@ pub struct ReplayArgs {
     /// Pricing conventions for this run: `default` or `nse-published` (overrides the configuration).
     #[arg(long)]
     conventions: Option<String>,
+    /// For `--format eod-chain`: the market the file's contracts trade on (its calendar, time
+    /// zone and listing rules), e.g. `CBOE`.
+    #[arg(long, default_value = "CBOE")]
+    market: String,
     #[command(flatten)]
     db: DatabaseArgs,
 }
@@ -82,6 +91,10 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> Result<(), Box<dyn st
     }
     let batches = match args.format {
         ReplayFormat::NseChain => nse_chain::read(super::open_file(&args.file)?)?,
+        ReplayFormat::EodChain => {
+            let market = &markets.require(&args.market.to_ascii_uppercase())?.market;
+            eod_chain::read(super::open_file(&args.file)?, market)?
+        }
         ReplayFormat::Candles => unreachable!("handled above"),
         ReplayFormat::NseChainRaw => {
             let name = args.file.file_name().and_then(|n| n.to_str()).unwrap_or_default();

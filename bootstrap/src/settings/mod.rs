@@ -164,8 +164,10 @@ impl Settings {
         self.conventions_with(market, None)
     }
 
-    /// As [`Self::conventions_for`], with a preset chosen for this run (`--conventions NAME`);
-    /// a chosen preset wins over the market's overrides.
+    /// As [`Self::conventions_for`], with a preset chosen for this run (`--conventions NAME`).
+    /// The market's overrides (`[markets.CODE]`) apply on the configured preset, so naming it
+    /// again keeps them (Cboe's USD rate under `--conventions default`); another preset is taken
+    /// whole (`nse-published` reproduces NSE's page whatever the table says).
     ///
     /// # Errors
     /// An unknown preset or an invalid rate or yield.
@@ -173,7 +175,7 @@ impl Settings {
         let name = preset_override.unwrap_or(&self.conventions.preset);
         let mut c = Conventions::preset(name)
             .ok_or_else(|| format!("conventions preset '{name}' is not one of default, nse-published"))?;
-        if preset_override.is_none()
+        if preset_override.is_none_or(|p| p == self.conventions.preset)
             && let Some(m) = self.markets.get(market)
         {
             c.model = m.model.unwrap_or(c.model);

@@ -17,6 +17,18 @@ fn the_embedded_default_loads_with_no_files() {
         Conventions::NSE_PUBLISHED
     );
     assert!(s.conventions_with("NSE", Some("nope")).is_err());
+    // Cboe: the default preset with the USD rate of [markets.CBOE], kept when the run names the
+    // configured preset again; a different preset is taken whole.
+    let usd = Conventions {
+        rate: 0.04,
+        ..Conventions::DEFAULT
+    };
+    assert_eq!(s.conventions_for("CBOE").unwrap(), usd);
+    assert_eq!(s.conventions_with("CBOE", Some("default")).unwrap(), usd);
+    assert_eq!(
+        s.conventions_with("CBOE", Some("nse-published")).unwrap(),
+        Conventions::NSE_PUBLISHED
+    );
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! `signal-service instruments`, `migrate` and `replay` on real files.
 
+use chrono::Datelike;
+
 use super::*;
 
 #[test]
@@ -36,7 +38,62 @@ fn instruments_prints_the_builtin_catalogue_and_filters_it() {
 
     let bad = run(&["instruments", "--underlying", "FOO"]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(text(&bad.stderr).contains("unknown underlying 'FOO'; known: BANKNIFTY, NIFTY"));
+    assert!(text(&bad.stderr).contains("unknown underlying 'FOO'; known: SPX, BANKNIFTY, NIFTY"));
+}
+
+#[test]
+fn instruments_lists_spx_and_spxw_with_future_expiries_on_step_strikes_and_unique_keys() {
+    let out = run(&["instruments", "--underlying", "SPX"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv_text = text(&out.stdout);
+    #[allow(clippy::disallowed_methods)] // a test may read the wall clock
+    let now = chrono::Utc::now();
+    let ny = chrono_tz::America::New_York;
+    let (mut roots, mut keys) = (std::collections::BTreeMap::new(), std::collections::BTreeSet::new());
+    for row in csv_text.lines().skip(1) {
+        let f: Vec<&str> = row.split(',').collect();
+        let (key, underlying, expiry, strike, right) = (f[0], f[1], f[2], f[3], f[4]);
+        assert_eq!(underlying, "CBOE:SPX", "{row}");
+        assert!(keys.insert(key.to_owned()), "duplicate key {key}");
+        assert!(right == "call" || right == "put", "no futures on Cboe: {row}");
+        assert_eq!(f[5], "100", "multiplier 100: {row}");
+        let expiry = chrono::DateTime::parse_from_rfc3339(expiry).unwrap();
+        assert!(expiry > now, "a future expiry: {row}");
+        let local = expiry.with_timezone(&ny);
+        let root = key.trim_start_matches("CBOE:").split('-').next().unwrap().to_owned();
+        // The key's date is the New York expiry date; its strike the row's.
+        assert!(
+            key.contains(&local.format("-%Y%m%d-").to_string())
+                && key.ends_with(if right == "call" { "-CE" } else { "-PE" }),
+            "{row}"
+        );
+        let k: f64 = strike.parse().unwrap();
+        assert!(key.contains(&format!("-{k}-")), "{row}");
+        // 5-point strikes, and 25-point ones beyond the near ladder.
+        assert!(
+            k % 5.0 == 0.0 && ((k - 6800.0).abs() <= 200.0 || k % 25.0 == 0.0),
+            "off-step strike: {row}"
+        );
+        let hhmm = local.format("%H:%M").to_string();
+        match root.as_str() {
+            // AM-settled at the open of the third Friday (or the Thursday before a holiday).
+            "SPX" => assert!(hhmm == "09:30" && local.day() >= 14 && local.day() <= 21, "{row}"),
+            // PM-settled at the index's close: 16:00, or 13:00 on an early close.
+            "SPXW" => assert!(hhmm == "16:00" || hhmm == "13:00", "{row}"),
+            other => panic!("unexpected root {other}: {row}"),
+        }
+        roots
+            .entry(root)
+            .or_insert_with(std::collections::BTreeSet::new)
+            .insert(local.date_naive());
+    }
+    // Three SPX monthlies and ten SPXW dailies are listed by date; one of each may have settled
+    // earlier today (after the third Friday's open, after 16:00).
+    let (spx, spxw) = (roots["SPX"].len(), roots["SPXW"].len());
+    assert!((2..=3).contains(&spx), "SPX monthlies: {:?}", roots["SPX"]);
+    assert!((9..=10).contains(&spxw), "SPXW dailies: {:?}", roots["SPXW"]);
+    // 121 strikes an expiry (81 near, 40 wide), both rights.
+    assert_eq!(keys.len(), (spx + spxw) * 121 * 2);
 }
 
 #[test]

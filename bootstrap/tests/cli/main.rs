@@ -3,6 +3,7 @@
 mod calc;
 mod commands;
 mod config;
+mod eod_chain;
 mod serve;
 
 use std::io::Write;

@@ -4,6 +4,7 @@
 mod calendar;
 mod calendar_cboe;
 mod golden;
+mod markets_props;
 mod props;
 mod reference;
 mod support;

@@ -5,6 +5,7 @@
 //! first so that the options of a snapshot are priced against that snapshot's spot.
 
 pub mod candles;
+pub mod eod_chain;
 pub mod nse_chain;
 pub mod nse_chain_raw;
 
@@ -25,4 +26,30 @@ pub struct ReplayBatch {
     pub contracts: Vec<OptionContract>,
     /// Ticks: the underlying's, then the options'.
     pub ticks: Vec<Tick>,
+}
+
+impl ReplayBatch {
+    /// A batch at `ts` opening with the underlying's tick at `spot`.
+    pub(crate) fn starting(ts: DateTime<Utc>, underlying: InstrumentKey, market: &str, spot: f64) -> Self {
+        Self {
+            ts,
+            market: market.to_owned(),
+            contracts: Vec::new(),
+            ticks: vec![spot_tick(underlying.clone(), ts, spot)],
+            underlying,
+        }
+    }
+}
+
+/// An underlying's tick: its spot as the last price, nothing else.
+pub(crate) fn spot_tick(key: InstrumentKey, ts: DateTime<Utc>, spot: f64) -> Tick {
+    Tick {
+        key,
+        ts,
+        last: Some(spot),
+        bid: None,
+        ask: None,
+        volume: None,
+        oi: None,
+    }
 }

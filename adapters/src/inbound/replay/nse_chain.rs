@@ -82,21 +82,9 @@ pub fn read(input: impl Read) -> Result<Vec<ReplayBatch>, CalcError> {
             .map_err(|e| r.err(1, e.to_string()))?;
         let spot = r.num(8)?;
         let lot_size = lot_size_2019(&symbol);
-        let batch = groups.entry((snap, symbol.clone())).or_insert_with(|| ReplayBatch {
-            ts,
-            underlying: underlying.clone(),
-            market: "NSE".into(),
-            contracts: Vec::new(),
-            ticks: vec![Tick {
-                key: underlying.clone(),
-                ts,
-                last: Some(spot),
-                bid: None,
-                ask: None,
-                volume: None,
-                oi: None,
-            }],
-        });
+        let batch = groups
+            .entry((snap, symbol.clone()))
+            .or_insert_with(|| ReplayBatch::starting(ts, underlying.clone(), "NSE", spot));
         let close = market
             .session_on(expiry)
             .map_or_else(|| market.to_utc(expiry, chrono::NaiveTime::MIN), |d| d.close);

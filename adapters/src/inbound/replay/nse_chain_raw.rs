@@ -109,17 +109,6 @@ pub fn read(name: &str, input: impl Read) -> Result<ReplayBatch, CalcError> {
         Ok(())
     })?;
     let spot = spot.ok_or_else(|| CalcError::MissingColumn("CurrentVal (spot) is empty on every row".into()))?;
-    batch.ticks.insert(
-        0,
-        Tick {
-            key: underlying,
-            ts,
-            last: Some(spot),
-            bid: None,
-            ask: None,
-            volume: None,
-            oi: None,
-        },
-    );
+    batch.ticks.insert(0, super::spot_tick(underlying, ts, spot));
     Ok(batch)
 }

@@ -4,7 +4,9 @@
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use chrono::{NaiveDate, Weekday};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc, Weekday};
 use domain::instrument::{
     FutureContract, InstrumentKey, Market, OptionContract, ProductSpec, Settlement, Underlying, UnderlyingKind,
 };
@@ -73,34 +75,53 @@ fn parse_products(text: &str) -> Vec<ProductSpec> {
         .collect()
 }
 
-/// Generates the catalogue of `products` as listed on `today`.
+/// Generates the catalogue of `products` as listed on `today` (the same date on every market).
 #[must_use]
 pub fn generate(products: &[ProductSpec], today: NaiveDate) -> Catalogue {
-    let mut underlyings = Vec::new();
+    build(products, |_| today)
+}
+
+/// Generates the catalogue of `products` as listed at `now`: each market on its own local date
+/// (at 03:00 in Mumbai it is still the previous day in New York).
+#[must_use]
+pub fn generate_at(products: &[ProductSpec], now: DateTime<Utc>) -> Catalogue {
+    build(products, |m| m.local_date(now))
+}
+
+fn build(products: &[ProductSpec], today: impl Fn(&Market) -> NaiveDate) -> Catalogue {
+    let mut underlyings: BTreeMap<InstrumentKey, Underlying> = BTreeMap::new();
     let mut contracts: Vec<OptionContract> = Vec::new();
     let mut futures = Vec::new();
     for p in products {
         let (Some(market), Some(key)) = (Market::by_code(&p.market), p.underlying_key()) else {
             continue;
         };
-        underlyings.push(Underlying {
+        // Products on one underlying (SPX and SPXW) share it: its symbol is the key's, its
+        // strike step the finest of theirs.
+        let symbol = p.underlying.clone().unwrap_or_else(|| p.symbol.clone());
+        let u = underlyings.entry(key.clone()).or_insert_with(|| Underlying {
             key,
-            symbol: p.symbol.clone(),
+            symbol,
             market: p.market.clone(),
             kind: UnderlyingKind::Index,
             strike_step: p.strike_step,
         });
-        contracts.extend(p.contracts(&market, today));
-        futures.extend(p.futures(&market, today));
+        u.strike_step = u.strike_step.min(p.strike_step);
+        let day = today(&market);
+        contracts.extend(p.contracts(&market, day));
+        futures.extend(p.futures(&market, day));
     }
-    Catalogue::new(underlyings, contracts).with_futures(futures)
+    Catalogue::new(underlyings.into_values().collect(), contracts).with_futures(futures)
 }
 
-/// The generated catalogue, regenerated when the exchange-local date moves on.
+/// The local date of every shipped market at `now`: the catalogue is regenerated when any moves.
+type ListingDates = Vec<NaiveDate>;
+
+/// The generated catalogue, regenerated when an exchange-local date moves on.
 pub struct BuiltinCatalogue {
     products: Vec<ProductSpec>,
     clock: Arc<dyn Clock>,
-    current: RwLock<Arc<(NaiveDate, Catalogue)>>,
+    current: RwLock<Arc<(ListingDates, Catalogue)>>,
 }
 
 impl BuiltinCatalogue {
@@ -113,8 +134,8 @@ impl BuiltinCatalogue {
     /// Any products on `clock`'s date.
     #[must_use]
     pub fn with_products(products: Vec<ProductSpec>, clock: Arc<dyn Clock>) -> Self {
-        let today = Self::today(&clock);
-        let current = RwLock::new(Arc::new((today, generate(&products, today))));
+        let now = clock.now();
+        let current = RwLock::new(Arc::new((Self::dates(now), generate_at(&products, now))));
         Self {
             products,
             clock,
@@ -122,22 +143,27 @@ impl BuiltinCatalogue {
         }
     }
 
-    fn today(clock: &Arc<dyn Clock>) -> NaiveDate {
-        Market::nse().local_date(clock.now())
+    fn dates(now: DateTime<Utc>) -> ListingDates {
+        Market::SHIPPED
+            .iter()
+            .filter_map(|c| Market::by_code(c))
+            .map(|m| m.local_date(now))
+            .collect()
     }
 
-    /// The catalogue for today's date, regenerating it after a date change.
-    pub fn snapshot(&self) -> Arc<(NaiveDate, Catalogue)> {
-        let today = Self::today(&self.clock);
+    /// The catalogue for today's dates, regenerating it after a date change.
+    pub fn snapshot(&self) -> Arc<(ListingDates, Catalogue)> {
+        let now = self.clock.now();
+        let dates = Self::dates(now);
         let cur = self
             .current
             .read()
             .map(|g| Arc::clone(&g))
             .unwrap_or_else(|e| Arc::clone(&e.into_inner()));
-        if cur.0 == today {
+        if cur.0 == dates {
             return cur;
         }
-        let fresh = Arc::new((today, generate(&self.products, today)));
+        let fresh = Arc::new((dates, generate_at(&self.products, now)));
         if let Ok(mut g) = self.current.write() {
             *g = Arc::clone(&fresh);
         }
@@ -203,6 +229,7 @@ mod listing_rules {
             ),
             (None, 0, Settlement::Pm, true, None)
         );
-        assert_eq!(builtin_products().len(), 2, "the shipped file: NIFTY and BANKNIFTY");
+        let shipped: Vec<String> = builtin_products().into_iter().map(|p| p.symbol).collect();
+        assert_eq!(shipped, ["NIFTY", "BANKNIFTY", "SPX", "SPXW"], "the shipped file");
     }
 }

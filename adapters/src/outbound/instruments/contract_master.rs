@@ -76,7 +76,16 @@ fn contract(r: &RowRef<'_>) -> Result<Listed, CalcError> {
     }))
 }
 
-/// Reads a contract master whose underlyings trade on `market` (an index by default).
+/// The shipped market a key's exchange prefix names (`CBOE:SPX` → Cboe), else `fallback`.
+fn market_of(key: &InstrumentKey, fallback: &Market) -> Market {
+    key.as_str()
+        .split_once(':')
+        .and_then(|(code, _)| Market::by_code(code))
+        .unwrap_or_else(|| fallback.clone())
+}
+
+/// Reads a contract master; each underlying trades on the shipped market its key's prefix names
+/// (`NSE:`, `CBOE:`), any other on `market` (an index by default).
 ///
 /// # Errors
 /// [`CalcError`] naming the first bad row and column, or a missing column.
@@ -100,7 +109,7 @@ pub fn read(input: impl Read, market: &Market) -> Result<Catalogue, CalcError> {
         .into_iter()
         .map(|(key, ks)| Underlying {
             symbol: key.as_str().rsplit(':').next().unwrap_or(key.as_str()).to_owned(),
-            market: market.code().to_owned(),
+            market: market_of(&key, market).code().to_owned(),
             kind: UnderlyingKind::Index,
             strike_step: strike_step(&ks).unwrap_or(1.0),
             key,
@@ -109,7 +118,8 @@ pub fn read(input: impl Read, market: &Market) -> Result<Catalogue, CalcError> {
     Ok(Catalogue::new(underlyings, contracts).with_futures(futures))
 }
 
-/// Writes contracts, then futures, in the contract-master layout, expiries in `market`'s offset.
+/// Writes contracts, then futures, in the contract-master layout, each expiry in its market's
+/// offset (the market its key names, else `market`).
 ///
 /// # Errors
 /// [`CalcError`] when the output cannot be written.
@@ -125,7 +135,7 @@ pub fn write<'a>(
         w.write_record([
             c.key.as_str(),
             c.underlying.as_str(),
-            &c.expiry.with_timezone(&market.tz()).to_rfc3339(),
+            &c.expiry.with_timezone(&market_of(&c.key, market).tz()).to_rfc3339(),
             &fmt_num(c.strike.value()),
             c.right.as_str(),
             &c.lot_size.units().to_string(),
@@ -136,7 +146,7 @@ pub fn write<'a>(
         w.write_record([
             f.key.as_str(),
             f.underlying.as_str(),
-            &f.expiry.with_timezone(&market.tz()).to_rfc3339(),
+            &f.expiry.with_timezone(&market_of(&f.key, market).tz()).to_rfc3339(),
             "",
             "FUT",
             &f.lot_size.units().to_string(),
