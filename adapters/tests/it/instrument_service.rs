@@ -137,3 +137,44 @@ async fn malformed_json_and_unknown_keys_are_clear_errors_without_retries() {
     s.route("/v1/underlyings", Answer::json(bad_kind));
     assert!(matches!(c.underlyings().await, Err(PortError::Invalid(m)) if m.contains("kind")));
 }
+
+/// The instrument service may list Cboe's contracts beside NSE's: each underlying keeps its
+/// market, an SPXW chain its New York expiry instant, and the registry prices them on Cboe.
+#[tokio::test]
+async fn cboe_underlyings_and_spxw_contracts_come_through_on_their_market() {
+    let s = FakeServer::start().await;
+    // Routes match most recent first: the general one before the specific ones.
+    s.route(
+        "/v1/underlyings",
+        Answer::json(
+            r#"{"underlyings":[{"key":"CBOE:SPX","symbol":"SPX","market":"CBOE","kind":"index","strike_step":5.0}]}"#,
+        ),
+    );
+    s.route(
+        "/v1/underlyings/CBOE:SPX/expiries",
+        Answer::json(r#"{"underlying":"CBOE:SPX","expiries":["2026-12-18","2026-12-07"]}"#),
+    );
+    s.route(
+        "/v1/underlyings/CBOE:SPX/chain",
+        Answer::json(
+            r#"{"underlying":"CBOE:SPX","expiry":"2026-12-07","contracts":[
+             {"key":"CBOE:SPXW-20261207-6800-CE","underlying":"CBOE:SPX","expiry":"2026-12-07T21:00:00Z","strike":6800.0,"right":"call","lot_size":100,"tick_size":0.05},
+             {"key":"CBOE:SPXW-20261207-6800-PE","underlying":"CBOE:SPX","expiry":"2026-12-07T21:00:00Z","strike":6800.0,"right":"put","lot_size":100,"tick_size":0.05}]}"#,
+        ),
+    );
+    let c = client(&s, 2_000, policy(0, 5, 1_000));
+    let u = c.underlyings().await.unwrap();
+    assert_eq!((u[0].market.as_str(), u[0].strike_step), ("CBOE", 5.0));
+    let spx = key("CBOE:SPX");
+    let e = c.expiries(&spx).await.unwrap();
+    assert_eq!(e[0], NaiveDate::from_ymd_opt(2026, 12, 7).unwrap(), "sorted ascending");
+    let chain = c.chain(&spx, e[0]).await.unwrap();
+    assert_eq!(chain.len(), 2);
+    let registry = application::market::InstrumentRegistry::new(application::market::Markets::default());
+    for contract in chain {
+        registry.register_option(contract, &u[0].market).unwrap();
+    }
+    let r = registry.get(&key("CBOE:SPXW-20261207-6800-PE")).unwrap();
+    // 21:00 UTC is 16:00 in New York in December: the expiry date is New York's.
+    assert_eq!((r.market_code(), r.chain_date()), ("CBOE", Some(e[0])));
+}

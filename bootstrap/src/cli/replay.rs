@@ -60,10 +60,11 @@ pub struct ReplayArgs {
     /// Pricing conventions for this run: `default` or `nse-published` (overrides the configuration).
     #[arg(long)]
     conventions: Option<String>,
-    /// For `--format eod-chain`: the market the file's contracts trade on (its calendar, time
-    /// zone and listing rules), e.g. `CBOE`.
-    #[arg(long, default_value = "CBOE")]
-    market: String,
+    /// For `--format eod-chain` (default `CBOE`) and `candles` (default `NSE`): the market the
+    /// file's instruments trade on (its calendar, time zone, key prefix and listing rules). The
+    /// NSE layouts are NSE's own.
+    #[arg(long)]
+    market: Option<String>,
     #[command(flatten)]
     db: DatabaseArgs,
 }
@@ -86,13 +87,20 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> Result<(), Box<dyn st
         return Err(format!("--speed {}: must be a number ≥ 0", args.speed).into());
     }
     let markets = settings.markets_with(args.conventions.as_deref())?;
-    if let ReplayFormat::Candles = args.format {
-        return replay_candles(&args, settings, markets).await;
+    match (args.format, args.market.as_deref()) {
+        (ReplayFormat::Candles, _) => return replay_candles(&args, settings, markets).await,
+        (ReplayFormat::NseChain | ReplayFormat::NseChainRaw, Some(m)) if !m.eq_ignore_ascii_case("NSE") => {
+            return Err(format!(
+                "--market {m}: the NSE option-chain layouts are NSE's; --market applies to eod-chain and candles"
+            )
+            .into());
+        }
+        _ => {}
     }
     let batches = match args.format {
         ReplayFormat::NseChain => nse_chain::read(super::open_file(&args.file)?)?,
         ReplayFormat::EodChain => {
-            let market = &markets.require(&args.market.to_ascii_uppercase())?.market;
+            let market = &markets.require(args.market.as_deref().unwrap_or("CBOE"))?.market;
             eod_chain::read(super::open_file(&args.file)?, market)?
         }
         ReplayFormat::Candles => unreachable!("handled above"),
@@ -252,7 +260,8 @@ async fn replay_candles(
         LabelArg::End => candles::BarLabel::End,
         LabelArg::Start => candles::BarLabel::Start,
     };
-    let rows = candles::read(super::open_file(&args.file)?, labels)?;
+    let market = markets.require(args.market.as_deref().unwrap_or("NSE"))?.market.clone();
+    let rows = candles::read(super::open_file(&args.file)?, labels, &market)?;
     let db = args.db.connect(settings).await?;
     Migrator::up(&db, None).await?;
     let store = Arc::new(SeaStore::new(db));

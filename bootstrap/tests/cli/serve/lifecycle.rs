@@ -125,6 +125,82 @@ fn the_embedded_default_shows_live_numbers_from_its_own_feed() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The embedded default runs NSE and Cboe side by side: each underlying's chain, moneyness and
+/// statistics answer with its own market's contracts, forward and conventions, never the other's.
+#[test]
+fn the_embedded_default_serves_nifty_and_spx_side_by_side_each_on_its_own_market() {
+    let (dir, db_url) = crate::scratch("two-markets");
+    let server = Server::start_with(&db_url, true);
+    let chain = |u: &str| {
+        let mut last = (0, serde_json::Value::Null);
+        for _ in 0..80 {
+            last = server.request("GET", &format!("/api/v2/realtime/chain/{u}"), None);
+            if last.0 == 200 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(last.0, 200, "{u}: {}", last.1);
+        last.1
+    };
+    // (underlying, key prefixes of its options, forward sources, rate, strike step): a NIFTY
+    // weekly has no future of its own (parity then), Cboe lists none.
+    for (u, roots, sources, rate, step) in [
+        (
+            "NSE:NIFTY",
+            &["NSE:NIFTY-"][..],
+            &["future", "put_call_parity"][..],
+            0.065,
+            50.0,
+        ),
+        (
+            "CBOE:SPX",
+            &["CBOE:SPXW-", "CBOE:SPX-"][..],
+            &["put_call_parity"][..],
+            0.04,
+            5.0,
+        ),
+    ] {
+        let c = chain(u);
+        let meta = &c["meta"];
+        assert_eq!(meta["underlying"].as_str(), Some(u));
+        let source = meta["forward"]["source"].as_str().unwrap_or_default();
+        assert!(sources.contains(&source), "{u}: {meta}");
+        assert_eq!(meta["conventions"]["rate"].as_f64(), Some(rate), "{u}");
+        assert_eq!(meta["strike_step"].as_f64(), Some(step), "{u}");
+        let strikes = c["strikes"].as_array().unwrap();
+        assert!(strikes.len() >= 20, "{u}: {} strikes", strikes.len());
+        for s in strikes {
+            for side in ["call", "put"] {
+                let key = s[side]["instrument_key"].as_str().unwrap_or_default();
+                assert!(roots.iter().any(|r| key.starts_with(r)), "{u}: {key}");
+                assert!(
+                    s[side]["iv"].as_f64().is_some_and(|iv| iv > 0.05 && iv < 1.0),
+                    "{u} {key}: {}",
+                    s[side]
+                );
+            }
+        }
+        let expiry = meta["expiry"].as_str().unwrap();
+        for path in [
+            format!("/api/v2/realtime/chain/{u}/stats?expiry={expiry}"),
+            format!("/api/v2/realtime/moneyness/{u}/greeks/ATM?expiry={expiry}"),
+            format!("/api/v2/realtime/surface/{u}"),
+        ] {
+            let (status, body) = server.request("GET", &path, None);
+            assert_eq!(status, 200, "{path}: {body}");
+            assert!(
+                !body
+                    .to_string()
+                    .contains(if u.starts_with("NSE") { "CBOE:" } else { "NSE:" }),
+                "{path} mixes markets: {body}"
+            );
+        }
+    }
+    assert!(server.stop().success());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// A SIGTERM the moment the port is announced is already a clean stop (the handlers are
 /// registered before the service says it listens).
 #[test]
