@@ -102,19 +102,37 @@ impl InstrumentRegistry {
     /// in `markets`.
     pub async fn load(source: &dyn InstrumentSource, markets: Markets) -> Result<Self, PortError> {
         let reg = Self::new(markets);
+        reg.extend_from(source).await?;
+        Ok(reg)
+    }
+
+    /// Registers what `source` lists and this registry does not know yet (new expiries as the
+    /// listing rolls forward: an SPXW expiry every day, a NIFTY weekly every week); known
+    /// instruments are left as they are. Returns how many were added.
+    ///
+    /// # Errors
+    /// As [`Self::load`].
+    pub async fn extend_from(&self, source: &dyn InstrumentSource) -> Result<usize, PortError> {
+        let before = self.len();
         for u in source.underlyings().await? {
-            reg.register_underlying(u.key.clone(), &u.market)
-                .map_err(|e| PortError::Invalid(format!("underlying {}: {e}", u.key)))?;
+            if self.get(&u.key).is_none() {
+                self.register_underlying(u.key.clone(), &u.market)
+                    .map_err(|e| PortError::Invalid(format!("underlying {}: {e}", u.key)))?;
+            }
             for f in source.futures(&u.key).await? {
-                reg.register_future(f, &u.market).map_err(PortError::Invalid)?;
+                if self.get(&f.key).is_none() {
+                    self.register_future(f, &u.market).map_err(PortError::Invalid)?;
+                }
             }
             for e in source.expiries(&u.key).await? {
                 for c in source.chain(&u.key, e).await? {
-                    reg.register_option(c, &u.market).map_err(PortError::Invalid)?;
+                    if self.get(&c.key).is_none() {
+                        self.register_option(c, &u.market).map_err(PortError::Invalid)?;
+                    }
                 }
             }
         }
-        Ok(reg)
+        Ok(self.len() - before)
     }
 
     /// The markets instruments may belong to.
@@ -309,5 +327,56 @@ mod tests {
         let am = option("SPX", 14);
         reg.register_option(am.clone(), "CBOE").unwrap();
         assert!(reg.get(&am.key).unwrap().chain_date().is_some());
+    }
+
+    #[tokio::test]
+    async fn extending_from_the_listing_adds_only_what_is_new() {
+        use domain::instrument::{LotSize, OptionRight, Strike};
+        let spx = InstrumentKey::parse("CBOE:SPX").unwrap();
+        let spxw = |day: u32| OptionContract {
+            key: InstrumentKey::parse(&format!("CBOE:SPXW-202612{day:02}-6800-CE")).unwrap(),
+            underlying: InstrumentKey::parse("CBOE:SPX").unwrap(),
+            expiry: chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, day, 21, 0, 0).unwrap(),
+            strike: Strike::new(6800.0).unwrap(),
+            right: OptionRight::Call,
+            lot_size: LotSize::new(100).unwrap(),
+            tick_size: 0.05,
+        };
+        let listing = |days: Vec<u32>| {
+            let mut source = MockInstrumentSource::new();
+            let u = spx.clone();
+            source.expect_underlyings().returning(move || {
+                Ok(vec![Underlying {
+                    key: u.clone(),
+                    symbol: "SPX".into(),
+                    market: "CBOE".into(),
+                    kind: UnderlyingKind::Index,
+                    strike_step: 5.0,
+                }])
+            });
+            source.expect_futures().returning(|_| Ok(Vec::new()));
+            let dates: Vec<NaiveDate> = days
+                .iter()
+                .map(|d| NaiveDate::from_ymd_opt(2026, 12, *d).unwrap())
+                .collect();
+            source.expect_expiries().returning(move |_| Ok(dates.clone()));
+            source
+                .expect_chain()
+                .returning(move |_, e| Ok(vec![spxw(chrono::Datelike::day(&e))]));
+            source
+        };
+        let reg = InstrumentRegistry::load(&listing(vec![7, 8]), Markets::default())
+            .await
+            .unwrap();
+        assert_eq!(reg.len(), 3, "SPX and two SPXW contracts");
+        let before = reg.get(&spxw(8).key).unwrap();
+        // The next day: the 7th has settled, the 9th is listed.
+        let added = reg.extend_from(&listing(vec![8, 9])).await.unwrap();
+        assert_eq!((added, reg.len()), (1, 4));
+        assert!(
+            Arc::ptr_eq(&before, &reg.get(&spxw(8).key).unwrap()),
+            "known ones untouched"
+        );
+        assert!(reg.get(&spxw(9).key).is_some());
     }
 }

@@ -57,6 +57,8 @@ pub struct Application {
     /// With Redis: the ingest log to follow, from this id.
     ingest_log: Option<(RedisIngestLog, String)>,
     state: AppState,
+    /// The catalogue and the registry it fills: new listings are registered as they appear.
+    listing: (Arc<dyn InstrumentSource>, Arc<InstrumentRegistry>),
     /// With the instrument service: the mappings to keep fresh for the evaluated expiries.
     mappings: Option<(Arc<MappingService>, Arc<RealtimeState>)>,
     clock: Arc<dyn Clock>,
@@ -272,6 +274,7 @@ impl Application {
         let port = acceptor.port();
         let realtime_for_refresh = realtime.clone();
         let listing_registry = registry.clone();
+        let listing = (source.clone(), registry.clone());
         let mut metric_sources: Vec<Arc<dyn adapters::metrics::Source>> =
             vec![Arc::new(store.clone()), memory_mappings.clone()];
         metric_sources.extend(breaker);
@@ -301,6 +304,7 @@ impl Application {
             .with_derived(Some(derived));
         Ok(Self {
             acceptor,
+            listing,
             feed,
             consumer,
             fanout_receiver,

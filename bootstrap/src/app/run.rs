@@ -1,5 +1,5 @@
-//! Serving: the flusher, the mapping refresher, the simulated feed, the stream consumer, the
-//! ingest-log follower and the fan-out receiver (started by the build, so the shared resume
+//! Serving: the flusher, the listing refresher, the mapping refresher, the simulated feed, the
+//! stream consumer, the ingest-log follower and the fan-out receiver (started by the build, so the shared resume
 //! history is loaded before the port is announced) run beside the HTTP server until a stop
 //! signal; then input stops and the pending snapshots are written.
 
@@ -9,6 +9,9 @@ use adapters::inbound::http::routes;
 use application::ingest::IngestTicks;
 
 use super::Application;
+
+/// How often the catalogue is read again for new listings.
+const LISTING_REFRESH: Duration = Duration::from_secs(300);
 
 impl Application {
     /// Serves until ctrl-c or SIGTERM; then flushes and returns.
@@ -30,6 +33,34 @@ impl Application {
                         Ok(_) => every,
                         Err(_) => (wait * 2).min(max),
                     };
+                }
+            })
+        };
+        // New listings (the next SPXW daily, the next NIFTY weekly) registered as the catalogue
+        // rolls forward, so a long-running instance accepts them; a failure is logged once per
+        // episode (the instrument service's own failures also show in its breaker metrics).
+        let lister = {
+            let (source, registry) = self.listing;
+            tokio::spawn(async move {
+                let mut failing = false;
+                loop {
+                    tokio::time::sleep(LISTING_REFRESH).await;
+                    match registry.extend_from(source.as_ref()).await {
+                        Ok(added) => {
+                            if failing {
+                                tracing::info!("listing refresh: the catalogue answers again");
+                            }
+                            failing = false;
+                            if added > 0 {
+                                tracing::info!(added, "listing refresh: new instruments registered");
+                            }
+                        }
+                        Err(e) if !failing => {
+                            failing = true;
+                            tracing::warn!(error = %e, "listing refresh failed; instruments listed since are not accepted until it succeeds");
+                        }
+                        Err(_) => {}
+                    }
                 }
             })
         };
@@ -127,6 +158,7 @@ impl Application {
         if let Some(r) = refresher {
             r.abort();
         }
+        lister.abort();
         // Stop reading the stream; a batch in flight is dropped unacknowledged and delivered again.
         let _ = stop_consumer.send(());
         if let Some(c) = consumer {

@@ -141,7 +141,8 @@ pub struct RealtimeGex {
     pub gex_spot: f64,
     /// Where `gex_spot` came from: `spot` (the underlying's) or `forward` (no spot known).
     pub gex_spot_source: String,
-    /// Underlying units one unit of open interest stands for (NSE publishes OI in units: 1).
+    /// Underlying units one unit of open interest stands for: 1 on NSE (OI published in units),
+    /// 100 on Cboe (OI in contracts of 100).
     pub units_per_oi: f64,
     /// Per strike with gamma, ascending.
     pub strikes: Vec<GexStrike>,
