@@ -84,8 +84,9 @@ where
         let _ = stopped.await;
     }));
     let started = Instant::now();
+    // A bound against a hang, not a speed expectation: the condition is what is waited for.
     while !done().await {
-        assert!(started.elapsed() < Duration::from_secs(10), "timed out");
+        assert!(started.elapsed() < Duration::from_secs(120), "timed out");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop.send(()).unwrap();
@@ -132,10 +133,16 @@ async fn entries_are_stored_then_acknowledged_and_bad_rows_are_dead_lettered() {
     add(&mut conn, &cfg.stream, "quotes", "[]".into()).await;
 
     let consumer = StreamConsumer::new(cfg.clone(), pipeline(Arc::new(store.clone())).ingest).unwrap();
-    let probe = store.clone();
+    let (probe, probe_cfg) = (store.clone(), cfg.clone());
+    // Done when the bars are stored, every entry acknowledged and the three dead letters
+    // written: acknowledging follows storing, so waiting on the bars alone raced it.
     run_until(consumer, || {
-        let probe = probe.clone();
-        async move { minutes(&probe, "NSE:NIFTY").await == 4 }
+        let (probe, cfg) = (probe.clone(), probe_cfg.clone());
+        async move {
+            let mut c = redis().await;
+            let dead: StreamRangeReply = c.xrange_all(cfg.dead_letter()).await.unwrap();
+            minutes(&probe, "NSE:NIFTY").await == 4 && pending(&mut c, &cfg).await == 0 && dead.ids.len() == 3
+        }
     })
     .await;
     assert_eq!(pending(&mut conn, &cfg).await, 0, "every entry acknowledged");

@@ -196,9 +196,20 @@ impl Topic {
 }
 
 fn expiry(raw: &str) -> Result<NaiveDate, String> {
+    // Exactly `YYYY-MM-DD`: chrono alone also takes `-30226-1-2` (a negative year, ten
+    // characters), which then prints as a topic that does not parse (found by fuzzing).
+    let b = raw.as_bytes();
+    let shaped = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()
-        .filter(|_| raw.len() == 10)
+        .filter(|_| shaped)
         .ok_or_else(|| format!("expiry '{raw}' is not a date YYYY-MM-DD"))
 }
 
@@ -464,5 +475,23 @@ mod tests {
         let e = long.parse::<Topic>().unwrap_err();
         assert!(e.reason.contains("at most 200"), "{e}");
         assert_eq!(e.topic.len(), MAX_TOPIC_LEN);
+    }
+
+    /// Regression (fuzz/artifacts, topic target): a ten-character negative-year date parsed as
+    /// an expiry, then printed as a topic that did not parse back. Now only `YYYY-MM-DD` is an
+    /// expiry, and whatever parses prints back to itself.
+    #[test]
+    fn an_expiry_is_four_digit_year_month_day_and_parsed_topics_print_back() {
+        assert!(expiry("-30226-1-2").is_err() && expiry("+2026-1-02").is_err() && expiry("2026-1-002").is_err());
+        assert_eq!(expiry("2026-11-25").unwrap().to_string(), "2026-11-25");
+        for text in [
+            "atm_iv:ai::ai:sn:-30226-1-2",
+            "chain:NSE:NIFTY:2026-1-002",
+            "atm_iv:NSE:NIFTY:2026-11-25",
+        ] {
+            if let Ok(t) = text.parse::<Topic>() {
+                assert_eq!(t.to_string().parse::<Topic>().as_ref(), Ok(&t), "{text}");
+            }
+        }
     }
 }

@@ -128,18 +128,7 @@ impl IngestApi {
                 within_limit(rows.len())?;
                 split_rows(rows)
             }
-            TicksBody::Csv(CsvText(text)) => csv_body::parse(&text, TICK_REQUIRED, TICK_OPTIONAL, MAX_ROWS, |r| {
-                Ok(TickIn {
-                    key: StrictString(r.text("key")?),
-                    ts: r.instant("ts")?,
-                    last: r.opt_f64("last")?,
-                    bid: r.opt_f64("bid")?,
-                    ask: r.opt_f64("ask")?,
-                    volume: r.opt_f64("volume")?,
-                    oi: r.opt_f64("oi")?,
-                })
-            })
-            .map_err(bad_csv)?,
+            TicksBody::Csv(CsvText(text)) => ticks_from_csv(&text).map_err(bad_csv)?,
         };
         let (ticks, rejected, index_of) = parse_keys(rows, rejected, |t| &*t.key, |k, t| t.into_tick(k));
         let report = self.state.ingest.execute(&ticks).await.map_err(unavailable)?;
@@ -168,21 +157,7 @@ impl IngestApi {
                 within_limit(rows.len())?;
                 split_rows(rows)
             }
-            CandlesBody::Csv(CsvText(text)) => {
-                csv_body::parse(&text, CANDLE_REQUIRED, CANDLE_OPTIONAL, MAX_ROWS, |r| {
-                    Ok(CandleIn {
-                        key: StrictString(r.text("key")?),
-                        start: r.instant("start")?,
-                        open: r.f64("open")?,
-                        high: r.f64("high")?,
-                        low: r.f64("low")?,
-                        close: r.f64("close")?,
-                        volume: r.f64("volume")?,
-                        oi: r.opt_f64("oi")?,
-                    })
-                })
-                .map_err(bad_csv)?
-            }
+            CandlesBody::Csv(CsvText(text)) => candles_from_csv(&text).map_err(bad_csv)?,
         };
         let (candles, rejected, index_of) = parse_keys(rows, rejected, |c| &*c.key, |k, c| c.into_candle(k));
         let report = self.state.ingest.execute_candles(&candles).await.map_err(unavailable)?;
@@ -229,8 +204,40 @@ fn within_limit(rows: usize) -> Result<(), IngestError> {
     Ok(())
 }
 
+/// A CSV body of ticks: its rows (each with its index) and the rows refused; the whole body is
+/// refused for a missing or unknown column or too many rows.
+pub(crate) fn ticks_from_csv(text: &str) -> Result<csv_body::Parsed<TickIn>, ErrorBody> {
+    csv_body::parse(text, TICK_REQUIRED, TICK_OPTIONAL, MAX_ROWS, |r| {
+        Ok(TickIn {
+            key: StrictString(r.text("key")?),
+            ts: r.instant("ts")?,
+            last: r.opt_f64("last")?,
+            bid: r.opt_f64("bid")?,
+            ask: r.opt_f64("ask")?,
+            volume: r.opt_f64("volume")?,
+            oi: r.opt_f64("oi")?,
+        })
+    })
+}
+
+/// A CSV body of candles, as [`ticks_from_csv`].
+pub(crate) fn candles_from_csv(text: &str) -> Result<csv_body::Parsed<CandleIn>, ErrorBody> {
+    csv_body::parse(text, CANDLE_REQUIRED, CANDLE_OPTIONAL, MAX_ROWS, |r| {
+        Ok(CandleIn {
+            key: StrictString(r.text("key")?),
+            start: r.instant("start")?,
+            open: r.f64("open")?,
+            high: r.f64("high")?,
+            low: r.f64("low")?,
+            close: r.f64("close")?,
+            volume: r.f64("volume")?,
+            oi: r.opt_f64("oi")?,
+        })
+    })
+}
+
 /// Rows parsed (each with its index in the request) and rows rejected while parsing.
-fn split_rows<T>(rows: Vec<Result<T, RejectedRow>>) -> (Vec<(usize, T)>, Vec<RejectedRow>) {
+pub(crate) fn split_rows<T>(rows: Vec<Result<T, RejectedRow>>) -> (Vec<(usize, T)>, Vec<RejectedRow>) {
     let mut ok = Vec::with_capacity(rows.len());
     let mut rejected = Vec::new();
     for (i, r) in rows.into_iter().enumerate() {

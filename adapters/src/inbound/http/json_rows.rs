@@ -58,25 +58,29 @@ impl<T: Type + DeserializeOwned + Send> ParsePayload for JsonRows<T> {
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let data = Vec::<u8>::from_request(request, body).await?;
-        if data.iter().all(u8::is_ascii_whitespace) {
-            return Err(refuse("the body is empty; send a JSON array of rows".to_owned()));
-        }
-        let value: serde_json::Value = serde_json::from_slice(&data)
-            .map_err(|e| refuse(format!("the body is not valid JSON: {}", plain_syntax(&e))))?;
-        let serde_json::Value::Array(items) = value else {
-            return Err(refuse(format!(
-                "the body must be a JSON array of rows, not {}",
-                describe(&value)
-            )));
-        };
-        Ok(Self(
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| row::<T>(i, item))
-                .collect(),
-        ))
+        parse_rows(&data).map(Self).map_err(refuse)
     }
+}
+
+/// The rows of a JSON array body, each parsed or rejected alone; `Err` with the message when the
+/// body as a whole is not JSON or not an array.
+pub(crate) fn parse_rows<T: DeserializeOwned>(data: &[u8]) -> Result<Vec<Result<T, RejectedRow>>, String> {
+    if data.iter().all(u8::is_ascii_whitespace) {
+        return Err("the body is empty; send a JSON array of rows".to_owned());
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(data).map_err(|e| format!("the body is not valid JSON: {}", plain_syntax(&e)))?;
+    let serde_json::Value::Array(items) = value else {
+        return Err(format!(
+            "the body must be a JSON array of rows, not {}",
+            describe(&value)
+        ));
+    };
+    Ok(items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| row::<T>(i, item))
+        .collect())
 }
 
 /// One row, or its rejection naming the field.

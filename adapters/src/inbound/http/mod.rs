@@ -14,6 +14,8 @@ mod document;
 pub mod error;
 mod examples;
 mod export;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod guard;
 mod health;
 mod historical;
