@@ -191,6 +191,18 @@ mod tests {
     }
 
     #[test]
+    fn a_timeframe_is_its_count_and_unit_and_serialises_as_its_text() {
+        let tf: Timeframe = "15m".parse().unwrap();
+        assert_eq!((tf.step(), tf.unit()), (15, TimeUnit::Minute));
+        assert_eq!("4h".parse::<Timeframe>().unwrap().step(), 4);
+        assert_eq!(String::from(tf), "15m");
+        assert_eq!(
+            Timeframe::try_from("75m".to_owned()).map(String::from),
+            Ok("75m".to_owned())
+        );
+    }
+
+    #[test]
     fn rejects_bad_timeframes_with_a_clear_reason() {
         assert!(matches!("0m".parse::<Timeframe>(), Err(TimeframeError::Zero(_))));
         assert!(matches!("7x".parse::<Timeframe>(), Err(TimeframeError::BadUnit(_, u)) if u == "x"));

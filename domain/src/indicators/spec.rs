@@ -378,4 +378,50 @@ mod tests {
             Err(SpecError::UnknownIndicator(_))
         ));
     }
+
+    /// Each parameter's rule at its edges: accepted on the edge, refused just past it.
+    #[test]
+    fn parameter_rules_hold_at_their_edges() {
+        let ok = |s: &str| s.parse::<IndicatorSpec>().map(|_| ()).map_err(|e| e.to_string());
+        let bad = |s: &str, param: &str| match s.parse::<IndicatorSpec>() {
+            Err(SpecError::BadParam { param: p, .. }) if p == param => (),
+            other => panic!("{s}: expected {param} refused, got {other:?}"),
+        };
+        // Periods: whole numbers from 2 (most), from 1 (ROC, Stoch, MACD's signal, SuperTrend)
+        // up to MAX_PERIOD.
+        assert_eq!(ok("ema:2"), Ok(()));
+        assert_eq!(ok(&format!("ema:{MAX_PERIOD}")), Ok(()));
+        bad(&format!("ema:{}", MAX_PERIOD + 1), "period");
+        assert_eq!(ok(&format!("roc:{MAX_PERIOD}")), Ok(()));
+        bad(&format!("roc:{}", MAX_PERIOD + 1), "period");
+        assert_eq!(ok("roc:1"), Ok(()));
+        bad("roc:0", "period");
+        assert_eq!(ok("stoch:1:1:1"), Ok(()));
+        assert_eq!(ok("macd:2:3:1"), Ok(()));
+        bad("macd:2:3:0", "signal");
+        assert_eq!(ok("supertrend:1:3"), Ok(()));
+        bad("supertrend:0:3", "period");
+        // Band widths: any real within ±3e37, fractions and zero included.
+        assert_eq!(ok("bbands:20:0.5:2.5"), Ok(()));
+        assert_eq!(ok("bbands:20:-3e37:3e37"), Ok(()));
+        bad("bbands:20:3.1e37:2", "dev_up");
+        bad("bbands:20:2:-3.1e37", "dev_down");
+        // SAR's steps: fractions from 0.
+        assert_eq!(ok("sar:0.02:0.2"), Ok(()));
+        assert_eq!(ok("sar:0:0"), Ok(()));
+        bad("sar:-0.01:0.2", "acceleration");
+        // SuperTrend's multiplier: any positive real.
+        assert_eq!(ok("supertrend:10:0.5"), Ok(()));
+        bad("supertrend:10:0", "multiplier");
+        bad("supertrend:10:-1", "multiplier");
+        bad("ema:inf", "period");
+    }
+
+    #[test]
+    fn supertrend_has_a_line_and_a_direction_column() {
+        let st: IndicatorSpec = "supertrend:10:3".parse().unwrap();
+        assert_eq!(st.column_names(), ["supertrend_10_3_line", "supertrend_10_3_direction"]);
+        assert_eq!(st.period(0), 10);
+        assert_eq!(st.params(), [10.0, 3.0]);
+    }
 }

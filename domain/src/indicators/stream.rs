@@ -286,3 +286,69 @@ impl Indicator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use ta_lib::RetCode;
+
+    use super::{Indicator, IndicatorError};
+    use crate::candles::Bar;
+    use crate::instrument::Market;
+
+    fn ind(spec: &str) -> Indicator {
+        Indicator::new(spec.parse().unwrap(), &Market::nse()).unwrap()
+    }
+
+    fn bar(c: f64) -> Bar {
+        Bar::ohlcv(
+            DateTime::from_timestamp(1_720_000_000, 0).unwrap_or_default(),
+            c,
+            c + 1.0,
+            c - 1.0,
+            c,
+            10.0,
+        )
+    }
+
+    #[test]
+    fn warm_up_is_the_lookback_plus_one_bar() {
+        assert_eq!(ind("sma:20").warm_up_bars(), 20);
+        assert_eq!(ind("ema:5").warm_up_bars(), 5);
+        assert_eq!(ind("rsi:14").warm_up_bars(), 15);
+        assert_eq!(ind("macd:12:26:9").warm_up_bars(), 34);
+        assert_eq!(ind("atr:14").warm_up_bars(), 15);
+        assert_eq!(ind("supertrend:10:3").warm_up_bars(), 11);
+        let mut sma = ind("sma:3");
+        let out: Vec<bool> = (0..4)
+            .map(|i| sma.update(&bar(f64::from(i))).unwrap().is_some())
+            .collect();
+        assert_eq!(out, [false, false, true, true]);
+    }
+
+    #[test]
+    fn a_non_finite_bar_is_refused_and_changes_nothing() {
+        let mut sma = ind("sma:2");
+        sma.update(&bar(10.0)).unwrap();
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut b = bar(11.0);
+            b.volume = bad;
+            assert_eq!(sma.peek(&b), Err(IndicatorError::NonFinite));
+            assert_eq!(sma.update(&b), Err(IndicatorError::NonFinite));
+            let mut b = bar(11.0);
+            b.open = bad;
+            assert_eq!(sma.update(&b), Err(IndicatorError::NonFinite));
+        }
+        // The refused bars left the warm-up buffer as it was: 10 then 12 average to 11.
+        assert_eq!(sma.update(&bar(12.0)).unwrap().map(|v| v[0]), Some(11.0));
+    }
+
+    #[test]
+    fn the_library_s_bad_parameter_is_a_non_finite_input_other_codes_pass_through() {
+        assert_eq!(IndicatorError::from(RetCode::BadParam), IndicatorError::NonFinite);
+        assert_eq!(
+            IndicatorError::from(RetCode::OutOfRangeStartIndex),
+            IndicatorError::Library(RetCode::OutOfRangeStartIndex)
+        );
+    }
+}

@@ -13,9 +13,13 @@ pub fn read_csv(path: &std::path::Path) -> (csv::StringRecord, Vec<csv::StringRe
 /// Path of a file under `../shared/reference`, or `None` (after saying so) when it is absent
 /// outside CI. Under `CI` a missing file fails the test.
 pub fn shared_reference(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/reference")
-        .join(rel);
+    // SIGNAL_SHARED_DIR: where `../shared` is when the tree is a copy elsewhere (cargo-mutants
+    // builds each mutant in a copy; scripts/mutants.sh points it back).
+    let shared = std::env::var_os("SIGNAL_SHARED_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        PathBuf::from,
+    );
+    let p = shared.join("reference").join(rel);
     if p.exists() {
         return Some(p);
     }
