@@ -10,12 +10,16 @@
 # starts from its committed seeds (fuzz/seeds/<target>, from the real files and the tests) plus
 # the corpus it grew before (fuzz/corpus/<target>, not committed). A crash, timeout or leak
 # stops the run with the input saved under fuzz/artifacts/<target>/: make it a regression test.
+# The targets are built once, then each binary runs on its own: editing the tree during a long
+# run does not rebuild anything under it (`--no-build` reuses the binaries as they are).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 limit=(-max_total_time=20)
 targets=()
+build=1
 while [ $# -gt 0 ]; do
   case $1 in
+    --no-build) build=0; shift ;;
     --seconds) limit=(-max_total_time="$2"); shift 2 ;;
     --runs) limit=(-runs="$2"); shift 2 ;;
     *) targets+=("$1"); shift ;;
@@ -32,15 +36,27 @@ if [ -z "$fuzz" ]; then
   fuzz=$PWD/target/fuzz-venv/bin/cargo-fuzz
 fi
 
+bin=fuzz/target/x86_64-unknown-linux-gnu/release
+if [ "$build" -eq 1 ]; then
+  # Every target in one build (a cold one takes about 10 minutes here).
+  blog=$(mktemp)
+  RUSTC_BOOTSTRAP=1 "$fuzz" build --fuzz-dir fuzz > "$blog" 2>&1 || { tail -40 "$blog"; echo "fuzz build failed"; exit 1; }
+  grep -E '^ *Finished' "$blog" || true
+  rm -f "$blog"
+fi
 for t in "${targets[@]}"; do
-  mkdir -p "fuzz/corpus/$t"
+  [ -x "$bin/$t" ] || { echo "no fuzz binary $bin/$t: build first"; exit 1; }
+done
+
+for t in "${targets[@]}"; do
+  mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
   echo "== $t"
   # -timeout: one input may take 10 s before it counts as a hang; -rss_limit_mb: a leak or a
-  # runaway allocation stops the run. The final libFuzzer line gives the executions.
+  # runaway allocation stops the run. The final libFuzzer lines give the executions.
   log=$(mktemp)
   status=0
-  RUSTC_BOOTSTRAP=1 "$fuzz" run --fuzz-dir fuzz "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
-    "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 > "$log" 2>&1 || status=$?
+  "$bin/$t" -artifact_prefix="fuzz/artifacts/$t/" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 "fuzz/corpus/$t" "fuzz/seeds/$t" > "$log" 2>&1 || status=$?
   grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY|thread .* panicked)' "$log" || true
   if [ "$status" -ne 0 ]; then
     grep -A3 'panicked' "$log" || tail -20 "$log"

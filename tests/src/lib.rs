@@ -113,3 +113,24 @@ pub fn capture_lines(from: impl std::io::Read + Send + 'static) -> std::sync::Ar
     });
     log
 }
+
+/// Stops a child the way an orchestrator does: SIGTERM, then SIGKILL if it is still running
+/// after `grace`. A process that exits on its own writes what it writes at exit (a coverage
+/// profile among them), which SIGKILL would lose. Reaps the child either way.
+pub fn terminate(child: &mut std::process::Child, grace: std::time::Duration) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -225,6 +225,21 @@ mod tests {
     }
 
     #[test]
+    fn the_grid_is_half_open_a_bucket_starting_at_the_end_is_not_in_it() {
+        let grid = bucketer("1h").buckets_between(at("2019-07-15T09:15:00+05:30"), at("2019-07-15T11:15:00+05:30"));
+        let starts: Vec<_> = grid.iter().map(|b| b.start).collect();
+        assert_eq!(
+            starts,
+            [at("2019-07-15T09:15:00+05:30"), at("2019-07-15T10:15:00+05:30")]
+        );
+        assert!(
+            bucketer("1h")
+                .buckets_between(at("2019-07-15T11:15:00+05:30"), at("2019-07-15T11:15:00+05:30"))
+                .is_empty()
+        );
+    }
+
+    #[test]
     fn hourly_buckets_anchor_at_0915_not_at_the_top_of_the_hour() {
         let mut b = bucketer("1h");
         let k = b.bucket_of(at("2019-07-10T10:20:00+05:30")).unwrap();

@@ -66,3 +66,37 @@ impl SessionVwap {
         Self::value(pv + b.typical_price() * b.volume, v + b.volume)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+
+    use super::SessionVwap;
+    use crate::candles::Bar;
+    use crate::instrument::Market;
+
+    fn bar(at: &str, c: f64, volume: f64) -> Bar {
+        let t = DateTime::parse_from_rfc3339(at).unwrap().to_utc();
+        Bar::ohlcv(t, c, c, c, c, volume)
+    }
+
+    #[test]
+    fn a_session_is_the_local_day_reset_exactly_at_local_midnight() {
+        let mut v = SessionVwap::new(Market::nse());
+        assert_eq!(v.update(&bar("2024-07-01T10:00:00+05:30", 100.0, 1.0)), Some(100.0));
+        assert_eq!(v.update(&bar("2024-07-01T23:59:00+05:30", 200.0, 1.0)), Some(150.0));
+        // 00:00 local is the next day's first instant: a new session.
+        let next = bar("2024-07-02T00:00:00+05:30", 400.0, 1.0);
+        assert_eq!(v.peek(&next), Some(400.0));
+        assert_eq!(v.update(&next), Some(400.0));
+    }
+
+    #[test]
+    fn no_volume_yet_is_no_value_not_a_nan() {
+        let mut v = SessionVwap::new(Market::nse());
+        let quiet = bar("2024-07-01T09:15:00+05:30", 100.0, 0.0);
+        assert_eq!(v.peek(&quiet), None);
+        assert_eq!(v.update(&quiet), None);
+        assert_eq!(v.update(&bar("2024-07-01T09:16:00+05:30", 102.0, 2.0)), Some(102.0));
+    }
+}

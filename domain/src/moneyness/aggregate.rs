@@ -258,6 +258,57 @@ mod tests {
     }
 
     #[test]
+    fn without_oi_greeks_are_a_plain_mean_and_volumes_and_oi_add_up() {
+        let mut pts = [
+            pt(100.0, OptionRight::Call, 0.20, 0.4, 0.0),
+            pt(100.0, OptionRight::Call, 0.24, 0.6, 0.0),
+            pt(100.0, OptionRight::Put, 0.30, -0.5, 70.0),
+            pt(90.0, OptionRight::Put, 0.32, -0.2, 30.0),
+        ];
+        pts[1].volume = 5.0;
+        pts[2].iv = None;
+        let by = aggregate_by_level(&pts, 100.0, 5.0);
+        let got: Vec<_> = by
+            .iter()
+            .map(|e| {
+                let a = e.aggregate;
+                (
+                    e.right,
+                    e.level,
+                    a.count,
+                    a.count_with_iv,
+                    a.mean_iv,
+                    a.greeks_oi_weighted.delta,
+                    a.total_volume,
+                    a.total_oi,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (OptionRight::Call, MoneynessLevel::Atm, 2, 2, Some(0.22), 0.5, 15.0, 0.0),
+                (
+                    OptionRight::Put,
+                    MoneynessLevel::Otm(2),
+                    1,
+                    1,
+                    Some(0.32),
+                    -0.2,
+                    10.0,
+                    30.0
+                ),
+                (OptionRight::Put, MoneynessLevel::Atm, 1, 0, None, -0.5, 10.0, 70.0),
+            ],
+            "calls then puts, each ascending by strike"
+        );
+        // A level whose options have no Greeks reports zero Greeks, not NaN.
+        pts.iter_mut().for_each(|p| p.greeks = None);
+        let by = aggregate_by_level(&pts, 100.0, 5.0);
+        assert!(by.iter().all(|e| e.aggregate.greeks_oi_weighted == Greeks::default()));
+    }
+
+    #[test]
     fn every_level_equals_aggregating_its_own_points() {
         // Two options per strike and right at some strikes (split OI), none at others, one
         // level without OI, one option without Greeks.

@@ -241,5 +241,44 @@ mod tests {
         assert!("XTM1".parse::<MoneynessLevel>().is_err());
         assert!(MoneynessLevel::ItmGroup.covers(MoneynessLevel::Itm(3)));
         assert!(!MoneynessLevel::ItmGroup.covers(MoneynessLevel::Atm));
+        assert!(MoneynessLevel::OtmGroup.covers(MoneynessLevel::Otm(2)));
+        assert!(!MoneynessLevel::OtmGroup.covers(MoneynessLevel::Itm(2)));
+        assert!(MoneynessLevel::Atm.covers(MoneynessLevel::Atm));
+        assert!(!MoneynessLevel::Itm(1).covers(MoneynessLevel::Itm(2)));
+        let groups: Vec<bool> = ["ITM", "OTM", "ATM", "ITM1", "OTM3"]
+            .iter()
+            .map(|s| s.parse::<MoneynessLevel>().unwrap().is_group())
+            .collect();
+        assert_eq!(groups, [true, true, false, false, false]);
+        assert_eq!(String::from(MoneynessLevel::Itm(3)), "ITM3");
+        assert_eq!(MoneynessLevel::try_from("otm2".to_owned()), Ok(MoneynessLevel::Otm(2)));
+    }
+
+    #[test]
+    fn reference_prices_have_their_api_codes() {
+        assert_eq!(
+            (ReferencePrice::Forward.as_str(), ReferencePrice::Spot.as_str()),
+            ("forward", "spot")
+        );
+        assert_eq!(ReferencePrice::default(), ReferencePrice::Forward);
+    }
+
+    #[test]
+    fn the_step_is_the_most_common_gap_and_a_tie_takes_the_smaller() {
+        // Gaps 25, 50, 50: the 50s are the most common.
+        assert_eq!(strike_step(&[100.0, 125.0, 175.0, 225.0]), Some(50.0));
+        // Gaps 50, 50, 100, 100: a tie, the smaller wins.
+        assert_eq!(strike_step(&[100.0, 150.0, 200.0, 300.0, 400.0]), Some(50.0));
+        // Unsorted, repeated and non-finite strikes do not matter.
+        assert_eq!(strike_step(&[200.0, f64::NAN, 100.0, 150.0, 150.0]), Some(50.0));
+    }
+
+    #[test]
+    fn an_atm_tie_goes_up_whatever_the_order_of_the_strikes() {
+        let k = [24_550.0, 24_500.0, 24_450.0];
+        assert_eq!(atm_strike(&k, 24_475.0), Some(24_500.0));
+        let k = [24_450.0, 24_500.0, 24_550.0];
+        assert_eq!(atm_strike(&k, 24_475.0), Some(24_500.0));
+        assert_eq!(atm_strike(&[f64::NAN, 24_450.0], 24_475.0), Some(24_450.0));
     }
 }

@@ -184,5 +184,83 @@ mod tests {
             [26_050.0, 26_100.0, 26_150.0]
         );
         assert!(m.strikes(OptionRight::Call, MoneynessLevel::Otm(9)).is_empty());
+        use MoneynessLevel::{Atm, Itm, ItmGroup, Otm, OtmGroup};
+        assert_eq!(
+            m.levels_for(OptionRight::Call),
+            [Itm(1), Itm(2), Itm(3), Atm, Otm(1), Otm(2), Otm(3), ItmGroup, OtmGroup]
+        );
+        assert_eq!(
+            m.levels_for(OptionRight::Put),
+            m.levels_for(OptionRight::Call),
+            "mirrored, then sorted"
+        );
+        assert_eq!(m.basis.as_str(), "local_ladder");
+        assert_eq!(MappingBasis::default().as_str(), "instrument_service");
+    }
+
+    fn point(strike: f64, right: OptionRight, iv: f64, oi: f64) -> OptionPoint {
+        OptionPoint {
+            strike,
+            right,
+            iv: Some(iv),
+            greeks: None,
+            oi,
+            volume: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_mapping_picks_each_level_s_points_and_aggregates_them() {
+        let t = DateTime::parse_from_rfc3339("2026-02-02T04:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let strikes = [25_950.0, 26_000.0, 26_050.0];
+        let m = MoneynessMapping::compute(
+            InstrumentKey::parse("NSE:NIFTY").unwrap(),
+            NaiveDate::from_ymd_opt(2026, 2, 3).unwrap(),
+            &strikes,
+            26_010.0,
+            Some(50.0),
+            t,
+        )
+        .unwrap();
+        let pts = [
+            point(25_950.0, OptionRight::Call, 0.21, 10.0),
+            point(25_950.0, OptionRight::Put, 0.25, 20.0),
+            point(26_000.0, OptionRight::Call, 0.20, 30.0),
+            point(26_050.0, OptionRight::Put, 0.19, 40.0),
+        ];
+        let strikes_of = |right, level| {
+            m.points_at(&pts, right, level)
+                .map(|p| (p.right, p.strike))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            strikes_of(OptionRight::Put, MoneynessLevel::Itm(1)),
+            [(OptionRight::Put, 26_050.0)]
+        );
+        assert_eq!(
+            strikes_of(OptionRight::Call, MoneynessLevel::Itm(1)),
+            [(OptionRight::Call, 25_950.0)]
+        );
+        assert!(strikes_of(OptionRight::Put, MoneynessLevel::Atm).is_empty());
+        let agg: Vec<_> = m
+            .aggregate(&pts)
+            .into_iter()
+            .map(|(right, level, a)| (right, level.to_string(), a.count, a.total_oi))
+            .collect();
+        assert_eq!(
+            agg,
+            [
+                (OptionRight::Call, "ITM1".to_owned(), 1, 10.0),
+                (OptionRight::Call, "ATM".to_owned(), 1, 30.0),
+                (OptionRight::Call, "ITM".to_owned(), 1, 10.0),
+                (OptionRight::Put, "ITM1".to_owned(), 1, 40.0),
+                (OptionRight::Put, "OTM1".to_owned(), 1, 20.0),
+                (OptionRight::Put, "ITM".to_owned(), 1, 40.0),
+                (OptionRight::Put, "OTM".to_owned(), 1, 20.0),
+            ],
+            "levels without a point are left out"
+        );
     }
 }

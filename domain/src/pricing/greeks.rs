@@ -115,4 +115,17 @@ mod tests {
         assert_eq!(s.theta_per_day(), -3.0);
         assert_eq!(s.vega_per_vol_point(), 0.6);
     }
+
+    #[test]
+    fn per_point_sensitivities_are_per_hundredth_of_the_unit() {
+        let g = Greeks {
+            rho_per_unit: 250.0,
+            vega_per_unit: -40.0,
+            theta_per_year: 730.0,
+            ..Greeks::default()
+        };
+        assert_eq!(g.rho_per_rate_point(), 2.5);
+        assert_eq!(g.vega_per_vol_point(), -0.4);
+        assert_eq!(g.theta_per_day(), 2.0);
+    }
 }

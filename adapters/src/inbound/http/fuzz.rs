@@ -66,3 +66,48 @@ fn valid_candles(rows: Vec<(usize, CandleIn)>, rejected: Vec<super::ingest::Reje
 pub fn ws_request(text: &str) -> bool {
     super::websocket::protocol::read_request(text).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Friday 2026-01-30 15:00 IST, the session before [`now`].
+    const TICKS_CSV: &str = "key,ts,last,bid,ask\n\
+        NSE:NIFTY,2026-01-30T09:30:00Z,25010.5,,\n\
+        NSE:NIFTY,2026-01-30T09:31:00Z,25011,25010,25012\n\
+        not a key,2026-01-30T09:31:00Z,1,,\n\
+        NSE:NIFTY,2026-01-31T09:31:00Z,1,,\n";
+
+    #[test]
+    fn ingest_bodies_count_the_rows_the_routes_would_accept() {
+        assert_eq!(ticks_csv(TICKS_CSV), 2, "a bad key and a Saturday are refused");
+        assert_eq!(ticks_csv("key,ts,last\n"), 0);
+        assert_eq!(ticks_csv("not,a,header\n1,2,3\n"), 0);
+        let json = br#"[{"key":"NSE:NIFTY","ts":"2026-01-30T09:30:00Z","last":25010},
+                        {"key":"NSE:NIFTY","ts":"2027-01-30T09:30:00Z","last":25010},
+                        {"key":"bad","ts":"x"}]"#;
+        assert_eq!(ticks_json(json), 1, "the future and the malformed are refused");
+        assert_eq!(ticks_json(b"{"), 0);
+        let candles = "key,start,open,high,low,close,volume\n\
+            NSE:NIFTY,2026-01-30T09:30:00Z,1,2,0.5,1.5,3\n\
+            NSE:NIFTY,2026-01-30T11:00:00Z,1,2,0.5,1.5,3\n";
+        assert_eq!(candles_csv(candles), 1, "16:30 IST is outside the session");
+        let json = br#"[{"key":"NSE:NIFTY","start":"2026-01-30T09:30:00Z","open":1,"high":2,"low":0.5,"close":1.5,"volume":3}]"#;
+        assert_eq!(candles_json(json), 1);
+        assert_eq!(candles_json(b"[1]"), 0);
+        assert_eq!(candles_csv("\u{0}"), 0);
+    }
+
+    #[test]
+    fn websocket_frames_parse_or_are_refused() {
+        assert!(ws_request(
+            r#"{"action":"subscribe","id":"r1","topics":["greeks:NSE:NIFTY-20261124-26000-CE"]}"#
+        ));
+        assert!(ws_request(
+            r#"{"action":"unsubscribe","id":"r3","topics":["candles:NSE:NIFTY:5m"]}"#
+        ));
+        assert!(!ws_request(r#"{"action":"ping","id":"p"}"#));
+        assert!(!ws_request(r#"{"action":"fly"}"#));
+        assert!(!ws_request("not json"));
+    }
+}

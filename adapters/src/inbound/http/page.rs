@@ -165,3 +165,95 @@ pub fn favicon_endpoint() -> impl Endpoint {
 pub fn assets() -> impl Endpoint {
     Route::new().at("/*name", poem::get(asset)).with(Compression)
 }
+
+#[cfg(test)]
+mod tests {
+    use poem::http::StatusCode;
+    use poem::test::TestClient;
+
+    use super::*;
+
+    fn app() -> TestClient<impl Endpoint> {
+        TestClient::new(
+            Route::new()
+                .at("/", index_endpoint())
+                .at("/favicon.ico", favicon_endpoint())
+                .nest("/page", assets()),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_page_names_each_asset_by_its_content_hash_and_is_revalidated() {
+        let cli = app();
+        let r = cli.get("/").send().await;
+        r.assert_status_is_ok();
+        r.assert_content_type("text/html; charset=utf-8");
+        r.assert_header("cache-control", "no-cache");
+        r.assert_header("content-security-policy", CSP);
+        r.assert_header("x-content-type-options", "nosniff");
+        r.assert_header("referrer-policy", "no-referrer");
+        let etag = r.0.headers().get("etag").unwrap().to_str().unwrap().to_owned();
+        let html = r.0.into_body().into_string().await.unwrap();
+        assert!(!html.contains("{{v:"), "every placeholder replaced");
+        for a in &ASSETS[..5] {
+            assert!(
+                html.contains(&format!("/page/{}?v={}", a.name, version(a.body))),
+                "{} is linked with its hash",
+                a.name
+            );
+        }
+        // The same ETag back: 304 without a body.
+        let r = cli
+            .get("/")
+            .header("if-none-match", format!("\"x\", {etag}"))
+            .send()
+            .await;
+        r.assert_status(StatusCode::NOT_MODIFIED);
+        let r = cli.get("/").header("if-none-match", "\"other\"").send().await;
+        r.assert_status_is_ok();
+    }
+
+    #[tokio::test]
+    async fn an_asset_asked_for_by_its_hash_is_immutable_otherwise_revalidated() {
+        let cli = app();
+        for a in &ASSETS {
+            let v = version(a.body);
+            let r = cli.get(format!("/page/{}?v={v}", a.name)).send().await;
+            r.assert_status_is_ok();
+            r.assert_content_type(a.content_type);
+            r.assert_header("cache-control", "public, max-age=31536000, immutable");
+            r.assert_header("etag", format!("\"{v}\""));
+            let r = cli.get(format!("/page/{}?v=0", a.name)).send().await;
+            r.assert_header("cache-control", "no-cache");
+            let r = cli
+                .get(format!("/page/{}", a.name))
+                .header("if-none-match", format!("\"{v}\""))
+                .send()
+                .await;
+            r.assert_status(StatusCode::NOT_MODIFIED);
+        }
+        // Compressed when large and asked for (uPlot is tens of kilobytes).
+        let r = cli
+            .get("/page/vendor/uPlot.iife.min.js")
+            .header("accept-encoding", "gzip")
+            .send()
+            .await;
+        r.assert_header("content-encoding", "gzip");
+        cli.get("/page/nope.js")
+            .send()
+            .await
+            .assert_status(StatusCode::NOT_FOUND);
+        let r = cli.get("/favicon.ico").send().await;
+        r.assert_status_is_ok();
+        r.assert_content_type("image/svg+xml");
+        r.assert_header("cache-control", "public, max-age=86400");
+    }
+
+    #[test]
+    fn the_version_is_fnv1a_of_the_bytes() {
+        // FNV-1a 64 reference values (the empty input is the offset basis).
+        assert_eq!(version(b""), "cbf29ce484222325");
+        assert_eq!(version(b"a"), "af63dc4c8601ec8c");
+        assert_ne!(version(b"ab"), version(b"ba"));
+    }
+}

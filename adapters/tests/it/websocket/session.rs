@@ -227,7 +227,17 @@ async fn a_client_that_stops_reading_is_coalesced_then_closed() {
     for n in 1..=300 {
         tick_at(&s.ingest, n, Minutes::seconds(5 * n)).await;
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The server closes it once a write has stayed blocked for the lag bound: wait for that
+    // (not for a fixed time, which a slow machine may not keep) before reading anything, since
+    // reading would unblock the socket.
+    let guard = std::time::Instant::now();
+    while s.ws.connections() > 0 {
+        assert!(
+            guard.elapsed() < Duration::from_secs(120),
+            "the server never closed the slow client"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut seqs = Vec::new();
     let mut close = None;
     loop {

@@ -14,11 +14,19 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// A free TCP port on 127.0.0.1.
 use super::*;
 
-/// The service binary: `SIGNAL_SERVICE_BIN`, else the workspace's debug build (built when
-/// missing).
+/// The service binary: `SIGNAL_SERVICE_BIN`; else the one cargo built beside this test binary
+/// (`cargo test --workspace` builds it, in whatever target directory: coverage tools use their
+/// own); else the workspace's debug build (built when missing).
 pub fn binary() -> PathBuf {
     if let Ok(p) = std::env::var("SIGNAL_SERVICE_BIN") {
         return PathBuf::from(p);
+    }
+    // <target>/debug/deps/faults-<hash> -> <target>/debug/signal-service
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("signal-service")));
+    if let Some(bin) = beside.filter(|b| b.exists()) {
+        return bin;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
@@ -130,8 +138,7 @@ impl Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        e2e_tests::terminate(&mut self.child, Duration::from_secs(10));
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
