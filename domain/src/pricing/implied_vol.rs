@@ -164,4 +164,45 @@ mod tests {
             Err(IvError::AboveUpperBound)
         );
     }
+
+    /// Each input checked on its own: any one of them out of range is invalid input, whatever
+    /// the premium would otherwise say.
+    #[test]
+    fn each_bad_input_alone_is_invalid_input() {
+        let (o, p) = call(0.1);
+        let cases: [(&str, fn(&mut OptionInputs)); 6] = [
+            ("zero underlying", |o| o.underlying = 0.0),
+            ("negative underlying", |o| o.underlying = -1.0),
+            ("zero strike", |o| o.strike = 0.0),
+            ("negative time", |o| o.t_years = -1e-9),
+            ("NaN rate", |o| o.rate = f64::NAN),
+            ("infinite dividend yield", |o| o.div_yield = f64::INFINITY),
+        ];
+        for (what, spoil) in cases {
+            let mut bad = o;
+            spoil(&mut bad);
+            assert_eq!(
+                implied_volatility(PricingModel::Black76, &bad, p),
+                Err(IvError::InvalidInput),
+                "{what}"
+            );
+        }
+        assert_eq!(
+            implied_volatility(PricingModel::Black76, &o, f64::NAN),
+            Err(IvError::InvalidInput)
+        );
+    }
+
+    #[test]
+    fn error_codes_are_their_snake_case_names() {
+        for e in [
+            IvError::BelowIntrinsic,
+            IvError::AboveUpperBound,
+            IvError::NoTimeValue,
+            IvError::InvalidInput,
+        ] {
+            assert_eq!(e.code(), e.to_string());
+        }
+        assert_eq!(IvError::NoTimeValue.code(), "no_time_value");
+    }
 }

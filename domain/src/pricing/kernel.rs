@@ -335,6 +335,52 @@ mod tests {
         let v = price_and_greeks(PricingModel::Bsm, &o).unwrap();
         assert_eq!(v.greeks.delta, 0.5);
         assert_eq!(v.price, 0.0);
+        // σ√T = 0 exactly at the money: d1 = 0/0 is never formed, every Greek is a number.
+        let g = v.greeks;
+        for (name, x) in [
+            ("gamma", g.gamma),
+            ("theta", g.theta_per_year),
+            ("vega", g.vega_per_unit),
+            ("rho", g.rho_per_unit),
+            ("vanna", g.vanna),
+            ("volga", g.volga),
+            ("charm", g.charm_per_year),
+            ("speed", g.speed),
+        ] {
+            assert!(x.is_finite(), "{name} = {x}");
+        }
+    }
+
+    /// Far in the tail the density at d1 underflows (e^-800) while the one at d2 does not
+    /// (e^-450): the put's value K·N(−d2) must come from its own density, not from
+    /// e1·F/K = 0·huge.
+    #[test]
+    fn a_deep_tail_price_does_not_lose_the_density_that_survives() {
+        let o = OptionInputs {
+            right: OptionRight::Put,
+            underlying: 1e152,
+            strike: 1.0,
+            t_years: 1.0,
+            rate: 0.0,
+            div_yield: 0.0,
+            vol: 10.0,
+        };
+        let v = price_and_greeks(PricingModel::Bsm, &o).unwrap();
+        let d2 = (1e152_f64).ln() / 10.0 - 5.0;
+        let want = crate::pricing::normal::norm_cdf(-d2);
+        assert!(want > 1e-200 && want < 1e-196, "N(-d2) = {want}");
+        assert!((v.price - want).abs() <= 1e-9 * want, "{} vs {want}", v.price);
+    }
+
+    #[test]
+    fn models_have_their_codes() {
+        for m in [PricingModel::Bsm, PricingModel::Black76] {
+            assert_eq!(m.as_str().parse::<PricingModel>(), Ok(m));
+            assert_eq!(m.as_str().to_uppercase().parse::<PricingModel>(), Ok(m));
+        }
+        assert_eq!(PricingModel::Black76.as_str(), "black76");
+        assert_eq!(PricingModel::Bsm.as_str(), "bsm");
+        assert!("black".parse::<PricingModel>().unwrap_err().contains("bsm, black76"));
     }
 
     #[test]
@@ -345,5 +391,18 @@ mod tests {
         o.vol = 0.2;
         o.t_years = -1.0;
         assert_eq!(price_and_greeks(PricingModel::Bsm, &o).unwrap_err().field, "t_years");
+        // Finite but out of range, each alone.
+        let field = |spoil: fn(&mut OptionInputs)| {
+            let mut o = inputs(OptionRight::Call, 0.5, 0.2);
+            spoil(&mut o);
+            o.validate().map_err(|e| e.field)
+        };
+        assert_eq!(field(|o| o.underlying = 0.0), Err("spot"));
+        assert_eq!(field(|o| o.underlying = -1.0), Err("spot"));
+        assert_eq!(field(|o| o.strike = 0.0), Err("strike"));
+        assert_eq!(field(|o| o.strike = -5.0), Err("strike"));
+        assert_eq!(field(|o| o.vol = -0.1), Err("vol"));
+        assert_eq!(field(|o| o.vol = 0.0), Ok(()));
+        assert_eq!(field(|o| o.t_years = 0.0), Ok(()));
     }
 }
