@@ -5,6 +5,8 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub mod fake_http;
+
 use sea_orm::{ConnectionTrait, Database};
 
 /// Admin URL of the local PostgreSQL; `SIGNAL_TEST_PG_ADMIN_URL` overrides it.

@@ -8,7 +8,7 @@ use domain::instrument::{InstrumentKey, OptionRight};
 use domain::moneyness::MoneynessLevel;
 use domain::ports::{InstrumentSource, PortError};
 
-use crate::fake_http::{Answer, FakeServer, recorded};
+use e2e_tests::fake_http::{Answer, FakeServer, recorded};
 
 fn key(s: &str) -> InstrumentKey {
     InstrumentKey::parse(s).unwrap()

@@ -15,7 +15,6 @@ macro_rules! on_both_backends {
 
 mod analytics_http;
 mod catalogue;
-mod fake_http;
 mod history_http;
 mod ingest_http;
 mod ingest_log;

@@ -22,7 +22,7 @@ use e2e_tests::FreshDatabase;
 use migration::{Migrator, MigratorTrait};
 use serde_json::Value;
 
-use crate::fake_http::{Answer, FakeServer, recorded};
+use e2e_tests::fake_http::{Answer, FakeServer, recorded};
 
 const STRIKES: &str = "/api/v2/realtime/moneyness/NSE:NIFTY/strikes/ITM1?expiry=2026-02-03";
 const MAPPING: &str = "/v1/underlyings/NSE:NIFTY/moneyness-mapping";

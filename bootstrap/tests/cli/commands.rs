@@ -336,3 +336,34 @@ fn replay_reads_vendor_candle_files_and_drops_bars_outside_the_session() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The API documents the binary prints are the committed ones (CI diffs them too; here a
+/// `cargo test` says so before a push).
+#[test]
+fn the_printed_api_documents_are_the_committed_ones() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for (command, file) in [
+        ("openapi", "openapi/signal-service.json"),
+        ("asyncapi", "openapi/signal-service.asyncapi.json"),
+    ] {
+        let out = run(&[command]);
+        assert!(out.status.success(), "{command}: {}", text(&out.stderr));
+        let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let committed: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join(file)).unwrap()).unwrap();
+        assert!(
+            printed == committed,
+            "`signal-service {command}` differs from {file}: regenerate it"
+        );
+    }
+}
+
+/// A `RUST_LOG` that does not parse is said once, and the default filter used.
+#[test]
+fn a_bad_log_filter_is_named_and_the_default_used() {
+    let out = with_env(&["instruments", "--underlying", "NIFTY"], &[("RUST_LOG", "info,[[bad")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("RUST_LOG: ") && err.contains("using info,"), "{err}");
+    assert_eq!(err.matches("RUST_LOG").count(), 1, "{err}");
+}

@@ -351,6 +351,23 @@ mod tests {
         }
     }
 
+    /// With no volatility an option is worth its discounted forward intrinsic value: the put
+    /// on both sides of the forward, and at it.
+    #[test]
+    fn zero_vol_puts_are_worth_their_forward_intrinsic_value() {
+        for (strike, want) in [(90.0, 0.0), (110.0, 110.0 * (-0.025_f64).exp() - 100.0)] {
+            let mut o = inputs(OptionRight::Put, 0.5, 0.0);
+            o.strike = strike;
+            let v = price_and_greeks(PricingModel::Bsm, &o).unwrap();
+            assert!((v.price - want).abs() < 1e-12, "K {strike}: {} vs {want}", v.price);
+            let delta = if want > 0.0 { -1.0 } else { 0.0 };
+            assert_eq!(v.greeks.delta, delta, "K {strike}");
+        }
+        let mut o = inputs(OptionRight::Put, 0.5, 0.0);
+        o.rate = 0.0;
+        assert_eq!(price_and_greeks(PricingModel::Bsm, &o).unwrap().greeks.delta, -0.5);
+    }
+
     /// Far in the tail the density at d1 underflows (e^-800) while the one at d2 does not
     /// (e^-450): the put's value K·N(−d2) must come from its own density, not from
     /// e1·F/K = 0·huge.

@@ -10,6 +10,7 @@ use domain::instrument::{Market, OptionRight};
 use domain::pricing::{OptionInputs, PricingModel, price_and_greeks};
 
 mod ingest;
+mod instrument_service;
 mod lifecycle;
 
 struct Server {
@@ -29,12 +30,17 @@ impl Server {
     }
 
     fn start_args(db_url: &str, feed: bool, extra: &[&str]) -> Self {
+        Self::start_env(db_url, feed, extra, &[])
+    }
+
+    fn start_env(db_url: &str, feed: bool, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_signal-service"))
             .args(["serve", "--port", "0", "--database-url", db_url])
             .args(extra)
             .env("SIGNAL__SERVER__HOST", "127.0.0.1")
             .env("SIGNAL__FEED__ENABLED", feed.to_string())
             .env("SIGNAL__FEED__INTERVAL_MS", "100")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -43,13 +49,11 @@ impl Server {
         BufReader::new(child.stdout.as_mut().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let port = line
-            .trim()
-            .rsplit(':')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap_or_else(|_| panic!("no port in {line:?}"));
+        let port = line.trim().rsplit(':').next().unwrap().parse().unwrap_or_else(|_| {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("no port in {line:?}; stderr:\n{err}")
+        });
         let log = e2e_tests::capture_lines(child.stderr.take().unwrap());
         Self { child, port, log }
     }

@@ -3,7 +3,8 @@
 //!   and returns its wire types;
 //! - [`HttpInstrumentSource`] implements the [`domain::ports::InstrumentSource`] port on top, plus
 //!   `get_strikes_by_moneyness` and `get_moneyness_mapping`, through [`Resilience`]: a timeout per
-//!   attempt, bounded retries with jittered backoff on timeouts and 5xx only, and a circuit breaker.
+//!   attempt, bounded retries with jittered backoff on timeouts, 5xx and transport errors (never 4xx or
+//!   malformed answers), and a circuit breaker.
 
 mod client;
 mod dto;

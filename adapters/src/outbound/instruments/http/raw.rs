@@ -31,16 +31,18 @@ pub enum RawError {
 }
 
 impl RawError {
-    /// Worth retrying: timeouts and 5xx only.
+    /// Worth retrying (every call is an idempotent GET): timeouts, 5xx and transport errors
+    /// (refused, reset, a pooled connection the server had closed); not 4xx or malformed answers.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Timeout(_)) || matches!(self, Self::Status { status, .. } if *status >= 500)
+        matches!(self, Self::Timeout(_) | Self::Transport(_))
+            || matches!(self, Self::Status { status, .. } if *status >= 500)
     }
 
     /// Counts against the circuit breaker: the service is unhealthy (not a client error).
     #[must_use]
     pub fn is_failure(&self) -> bool {
-        self.is_retryable() || matches!(self, Self::Transport(_))
+        self.is_retryable()
     }
 }
 

@@ -1,6 +1,8 @@
 //! Retries with jittered backoff and a circuit breaker around calls to a remote service.
 //!
-//! - Retries: at most `max_retries` more attempts, only after a timeout or a 5xx; before retry `n`
+//! - Retries: at most `max_retries` more attempts, only after a timeout, a 5xx or a transport
+//!   error (refused, reset, a kept-alive connection the server had closed: every call is an
+//!   idempotent GET); before retry `n`
 //!   (from 0) the caller sleeps a uniformly random time in `[0, min(backoff_max, backoff_base·2ⁿ))`
 //!   ("full jitter", so a fleet of instances does not retry in lock-step).
 //! - Breaker: `breaker_failures` consecutive failed attempts (timeouts, 5xx, transport errors)
@@ -199,7 +201,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn retries_only_timeouts_and_5xx() {
+    async fn retries_timeouts_5xx_and_transport_errors_not_4xx() {
         let r = Resilience::new(cfg());
         let n = AtomicU32::new(0);
         let out: Result<(), _> = r
@@ -225,6 +227,30 @@ mod tests {
             .await;
         assert_eq!(out, Ok(7));
         assert_eq!(n.load(Ordering::SeqCst), 3);
+        let n = AtomicU32::new(0);
+        let out = r
+            .call(|| async {
+                if n.fetch_add(1, Ordering::SeqCst) < 1 {
+                    Err(RawError::Transport("connection closed".into()))
+                } else {
+                    Ok(8)
+                }
+            })
+            .await;
+        assert_eq!(
+            out,
+            Ok(8),
+            "a connection closed under a kept-alive request is tried again"
+        );
+        let n = AtomicU32::new(0);
+        let out: Result<(), _> = r
+            .call(|| async {
+                n.fetch_add(1, Ordering::SeqCst);
+                Err(RawError::Decode("not json".into()))
+            })
+            .await;
+        assert!(out.is_err());
+        assert_eq!(n.load(Ordering::SeqCst), 1, "a malformed answer is not retried");
     }
 
     #[tokio::test]

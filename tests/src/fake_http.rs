@@ -1,4 +1,5 @@
-//! A real HTTP/1.1 server on 127.0.0.1:0 that answers scripted responses per path prefix.
+//! A real HTTP/1.1 server on 127.0.0.1:0 that answers scripted responses per path prefix: the
+//! instrument service as the adapter tests and the binary's tests meet it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,10 +37,10 @@ impl Answer {
     }
 }
 
-/// Reads a recorded answer from `tests/fixtures/instrument_service`.
+/// Reads a recorded answer from `adapters/tests/fixtures/instrument_service`.
 pub fn recorded(name: &str) -> Answer {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/instrument_service")
+        .join("../adapters/tests/fixtures/instrument_service")
         .join(name);
     Answer::json(&std::fs::read_to_string(p).unwrap())
 }
