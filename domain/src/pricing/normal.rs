@@ -66,6 +66,16 @@ mod tests {
     }
 
     #[test]
+    fn infinite_arguments_give_the_limits() {
+        assert_eq!(norm_cdf_pair(f64::INFINITY, 0.0), (1.0, 0.0));
+        assert_eq!(norm_cdf_pair(f64::NEG_INFINITY, 0.0), (0.0, 1.0));
+        assert_eq!(norm_pdf(40.0), 0.0, "underflows cleanly");
+        assert_eq!(norm_pdf(0.0), INV_SQRT_2PI);
+        assert!((norm_pdf(1.0) - 0.241_970_724_519_143_37).abs() < 1e-16);
+        assert_eq!(norm_pdf(-1.5), norm_pdf(1.5));
+    }
+
+    #[test]
     fn symmetric_around_zero() {
         for x in [0.1, 0.5, 1.0, 2.5, 5.0] {
             assert!((norm_cdf(x) + norm_cdf(-x) - 1.0).abs() < 1e-15);
