@@ -17,7 +17,7 @@ command -v cargo-mutants > /dev/null || cargo install --locked cargo-mutants@27.
 [ -d ../shared/reference ] || { echo "../shared/reference is needed beside the checkout"; exit 1; }
 export SIGNAL_SHARED_DIR=$PWD/../shared CI=1
 status=0
-cargo mutants --output target/mutants --jobs "${MUTANTS_JOBS:-2}" "$@" || status=$?
+cargo mutants --gitignore true --output target/mutants --jobs "${MUTANTS_JOBS:-2}" "$@" || status=$?
 out=target/mutants/mutants.out
 caught=$(wc -l < "$out/caught.txt"); missed=$(wc -l < "$out/missed.txt")
 timeout=$(wc -l < "$out/timeout.txt"); unviable=$(wc -l < "$out/unviable.txt")
