@@ -11,12 +11,16 @@ use tokio::net::TcpListener;
 /// One scripted answer.
 #[derive(Debug, Clone)]
 pub struct Answer {
+    /// HTTP status code.
     pub status: u16,
+    /// Response body (JSON).
     pub body: String,
+    /// How long to wait before answering.
     pub delay: Duration,
 }
 
 impl Answer {
+    /// A 200 with this JSON body.
     pub fn json(body: &str) -> Self {
         Self {
             status: 200,
@@ -24,6 +28,7 @@ impl Answer {
             delay: Duration::ZERO,
         }
     }
+    /// This status with a small JSON error body.
     pub fn status(status: u16) -> Self {
         Self {
             status,
@@ -31,6 +36,8 @@ impl Answer {
             delay: Duration::ZERO,
         }
     }
+    /// The same answer, `d` later.
+    #[must_use]
     pub fn slow(mut self, d: Duration) -> Self {
         self.delay = d;
         self
@@ -54,11 +61,13 @@ struct State {
 /// The running server.
 #[derive(Clone)]
 pub struct FakeServer {
+    /// `http://127.0.0.1:<port>/`.
     pub base: String,
     state: Arc<Mutex<State>>,
 }
 
 impl FakeServer {
+    /// Binds 127.0.0.1:0 and serves on the current tokio runtime; 404 until routes are added.
     pub async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/", listener.local_addr().unwrap());

@@ -266,6 +266,13 @@ mod tests {
         let b = bars(&[(10.0, 8.0, 9.0), (11.0, 9.0, 9.5), (12.5, 10.0, 12.25)]);
         // Bar 2: TR 3, hl2 11.25, lower = max(8.25, 8) = 8.25; close 12.25 > 12: up.
         assert_eq!(run(&b, "supertrend:1:1")[2], Some((8.25, 1.0)));
+        // The mirror image in an uptrend: a close on the final lower band (8) does not break
+        // it, so the band holds at 8 instead of dropping to the basic 7.
+        let b = bars(&[(10.0, 8.0, 9.0), (11.0, 9.0, 10.5), (10.0, 8.0, 8.0), (10.0, 8.0, 9.0)]);
+        assert_eq!(
+            run(&b, "supertrend:1:1"),
+            [None, Some((8.0, 1.0)), Some((8.0, 1.0)), Some((8.0, 1.0))]
+        );
         // A close exactly on hl2 at the first value starts an uptrend.
         let b = bars(&[(10.0, 8.0, 9.0), (11.0, 9.0, 10.0)]);
         assert_eq!(run(&b, "supertrend:1:1")[1], Some((8.0, 1.0)));

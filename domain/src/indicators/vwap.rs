@@ -86,7 +86,7 @@ mod tests {
         assert_eq!(v.update(&bar("2024-07-01T10:00:00+05:30", 100.0, 1.0)), Some(100.0));
         assert_eq!(v.update(&bar("2024-07-01T23:59:00+05:30", 200.0, 1.0)), Some(150.0));
         // 00:00 local is the next day's first instant: a new session.
-        let next = bar("2024-07-02T00:00:00+05:30", 400.0, 1.0);
+        let next = bar("2024-07-02T00:00:00+05:30", 400.0, 2.0);
         assert_eq!(v.peek(&next), Some(400.0));
         assert_eq!(v.update(&next), Some(400.0));
     }

@@ -169,8 +169,9 @@ mod tests {
     /// the premium would otherwise say.
     #[test]
     fn each_bad_input_alone_is_invalid_input() {
+        type Spoil = fn(&mut OptionInputs);
         let (o, p) = call(0.1);
-        let cases: [(&str, fn(&mut OptionInputs)); 6] = [
+        let cases: [(&str, Spoil); 6] = [
             ("zero underlying", |o| o.underlying = 0.0),
             ("negative underlying", |o| o.underlying = -1.0),
             ("zero strike", |o| o.strike = 0.0),
