@@ -111,7 +111,62 @@ fn instruments_reads_a_contract_master_file() {
     let out = run(&["instruments", "--contract-master", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(column(&text(&out.stdout), "right"), ["call", "put"]);
+    // The same file as the configured source (instruments.source = "file").
+    let out = with_env(
+        &["instruments"],
+        &[
+            ("SIGNAL__INSTRUMENTS__SOURCE", "file"),
+            ("SIGNAL__INSTRUMENTS__CONTRACT_MASTER", path.to_str().unwrap()),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(column(&text(&out.stdout), "key"), ["X:ABC-1", "X:ABC-2"]);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The configured instrument service unreachable: the command says which service and fails.
+#[test]
+fn instruments_names_an_unreachable_configured_instrument_service() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let out = with_env(
+        &["instruments"],
+        &[
+            ("SIGNAL__INSTRUMENTS__SOURCE", "http"),
+            ("SIGNAL__INSTRUMENTS__SERVICE_URL", url.as_str()),
+            ("SIGNAL__INSTRUMENTS__MAX_RETRIES", "0"),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("instrument service at 127.0.0.1:{port}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn replay_refuses_a_negative_speed_and_another_market_for_nse_layouts() {
+    let out = run(&["replay", "x.csv", "--format", "nse-chain", "--speed=-1"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--speed -1: must be a number ≥ 0"),
+        "{}",
+        text(&out.stderr)
+    );
+    for format in ["nse-chain", "nse-chain-raw"] {
+        let out = run(&["replay", "x.csv", "--format", format, "--market", "CBOE"]);
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("--market CBOE: the NSE option-chain layouts are NSE's"),
+            "{format}: {err}"
+        );
+    }
 }
 
 #[test]

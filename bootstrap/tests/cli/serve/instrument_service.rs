@@ -85,3 +85,37 @@ fn serve_lists_the_instrument_service_s_contracts_and_asks_it_for_mappings() {
     assert!(server.stop().success());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `serve` with `instruments.source = "file"`: the contract master is the listing.
+#[test]
+fn serve_lists_a_configured_contract_master_file() {
+    let (dir, db_url) = crate::scratch("contract-master-serve");
+    let path = dir.join("master.csv");
+    std::fs::write(
+        &path,
+        "key,underlying,expiry,strike,right,lot_size,tick_size\n\
+         NSE:ABC-20270128-100-CE,NSE:ABC,2027-01-28T15:30:00+05:30,100,CE,10,0.05\n\
+         NSE:ABC-20270128-100-PE,NSE:ABC,2027-01-28T15:30:00+05:30,100,PE,10,0.05\n",
+    )
+    .unwrap();
+    let server = Server::start_env(
+        &db_url,
+        false,
+        &[],
+        &[
+            ("SIGNAL__INSTRUMENTS__SOURCE", "file"),
+            ("SIGNAL__INSTRUMENTS__CONTRACT_MASTER", path.to_str().unwrap()),
+        ],
+    );
+    let (status, u) = server.request("GET", "/api/v2/instruments/underlyings", None);
+    assert_eq!(status, 200, "{u}");
+    assert_eq!(u["underlyings"][0]["key"], "NSE:ABC", "{u}");
+    assert_eq!(u["underlyings"][0]["options"], 2, "{u}");
+    assert_eq!(
+        u["underlyings"].as_array().map(Vec::len),
+        Some(1),
+        "only the file's: {u}"
+    );
+    assert!(server.stop().success());
+    let _ = std::fs::remove_dir_all(dir);
+}
