@@ -194,6 +194,27 @@ mod tests {
         );
     }
 
+    /// The per-chain entry point (one context, many strikes) checks its own inputs.
+    #[test]
+    fn a_context_refuses_a_bad_strike_or_premium() {
+        let ctx = PricingContext::new(PricingModel::Black76, 24_350.0, 3.0 / 365.0, 0.065, 0.0);
+        for (k, price) in [
+            (-100.0, 10.0),
+            (0.0, 10.0),
+            (f64::NAN, 10.0),
+            (24_500.0, f64::NAN),
+            (24_500.0, f64::INFINITY),
+        ] {
+            assert_eq!(
+                ctx.implied_vol(OptionRight::Call, k, price),
+                Err(IvError::InvalidInput),
+                "K {k}, price {price}"
+            );
+        }
+        let (_, p) = call(0.137);
+        assert!((ctx.implied_vol(OptionRight::Call, 24_500.0, p).unwrap() - 0.137).abs() < 1e-12);
+    }
+
     #[test]
     fn error_codes_are_their_snake_case_names() {
         for e in [
