@@ -215,6 +215,23 @@ mod tests {
         assert!((ctx.implied_vol(OptionRight::Call, 24_500.0, p).unwrap() - 0.137).abs() < 1e-12);
     }
 
+    /// A premium a hair above intrinsic value, where the solver's answer rounds to zero
+    /// volatility: no time value, not a volatility of 0.
+    #[test]
+    fn a_hair_above_intrinsic_is_no_time_value() {
+        let ctx = PricingContext::new(PricingModel::Black76, 24_350.0, 3.0 / 365.0, 0.065, 0.0);
+        let df = (-0.065_f64 * 3.0 / 365.0).exp();
+        let intrinsic = (30_000.0 - 24_350.0) * df;
+        assert_eq!(
+            ctx.implied_vol(OptionRight::Put, 30_000.0, intrinsic + 1e-12),
+            Err(IvError::NoTimeValue)
+        );
+        assert_eq!(
+            ctx.implied_vol(OptionRight::Call, 24_500.0, 5e-324),
+            Err(IvError::NoTimeValue)
+        );
+    }
+
     #[test]
     fn error_codes_are_their_snake_case_names() {
         for e in [
