@@ -232,6 +232,26 @@ mod tests {
         );
     }
 
+    /// Strictly inside the bounds in discounted terms, but on or past one once the solver
+    /// undiscounts (one unit in the last place): the nearer bound is the answer.
+    #[test]
+    fn within_a_rounding_of_a_bound_the_nearer_bound_is_reported() {
+        let next_up = |v: f64| f64::from_bits(v.to_bits() + 1);
+        let next_down = |v: f64| f64::from_bits(v.to_bits() - 1);
+        let ctx = PricingContext::new(PricingModel::Black76, 100.0, 1e-6, 0.065, 0.0);
+        let df = (-0.065_f64 * 1e-6).exp();
+        let lower = 100.0 * df - 90.0 * df;
+        assert_eq!(
+            ctx.implied_vol(OptionRight::Call, 90.0, next_up(lower)),
+            Err(IvError::BelowIntrinsic)
+        );
+        let ctx = PricingContext::new(PricingModel::Black76, 211.0, 1e-6, 0.0, 0.0);
+        assert_eq!(
+            ctx.implied_vol(OptionRight::Call, 210.789, next_down(211.0)),
+            Err(IvError::AboveUpperBound)
+        );
+    }
+
     #[test]
     fn error_codes_are_their_snake_case_names() {
         for e in [
