@@ -52,3 +52,37 @@ fn production_mode_refuses_to_start_without_postgresql_and_redis() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("redis.url"), "{}", text(&out.stderr));
 }
+
+/// Ingest's plausibility limits must be positive numbers; `serve` names each that is not and
+/// does not start.
+#[test]
+fn ingest_limits_must_be_positive() {
+    for (var, value, named) in [
+        (
+            "SIGNAL__INGEST__MAX_PRICE",
+            "0",
+            "ingest.max_price must be a positive number",
+        ),
+        (
+            "SIGNAL__INGEST__MAX_PRICE",
+            "-5",
+            "ingest.max_price must be a positive number",
+        ),
+        (
+            "SIGNAL__INGEST__MAX_QUANTITY",
+            "0",
+            "ingest.max_quantity must be a positive number",
+        ),
+    ] {
+        let out = with_env(
+            &["serve", "--port", "0", "--database-url", "sqlite::memory:"],
+            &[(var, value)],
+        );
+        assert_eq!(out.status.code(), Some(2), "{var}={value}");
+        assert!(
+            text(&out.stderr).contains(named),
+            "{var}={value}: {}",
+            text(&out.stderr)
+        );
+    }
+}
