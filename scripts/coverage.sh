@@ -30,7 +30,10 @@ done
 major=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
 tools=/usr/lib/llvm-$major/bin
 if [ ! -x "$tools/llvm-profdata" ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "llvm-$major" > /dev/null
+  # Debian's package, as .ci/run installs its tools: refresh the index when the first try fails.
+  (DEBIAN_FRONTEND=noninteractive apt-get install -y -q "llvm-$major" > /dev/null 2>&1 \
+    || { apt-get update -q > /dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "llvm-$major" > /dev/null; }) \
+    || { echo "could not install Debian's llvm-$major (llvm-profdata, llvm-cov)"; exit 1; }
 fi
 export LLVM_COV=$tools/llvm-cov LLVM_PROFDATA=$tools/llvm-profdata
 [ -x target/cov-venv/bin/cargo-llvm-cov ] || {
