@@ -33,3 +33,4 @@ pub mod realtime;
 pub mod subscriptions;
 pub mod surface;
 pub mod sync;
+pub mod upkeep;

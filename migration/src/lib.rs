@@ -20,6 +20,7 @@ mod m20261124_000004_signal_moneyness;
 mod m20261124_000005_custom_timeframes_and_metadata;
 pub mod m20261124_000006_time_series;
 mod m20261206_000007_chain_inputs;
+pub mod m20261207_000008_packs;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_custom_timeframes_and_metadata::Migration),
             Box::new(m20261124_000006_time_series::Migration),
             Box::new(m20261206_000007_chain_inputs::Migration),
+            Box::new(m20261207_000008_packs::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ macro_rules! on_both_backends {
 
 mod analytics_http;
 mod catalogue;
+mod compaction;
 mod history_http;
 mod ingest_http;
 mod ingest_log;

@@ -12,13 +12,10 @@ use domain::moneyness::{LevelAggregate, MoneynessLevel};
 use domain::ports::{GreeksRecord, InstrumentCandle, MoneynessRecord, SignalStore, TimeRange};
 use domain::pricing::{Greeks, IvError, PricingModel};
 use e2e_tests::FreshDatabase;
-use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Statement};
 
 async fn store(db: &FreshDatabase) -> SeaStore {
-    let s = SeaStore::connect(&db.url).await.unwrap();
-    Migrator::up(s.connection(), None).await.unwrap();
-    s
+    crate::support::migrated_store(db).await
 }
 
 fn t(s: &str) -> DateTime<Utc> {

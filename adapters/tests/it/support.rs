@@ -158,3 +158,11 @@ pub async fn metric(app: &App, name: &str) -> u64 {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("no {name} in {text}"))
 }
+
+/// A store on `db` with the schema applied.
+pub async fn migrated_store(db: &e2e_tests::FreshDatabase) -> adapters::outbound::store::SeaStore {
+    use migration::MigratorTrait;
+    let s = adapters::outbound::store::SeaStore::connect(&db.url).await.unwrap();
+    migration::Migrator::up(s.connection(), None).await.unwrap();
+    s
+}

@@ -7,6 +7,7 @@ mod aggregate_cache;
 mod cache;
 mod clock;
 mod error;
+mod history;
 mod ingest_log;
 mod instruments;
 mod probe;
@@ -19,6 +20,7 @@ pub use aggregate_cache::{AggregateCache, AggregateCacheStats, AggregateDay, Fil
 pub use cache::{MappingSource, SignalCache};
 pub use clock::{Clock, ManualClock};
 pub use error::PortError;
+pub use history::{CompactionReport, HistoryTable, HistoryUpkeep};
 pub use ingest_log::IngestLog;
 pub use instruments::InstrumentSource;
 pub use probe::HealthProbe;
@@ -32,6 +34,8 @@ pub use aggregate_cache::MockAggregateCache;
 pub use cache::{MockMappingSource, MockSignalCache};
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::MockClock;
+#[cfg(any(test, feature = "mocks"))]
+pub use history::MockHistoryUpkeep;
 #[cfg(any(test, feature = "mocks"))]
 pub use ingest_log::MockIngestLog;
 #[cfg(any(test, feature = "mocks"))]

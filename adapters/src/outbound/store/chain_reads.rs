@@ -13,13 +13,30 @@ use sea_orm::{
 };
 
 use super::entities::{greeks, moneyness};
-use super::{CHUNK, convert, db_error};
+use super::{CHUNK, compact, convert, db_error};
 
 /// The distinct expiries of `underlying` from `from` on: a recursive query that seeks the next
 /// expiry in the primary key each step (a loose index scan; neither database does one for
 /// `SELECT DISTINCT`), so its cost is the number of expiries, not of rows.
 pub(super) async fn moneyness_expiries(
     db: &DatabaseConnection,
+    underlying: &InstrumentKey,
+    from: NaiveDate,
+    packed: bool,
+) -> Result<Vec<NaiveDate>, PortError> {
+    let mut out = expiries_in(db, "signal_moneyness_greeks", underlying, from).await?;
+    if packed {
+        out.extend(expiries_in(db, "signal_moneyness_packs", underlying, from).await?);
+        out.sort_unstable();
+        out.dedup();
+    }
+    Ok(out)
+}
+
+/// [`moneyness_expiries`] of one table.
+async fn expiries_in(
+    db: &DatabaseConnection,
+    table: &str,
     underlying: &InstrumentKey,
     from: NaiveDate,
 ) -> Result<Vec<NaiveDate>, PortError> {
@@ -30,9 +47,9 @@ pub(super) async fn moneyness_expiries(
     };
     let sql = format!(
         "WITH RECURSIVE e(x) AS (\
-           SELECT MIN(expiry) FROM signal_moneyness_greeks WHERE underlying = {u} AND expiry >= {f} \
+           SELECT MIN(expiry) FROM {table} WHERE underlying = {u} AND expiry >= {f} \
            UNION ALL \
-           SELECT (SELECT MIN(expiry) FROM signal_moneyness_greeks WHERE underlying = {u} AND expiry > e.x) \
+           SELECT (SELECT MIN(expiry) FROM {table} WHERE underlying = {u} AND expiry > e.x) \
            FROM e WHERE e.x IS NOT NULL\
          ) SELECT x FROM e WHERE x IS NOT NULL",
         u = p(1),
@@ -55,12 +72,13 @@ pub(super) async fn moneyness_expiries(
         .collect()
 }
 
-/// The last `ATM` call row of one expiry in `range`.
+/// The last `ATM` call row of one expiry in `range` (in either layout when `packed`).
 pub(super) async fn last_atm(
     db: &DatabaseConnection,
     underlying: &InstrumentKey,
     expiry: NaiveDate,
     range: TimeRange,
+    packed: bool,
 ) -> Result<Option<MoneynessRecord>, PortError> {
     use moneyness::Column as C;
     let row = moneyness::Entity::find()
@@ -75,20 +93,51 @@ pub(super) async fn last_atm(
         .one(db)
         .await
         .map_err(db_error)?;
+    let row = if packed {
+        let series = [
+            underlying.as_str().to_owned(),
+            convert::expiry_text(expiry),
+            OptionRight::Call.as_str().to_owned(),
+            MoneynessLevel::Atm.to_string(),
+        ];
+        let from_pack = compact::reads::newest(
+            db,
+            &compact::moneyness_spec(),
+            &series,
+            (range.from.timestamp_millis(), range.to.timestamp_millis()),
+        )
+        .await?;
+        // A row wins over the pack's same minute (written after the seal).
+        match (row, from_pack) {
+            (Some(r), Some(p)) => Some(if p.minute_ms > r.minute_ms { p } else { r }),
+            (r, p) => r.or(p),
+        }
+    } else {
+        row
+    };
     row.map(convert::moneyness_record).transpose()
 }
 
 /// The latest Greeks row of each key in `range`: the newest minute per key (grouped on the
-/// primary key), then those rows, [`CHUNK`] keys a query.
+/// primary key), then those rows, [`CHUNK`] keys a query; when `packed`, each key's newest
+/// pack minute too, the newer of the two kept (a row on a tie).
 pub(super) async fn latest_greeks(
     db: &DatabaseConnection,
     keys: &[InstrumentKey],
     range: TimeRange,
+    packed: bool,
 ) -> Result<Vec<GreeksRecord>, PortError> {
     use greeks::Column as C;
     let mut out = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(CHUNK) {
         let names: Vec<&str> = chunk.iter().map(InstrumentKey::as_str).collect();
+        let mut found: std::collections::BTreeMap<String, greeks::Model> = std::collections::BTreeMap::new();
+        if packed {
+            let ms = (range.from.timestamp_millis(), range.to.timestamp_millis());
+            for m in compact::reads::newest_of_keys(db, &compact::greeks_spec(), &names, ms).await? {
+                found.insert(m.instrument_key.clone(), m);
+            }
+        }
         let newest: Vec<(String, i64)> = greeks::Entity::find()
             .select_only()
             .column(C::InstrumentKey)
@@ -101,9 +150,25 @@ pub(super) async fn latest_greeks(
             .all(db)
             .await
             .map_err(db_error)?;
-        if newest.is_empty() {
-            continue;
+        if !newest.is_empty() {
+            fetch_rows(db, &newest, &mut found).await?;
         }
+        for r in found.into_values() {
+            out.push(convert::greeks_record(r)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The Greeks rows at `newest` (key, minute) pairs, replacing what `found` holds for their key
+/// unless it is newer.
+async fn fetch_rows(
+    db: &DatabaseConnection,
+    newest: &[(String, i64)],
+    found: &mut std::collections::BTreeMap<String, greeks::Model>,
+) -> Result<(), PortError> {
+    use greeks::Column as C;
+    {
         let which = newest.iter().fold(Condition::any(), |any, (key, minute)| {
             any.add(
                 Condition::all()
@@ -113,8 +178,10 @@ pub(super) async fn latest_greeks(
         });
         let rows = greeks::Entity::find().filter(which).all(db).await.map_err(db_error)?;
         for r in rows {
-            out.push(convert::greeks_record(r)?);
+            if found.get(&r.instrument_key).is_none_or(|p| p.minute_ms <= r.minute_ms) {
+                found.insert(r.instrument_key.clone(), r);
+            }
         }
     }
-    Ok(out)
+    Ok(())
 }

@@ -8,10 +8,12 @@
 mod bulk;
 mod chain_reads;
 mod checkpoint;
+mod compact;
 mod convert;
 pub mod entities;
 mod tables;
 mod unconnected;
+mod upkeep;
 
 pub use unconnected::Unconnected;
 
@@ -47,6 +49,10 @@ pub struct SeaStore {
     db: DatabaseConnection,
     writer: Writer,
     tables: Arc<Tables>,
+    /// Whether history may be in the compact layout too (PostgreSQL; see `compact`).
+    packed: bool,
+    /// The partitions known to exist in this database.
+    partitions: compact::partitions::Known,
 }
 
 /// Calls that found no pooled connection within the acquire timeout, in this process (sqlx
@@ -87,8 +93,10 @@ impl SeaStore {
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
             writer: Writer::of(&db),
+            packed: db.get_database_backend() == sea_orm::DbBackend::Postgres,
             db,
             tables: Arc::new(Tables::new()),
+            partitions: compact::partitions::Known::default(),
         }
     }
 
@@ -179,6 +187,22 @@ impl SeaStore {
             latest.iter().copied(),
             convert::moneyness_cells,
         ))
+    }
+
+    /// `rows` of one series in `range` with its sealed minutes when history may be packed
+    /// (see `compact::reads::merged`).
+    async fn with_packs<M>(
+        &self,
+        spec: &compact::Spec<M>,
+        series: &[String],
+        range: TimeRange,
+        limit: usize,
+        rows: Vec<M>,
+    ) -> Result<Vec<M>, PortError> {
+        if !self.packed {
+            return Ok(rows);
+        }
+        compact::reads::merged(&self.db, spec, series, ms_range(range), limit, rows).await
     }
 
     /// Checks the database answers.
@@ -334,6 +358,11 @@ fn last_per_minute(candles: &[InstrumentCandle]) -> Vec<&InstrumentCandle> {
     last_per_key(candles, |c| (c.key.as_str(), c.bar.start.timestamp_millis()))
 }
 
+/// `range` as epoch milliseconds `[from, to)`.
+fn ms_range(range: TimeRange) -> (i64, i64) {
+    (range.from.timestamp_millis(), range.to.timestamp_millis())
+}
+
 /// A row limit for SQL: limits are signed 64-bit there, so anything larger means "all".
 fn sql_limit(limit: usize) -> u64 {
     u64::try_from(limit).map_or(i64::MAX.unsigned_abs(), |l| l.min(i64::MAX.unsigned_abs()))
@@ -394,6 +423,15 @@ impl SignalStore for SeaStore {
             .all(&self.db)
             .await
             .map_err(db_error)?;
+        let rows = self
+            .with_packs(
+                &compact::candles_spec(),
+                &[key.as_str().to_owned()],
+                range,
+                usize::MAX,
+                rows,
+            )
+            .await?;
         rows.into_iter().map(convert::candle_record).collect()
     }
 
@@ -411,6 +449,22 @@ impl SignalStore for SeaStore {
                 .all(&self.db)
                 .await
                 .map_err(db_error)?;
+            let rows = if self.packed {
+                let names: Vec<&str> = chunk.iter().map(InstrumentKey::as_str).collect();
+                let packed =
+                    compact::reads::of_keys(&self.db, &compact::candles_spec(), &names, ms_range(range)).await?;
+                if packed.is_empty() {
+                    rows
+                } else {
+                    let mut all = std::collections::BTreeMap::new();
+                    for r in packed.into_iter().chain(rows) {
+                        all.insert((r.instrument_key.clone(), r.start_ms), r);
+                    }
+                    all.into_values().collect()
+                }
+            } else {
+                rows
+            };
             for r in rows {
                 out.push(convert::candle_record(r)?);
             }
@@ -441,6 +495,9 @@ impl SignalStore for SeaStore {
             .all(&self.db)
             .await
             .map_err(db_error)?;
+        let rows = self
+            .with_packs(&compact::greeks_spec(), &[key.as_str().to_owned()], range, limit, rows)
+            .await?;
         rows.into_iter().map(convert::greeks_record).collect()
     }
 
@@ -530,6 +587,15 @@ impl SignalStore for SeaStore {
             .all(&self.db)
             .await
             .map_err(db_error)?;
+        let series = [
+            underlying.as_str().to_owned(),
+            convert::expiry_text(expiry),
+            right.as_str().to_owned(),
+            level.to_string(),
+        ];
+        let rows = self
+            .with_packs(&compact::moneyness_spec(), &series, range, limit, rows)
+            .await?;
         rows.into_iter().map(convert::moneyness_record).collect()
     }
 
@@ -538,7 +604,7 @@ impl SignalStore for SeaStore {
         underlying: &InstrumentKey,
         from: chrono::NaiveDate,
     ) -> Result<Vec<chrono::NaiveDate>, PortError> {
-        chain_reads::moneyness_expiries(&self.db, underlying, from).await
+        chain_reads::moneyness_expiries(&self.db, underlying, from, self.packed).await
     }
 
     async fn last_atm(
@@ -547,11 +613,11 @@ impl SignalStore for SeaStore {
         expiry: chrono::NaiveDate,
         range: TimeRange,
     ) -> Result<Option<MoneynessRecord>, PortError> {
-        chain_reads::last_atm(&self.db, underlying, expiry, range).await
+        chain_reads::last_atm(&self.db, underlying, expiry, range, self.packed).await
     }
 
     async fn latest_greeks(&self, keys: &[InstrumentKey], range: TimeRange) -> Result<Vec<GreeksRecord>, PortError> {
-        chain_reads::latest_greeks(&self.db, keys, range).await
+        chain_reads::latest_greeks(&self.db, keys, range, self.packed).await
     }
 }
 
