@@ -178,6 +178,12 @@ pub struct Metrics {
     pub stream_pending: Gauge,
     /// The stream consumer's group: entries not yet delivered to it.
     pub stream_lag: Gauge,
+    /// History upkeep cycles by outcome (`ok`, `failed`).
+    pub history_cycles: Family<ReasonLabels, Counter>,
+    /// Rows sealed into the compact layout.
+    pub history_sealed_rows: Counter,
+    /// Monthly partitions dropped by retention.
+    pub history_partitions_dropped: Counter,
     /// `signal_build_info{version, git_sha}`: set by the binary (the library does not know
     /// its commit).
     pub build: BuildLabels,
@@ -211,6 +217,9 @@ impl Default for Metrics {
         }
         for operation in store::OPERATIONS {
             let _ = m.store_errors.get_or_create(&OperationLabels { operation });
+        }
+        for reason in ["ok", "failed"] {
+            let _ = m.history_cycles.get_or_create(&ReasonLabels { reason });
         }
         for way in ["rest", "stream", "feed"] {
             for outcome in ["accepted", "rejected"] {
@@ -250,11 +259,23 @@ impl Metrics {
             store_errors: Family::default(),
             stream_pending: Gauge::default(),
             stream_lag: Gauge::default(),
+            history_cycles: Family::default(),
+            history_sealed_rows: Counter::default(),
+            history_partitions_dropped: Counter::default(),
             build: BuildLabels {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 git_sha: "unknown".to_owned(),
             },
         }
+    }
+
+    /// Counts one history upkeep cycle: its outcome, the rows it sealed and the partitions it
+    /// dropped.
+    pub fn count_history_cycle(&self, ok: bool, sealed_rows: u64, partitions_dropped: u64) {
+        let reason = if ok { "ok" } else { "failed" };
+        self.history_cycles.get_or_create(&ReasonLabels { reason }).inc();
+        self.history_sealed_rows.inc_by(sealed_rows);
+        self.history_partitions_dropped.inc_by(partitions_dropped);
     }
 
     /// Counts one WebSocket refusal (`reason` one of [`WS_REFUSALS`]).
@@ -422,6 +443,21 @@ impl Metrics {
             "signal_stream_lag_entries",
             "Redis Streams: entries not yet delivered to the consumer group (0 without a consumer)",
             self.stream_lag.clone(),
+        );
+        r.register(
+            "signal_history_upkeep_cycles",
+            "History upkeep cycles (partitions ahead, sealing closed days, retention), by outcome (ok, failed)",
+            self.history_cycles.clone(),
+        );
+        r.register(
+            "signal_history_sealed_rows",
+            "Rows of closed days sealed into the compact layout (PostgreSQL)",
+            self.history_sealed_rows.clone(),
+        );
+        r.register(
+            "signal_history_partitions_dropped",
+            "Monthly partitions dropped by retention",
+            self.history_partitions_dropped.clone(),
         );
         r.register_with_unit(
             "signal_ingest_batch_duration",

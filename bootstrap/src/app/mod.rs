@@ -62,6 +62,8 @@ pub struct Application {
     /// With the instrument service: the mappings to keep fresh for the evaluated expiries.
     mappings: Option<(Arc<MappingService>, Arc<RealtimeState>)>,
     clock: Arc<dyn Clock>,
+    /// On PostgreSQL with `[history] upkeep`: the history keeper and its interval.
+    keeper: Option<(application::upkeep::HistoryKeeper, Duration)>,
     flush_every: Duration,
     flush_retry_max: Duration,
     shutdown_flush: Duration,
@@ -275,6 +277,16 @@ impl Application {
         let realtime_for_refresh = realtime.clone();
         let listing_registry = registry.clone();
         let listing = (source.clone(), registry.clone());
+        let keeper = (settings.history.upkeep && url.starts_with("postgres")).then(|| {
+            (
+                application::upkeep::HistoryKeeper::new(
+                    Arc::new(store.clone()),
+                    clock.clone(),
+                    settings.history.policy(),
+                ),
+                Duration::from_secs(settings.history.interval_secs.max(1)),
+            )
+        });
         let mut metric_sources: Vec<Arc<dyn adapters::metrics::Source>> =
             vec![Arc::new(store.clone()), memory_mappings.clone()];
         metric_sources.extend(breaker);
@@ -312,6 +324,7 @@ impl Application {
             state,
             mappings: mappings.has_remote().then_some((mappings, realtime_for_refresh)),
             clock,
+            keeper,
             flush_every: Duration::from_millis(settings.ingest.flush_interval_ms.max(10)),
             flush_retry_max: Duration::from_millis(settings.ingest.flush_retry_max_ms.max(10)),
             shutdown_flush: Duration::from_millis(settings.ingest.shutdown_flush_timeout_ms),

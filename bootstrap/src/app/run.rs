@@ -85,6 +85,10 @@ impl Application {
                 }
             })
         });
+        let keeper = self.keeper.map(|(keeper, every)| {
+            let metrics = self.state.metrics.clone();
+            tokio::spawn(keep_history(keeper, every, metrics))
+        });
         let feed = self.feed.map(|(feed, every)| {
             let (ingest, clock) = (ingest.clone(), self.clock.clone());
             let metrics = self.state.metrics.clone();
@@ -159,6 +163,10 @@ impl Application {
             r.abort();
         }
         lister.abort();
+        if let Some(k) = keeper {
+            // A cycle cut short rolls back its open transaction; what it sealed stays sealed.
+            k.abort();
+        }
         // Stop reading the stream; a batch in flight is dropped unacknowledged and delivered again.
         let _ = stop_consumer.send(());
         if let Some(c) = consumer {
@@ -166,6 +174,49 @@ impl Application {
         }
         flusher.abort();
         final_flush(&ingest, self.shutdown_flush).await
+    }
+}
+
+/// The history upkeep loop: a cycle at start and then every `every`. What a cycle did is
+/// logged when it did anything; a failure is logged once per episode (with its cause) and
+/// counted in `signal_history_upkeep_cycles_total{reason="failed"}`, and the next interval
+/// tries again.
+async fn keep_history(
+    keeper: application::upkeep::HistoryKeeper,
+    every: Duration,
+    metrics: std::sync::Arc<adapters::metrics::Metrics>,
+) {
+    let mut failing = false;
+    loop {
+        let started = std::time::Instant::now();
+        match keeper.cycle().await {
+            Ok(r) => {
+                metrics.count_history_cycle(true, r.compaction.rows_folded, r.dropped.len() as u64);
+                if failing {
+                    tracing::info!("history upkeep works again");
+                }
+                failing = false;
+                if r.compaction.rows_folded > 0 || !r.dropped.is_empty() {
+                    tracing::info!(
+                        series_days = r.compaction.series_days,
+                        rows = r.compaction.rows_folded,
+                        skipped_busy = r.compaction.skipped_busy,
+                        more = r.compaction.more,
+                        dropped = ?r.dropped,
+                        took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                        "history upkeep: closed days sealed, expired months dropped"
+                    );
+                }
+            }
+            Err(e) => {
+                metrics.count_history_cycle(false, 0, 0);
+                if !failing {
+                    tracing::warn!(error = %e, "history upkeep failed; closed days stay in row form (read the same) until it succeeds");
+                }
+                failing = true;
+            }
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod calc;
 pub mod health;
+mod history;
 pub mod instruments;
 mod migrate;
 mod replay;
@@ -35,6 +36,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Replays a historical file through the ingest pipeline into the database.
     Replay(replay::ReplayArgs),
+    /// Stored history: `upkeep` seals closed days into the compact layout (PostgreSQL), keeps
+    /// partitions ahead and applies retention, as the service does on its interval.
+    History(history::HistoryArgs),
     /// Asks a running instance on this host whether it is live (or `--ready`): exit 0 when it
     /// answers 200, else 1 (for container health checks).
     Health(health::HealthArgs),
@@ -61,6 +65,7 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Migrate(a) => runtime()?.block_on(migrate::run(a, &settings)),
         Command::Serve(a) => runtime()?.block_on(serve::run(a, settings)),
         Command::Replay(a) => runtime()?.block_on(replay::run(a, &settings)),
+        Command::History(a) => runtime()?.block_on(history::run(a, &settings)),
         Command::Health(a) => health::run(&a, &settings),
         Command::Openapi => {
             println!("{}", adapters::inbound::http::openapi_json());

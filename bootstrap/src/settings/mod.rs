@@ -37,6 +37,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub server: ServerSettings,
     pub database: DatabaseSettings,
+    pub history: HistorySettings,
     pub redis: RedisSettings,
     pub instruments: InstrumentSettings,
     pub ingest: IngestSettings,

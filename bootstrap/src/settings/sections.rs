@@ -131,6 +131,51 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
 }
 
+/// `[history]`: upkeep of stored history (PostgreSQL; see docs/operations.md, "History").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistorySettings {
+    /// Run the upkeep cycle: partitions ahead, sealing closed days, retention.
+    pub upkeep: bool,
+    /// Seconds between cycles.
+    pub interval_secs: u64,
+    /// Minutes after a UTC day ends before it is sealed.
+    pub seal_after_minutes: u64,
+    /// Series-days sealed per table and call.
+    pub batch_series_days: usize,
+    /// Monthly partitions kept ready after the current one.
+    pub partitions_ahead_months: u32,
+    /// Days of Greeks kept (whole months older are dropped); 0 keeps all.
+    pub retention_days_greeks: u32,
+    /// Days of 1-minute candles kept; 0 keeps all.
+    pub retention_days_candles: u32,
+    /// Days of moneyness aggregates kept; 0 keeps all.
+    pub retention_days_moneyness: u32,
+    /// Days of cached custom-timeframe bars kept; 0 keeps all.
+    pub retention_days_timeframes: u32,
+}
+
+impl HistorySettings {
+    /// The keeper's policy.
+    #[must_use]
+    pub fn policy(&self) -> application::upkeep::UpkeepPolicy {
+        use domain::ports::HistoryTable;
+        let keep = |d: u32| (d > 0).then_some(d);
+        application::upkeep::UpkeepPolicy {
+            seal_after: chrono::Duration::minutes(i64::try_from(self.seal_after_minutes).unwrap_or(i64::MAX / 60_000)),
+            batch_series_days: self.batch_series_days.max(1),
+            partitions_ahead_months: self.partitions_ahead_months,
+            retention_days: vec![
+                (HistoryTable::Greeks, keep(self.retention_days_greeks)),
+                (HistoryTable::Candles, keep(self.retention_days_candles)),
+                (HistoryTable::Moneyness, keep(self.retention_days_moneyness)),
+                (HistoryTable::Timeframes, keep(self.retention_days_timeframes)),
+            ],
+            ..application::upkeep::UpkeepPolicy::default()
+        }
+    }
+}
+
 /// `[redis]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
