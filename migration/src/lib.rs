@@ -8,8 +8,10 @@
 //! - Every time-series table's primary key is (series …, time), which makes upserts idempotent:
 //!   replaying the same input writes the same rows.
 //! - On PostgreSQL the time-series tables get BRIN indexes on their time column (append-mostly
-//!   data, a few KB of index for months of rows); when the `timescaledb` extension is available
-//!   they become hypertables instead ([`m20261124_000006_time_series`]).
+//!   data, a few KB of index for months of rows) and are partitioned by month
+//!   ([`m20261207_000009_monthly_partitions`]); when the `timescaledb` extension is available
+//!   they become hypertables instead ([`m20261124_000006_time_series`]). Sealed days live in
+//!   the pack tables ([`m20261207_000008_packs`]), partitioned by month as well.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -21,6 +23,7 @@ mod m20261124_000005_custom_timeframes_and_metadata;
 pub mod m20261124_000006_time_series;
 mod m20261206_000007_chain_inputs;
 pub mod m20261207_000008_packs;
+pub mod m20261207_000009_monthly_partitions;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -37,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_time_series::Migration),
             Box::new(m20261206_000007_chain_inputs::Migration),
             Box::new(m20261207_000008_packs::Migration),
+            Box::new(m20261207_000009_monthly_partitions::Migration),
         ]
     }
 }

@@ -348,7 +348,7 @@ async fn retention_drops_whole_months_and_the_rest_reads_intact() {
         .drop_months_before(HistoryTable::Greeks, t("2026-02-15T00:00:00Z"))
         .await
         .unwrap();
-    assert_eq!(dropped, vec!["signal_greeks_packs_y2026m01"]);
+    assert_eq!(dropped, vec!["signal_greeks_packs_y2026m01", "signal_greeks_y2026m01"]);
     let all = range("2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z");
     assert_eq!(
         s.greeks(&k, all, usize::MAX).await.unwrap(),

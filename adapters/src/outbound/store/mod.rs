@@ -53,6 +53,9 @@ pub struct SeaStore {
     packed: bool,
     /// The partitions known to exist in this database.
     partitions: compact::partitions::Known,
+    /// Whether the row tables are partitioned by month (PostgreSQL without TimescaleDB, after
+    /// the partitioning migration), read at the first write.
+    rows_partitioned: Arc<tokio::sync::OnceCell<bool>>,
 }
 
 /// Calls that found no pooled connection within the acquire timeout, in this process (sqlx
@@ -97,6 +100,7 @@ impl SeaStore {
             db,
             tables: Arc::new(Tables::new()),
             partitions: compact::partitions::Known::default(),
+            rows_partitioned: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
@@ -187,6 +191,71 @@ impl SeaStore {
             latest.iter().copied(),
             convert::moneyness_cells,
         ))
+    }
+
+    /// Makes sure `table` has the monthly partitions of every instant in `times` (epoch
+    /// milliseconds) when the row tables are partitioned: a catalogue check for the first
+    /// write into a month this process has not seen, nothing after.
+    async fn partitions_for(&self, table: &str, months: &[compact::partitions::Month]) -> Result<(), PortError> {
+        if !self.packed {
+            return Ok(());
+        }
+        let partitioned = self.rows_partitioned().await?;
+        if !partitioned {
+            return Ok(());
+        }
+        for m in months {
+            compact::partitions::ensure(&self.db, &self.partitions, table, *m)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the row tables are partitioned by month (read once).
+    pub(crate) async fn rows_partitioned(&self) -> Result<bool, PortError> {
+        if !self.packed {
+            return Ok(false);
+        }
+        self.rows_partitioned
+            .get_or_try_init(|| async {
+                let row = sea_orm::ConnectionTrait::query_one_raw(
+                    &self.db,
+                    sea_orm::Statement::from_string(
+                        sea_orm::DbBackend::Postgres,
+                        "SELECT relkind = 'p' AS p FROM pg_class WHERE oid = to_regclass('signal_greeks')",
+                    ),
+                )
+                .await
+                .map_err(db_error)?;
+                Ok::<bool, PortError>(row.is_some_and(|r| r.try_get::<bool>("", "p").unwrap_or(false)))
+            })
+            .await
+            .copied()
+    }
+
+    /// Runs `steps` once `table` has the partitions of every instant in `times` (epoch
+    /// milliseconds); when the database says a partition is missing (another instance's
+    /// retention dropped a month this process had seen), forgets what it knew, makes sure
+    /// again and retries once.
+    async fn write_into(
+        &self,
+        steps: &[Step<'_, '_>],
+        table: &str,
+        times: impl Iterator<Item = i64>,
+    ) -> Result<(), PortError> {
+        let mut months: Vec<compact::partitions::Month> = times.map(compact::partitions::Month::of_ms).collect();
+        months.sort_unstable();
+        months.dedup();
+        self.partitions_for(table, &months).await?;
+        match self.writer.write(steps).await {
+            Err(PortError::Other(e)) if e.contains("no partition of relation") => {
+                self.partitions.forget();
+                self.partitions_for(table, &months).await?;
+                self.writer.write(steps).await
+            }
+            other => other,
+        }
     }
 
     /// `rows` of one series in `range` with its sealed minutes when history may be packed
@@ -374,7 +443,12 @@ impl SignalStore for SeaStore {
         if candles.is_empty() {
             return Ok(());
         }
-        self.writer.write(&self.candle_steps(candles)).await
+        self.write_into(
+            &self.candle_steps(candles),
+            "candles_1m",
+            candles.iter().map(|c| c.bar.start.timestamp_millis()),
+        )
+        .await
     }
 
     async fn timeframe_bars(
@@ -410,7 +484,12 @@ impl SignalStore for SeaStore {
         let rows = Rows::of(&self.tables.timeframes, bars, |b, out| {
             convert::timeframe_cells(key, &timeframe, b, now_ms, out);
         });
-        self.writer.write(&[Step::Upsert(rows)]).await
+        self.write_into(
+            &[Step::Upsert(rows)],
+            "signal_custom_timeframes",
+            bars.iter().map(|b| b.start.timestamp_millis()),
+        )
+        .await
     }
 
     async fn candles(&self, key: &InstrumentKey, range: TimeRange) -> Result<Vec<InstrumentCandle>, PortError> {
@@ -476,7 +555,12 @@ impl SignalStore for SeaStore {
         if records.is_empty() {
             return Ok(());
         }
-        self.writer.write(&[self.greeks_step(records)]).await
+        self.write_into(
+            &[self.greeks_step(records)],
+            "signal_greeks",
+            records.iter().map(|r| r.minute.timestamp_millis()),
+        )
+        .await
     }
 
     async fn greeks(
@@ -539,7 +623,12 @@ impl SignalStore for SeaStore {
         if records.is_empty() {
             return Ok(());
         }
-        self.writer.write(&[self.moneyness_step(records)]).await
+        self.write_into(
+            &[self.moneyness_step(records)],
+            "signal_moneyness_greeks",
+            records.iter().map(|r| r.minute.timestamp_millis()),
+        )
+        .await
     }
 
     /// PostgreSQL: the three tables in three transactions at once, on three connections (the

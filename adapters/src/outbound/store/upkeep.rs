@@ -8,13 +8,26 @@ use domain::ports::{CompactionReport, HistoryTable, HistoryUpkeep, PortError};
 use super::compact::{self, partitions};
 use super::{SeaStore, db_error};
 
-/// The partitioned tables holding each table's history.
-pub(super) fn partitioned(table: HistoryTable) -> &'static [&'static str] {
+/// The tables holding each table's history: its packs (always partitioned on PostgreSQL) and
+/// its rows (partitioned when the partitioning migration ran, not on TimescaleDB).
+fn tables_of(table: HistoryTable) -> (Option<&'static str>, &'static str) {
     match table {
-        HistoryTable::Greeks => &["signal_greeks_packs"],
-        HistoryTable::Candles => &["candles_1m_packs"],
-        HistoryTable::Moneyness => &["signal_moneyness_packs"],
-        HistoryTable::Timeframes => &[],
+        HistoryTable::Greeks => (Some("signal_greeks_packs"), "signal_greeks"),
+        HistoryTable::Candles => (Some("candles_1m_packs"), "candles_1m"),
+        HistoryTable::Moneyness => (Some("signal_moneyness_packs"), "signal_moneyness_greeks"),
+        HistoryTable::Timeframes => (None, "signal_custom_timeframes"),
+    }
+}
+
+impl SeaStore {
+    /// The partitioned tables of `table` in this database.
+    async fn partitioned(&self, table: HistoryTable) -> Result<Vec<&'static str>, PortError> {
+        let (packs, rows) = tables_of(table);
+        let mut out: Vec<&'static str> = packs.into_iter().collect();
+        if self.rows_partitioned().await? {
+            out.push(rows);
+        }
+        Ok(out)
     }
 }
 
@@ -42,13 +55,15 @@ impl HistoryUpkeep for SeaStore {
             return Ok(());
         }
         let last = partitions::Month::of_ms(through.timestamp_millis());
-        for table in HistoryTable::ALL.iter().flat_map(|t| partitioned(*t)) {
-            let mut month = partitions::Month::of_ms(from.timestamp_millis());
-            while month <= last {
-                partitions::ensure(&self.db, &self.partitions, table, month)
-                    .await
-                    .map_err(db_error)?;
-                month = month.next();
+        for table in HistoryTable::ALL {
+            for table in self.partitioned(table).await? {
+                let mut month = partitions::Month::of_ms(from.timestamp_millis());
+                while month <= last {
+                    partitions::ensure(&self.db, &self.partitions, table, month)
+                        .await
+                        .map_err(db_error)?;
+                    month = month.next();
+                }
             }
         }
         Ok(())
@@ -59,7 +74,7 @@ impl HistoryUpkeep for SeaStore {
             return Ok(Vec::new());
         }
         let mut dropped = Vec::new();
-        for t in partitioned(table) {
+        for t in self.partitioned(table).await? {
             dropped.extend(
                 partitions::drop_before(&self.db, &self.partitions, t, before.timestamp_millis())
                     .await

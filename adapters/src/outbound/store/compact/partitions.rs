@@ -21,6 +21,13 @@ impl Known {
         self.0.lock().is_ok_and(|k| k.contains(name))
     }
 
+    /// Forgets every partition (another instance's retention may have dropped some).
+    pub(crate) fn forget(&self) {
+        if let Ok(mut k) = self.0.lock() {
+            k.clear();
+        }
+    }
+
     fn set(&self, name: String, exists: bool) {
         if let Ok(mut k) = self.0.lock() {
             if exists {
