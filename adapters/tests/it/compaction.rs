@@ -19,19 +19,19 @@ use domain::pricing::{Greeks, IvError, PricingModel};
 use e2e_tests::FreshDatabase;
 use sea_orm::{ConnectionTrait, Statement};
 
-async fn store(db: &FreshDatabase) -> SeaStore {
+pub(super) async fn store(db: &FreshDatabase) -> SeaStore {
     crate::support::migrated_store(db).await
 }
 
-fn t(s: &str) -> DateTime<Utc> {
+pub(super) fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-fn key(s: &str) -> InstrumentKey {
+pub(super) fn key(s: &str) -> InstrumentKey {
     InstrumentKey::parse(s).unwrap()
 }
 
-async fn count(s: &SeaStore, table: &str) -> i64 {
+pub(super) async fn count(s: &SeaStore, table: &str) -> i64 {
     let db = s.connection();
     db.query_one_raw(Statement::from_string(
         db.get_database_backend(),
@@ -48,16 +48,16 @@ async fn count(s: &SeaStore, table: &str) -> i64 {
 /// below), and 3 February, still open.
 const DAYS: [&str; 3] = ["2026-01-30", "2026-02-02", "2026-02-03"];
 const MINUTES: i64 = 30;
-const OPTIONS: [&str; 2] = ["NSE:NIFTY-20260224-25000-CE", "NSE:NIFTY-20260224-25000-PE"];
+pub(super) const OPTIONS: [&str; 2] = ["NSE:NIFTY-20260224-25000-CE", "NSE:NIFTY-20260224-25000-PE"];
 
 /// Doubles whose bits are the hard cases.
 const HARD: [f64; 8] = [0.1 + 0.2, 5e-324, -0.0, 1.0 / 3.0, 1e300, -2.5e-8, 123_456.789, 0.0];
 
-fn minute(day: &str, i: i64) -> DateTime<Utc> {
+pub(super) fn minute(day: &str, i: i64) -> DateTime<Utc> {
     t(&format!("{day}T03:45:00Z")) + Duration::minutes(i)
 }
 
-fn greeks(k: &str, day: &str, i: i64) -> GreeksRecord {
+pub(super) fn greeks(k: &str, day: &str, i: i64) -> GreeksRecord {
     let x = i as f64;
     let h = HARD[usize::try_from(i).unwrap() % HARD.len()];
     let with_iv = i % 7 != 3;
@@ -93,7 +93,7 @@ fn greeks(k: &str, day: &str, i: i64) -> GreeksRecord {
     }
 }
 
-fn candle(k: &str, day: &str, i: i64) -> InstrumentCandle {
+pub(super) fn candle(k: &str, day: &str, i: i64) -> InstrumentCandle {
     let p = 100.0 + (i % 9) as f64 * 0.05;
     InstrumentCandle {
         key: key(k),
@@ -105,7 +105,7 @@ fn candle(k: &str, day: &str, i: i64) -> InstrumentCandle {
     }
 }
 
-fn level(day: &str, i: i64, level: MoneynessLevel) -> MoneynessRecord {
+pub(super) fn level(day: &str, i: i64, level: MoneynessLevel) -> MoneynessRecord {
     let x = i as f64;
     MoneynessRecord {
         underlying: key("NSE:NIFTY"),
@@ -138,7 +138,13 @@ fn level(day: &str, i: i64, level: MoneynessLevel) -> MoneynessRecord {
 }
 
 async fn write_all(s: &SeaStore) {
-    for day in DAYS {
+    write_days(s, &DAYS).await;
+}
+
+/// Each day's `MINUTES` minutes of the Greeks and bars of `OPTIONS`, NIFTY's bars and three
+/// moneyness levels.
+pub(super) async fn write_days(s: &SeaStore, days: &[&str]) {
+    for &day in days {
         let mut g = Vec::new();
         let mut c = Vec::new();
         let mut m = Vec::new();
@@ -156,7 +162,7 @@ async fn write_all(s: &SeaStore) {
     }
 }
 
-fn range(from: &str, to: &str) -> TimeRange {
+pub(super) fn range(from: &str, to: &str) -> TimeRange {
     TimeRange {
         from: t(from),
         to: t(to),

@@ -23,6 +23,7 @@ mod instrument_service;
 mod mapping_http;
 mod metrics_http;
 mod openapi;
+mod plans;
 mod reads_http;
 mod redis_cache;
 mod replay;
