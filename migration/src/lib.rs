@@ -10,7 +10,8 @@
 //! - On PostgreSQL the time-series tables get BRIN indexes on their time column (append-mostly
 //!   data, a few KB of index for months of rows) and are partitioned by month
 //!   ([`m20261207_000009_monthly_partitions`]); when the `timescaledb` extension is available
-//!   they become hypertables instead ([`m20261124_000006_time_series`]). Sealed days live in
+//!   they become hypertables instead ([`m20261124_000006_time_series`]), compressed natively
+//!   ([`m20261207_000010_timescale_compression`]). Sealed days live in
 //!   the pack tables ([`m20261207_000008_packs`]), partitioned by month as well.
 
 pub use sea_orm_migration::prelude::*;
@@ -24,6 +25,7 @@ pub mod m20261124_000006_time_series;
 mod m20261206_000007_chain_inputs;
 pub mod m20261207_000008_packs;
 pub mod m20261207_000009_monthly_partitions;
+pub mod m20261207_000010_timescale_compression;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -41,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000007_chain_inputs::Migration),
             Box::new(m20261207_000008_packs::Migration),
             Box::new(m20261207_000009_monthly_partitions::Migration),
+            Box::new(m20261207_000010_timescale_compression::Migration),
         ]
     }
 }

@@ -78,6 +78,10 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         let conn = manager.get_connection();
+        if super::m20261207_000010_timescale_compression::timescale_installed(conn).await? {
+            // Hypertables already (chunked by day; compressed by the next migration).
+            return Ok(());
+        }
         let now_ms = conn
             .query_one_raw(Statement::from_string(
                 DbBackend::Postgres,

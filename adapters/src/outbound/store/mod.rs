@@ -53,9 +53,8 @@ pub struct SeaStore {
     packed: bool,
     /// The partitions known to exist in this database.
     partitions: compact::partitions::Known,
-    /// Whether the row tables are partitioned by month (PostgreSQL without TimescaleDB, after
-    /// the partitioning migration), read at the first write.
-    rows_partitioned: Arc<tokio::sync::OnceCell<bool>>,
+    /// How the row tables are laid out (PostgreSQL), read at first use.
+    layout: Arc<tokio::sync::OnceCell<Layout>>,
 }
 
 /// Calls that found no pooled connection within the acquire timeout, in this process (sqlx
@@ -100,7 +99,7 @@ impl SeaStore {
             db,
             tables: Arc::new(Tables::new()),
             partitions: compact::partitions::Known::default(),
-            rows_partitioned: Arc::new(tokio::sync::OnceCell::new()),
+            layout: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
@@ -200,8 +199,7 @@ impl SeaStore {
         if !self.packed {
             return Ok(());
         }
-        let partitioned = self.rows_partitioned().await?;
-        if !partitioned {
+        if self.layout().await? != Layout::Partitioned {
             return Ok(());
         }
         for m in months {
@@ -212,23 +210,31 @@ impl SeaStore {
         Ok(())
     }
 
-    /// Whether the row tables are partitioned by month (read once).
-    pub(crate) async fn rows_partitioned(&self) -> Result<bool, PortError> {
+    /// How the row tables are laid out (read once: migrations have run by the first write).
+    pub(crate) async fn layout(&self) -> Result<Layout, PortError> {
         if !self.packed {
-            return Ok(false);
+            return Ok(Layout::Plain);
         }
-        self.rows_partitioned
+        self.layout
             .get_or_try_init(|| async {
                 let row = sea_orm::ConnectionTrait::query_one_raw(
                     &self.db,
                     sea_orm::Statement::from_string(
                         sea_orm::DbBackend::Postgres,
-                        "SELECT relkind = 'p' AS p FROM pg_class WHERE oid = to_regclass('signal_greeks')",
+                        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AS hyper, \
+                         EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('signal_greeks') AND relkind = 'p') AS part",
                     ),
                 )
                 .await
                 .map_err(db_error)?;
-                Ok::<bool, PortError>(row.is_some_and(|r| r.try_get::<bool>("", "p").unwrap_or(false)))
+                let flag = |name: &str| row.as_ref().is_some_and(|r| r.try_get::<bool>("", name).unwrap_or(false));
+                Ok::<Layout, PortError>(if flag("hyper") {
+                    Layout::Hypertables
+                } else if flag("part") {
+                    Layout::Partitioned
+                } else {
+                    Layout::Plain
+                })
             })
             .await
             .copied()
@@ -288,6 +294,17 @@ impl domain::ports::HealthProbe for SeaStore {
     async fn ping(&self) -> Result<(), PortError> {
         SeaStore::ping(self).await
     }
+}
+
+/// How the time-series row tables are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// Plain tables (SQLite; PostgreSQL before the partitioning migration).
+    Plain,
+    /// Partitioned by month (PostgreSQL); closed days sealed into packs.
+    Partitioned,
+    /// TimescaleDB hypertables, compressed natively: no packs.
+    Hypertables,
 }
 
 /// Pool size and timeouts (`[database]` settings).

@@ -1,12 +1,13 @@
 //! [`HistoryUpkeep`] of the store: sealing into packs, monthly partitions and retention on
-//! PostgreSQL (see `compact`); SQLite, the embedded default, keeps its rows as they are.
+//! PostgreSQL (see `compact`); with TimescaleDB, retention by `drop_chunks` and nothing else
+//! (its compression policy seals); SQLite, the embedded default, keeps its rows as they are.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::ports::{CompactionReport, HistoryTable, HistoryUpkeep, PortError};
 
 use super::compact::{self, partitions};
-use super::{SeaStore, db_error};
+use super::{Layout, SeaStore, db_error};
 
 /// The tables holding each table's history: its packs (always partitioned on PostgreSQL) and
 /// its rows (partitioned when the partitioning migration ran, not on TimescaleDB).
@@ -23,11 +24,11 @@ impl SeaStore {
     /// The partitioned tables of `table` in this database.
     async fn partitioned(&self, table: HistoryTable) -> Result<Vec<&'static str>, PortError> {
         let (packs, rows) = tables_of(table);
-        let mut out: Vec<&'static str> = packs.into_iter().collect();
-        if self.rows_partitioned().await? {
-            out.push(rows);
-        }
-        Ok(out)
+        Ok(match self.layout().await? {
+            Layout::Partitioned => packs.into_iter().chain([rows]).collect(),
+            Layout::Plain => packs.into_iter().collect(),
+            Layout::Hypertables => Vec::new(),
+        })
     }
 }
 
@@ -38,7 +39,8 @@ impl HistoryUpkeep for SeaStore {
         sealed_before: DateTime<Utc>,
         max_series_days: usize,
     ) -> Result<CompactionReport, PortError> {
-        if !self.packed {
+        if !self.packed || self.layout().await? == Layout::Hypertables {
+            // SQLite keeps rows; TimescaleDB compresses its chunks itself (its policy).
             return Ok(CompactionReport::default());
         }
         compact::compact(
@@ -74,6 +76,21 @@ impl HistoryUpkeep for SeaStore {
             return Ok(Vec::new());
         }
         let mut dropped = Vec::new();
+        if self.layout().await? == Layout::Hypertables {
+            let (_, rows) = tables_of(table);
+            let sql = format!(
+                "SELECT drop_chunks('{rows}', older_than => {}::bigint)::text AS chunk",
+                before.timestamp_millis()
+            );
+            let found = sea_orm::ConnectionTrait::query_all_raw(
+                &self.db,
+                sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql),
+            )
+            .await
+            .map_err(db_error)?;
+            dropped.extend(found.iter().filter_map(|r| r.try_get::<String>("", "chunk").ok()));
+            return Ok(dropped);
+        }
         for t in self.partitioned(table).await? {
             dropped.extend(
                 partitions::drop_before(&self.db, &self.partitions, t, before.timestamp_millis())
