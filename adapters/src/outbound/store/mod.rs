@@ -250,9 +250,21 @@ impl SeaStore {
         table: &str,
         times: impl Iterator<Item = i64>,
     ) -> Result<(), PortError> {
-        let mut months: Vec<compact::partitions::Month> = times.map(compact::partitions::Month::of_ms).collect();
-        months.sort_unstable();
-        months.dedup();
+        if self.layout().await? != Layout::Partitioned {
+            return self.writer.write(steps).await;
+        }
+        // Distinct months, cheaply: a batch is nearly always inside one.
+        let mut months: Vec<compact::partitions::Month> = Vec::new();
+        let mut current = (i64::MAX, i64::MIN);
+        for t in times {
+            if !(current.0..current.1).contains(&t) {
+                let m = compact::partitions::Month::of_ms(t);
+                current = (m.start_ms(), m.next().start_ms());
+                if !months.contains(&m) {
+                    months.push(m);
+                }
+            }
+        }
         self.partitions_for(table, &months).await?;
         match self.writer.write(steps).await {
             Err(PortError::Other(e)) if e.contains("no partition of relation") => {
