@@ -177,7 +177,9 @@ impl Application {
     }
 }
 
-/// The history upkeep loop: a cycle at start and then every `every`. What a cycle did is
+/// The history upkeep loop: a cycle every `every`, the first one interval after start (so a
+/// rolling upgrade has replaced the instances of the previous release, which do not read the
+/// sealed layout, before the first day is sealed; docs/deployment.md). What a cycle did is
 /// logged when it did anything; a failure is logged once per episode (with its cause) and
 /// counted in `signal_history_upkeep_cycles_total{reason="failed"}`, and the next interval
 /// tries again.
@@ -188,6 +190,7 @@ async fn keep_history(
 ) {
     let mut failing = false;
     loop {
+        tokio::time::sleep(every).await;
         let started = std::time::Instant::now();
         match keeper.cycle().await {
             Ok(r) => {
@@ -216,7 +219,6 @@ async fn keep_history(
                 failing = true;
             }
         }
-        tokio::time::sleep(every).await;
     }
 }
 
