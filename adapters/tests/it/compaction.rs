@@ -44,6 +44,20 @@ pub(super) async fn count(s: &SeaStore, table: &str) -> i64 {
     .unwrap()
 }
 
+/// Heap pages of `table`.
+async fn relation_pages(s: &SeaStore, table: &str) -> i64 {
+    let db = s.connection();
+    db.query_one_raw(Statement::from_string(
+        db.get_database_backend(),
+        format!("SELECT pg_relation_size('{table}') / 8192 AS n"),
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get::<i64>("", "n")
+    .unwrap()
+}
+
 /// The sessions written: the last of January, the first of February (sealed by the runs
 /// below), and 3 February, still open.
 const DAYS: [&str; 3] = ["2026-01-30", "2026-02-02", "2026-02-03"];
@@ -344,6 +358,18 @@ async fn retention_drops_whole_months_and_the_rest_reads_intact() {
         .await
         .unwrap();
     s.compact(t("2026-02-04T01:00:00Z"), 1_000).await.unwrap();
+    // January is wholly sealed: its row partitions gave their pages back.
+    for table in [
+        "signal_greeks_y2026m01",
+        "candles_1m_y2026m01",
+        "signal_moneyness_greeks_y2026m01",
+    ] {
+        assert_eq!(relation_pages(&s, table).await, 0, "{table} truncated");
+    }
+    assert!(
+        relation_pages(&s, "signal_greeks_y2026m02").await > 0,
+        "February still has rows"
+    );
     let feb = range("2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z");
     let k = key(OPTIONS[0]);
     let february = s.greeks(&k, feb, usize::MAX).await.unwrap();

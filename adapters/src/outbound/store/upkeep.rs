@@ -43,13 +43,18 @@ impl HistoryUpkeep for SeaStore {
             // SQLite keeps rows; TimescaleDB compresses its chunks itself (its policy).
             return Ok(CompactionReport::default());
         }
-        compact::compact(
-            &self.db,
-            &self.partitions,
-            sealed_before.timestamp_millis(),
-            max_series_days,
-        )
-        .await
+        let sealed = sealed_before.timestamp_millis();
+        let report = compact::compact(&self.db, &self.partitions, sealed, max_series_days).await?;
+        if !report.more && self.layout().await? == Layout::Partitioned {
+            // Months wholly sealed give their rows' pages and index pages back.
+            for table in [HistoryTable::Greeks, HistoryTable::Candles, HistoryTable::Moneyness] {
+                let (_, rows) = tables_of(table);
+                partitions::truncate_sealed(&self.db, rows, compact::day_of(sealed))
+                    .await
+                    .map_err(db_error)?;
+            }
+        }
+        Ok(report)
     }
 
     async fn prepare_partitions(&self, from: DateTime<Utc>, through: DateTime<Utc>) -> Result<(), PortError> {

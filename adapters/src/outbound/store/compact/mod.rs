@@ -18,6 +18,8 @@
 //! skips that series-day), the rows folded are locked (`FOR UPDATE`) and deleted by their exact
 //! minutes, so a bar written meanwhile stays a row for the next run, never lost.
 
+#[cfg(test)]
+mod analysis;
 mod codec;
 mod job;
 mod packs;
