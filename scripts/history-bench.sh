@@ -87,7 +87,7 @@ read_p99() {
     SIGNAL__MODE=embedded RUST_LOG=warn exec "$bin" serve) > "$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.2; done
-  rows=$(curl -sf "http://127.0.0.1:$port/api/v2/historical/greeks/$key?$q" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["data"]))')
+  rows=$(curl -sf "http://127.0.0.1:$port/api/v2/historical/greeks/$key?$q" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rows"]))')
   echo "$2: one option-day read ($key, $day): $rows rows"
   "$oha" --no-tui -z "${secs}s" -c 1 "http://127.0.0.1:$port/api/v2/historical/greeks/$key?$q" |
     grep -E "Requests/sec|50.00%|99.00%|99.90%|\[200\]" | sed 's/^/  /'

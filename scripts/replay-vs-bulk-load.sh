@@ -62,10 +62,14 @@ for run in $(seq "$runs"); do
   done
   line=$("$bin" replay "$data" --format nse-chain --database-url "postgres://$pg_user@$pg_host:5432/replay_floor_a" 2>/dev/null | tail -1)
   r=$(echo "$line" | replay_secs)
-  "$bin" migrate up --database-url "postgres://$pg_user@$pg_host:5432/replay_floor_b" >/dev/null
+  # The floor's database: the replayed one's schema, partitions included (the months a
+  # replay writes into are made by the service as it writes), emptied.
+  dropdb -h "$pg_host" -U "$pg_user" --if-exists replay_floor_b >/dev/null 2>&1
+  createdb -h "$pg_host" -U "$pg_user" -T replay_floor_a replay_floor_b
+  psql -qAt -h "$pg_host" -U "$pg_user" -d replay_floor_b -c "TRUNCATE $(echo $tables | tr ' ' ',')" >/dev/null
   copy=""
   for t in $tables; do
-    psql -qAt -h "$pg_host" -U "$pg_user" -d replay_floor_a -c "\\copy $t to '$work/$t.csv' csv" >/dev/null
+    psql -qAt -h "$pg_host" -U "$pg_user" -d replay_floor_a -c "\\copy (SELECT * FROM $t) to '$work/$t.csv' csv" >/dev/null
     copy="$copy \\copy $t from '$work/$t.csv' csv
 "
   done
