@@ -183,10 +183,11 @@ fn migrate_up_down_and_status_on_a_sqlite_file() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         text(&out.stdout)
     };
-    assert_eq!(migrate(&["status"]).matches("\tpending").count(), 7);
-    assert_eq!(migrate(&["up"]).matches("\tapplied").count(), 7);
+    let all = <migration::Migrator as migration::MigratorTrait>::migrations().len();
+    assert_eq!(migrate(&["status"]).matches("\tpending").count(), all);
+    assert_eq!(migrate(&["up"]).matches("\tapplied").count(), all);
     assert_eq!(migrate(&["down", "--steps", "2"]).matches("\tpending").count(), 2);
-    assert_eq!(migrate(&["down", "--all"]).matches("\tpending").count(), 7);
+    assert_eq!(migrate(&["down", "--all"]).matches("\tpending").count(), all);
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -4,13 +4,16 @@ use e2e_tests::FreshDatabase;
 use migration::{Migrator, MigratorTrait};
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 9] = [
     "instruments",
     "candles_1m",
     "signal_greeks",
     "signal_moneyness_greeks",
     "signal_custom_timeframes",
     "signal_computation_metadata",
+    "signal_greeks_packs",
+    "candles_1m_packs",
+    "signal_moneyness_packs",
 ];
 
 async fn tables(db: &DatabaseConnection) -> Vec<String> {
@@ -29,9 +32,12 @@ async fn tables(db: &DatabaseConnection) -> Vec<String> {
 
 async fn round_trip(url: &str) -> DatabaseConnection {
     let db = Database::connect(url).await.unwrap();
-    assert_eq!(Migrator::get_pending_migrations(&db).await.unwrap().len(), 7);
+    assert_eq!(
+        Migrator::get_pending_migrations(&db).await.unwrap().len(),
+        Migrator::migrations().len()
+    );
     Migrator::up(&db, None).await.unwrap();
-    assert_eq!(tables(&db).await.len(), 6);
+    assert_eq!(tables(&db).await.len(), TABLES.len());
     assert!(Migrator::get_pending_migrations(&db).await.unwrap().is_empty());
     Migrator::up(&db, None).await.unwrap(); // idempotent
     Migrator::down(&db, None).await.unwrap();
@@ -65,8 +71,71 @@ async fn migrations_run_up_and_down_on_postgres_with_brin_time_indexes() {
         .await
         .unwrap();
     if !timescale {
-        assert_eq!(names.len(), 4, "{names:?}");
-        assert!(names.contains(&"candles_1m_start_ms_brin".to_owned()));
+        // Each time-series table is partitioned by month, its BRIN index on the parent (and so
+        // on every partition).
+        for (table, col) in migration::m20261124_000006_time_series::TIME_SERIES {
+            assert!(names.contains(&format!("{table}_{col}_brin")), "{table}: {names:?}");
+            assert_eq!(relkind(&db, table).await, "p", "{table} partitioned");
+        }
     }
+    db.close().await.unwrap();
+}
+
+async fn relkind(db: &DatabaseConnection, table: &str) -> String {
+    db.query_one_raw(Statement::from_string(
+        DbBackend::Postgres,
+        format!("SELECT relkind::text AS k FROM pg_class WHERE oid = to_regclass('{table}')"),
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get::<String>("", "k")
+    .unwrap()
+}
+
+async fn count(db: &DatabaseConnection, table: &str) -> i64 {
+    db.query_one_raw(Statement::from_string(
+        DbBackend::Postgres,
+        format!("SELECT count(*) AS n FROM {table}"),
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get::<i64>("", "n")
+    .unwrap()
+}
+
+/// An existing database's rows survive the partitioning migration (each in its month's
+/// partition, 2019 ones included) and its rollback.
+#[tokio::test]
+async fn the_partitioning_migration_keeps_existing_rows_and_rolls_back() {
+    let fresh = FreshDatabase::postgres().await;
+    let db = Database::connect(&fresh.url).await.unwrap();
+    if migration::m20261124_000006_time_series::timescale_available(&db)
+        .await
+        .unwrap()
+    {
+        return; // hypertables instead: the migration leaves them alone
+    }
+    let before = Migrator::migrations().len() - 2; // up to the packs, before partitioning
+    Migrator::up(&db, Some(u32::try_from(before).unwrap())).await.unwrap();
+    assert_eq!(relkind(&db, "signal_greeks").await, "r");
+    db.execute_unprepared(
+        "INSERT INTO candles_1m (instrument_key, start_ms, open, high, low, close, volume, updated_at_ms) VALUES \
+         ('NSE:NIFTY', 1558000740000, 1, 2, 0.5, 1.5, 10, 0), ('NSE:NIFTY', 1558000800000, 1, 2, 0.5, 1.5, 10, 0), \
+         ('NSE:NIFTY', 1767225600000, 1, 2, 0.5, 1.5, 10, 0)",
+    )
+    .await
+    .unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(relkind(&db, "candles_1m").await, "p");
+    assert_eq!(count(&db, "candles_1m").await, 3);
+    assert_eq!(count(&db, "candles_1m_y2019m05").await, 2, "May 2019 has its partition");
+    assert_eq!(count(&db, "candles_1m_y2026m01").await, 1);
+    Migrator::down(&db, Some(2)).await.unwrap();
+    assert_eq!(relkind(&db, "candles_1m").await, "r", "plain again");
+    assert_eq!(count(&db, "candles_1m").await, 3);
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(count(&db, "candles_1m").await, 3);
     db.close().await.unwrap();
 }
