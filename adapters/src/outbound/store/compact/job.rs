@@ -34,13 +34,44 @@ pub async fn compact(
     Ok(report)
 }
 
-/// The series-days of `spec`'s rows before `sealed`, oldest day first.
-pub(crate) fn candidates_sql(rows: &str, keys: &[&str], time: &str, limit: usize) -> String {
+/// The series-days of `relation`'s rows in `[$1, $2)`, oldest day first.
+pub(crate) fn candidates_sql(relation: &str, keys: &[&str], time: &str, limit: usize) -> String {
     let keys = keys.join(", ");
     format!(
-        "SELECT DISTINCT {keys}, ({time} / {DAY_MS}) * {DAY_MS} AS day_ms FROM {rows} \
-         WHERE {time} < $1 ORDER BY day_ms, {keys} LIMIT {limit}"
+        "SELECT DISTINCT {keys}, ({time} / {DAY_MS}) * {DAY_MS} AS day_ms FROM \"{relation}\" \
+         WHERE {time} >= $1 AND {time} < $2 ORDER BY day_ms, {keys} LIMIT {limit}"
     )
+}
+
+/// Where sealed rows may be, oldest first, each as (relation, from, to): the month partitions
+/// that begin before `sealed`, cut at it, day by day (so a backlog of months is never scanned
+/// whole in one statement); a table not partitioned, whole.
+async fn scopes(db: &DatabaseConnection, rows: &str, sealed: i64) -> Result<Vec<(String, i64, i64)>, PortError> {
+    let months = partitions::months(db, rows).await.map_err(db_error)?;
+    if months.is_empty() {
+        return Ok(vec![(rows.to_owned(), i64::MIN, sealed)]);
+    }
+    let mut out = Vec::new();
+    for m in months.into_iter().filter(|m| m.start_ms() < sealed) {
+        let (name, end) = (m.partition(rows), m.next().start_ms().min(sealed));
+        let any = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT EXISTS (SELECT 1 FROM \"{name}\") AS any"),
+            ))
+            .await
+            .map_err(db_error)?
+            .is_some_and(|r| r.try_get::<bool>("", "any").unwrap_or(true));
+        if !any {
+            continue; // wholly sealed, or never written
+        }
+        let mut day = m.start_ms();
+        while day < end {
+            out.push((name.clone(), day, (day + DAY_MS).min(end)));
+            day += DAY_MS;
+        }
+    }
+    Ok(out)
 }
 
 async fn fold_table<M>(
@@ -53,19 +84,42 @@ async fn fold_table<M>(
 where
     M: FromQueryResult + Clone + Send + Sync,
 {
-    let found = db
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            candidates_sql(spec.rows, spec.keys, spec.time, max + 1),
-            [sealed.into()],
-        ))
-        .await
-        .map_err(db_error)?;
-    let mut report = CompactionReport {
-        more: found.len() > max,
-        ..CompactionReport::default()
-    };
-    for r in found.iter().take(max) {
+    let mut report = CompactionReport::default();
+    let mut left = max;
+    for (relation, from, to) in scopes(db, spec.rows, sealed).await? {
+        let found = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                candidates_sql(&relation, spec.keys, spec.time, left + 1),
+                [from.into(), to.into()],
+            ))
+            .await
+            .map_err(db_error)?;
+        if found.len() > left {
+            report.more = true;
+        }
+        let take = left.min(found.len());
+        left -= take;
+        fold_found(db, known, spec, &found[..take], &mut report).await?;
+        if report.more {
+            break;
+        }
+    }
+    Ok(report)
+}
+
+/// Folds each series-day of `found` (candidate rows: the key columns and `day_ms`).
+async fn fold_found<M>(
+    db: &DatabaseConnection,
+    known: &partitions::Known,
+    spec: &Spec<M>,
+    found: &[sea_orm::QueryResult],
+    report: &mut CompactionReport,
+) -> Result<(), PortError>
+where
+    M: FromQueryResult + Clone + Send + Sync,
+{
+    for r in found {
         let mut series = Vec::with_capacity(spec.keys.len());
         for k in spec.keys {
             series.push(r.try_get::<String>("", k).map_err(db_error)?);
@@ -91,7 +145,7 @@ where
             }
         }
     }
-    Ok(report)
+    Ok(())
 }
 
 /// `k1 = $1 AND k2 = $2 …` of the series key columns.
@@ -235,9 +289,9 @@ mod tests {
     #[test]
     fn the_candidate_query_names_each_series_day_before_the_seal() {
         assert_eq!(
-            candidates_sql("signal_greeks", &["instrument_key"], "minute_ms", 101),
-            "SELECT DISTINCT instrument_key, (minute_ms / 86400000) * 86400000 AS day_ms FROM signal_greeks \
-             WHERE minute_ms < $1 ORDER BY day_ms, instrument_key LIMIT 101"
+            candidates_sql("signal_greeks_y2026m10", &["instrument_key"], "minute_ms", 101),
+            "SELECT DISTINCT instrument_key, (minute_ms / 86400000) * 86400000 AS day_ms FROM \"signal_greeks_y2026m10\" \
+             WHERE minute_ms >= $1 AND minute_ms < $2 ORDER BY day_ms, instrument_key LIMIT 101"
         );
         assert_eq!(series_filter(&["a", "b"]), "a = $1 AND b = $2");
     }
