@@ -425,3 +425,35 @@ async fn sqlite_keeps_its_rows_and_upkeep_does_nothing() {
     assert_eq!(count(&s, "signal_greeks").await, 3 * 2 * MINUTES);
     assert_eq!(every_read(&s).await, before);
 }
+
+/// A month another instance's retention dropped is made again when a late write needs it,
+/// though this instance had seen it: the write goes straight into the month's partition, finds
+/// it gone, and retries once after making it.
+#[tokio::test]
+async fn a_write_into_a_month_another_instance_dropped_makes_it_again() {
+    let db = FreshDatabase::postgres().await;
+    let a = store(&db).await;
+    let b = SeaStore::connect(&db.url).await.unwrap();
+    a.save_greeks(&[greeks(OPTIONS[0], "2026-01-30", 0)]).await.unwrap();
+    let dropped = b
+        .drop_months_before(HistoryTable::Greeks, t("2026-02-15T00:00:00Z"))
+        .await
+        .unwrap();
+    assert!(dropped.contains(&"signal_greeks_y2026m01".to_owned()), "{dropped:?}");
+    let late = greeks(OPTIONS[0], "2026-01-30", 1);
+    a.save_greeks(std::slice::from_ref(&late)).await.unwrap();
+    let got = a
+        .greeks(
+            &key(OPTIONS[0]),
+            range("2026-01-30T00:00:00Z", "2026-01-31T00:00:00Z"),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(got, vec![late]);
+    assert_eq!(
+        count(&a, "signal_greeks_y2026m01").await,
+        1,
+        "written into its partition"
+    );
+}

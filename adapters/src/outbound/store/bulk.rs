@@ -168,6 +168,24 @@ impl Table {
         }
     }
 
+    /// The same upsert aimed at another relation with the same columns and key (a partition
+    /// of this table: writing straight into it skips PostgreSQL's routing of each row).
+    pub(super) fn aimed_at(&self, name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            columns: self.columns.clone(),
+            conflict: self.conflict.clone(),
+            sqlite: Default::default(),
+            postgres: OnceLock::new(),
+            copy: OnceLock::new(),
+        }
+    }
+
+    /// The relation's name.
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+
     fn head(&self) -> String {
         let names: Vec<String> = self.columns.iter().map(|(n, _)| format!("\"{n}\"")).collect();
         format!("INSERT INTO \"{}\" ({})", self.name, names.join(", "))
@@ -334,6 +352,19 @@ impl Writer {
     /// # Errors
     /// The database's failure, as a [`PortError`]; nothing is written then.
     pub(super) async fn write(&self, steps: &[Step<'_, '_>]) -> Result<(), PortError> {
+        self.write_aimed(steps, None).await
+    }
+
+    /// [`Writer::write`], the upserts of the table named `aim.0` going into `aim.1` instead (on
+    /// PostgreSQL: a partition every row of theirs belongs in).
+    ///
+    /// # Errors
+    /// As [`Writer::write`].
+    pub(super) async fn write_aimed(
+        &self,
+        steps: &[Step<'_, '_>],
+        aim: Option<(&str, &Table)>,
+    ) -> Result<(), PortError> {
         match self {
             Self::Sqlite(pool, checkpoints) => {
                 let mut tx = pool.begin().await.map_err(sqlx_error)?;
@@ -359,7 +390,12 @@ impl Writer {
                 let mut tx = pool.begin().await.map_err(sqlx_error)?;
                 for step in steps {
                     match step {
-                        Step::Upsert(rows) => upsert_postgres(&mut tx, rows).await?,
+                        Step::Upsert(rows) => {
+                            let target = aim
+                                .filter(|(base, _)| *base == rows.table.name)
+                                .map_or(rows.table, |(_, t)| t);
+                            upsert_postgres(&mut tx, rows, target).await?;
+                        }
                         Step::Plain(p) => {
                             let q = p
                                 .cells

@@ -7,6 +7,8 @@ use super::entities::{candle, custom_timeframe, greeks, instrument, moneyness};
 /// The upsert target of each table written.
 #[derive(Debug)]
 pub(super) struct Tables {
+    /// Targets aimed at monthly partitions (`Table::aimed_at`), by partition name.
+    partitions: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Table>>>,
     pub(super) candles: Table,
     pub(super) timeframes: Table,
     pub(super) greeks: Table,
@@ -15,8 +17,23 @@ pub(super) struct Tables {
 }
 
 impl Tables {
+    /// The target of the table named `base` aimed at its partition `partition` (made once).
+    pub(super) fn aimed(&self, base: &str, partition: &str) -> Option<std::sync::Arc<Table>> {
+        let base = [&self.candles, &self.timeframes, &self.greeks, &self.moneyness]
+            .into_iter()
+            .find(|t| t.name() == base)?;
+        let mut known = self.partitions.lock().ok()?;
+        Some(
+            known
+                .entry(partition.to_owned())
+                .or_insert_with(|| std::sync::Arc::new(base.aimed_at(partition)))
+                .clone(),
+        )
+    }
+
     pub(super) fn new() -> Self {
         Self {
+            partitions: std::sync::Mutex::default(),
             candles: {
                 use candle::Column as C;
                 Table::of::<candle::Entity>(

@@ -97,14 +97,15 @@ pub(super) fn pg_array<'c, 'a, T>(
 pub(super) async fn upsert_postgres(
     tx: &mut sqlx::Transaction<'_, Postgres>,
     rows: &Rows<'_, '_>,
+    target: &Table,
 ) -> Result<(), PortError> {
     if rows.len() == 0 {
         return Ok(());
     }
-    if rows.len() >= COPY_FROM_ROWS && copy_new_rows(tx, rows).await? {
+    if rows.len() >= COPY_FROM_ROWS && copy_new_rows(tx, rows, target).await? {
         return Ok(());
     }
-    let mut q = sqlx::query(rows.table.postgres_statement());
+    let mut q = sqlx::query(target.postgres_statement());
     for (j, (_, t)) in rows.table.columns.iter().enumerate() {
         q = match t {
             SqlType::Text => q.bind(pg_array(rows, j, Cell::text)?),
@@ -132,13 +133,17 @@ pub(super) async fn upsert_postgres(
 
 /// `COPY`s `rows` in inside a savepoint. `Ok(false)` when a row's key already exists (nothing
 /// of the `COPY` is left: the caller upserts instead).
-async fn copy_new_rows(tx: &mut sqlx::Transaction<'_, Postgres>, rows: &Rows<'_, '_>) -> Result<bool, PortError> {
+async fn copy_new_rows(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    rows: &Rows<'_, '_>,
+    target: &Table,
+) -> Result<bool, PortError> {
     sqlx::query("SAVEPOINT bulk_copy")
         .execute(&mut **tx)
         .await
         .map_err(sqlx_error)?;
     let copied = async {
-        let mut copy = tx.copy_in_raw(&rows.table.copy_statement()).await?;
+        let mut copy = tx.copy_in_raw(&target.copy_statement()).await?;
         // In pieces, so the server parses one while the next is written.
         for piece in rows.cells.chunks(rows.width() * COPY_PIECE_ROWS) {
             copy.send(csv(piece, rows.width())).await?;
