@@ -4,6 +4,11 @@
 //! through sqlx (`bulk.rs`), one transaction per call: replaying the same batch leaves the same
 //! rows, and a failing batch leaves nothing behind. Times are epoch milliseconds (see the
 //! `migration` crate).
+//!
+//! On PostgreSQL the time-series tables are partitioned by month and closed days are sealed
+//! into packs (`compact/`, run through [`domain::ports::HistoryUpkeep`] in `upkeep.rs`); every
+//! read here merges a series' packs with its rows, and a write into a month makes its
+//! partition first and goes straight into it.
 
 mod bulk;
 mod chain_reads;
