@@ -54,15 +54,7 @@ async fn scopes(db: &DatabaseConnection, rows: &str, sealed: i64) -> Result<Vec<
     let mut out = Vec::new();
     for m in months.into_iter().filter(|m| m.start_ms() < sealed) {
         let (name, end) = (m.partition(rows), m.next().start_ms().min(sealed));
-        let any = db
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!("SELECT EXISTS (SELECT 1 FROM \"{name}\") AS any"),
-            ))
-            .await
-            .map_err(db_error)?
-            .is_some_and(|r| r.try_get::<bool>("", "any").unwrap_or(true));
-        if !any {
+        if !partitions::has_rows(db, &name).await.map_err(db_error)? {
             continue; // wholly sealed, or never written
         }
         let mut day = m.start_ms();

@@ -178,6 +178,20 @@ pub(crate) async fn drop_before(
     Ok(dropped)
 }
 
+/// Whether the relation `name` holds any row (an error reading it counts as yes).
+///
+/// # Errors
+/// The database's.
+pub(crate) async fn has_rows(conn: &impl ConnectionTrait, name: &str) -> Result<bool, sea_orm::DbErr> {
+    Ok(conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT EXISTS (SELECT 1 FROM \"{name}\") AS any"),
+        ))
+        .await?
+        .is_some_and(|r| r.try_get::<bool>("", "any").unwrap_or(true)))
+}
+
 /// Index bytes under which a partition without heap pages is left alone (an empty one's
 /// indexes take 56 KiB on PostgreSQL 15; a little bloat is not worth a lock).
 const SMALL_INDEX_BYTES: i64 = 128 * 1024;
@@ -221,14 +235,7 @@ pub(crate) async fn truncate_sealed(
             tx.rollback().await?;
             continue;
         }
-        let has_rows = tx
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!("SELECT EXISTS (SELECT 1 FROM \"{name}\") AS any"),
-            ))
-            .await?
-            .is_some_and(|r| r.try_get::<bool>("", "any").unwrap_or(true));
-        if has_rows {
+        if has_rows(&tx, &name).await? {
             tx.rollback().await?;
             continue;
         }
