@@ -26,6 +26,7 @@ mod m20261206_000007_chain_inputs;
 pub mod m20261207_000008_packs;
 pub mod m20261207_000009_monthly_partitions;
 pub mod m20261207_000010_timescale_compression;
+mod m20261207_000011_level_refs;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000008_packs::Migration),
             Box::new(m20261207_000009_monthly_partitions::Migration),
             Box::new(m20261207_000010_timescale_compression::Migration),
+            Box::new(m20261207_000011_level_refs::Migration),
         ]
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use domain::candles::Bar;
 use domain::chain::QuotePrice;
 use domain::expiry::{Forward, ForwardSource, TimeBasis};
-use domain::instrument::{InstrumentKey, OptionRight};
+use domain::instrument::{InstrumentKey, LotSize, OptionContract, OptionRight, Strike};
 use domain::moneyness::{LevelAggregate, MoneynessLevel};
 use domain::ports::{
     ChainInputs, CompactionReport, GreeksRecord, HistoryTable, HistoryUpkeep, InstrumentCandle, MoneynessRecord,
@@ -119,8 +119,33 @@ pub(super) fn candle(k: &str, day: &str, i: i64) -> InstrumentCandle {
     }
 }
 
+/// A level's row at minute `i`: `ITM1` holds the first option alone, its aggregates computed
+/// by the domain from that option's Greeks (as the service does: sealing refers to them, see
+/// `store/compact/levels.rs`), open interest 0 some minutes; the other levels made-up values.
 pub(super) fn level(day: &str, i: i64, level: MoneynessLevel) -> MoneynessRecord {
     let x = i as f64;
+    if level == MoneynessLevel::Itm(1) {
+        let g = greeks(OPTIONS[0], day, i);
+        let point = domain::moneyness::OptionPoint {
+            strike: 25_000.0,
+            right: OptionRight::Call,
+            iv: g.iv,
+            greeks: g.greeks,
+            oi: if i % 6 == 1 { 0.0 } else { 75.0 * (1000.0 + x) },
+            volume: 75.0 * x,
+        };
+        let aggregate = domain::moneyness::aggregate_by_level(&[point], 25_000.0, 50.0)[0].aggregate;
+        return MoneynessRecord {
+            underlying: key("NSE:NIFTY"),
+            expiry: NaiveDate::from_ymd_opt(2026, 2, 24).unwrap(),
+            minute: minute(day, i),
+            right: OptionRight::Call,
+            level,
+            aggregate,
+            atm_iv: Some(0.12 + x * 1e-4),
+            chain: None,
+        };
+    }
     MoneynessRecord {
         underlying: key("NSE:NIFTY"),
         expiry: NaiveDate::from_ymd_opt(2026, 2, 24).unwrap(),
@@ -158,6 +183,20 @@ async fn write_all(s: &SeaStore) {
 /// Each day's `MINUTES` minutes of the Greeks and bars of `OPTIONS`, NIFTY's bars and three
 /// moneyness levels.
 pub(super) async fn write_days(s: &SeaStore, days: &[&str]) {
+    let contracts: Vec<OptionContract> = OPTIONS
+        .iter()
+        .zip([OptionRight::Call, OptionRight::Put])
+        .map(|(k, right)| OptionContract {
+            key: key(k),
+            underlying: key("NSE:NIFTY"),
+            expiry: t("2026-02-24T10:00:00Z"),
+            strike: Strike::new(25_000.0).unwrap(),
+            right,
+            lot_size: LotSize::new(75).unwrap(),
+            tick_size: 0.05,
+        })
+        .collect();
+    s.register_contracts(&contracts, "NSE").await.unwrap();
     for &day in days {
         let mut g = Vec::new();
         let mut c = Vec::new();
@@ -254,9 +293,90 @@ async fn sealed_days_read_the_same_to_the_bit_and_sealing_again_changes_nothing(
     );
     assert_eq!(every_read(&s).await, before, "the same answers, to the bit");
 
+    // The level of one option refers to its Greeks; the others keep their values.
+    assert_eq!(
+        refs_of(&s).await,
+        [
+            ("ATM".to_owned(), "{}".to_owned()),
+            ("ATM".to_owned(), "{}".to_owned()),
+            ("ITM1".to_owned(), format!("{{{}}}", OPTIONS[0])),
+            ("ITM1".to_owned(), format!("{{{}}}", OPTIONS[0])),
+            ("OTM".to_owned(), "{}".to_owned()),
+            ("OTM".to_owned(), "{}".to_owned()),
+        ]
+    );
+
     let again = s.compact(t("2026-02-03T01:00:00Z"), 1_000).await.unwrap();
     assert_eq!(again, CompactionReport::default(), "idempotent");
     assert_eq!(every_read(&s).await, before);
+}
+
+/// (level, `refs`) of every level pack, by level and day.
+async fn refs_of(s: &SeaStore) -> Vec<(String, String)> {
+    let db = s.connection();
+    db.query_all_raw(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT level, refs::text AS refs FROM signal_moneyness_packs ORDER BY level, day_ms".to_owned(),
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.try_get("", "level").unwrap(), r.try_get("", "refs").unwrap()))
+    .collect()
+}
+
+#[tokio::test]
+async fn a_late_correction_of_greeks_a_level_refers_to_keeps_the_level_as_it_was() {
+    let db = FreshDatabase::postgres().await;
+    let s = store(&db).await;
+    write_all(&s).await;
+    s.compact(t("2026-02-03T01:00:00Z"), 1_000).await.unwrap();
+    let before = every_read(&s).await;
+    // Minutes 5 and 6 of 2 February recomputed: new Greeks for the option ITM1 refers to (the
+    // level rows themselves are not rewritten).
+    let late: Vec<GreeksRecord> = [5, 6]
+        .iter()
+        .map(|&i| {
+            let mut g = greeks(OPTIONS[0], "2026-02-02", i);
+            g.greeks = g.greeks.map(|g| Greeks {
+                delta: g.delta + 0.125,
+                ..g
+            });
+            g
+        })
+        .collect();
+    s.save_greeks(&late).await.unwrap();
+    let expiry = NaiveDate::from_ymd_opt(2026, 2, 24).unwrap();
+    let feb2 = range("2026-02-02T00:00:00Z", "2026-02-03T00:00:00Z");
+    let nifty = key("NSE:NIFTY");
+    let itm1 = || {
+        s.moneyness(
+            &nifty,
+            expiry,
+            OptionRight::Call,
+            MoneynessLevel::Itm(1),
+            feb2,
+            usize::MAX,
+        )
+    };
+    let levels = itm1().await.unwrap();
+    let report = s.compact(t("2026-02-03T01:00:00Z"), 1_000).await.unwrap();
+    assert_eq!(report.series_days, 1, "{report:?}");
+    assert_eq!(
+        itm1().await.unwrap(),
+        levels,
+        "the level pack re-packed against the new Greeks"
+    );
+    let read = s.greeks(&key(OPTIONS[0]), feb2, usize::MAX).await.unwrap();
+    assert_eq!(read[5].greeks.unwrap().delta, late[0].greeks.unwrap().delta);
+    // Everything else as before.
+    let after = every_read(&s).await;
+    let changed: Vec<usize> = (0..before.len()).filter(|&i| before[i] != after[i]).collect();
+    assert!(
+        !changed.is_empty() && changed.iter().all(|&i| after[i].contains("0.6")),
+        "{changed:?}"
+    );
+    assert_eq!(refs_of(&s).await[3], ("ITM1".to_owned(), format!("{{{}}}", OPTIONS[0])));
 }
 
 #[tokio::test]
@@ -267,7 +387,10 @@ async fn a_run_is_bounded_and_the_next_one_goes_on() {
     let before = every_read(&s).await;
     let first = s.compact(t("2026-02-04T01:00:00Z"), 2).await.unwrap();
     assert!(first.more, "{first:?}");
-    assert_eq!(first.series_days, 6, "two per table");
+    assert_eq!(
+        first.series_days, 4,
+        "two of the Greeks, two of the bars; the levels wait for their options' Greeks"
+    );
     let mut total = first;
     while total.more {
         total = s.compact(t("2026-02-04T01:00:00Z"), 2).await.unwrap();
@@ -375,12 +498,33 @@ async fn retention_drops_whole_months_and_the_rest_reads_intact() {
     let february = s.greeks(&k, feb, usize::MAX).await.unwrap();
     assert_eq!(february.len(), 2 * usize::try_from(MINUTES).unwrap());
 
-    // Mid-February: January has ended, February has not.
+    // Mid-February: January has ended, February has not. January's level packs refer to its
+    // Greeks packs: those stay until the levels go.
+    let expiry = NaiveDate::from_ymd_opt(2026, 2, 24).unwrap();
+    let jan = range("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z");
+    let nifty = key("NSE:NIFTY");
+    let itm1 = |r| s.moneyness(&nifty, expiry, OptionRight::Call, MoneynessLevel::Itm(1), r, usize::MAX);
+    let january_levels = itm1(jan).await.unwrap();
+    assert_eq!(january_levels.len(), usize::try_from(MINUTES).unwrap());
     let dropped = s
         .drop_months_before(HistoryTable::Greeks, t("2026-02-15T00:00:00Z"))
         .await
         .unwrap();
-    assert_eq!(dropped, vec!["signal_greeks_packs_y2026m01", "signal_greeks_y2026m01"]);
+    assert_eq!(dropped, vec!["signal_greeks_y2026m01"]);
+    assert_eq!(itm1(jan).await.unwrap(), january_levels, "January's levels read whole");
+    let dropped = s
+        .drop_months_before(HistoryTable::Moneyness, t("2026-02-15T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        dropped,
+        vec!["signal_moneyness_packs_y2026m01", "signal_moneyness_greeks_y2026m01"]
+    );
+    let dropped = s
+        .drop_months_before(HistoryTable::Greeks, t("2026-02-15T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(dropped, vec!["signal_greeks_packs_y2026m01"]);
     let all = range("2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z");
     assert_eq!(
         s.greeks(&k, all, usize::MAX).await.unwrap(),

@@ -117,7 +117,7 @@ async fn the_partitioning_migration_keeps_existing_rows_and_rolls_back() {
     {
         return; // hypertables instead: the migration leaves them alone
     }
-    let before = Migrator::migrations().len() - 2; // up to the packs, before partitioning
+    let before = Migrator::migrations().len() - 3; // up to the packs, before partitioning
     Migrator::up(&db, Some(u32::try_from(before).unwrap())).await.unwrap();
     assert_eq!(relkind(&db, "signal_greeks").await, "r");
     db.execute_unprepared(
@@ -132,10 +132,38 @@ async fn the_partitioning_migration_keeps_existing_rows_and_rolls_back() {
     assert_eq!(count(&db, "candles_1m").await, 3);
     assert_eq!(count(&db, "candles_1m_y2019m05").await, 2, "May 2019 has its partition");
     assert_eq!(count(&db, "candles_1m_y2026m01").await, 1);
-    Migrator::down(&db, Some(2)).await.unwrap();
+    Migrator::down(&db, Some(3)).await.unwrap();
     assert_eq!(relkind(&db, "candles_1m").await, "r", "plain again");
     assert_eq!(count(&db, "candles_1m").await, 3);
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(count(&db, "candles_1m").await, 3);
+    db.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn level_packs_that_refer_to_greeks_refuse_the_rollback_of_their_column() {
+    let fresh = FreshDatabase::postgres().await;
+    let db = Database::connect(&fresh.url).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    db.execute_unprepared(
+        "CREATE TABLE IF NOT EXISTS signal_moneyness_packs_y2026m01 PARTITION OF signal_moneyness_packs \
+         FOR VALUES FROM (1767225600000) TO (1769904000000); \
+         INSERT INTO signal_moneyness_packs (underlying, expiry, option_right, level, day_ms, first_ms, last_ms, \
+         minutes, pack, refs) VALUES ('NSE:NIFTY', '2026-01-27', 'call', 'ATM', 1767225600000, 1767225600000, \
+         1767225600000, 1, '\\x02', '{NSE:NIFTY-20260127-25000-CE}')",
+    )
+    .await
+    .unwrap();
+    let e = Migrator::down(&db, Some(1)).await.unwrap_err().to_string();
+    assert!(
+        e.contains("holds 1 level packs whose minutes refer to options' Greeks"),
+        "{e}"
+    );
+    assert_eq!(count(&db, "signal_moneyness_packs").await, 1, "nothing lost");
+    db.execute_unprepared("DELETE FROM signal_moneyness_packs")
+        .await
+        .unwrap();
+    Migrator::down(&db, Some(1)).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
     db.close().await.unwrap();
 }

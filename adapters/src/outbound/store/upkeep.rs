@@ -97,8 +97,19 @@ impl HistoryUpkeep for SeaStore {
             return Ok(dropped);
         }
         for t in self.partitioned(table).await? {
+            let mut before_ms = before.timestamp_millis();
+            if t == "signal_greeks_packs" {
+                // Level packs refer to the Greeks packs of their day (`compact/levels.rs`): a
+                // month of Greeks packs stays while the moneyness packs of that month do.
+                let levels = partitions::months(&self.db, "signal_moneyness_packs")
+                    .await
+                    .map_err(db_error)?;
+                if let Some(first) = levels.first() {
+                    before_ms = before_ms.min(first.start_ms());
+                }
+            }
             dropped.extend(
-                partitions::drop_before(&self.db, &self.partitions, t, before.timestamp_millis())
+                partitions::drop_before(&self.db, &self.partitions, t, before_ms)
                     .await
                     .map_err(db_error)?,
             );

@@ -1,11 +1,14 @@
 //! Where a pack's bytes go: every column of every Greeks and moneyness pack of a database
-//! re-encoded on its own, bytes per row printed (docs/benchmarks.md, "History storage").
+//! re-encoded on its own, bytes per row printed (docs/benchmarks.md, "History storage"). The
+//! moneyness columns are measured as if every value were kept (no references to Greeks);
+//! "(as packed, all columns)" is what the packs take.
 //!
 //! `PACK_DB=postgres://… cargo test -p adapters --lib pack_column_sizes -- --ignored --nocapture`
 #[cfg(test)]
 mod tests {
     use super::super::codec::PackWriter;
-    use super::super::packs::{LevelSeries, unpack_greeks, unpack_moneyness};
+    use super::super::levels::{LevelSeries, OptionDay, unpack_moneyness};
+    use super::super::packs::unpack_greeks;
     use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 
     fn size(f: impl FnOnce(&mut PackWriter), n: usize) -> usize {
@@ -22,16 +25,25 @@ mod tests {
         let rows = db
             .query_all_raw(Statement::from_string(
                 DbBackend::Postgres,
-                "SELECT instrument_key, pack FROM signal_greeks_packs",
+                "SELECT instrument_key, day_ms, pack FROM signal_greeks_packs",
             ))
             .await
             .unwrap();
         let mut tot = std::collections::BTreeMap::<&str, usize>::new();
         let mut n_all = 0;
+        let mut days = std::collections::HashMap::new();
         for r in &rows {
             let k: String = r.try_get("", "instrument_key").unwrap();
+            let day: i64 = r.try_get("", "day_ms").unwrap();
             let p: Vec<u8> = r.try_get("", "pack").unwrap();
             let m = unpack_greeks(&k, &p).unwrap();
+            days.insert(
+                (k.clone(), day),
+                OptionDay {
+                    key: k.clone(),
+                    rows: m.clone(),
+                },
+            );
             let n = m.len();
             n_all += n;
             macro_rules! col { ($name:literal, $e:expr) => { *tot.entry($name).or_default() += size($e, n); } }
@@ -70,7 +82,7 @@ mod tests {
         let rows = db
             .query_all_raw(Statement::from_string(
                 DbBackend::Postgres,
-                "SELECT underlying, expiry, option_right, level, pack FROM signal_moneyness_packs",
+                "SELECT underlying, expiry, option_right, level, day_ms, refs, pack FROM signal_moneyness_packs",
             ))
             .await
             .unwrap();
@@ -84,8 +96,12 @@ mod tests {
                 level: r.try_get("", "level").unwrap(),
             };
             let p: Vec<u8> = r.try_get("", "pack").unwrap();
-            let m = unpack_moneyness(&s, &p).unwrap();
+            let day: i64 = r.try_get("", "day_ms").unwrap();
+            let refs: Vec<String> = r.try_get("", "refs").unwrap();
+            let refs: Vec<OptionDay> = refs.iter().map(|k| days[&(k.clone(), day)].clone()).collect();
+            let m = unpack_moneyness(&s, &p, &refs).unwrap();
             let n = m.len();
+            *tot.entry("(as packed, all columns)").or_default() += p.len();
             n_all += n;
             macro_rules! col { ($name:literal, $e:expr) => { *tot.entry($name).or_default() += size($e, n); } }
             col!("counts", |w| {

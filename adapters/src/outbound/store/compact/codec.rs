@@ -26,13 +26,21 @@ use pco::ChunkConfig;
 use pco::data_types::Number;
 use pco::standalone::{simple_compress, simple_decompress};
 
-/// The layout's version, the pack's first byte.
-pub(crate) const VERSION: u8 = 1;
+/// The layout's version, the pack's first byte. Version 2 differs from 1 only in the
+/// moneyness pack (`packs.rs`: minutes taken from the option's Greeks); readers take both.
+pub(crate) const VERSION: u8 = 2;
 
 /// A pack that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("corrupt pack: {0}")]
 pub(crate) struct CodecError(String);
+
+impl CodecError {
+    /// A pack that cannot be read, and why.
+    pub(crate) fn new(why: impl Into<String>) -> Self {
+        Self(why.into())
+    }
+}
 
 fn corrupt(why: impl Into<String>) -> CodecError {
     CodecError(why.into())
@@ -95,6 +103,12 @@ impl PackWriter {
         buf.push(VERSION);
         buf.extend_from_slice(&u32::try_from(rows).expect("rows of a pack fit in u32").to_le_bytes());
         Self { buf, rows }
+    }
+
+    /// Columns written from here on hold `rows` values (a subset of the pack's rows, which
+    /// the reader can tell from the columns before: see [`PackReader::set_rows`]).
+    pub(crate) fn set_rows(&mut self, rows: usize) {
+        self.rows = rows;
     }
 
     /// The finished pack.
@@ -231,6 +245,7 @@ pub(crate) struct PackReader<'a> {
     bytes: &'a [u8],
     at: usize,
     rows: usize,
+    version: u8,
 }
 
 impl<'a> PackReader<'a> {
@@ -239,10 +254,18 @@ impl<'a> PackReader<'a> {
     /// # Errors
     /// [`CodecError`] when the header is short or names another layout version.
     pub(crate) fn new(bytes: &'a [u8]) -> Result<Self, CodecError> {
-        let mut r = Self { bytes, at: 0, rows: 0 };
-        let version = r.take(1)?[0];
-        if version != VERSION {
-            return Err(corrupt(format!("layout version {version}, this build reads {VERSION}")));
+        let mut r = Self {
+            bytes,
+            at: 0,
+            rows: 0,
+            version: 0,
+        };
+        r.version = r.take(1)?[0];
+        if !(1..=VERSION).contains(&r.version) {
+            return Err(corrupt(format!(
+                "layout version {}, this build reads 1 to {VERSION}",
+                r.version
+            )));
         }
         r.rows = r.u32()? as usize;
         if r.rows > 1_000_000 {
@@ -251,9 +274,20 @@ impl<'a> PackReader<'a> {
         Ok(r)
     }
 
-    /// The pack's rows.
+    /// The pack's rows (or, after [`PackReader::set_rows`], the current columns' rows).
     pub(crate) fn rows(&self) -> usize {
         self.rows
+    }
+
+    /// The layout version the pack was written in.
+    pub(crate) fn version(&self) -> u8 {
+        self.version
+    }
+
+    /// The columns read from here on hold `rows` values (as the writer's
+    /// [`PackWriter::set_rows`] wrote them).
+    pub(crate) fn set_rows(&mut self, rows: usize) {
+        self.rows = rows;
     }
 
     /// Checks every byte was read.

@@ -10,6 +10,7 @@ use sea_orm::{
 
 use super::packs::{Spec, candles_spec, greeks_spec, moneyness_spec};
 use super::partitions::{self, Month};
+use super::references::{self, Candidates};
 use super::{DAY_MS, day_of};
 use crate::outbound::store::db_error;
 use domain::ports::{CompactionReport, PortError};
@@ -30,7 +31,10 @@ pub async fn compact(
     let mut report = CompactionReport::default();
     report += fold_table(db, known, &greeks_spec(), sealed, max_series_days).await?;
     report += fold_table(db, known, &candles_spec(), sealed, max_series_days).await?;
-    report += fold_table(db, known, &moneyness_spec(), sealed, max_series_days).await?;
+    // Levels are sealed once their options' Greeks are (they refer to them: `levels.rs`).
+    if !report.more {
+        report += fold_table(db, known, &moneyness_spec(), sealed, max_series_days).await?;
+    }
     Ok(report)
 }
 
@@ -77,6 +81,7 @@ where
     M: FromQueryResult + Clone + Send + Sync,
 {
     let mut report = CompactionReport::default();
+    let mut candidates = Candidates::default();
     let mut left = max;
     for (relation, from, to) in scopes(db, spec.rows, sealed).await? {
         let found = db
@@ -92,7 +97,7 @@ where
         }
         let take = left.min(found.len());
         left -= take;
-        fold_found(db, known, spec, &found[..take], &mut report).await?;
+        fold_found(db, known, spec, &found[..take], &mut candidates, &mut report).await?;
         if report.more {
             break;
         }
@@ -106,6 +111,7 @@ async fn fold_found<M>(
     known: &partitions::Known,
     spec: &Spec<M>,
     found: &[sea_orm::QueryResult],
+    candidates: &mut Candidates,
     report: &mut CompactionReport,
 ) -> Result<(), PortError>
 where
@@ -121,7 +127,7 @@ where
             .await
             .map_err(db_error)?;
         let tx = db.begin().await.map_err(db_error)?;
-        match fold_one(&tx, spec, &series, day).await {
+        match fold_one(&tx, spec, &series, day, candidates).await {
             Ok(Some(rows)) => {
                 tx.commit().await.map_err(db_error)?;
                 report.series_days += 1;
@@ -155,6 +161,7 @@ async fn fold_one<M>(
     spec: &Spec<M>,
     series: &[String],
     day: i64,
+    candidates: &mut Candidates,
 ) -> Result<Option<u64>, PortError>
 where
     M: FromQueryResult + Clone + Send + Sync,
@@ -174,6 +181,9 @@ where
         .unwrap_or(false);
     if !locked {
         return Ok(None);
+    }
+    if spec.refers {
+        references::lock(tx, &series[0], day).await?;
     }
     let n = spec.keys.len();
     let mut values: Vec<Value> = series.iter().map(|s| s.clone().into()).collect();
@@ -208,7 +218,8 @@ where
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
-                "SELECT pack FROM {} WHERE {} AND day_ms = ${} FOR UPDATE",
+                "SELECT pack{} FROM {} WHERE {} AND day_ms = ${} FOR UPDATE",
+                if spec.refers { ", refs" } else { "" },
                 spec.packs,
                 series_filter(spec.keys),
                 n + 1
@@ -217,19 +228,32 @@ where
         ))
         .await
         .map_err(db_error)?;
+    let existing_refs: Vec<String> = match &existing {
+        Some(e) if spec.refers => e.try_get("", "refs").map_err(db_error)?,
+        _ => Vec::new(),
+    };
+    let (offered, existing_days) = if spec.refers {
+        candidates.load(tx, series, day, &existing_refs).await?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let mut merged: BTreeMap<i64, M> = BTreeMap::new();
+    let mut old_pack: Option<Vec<u8>> = None;
     if let Some(e) = existing {
         let bytes: Vec<u8> = e.try_get("", "pack").map_err(db_error)?;
-        for m in (spec.unpack)(series, &bytes).map_err(|e| PortError::Other(format!("{}: {e}", spec.packs)))? {
+        for m in (spec.unpack)(series, &bytes, &existing_days)
+            .map_err(|e| PortError::Other(format!("{}: {e}", spec.packs)))?
+        {
             merged.insert((spec.minute)(&m), m);
         }
+        old_pack = Some(bytes);
     }
     let minutes: Vec<i64> = rows.iter().map(spec.minute).collect();
     for m in rows {
         merged.insert((spec.minute)(&m), m);
     }
     let merged: Vec<M> = merged.into_values().collect();
-    let pack = (spec.pack)(&merged);
+    let packed = (spec.pack)(&merged, &offered);
     let (first, last) = (
         merged.first().map_or(day, spec.minute),
         merged.last().map_or(day, spec.minute),
@@ -240,21 +264,35 @@ where
         first.into(),
         last.into(),
         i32::try_from(merged.len()).unwrap_or(i32::MAX).into(),
-        pack.into(),
+        packed.bytes.clone().into(),
     ]);
+    let (refs_column, refs_set) = if spec.refers {
+        upsert.push(references::texts(&packed.refs));
+        (", refs", ", refs = excluded.refs")
+    } else {
+        ("", "")
+    };
+    let params = n + 5 + usize::from(spec.refers);
     tx.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!(
-            "INSERT INTO {} ({keys}, day_ms, first_ms, last_ms, minutes, pack) VALUES ({}) \
+            "INSERT INTO {} ({keys}, day_ms, first_ms, last_ms, minutes, pack{refs_column}) VALUES ({}) \
              ON CONFLICT ({keys}, day_ms) DO UPDATE SET first_ms = excluded.first_ms, \
-             last_ms = excluded.last_ms, minutes = excluded.minutes, pack = excluded.pack",
+             last_ms = excluded.last_ms, minutes = excluded.minutes, pack = excluded.pack{refs_set}",
             spec.packs,
-            (1..=n + 5).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+            (1..=params).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
         ),
         upsert,
     ))
     .await
     .map_err(db_error)?;
+    if let (true, Some(old)) = (spec.referred, &old_pack) {
+        // A sealed day's Greeks changed: the level packs pointing at them follow.
+        if let Some(underlying) = references::underlying_of(tx, &series[0]).await? {
+            references::lock(tx, &underlying, day).await?;
+        }
+        references::repack_dependents(tx, &series[0], day, old, &packed.bytes).await?;
+    }
     // The exact minutes read and locked: a row inserted since is left for the next run.
     let list: Vec<String> = minutes.iter().map(i64::to_string).collect();
     let key_only: Vec<Value> = series.iter().map(|s| s.clone().into()).collect();

@@ -22,9 +22,11 @@
 mod analysis;
 mod codec;
 mod job;
+mod levels;
 mod packs;
 pub(crate) mod partitions;
 pub(crate) mod reads;
+mod references;
 
 pub(crate) use job::compact;
 pub(crate) use packs::{Spec, candles_spec, greeks_spec, moneyness_spec};

@@ -1,8 +1,10 @@
 //! One pack per table: a series' rows of one day (sea-orm models, in minute order) to bytes
 //! and back, every column in the entity's field order except the series key, which the pack's
-//! row holds. The layout of the bytes is `codec.rs`'s.
+//! row holds (the moneyness pack, which refers to options' Greeks, is `levels.rs`'s). The
+//! layout of the bytes is `codec.rs`'s.
 
 use super::codec::{CodecError, PackReader, PackWriter};
+use super::levels::{LevelSeries, OptionDay, Packed, pack_moneyness, unpack_moneyness};
 use crate::outbound::store::entities::{candle, greeks, moneyness};
 
 /// Greeks rows of one option.
@@ -141,113 +143,30 @@ pub(crate) fn unpack_candles(instrument_key: &str, pack: &[u8]) -> Result<Vec<ca
         .collect())
 }
 
-/// The series a moneyness pack belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct LevelSeries {
-    pub(crate) underlying: String,
-    pub(crate) expiry: String,
-    pub(crate) option_right: String,
-    pub(crate) level: String,
-}
+/// Rows of a series (its key columns' values) from a pack and the options it refers to.
+pub(crate) type Unpack<M> = fn(&[String], &[u8], &[OptionDay]) -> Result<Vec<M>, CodecError>;
 
-/// Moneyness aggregates of one level series.
-pub(crate) fn pack_moneyness(rows: &[moneyness::Model]) -> Vec<u8> {
-    let mut w = PackWriter::new(rows.len());
-    w.i64s(rows.iter().map(|r| r.minute_ms));
-    w.i32s(rows.iter().map(|r| r.count));
-    w.i32s(rows.iter().map(|r| r.count_with_iv));
-    w.opt_f64s(&rows.iter().map(|r| r.mean_iv).collect::<Vec<_>>());
-    for value in [
-        |r: &moneyness::Model| r.delta,
-        |r: &moneyness::Model| r.gamma,
-        |r: &moneyness::Model| r.theta_per_year,
-        |r: &moneyness::Model| r.vega_per_unit,
-        |r: &moneyness::Model| r.rho_per_unit,
-        |r: &moneyness::Model| r.vanna,
-        |r: &moneyness::Model| r.volga,
-        |r: &moneyness::Model| r.charm_per_year,
-        |r: &moneyness::Model| r.speed,
-        |r: &moneyness::Model| r.total_volume,
-        |r: &moneyness::Model| r.total_oi,
-    ] {
-        w.f64s(rows.iter().map(value));
-    }
-    w.opt_f64s(&rows.iter().map(|r| r.atm_iv).collect::<Vec<_>>());
-    w.opt_f64s(&rows.iter().map(|r| r.chain_forward).collect::<Vec<_>>());
-    w.opt_strs(
-        &rows
-            .iter()
-            .map(|r| r.chain_forward_source.as_deref())
-            .collect::<Vec<_>>(),
-    );
-    w.opt_f64s(&rows.iter().map(|r| r.chain_t_years).collect::<Vec<_>>());
-    w.opt_f64s(&rows.iter().map(|r| r.chain_spot).collect::<Vec<_>>());
-    w.finish()
-}
-
-/// The rows of [`pack_moneyness`], of `series`.
-///
-/// # Errors
-/// [`CodecError`] on a corrupt pack.
-pub(crate) fn unpack_moneyness(series: &LevelSeries, pack: &[u8]) -> Result<Vec<moneyness::Model>, CodecError> {
-    let mut r = PackReader::new(pack)?;
-    let minute = r.i64s()?;
-    let count = r.i32s()?;
-    let count_with_iv = r.i32s()?;
-    let mean_iv = r.opt_f64s()?;
-    let mut v: Vec<Vec<f64>> = Vec::with_capacity(11);
-    for _ in 0..11 {
-        v.push(r.f64s()?);
-    }
-    let atm_iv = r.opt_f64s()?;
-    let chain_forward = r.opt_f64s()?;
-    let chain_forward_source = r.opt_strs()?;
-    let chain_t_years = r.opt_f64s()?;
-    let chain_spot = r.opt_f64s()?;
-    r.end()?;
-    let mut source = chain_forward_source.into_iter();
-    Ok((0..r.rows())
-        .map(|i| moneyness::Model {
-            underlying: series.underlying.clone(),
-            expiry: series.expiry.clone(),
-            option_right: series.option_right.clone(),
-            level: series.level.clone(),
-            minute_ms: minute[i],
-            count: count[i],
-            count_with_iv: count_with_iv[i],
-            mean_iv: mean_iv[i],
-            delta: v[0][i],
-            gamma: v[1][i],
-            theta_per_year: v[2][i],
-            vega_per_unit: v[3][i],
-            rho_per_unit: v[4][i],
-            vanna: v[5][i],
-            volga: v[6][i],
-            charm_per_year: v[7][i],
-            speed: v[8][i],
-            total_volume: v[9][i],
-            total_oi: v[10][i],
-            atm_iv: atm_iv[i],
-            chain_forward: chain_forward[i],
-            chain_forward_source: source.next().flatten(),
-            chain_t_years: chain_t_years[i],
-            chain_spot: chain_spot[i],
-        })
-        .collect())
-}
-
-/// Rows of a series (its key columns' values) from a pack.
-pub(crate) type Unpack<M> = fn(&[String], &[u8]) -> Result<Vec<M>, CodecError>;
-
-/// How one table is packed: its row and pack tables, series key and time columns.
+/// How one table is packed: its row and pack tables, series key and time columns, and
+/// whether its packs refer to options' Greeks packs (`levels.rs`: a `refs` column).
 pub(crate) struct Spec<M> {
     pub(crate) rows: &'static str,
     pub(crate) packs: &'static str,
     pub(crate) keys: &'static [&'static str],
     pub(crate) time: &'static str,
-    pub(crate) pack: fn(&[M]) -> Vec<u8>,
+    pub(crate) pack: fn(&[M], &[OptionDay]) -> Packed,
     pub(crate) unpack: Unpack<M>,
     pub(crate) minute: fn(&M) -> i64,
+    pub(crate) refers: bool,
+    /// Other packs refer to this table's (the Greeks: see `references.rs`).
+    pub(crate) referred: bool,
+}
+
+/// A pack that refers to nothing.
+fn plain(bytes: Vec<u8>) -> Packed {
+    Packed {
+        bytes,
+        refs: Vec::new(),
+    }
 }
 
 pub(crate) fn greeks_spec() -> Spec<greeks::Model> {
@@ -256,9 +175,11 @@ pub(crate) fn greeks_spec() -> Spec<greeks::Model> {
         packs: "signal_greeks_packs",
         keys: &["instrument_key"],
         time: "minute_ms",
-        pack: pack_greeks,
-        unpack: |k, p| unpack_greeks(&k[0], p),
+        pack: |rows, _| plain(pack_greeks(rows)),
+        unpack: |k, p, _| unpack_greeks(&k[0], p),
         minute: |m| m.minute_ms,
+        refers: false,
+        referred: true,
     }
 }
 
@@ -268,9 +189,11 @@ pub(crate) fn candles_spec() -> Spec<candle::Model> {
         packs: "candles_1m_packs",
         keys: &["instrument_key"],
         time: "start_ms",
-        pack: pack_candles,
-        unpack: |k, p| unpack_candles(&k[0], p),
+        pack: |rows, _| plain(pack_candles(rows)),
+        unpack: |k, p, _| unpack_candles(&k[0], p),
         minute: |m| m.start_ms,
+        refers: false,
+        referred: false,
     }
 }
 
@@ -281,7 +204,7 @@ pub(crate) fn moneyness_spec() -> Spec<moneyness::Model> {
         keys: &["underlying", "expiry", "option_right", "level"],
         time: "minute_ms",
         pack: pack_moneyness,
-        unpack: |k, p| {
+        unpack: |k, p, refs| {
             unpack_moneyness(
                 &LevelSeries {
                     underlying: k[0].clone(),
@@ -290,8 +213,11 @@ pub(crate) fn moneyness_spec() -> Spec<moneyness::Model> {
                     level: k[3].clone(),
                 },
                 p,
+                refs,
             )
         },
         minute: |m| m.minute_ms,
+        refers: true,
+        referred: false,
     }
 }

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, Value};
 
-use super::packs::Spec;
+use super::codec::CodecError;
+use super::levels::OptionDay;
+use super::packs::{Spec, unpack_greeks};
 use super::{DAY_MS, day_of};
 use crate::outbound::store::db_error;
 use domain::ports::PortError;
@@ -18,7 +20,50 @@ const PAGE: usize = 16;
 
 fn unpacked<M>(spec: &Spec<M>, series: &[String], row: &QueryResult) -> Result<Vec<M>, PortError> {
     let bytes: Vec<u8> = row.try_get("", "pack").map_err(db_error)?;
-    (spec.unpack)(series, &bytes).map_err(|e| PortError::Other(format!("{}: {e}", spec.packs)))
+    let refs = if spec.refers {
+        let refs: Vec<String> = row.try_get("", "refs").map_err(db_error)?;
+        let keys: Vec<String> = row.try_get("", "ref_keys").map_err(db_error)?;
+        let packs: Vec<Vec<u8>> = row.try_get("", "ref_packs").map_err(db_error)?;
+        option_days(&refs, &keys, &packs).map_err(|e| PortError::Other(format!("signal_greeks_packs: {e}")))?
+    } else {
+        Vec::new()
+    };
+    (spec.unpack)(series, &bytes, &refs).map_err(|e| PortError::Other(format!("{}: {e}", spec.packs)))
+}
+
+/// For a table whose packs refer to options' Greeks (`spec.refers`), the columns that bring
+/// them in the same statement (one snapshot: a Greeks pack rewritten meanwhile cannot be paired
+/// with a level pack packed against the old one): the pack row's `refs`, and the referred
+/// packs with their keys, both in key order. `lo` and `hi` bound their days (the read's range,
+/// so that the plan looks into its months only). The pack table is aliased `p`.
+fn refs_columns<M>(spec: &Spec<M>, lo: &str, hi: &str) -> String {
+    if !spec.refers {
+        return String::new();
+    }
+    let of = |column: &str| {
+        format!(
+            "ARRAY(SELECT g.{column} FROM signal_greeks_packs g WHERE g.instrument_key = ANY(p.refs) \
+             AND g.day_ms = p.day_ms AND g.day_ms >= {lo} AND g.day_ms < {hi} ORDER BY g.instrument_key)"
+        )
+    };
+    format!(
+        ", p.refs, {} AS ref_keys, {} AS ref_packs",
+        of("instrument_key"),
+        of("pack")
+    )
+}
+
+/// `refs` with their Greeks from the packs `packs` of `keys` (as [`refs_columns`] gave them).
+fn option_days(refs: &[String], keys: &[String], packs: &[Vec<u8>]) -> Result<Vec<OptionDay>, CodecError> {
+    refs.iter()
+        .map(|k| {
+            let rows = match keys.iter().position(|x| x == k) {
+                Some(i) => unpack_greeks(k, packs.get(i).map_or(&[][..], Vec::as_slice))?,
+                None => Vec::new(),
+            };
+            Ok(OptionDay { key: k.clone(), rows })
+        })
+        .collect()
 }
 
 fn filter(keys: &[&str]) -> String {
@@ -44,8 +89,9 @@ pub(crate) async fn merged<M>(
 ) -> Result<Vec<M>, PortError> {
     let n = spec.keys.len();
     let sql = format!(
-        "SELECT day_ms, pack FROM {} WHERE {} AND day_ms >= ${} AND day_ms < ${} AND last_ms >= ${} \
+        "SELECT p.day_ms, p.pack{} FROM {} p WHERE {} AND day_ms >= ${} AND day_ms < ${} AND last_ms >= ${} \
          ORDER BY day_ms LIMIT {PAGE}",
+        refs_columns(spec, &format!("${}", n + 1), &format!("${}", n + 2)),
         spec.packs,
         filter(spec.keys),
         n + 1,
@@ -181,8 +227,9 @@ pub(crate) async fn newest<M>(
 ) -> Result<Option<M>, PortError> {
     let n = spec.keys.len();
     let sql = format!(
-        "SELECT day_ms, pack FROM {} WHERE {} AND day_ms >= ${} AND day_ms < ${} AND first_ms < ${} \
+        "SELECT p.day_ms, p.pack{} FROM {} p WHERE {} AND day_ms >= ${} AND day_ms < ${} AND first_ms < ${} \
          AND last_ms >= ${} ORDER BY day_ms DESC LIMIT 1",
+        refs_columns(spec, &format!("${}", n + 1), &format!("${}", n + 2)),
         spec.packs,
         filter(spec.keys),
         n + 1,
