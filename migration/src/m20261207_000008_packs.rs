@@ -27,7 +27,8 @@ pub const PACK_TABLES: [(&str, &[&str]); 3] = [
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-fn create(table: &str, keys: &[&str], backend: DbBackend) -> String {
+/// The statement creating the pack table `table` keyed by `keys` (and `day_ms`).
+pub(crate) fn create(table: &str, keys: &[&str], backend: DbBackend) -> String {
     let key_columns: String = keys.iter().map(|k| format!("{k} TEXT NOT NULL, ")).collect();
     let (blob, partition) = match backend {
         DbBackend::Postgres => ("BYTEA", " PARTITION BY RANGE (day_ms)"),

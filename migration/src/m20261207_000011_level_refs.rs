@@ -1,7 +1,13 @@
-//! `signal_moneyness_packs.refs` (PostgreSQL): the options whose sealed Greeks a level pack's
-//! minutes are taken from, in the order the pack's references count them (the adapter's
-//! `store/compact/levels.rs`). Packs written before it have none (`{}`) and keep every value.
-//! SQLite does not seal, and gets nothing.
+//! What level packs refer to (the adapter's `store/compact/levels.rs`):
+//!
+//! - `signal_moneyness_packs.refs` (PostgreSQL): the options whose sealed Greeks a level
+//!   pack's minutes are taken from, in the order the pack's references count them. Packs
+//!   written before it have none (`{}`) and keep every value.
+//! - `signal_chain_packs` (`underlying`, `expiry`, `day_ms`): each expiry-day's ATM IV by
+//!   minute, once, which the level packs of that expiry-day refer to; partitioned by month
+//!   like the other pack tables.
+//!
+//! SQLite does not seal: it gets the (unused) table, not the column.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -13,7 +19,16 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
+        let backend = manager.get_database_backend();
+        manager
+            .get_connection()
+            .execute_unprepared(&super::m20261207_000008_packs::create(
+                "signal_chain_packs",
+                &["underlying", "expiry"],
+                backend,
+            ))
+            .await?;
+        if backend != DbBackend::Postgres {
             return Ok(());
         }
         manager
@@ -27,6 +42,10 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         if manager.get_database_backend() != DbBackend::Postgres {
+            manager
+                .get_connection()
+                .execute_unprepared("DROP TABLE IF EXISTS signal_chain_packs")
+                .await?;
             return Ok(());
         }
         // Level packs that refer to Greeks read only with this column: rolling back past it
@@ -47,8 +66,10 @@ impl MigrationTrait for Migration {
                  (sealed by this release); the release before cannot read them, so they stay: not rolled back"
             )));
         }
-        db.execute_unprepared("ALTER TABLE signal_moneyness_packs DROP COLUMN IF EXISTS refs")
-            .await?;
+        db.execute_unprepared(
+            "ALTER TABLE signal_moneyness_packs DROP COLUMN IF EXISTS refs; DROP TABLE IF EXISTS signal_chain_packs",
+        )
+        .await?;
         Ok(())
     }
 }

@@ -293,6 +293,8 @@ async fn sealed_days_read_the_same_to_the_bit_and_sealing_again_changes_nothing(
     );
     assert_eq!(every_read(&s).await, before, "the same answers, to the bit");
 
+    // One chain day per expiry and day, which every level's ATM IV refers to.
+    assert_eq!(count(&s, "signal_chain_packs").await, 2);
     // The level of one option refers to its Greeks; the others keep their values.
     assert_eq!(
         refs_of(&s).await,
@@ -518,7 +520,11 @@ async fn retention_drops_whole_months_and_the_rest_reads_intact() {
         .unwrap();
     assert_eq!(
         dropped,
-        vec!["signal_moneyness_packs_y2026m01", "signal_moneyness_greeks_y2026m01"]
+        vec![
+            "signal_moneyness_packs_y2026m01",
+            "signal_chain_packs_y2026m01",
+            "signal_moneyness_greeks_y2026m01"
+        ]
     );
     let dropped = s
         .drop_months_before(HistoryTable::Greeks, t("2026-02-15T00:00:00Z"))

@@ -24,9 +24,12 @@ impl SeaStore {
     /// The partitioned tables of `table` in this database.
     async fn partitioned(&self, table: HistoryTable) -> Result<Vec<&'static str>, PortError> {
         let (packs, rows) = tables_of(table);
+        // The level packs' chain days go with them (`compact/levels.rs`).
+        let chain = (table == HistoryTable::Moneyness).then_some(compact::CHAIN_PACKS);
+        let packs = packs.into_iter().chain(chain);
         Ok(match self.layout().await? {
-            Layout::Partitioned => packs.into_iter().chain([rows]).collect(),
-            Layout::Plain => packs.into_iter().collect(),
+            Layout::Partitioned => packs.chain([rows]).collect(),
+            Layout::Plain => packs.collect(),
             Layout::Hypertables => Vec::new(),
         })
     }

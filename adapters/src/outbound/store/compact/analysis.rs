@@ -7,7 +7,7 @@
 #[cfg(test)]
 mod tests {
     use super::super::codec::PackWriter;
-    use super::super::levels::{LevelSeries, OptionDay, unpack_moneyness};
+    use super::super::levels::{ChainDay, LevelSeries, OptionDay, Referred, unpack_moneyness};
     use super::super::packs::unpack_greeks;
     use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 
@@ -82,7 +82,9 @@ mod tests {
         let rows = db
             .query_all_raw(Statement::from_string(
                 DbBackend::Postgres,
-                "SELECT underlying, expiry, option_right, level, day_ms, refs, pack FROM signal_moneyness_packs",
+                "SELECT underlying, expiry, option_right, level, day_ms, refs, pack, (SELECT c.pack FROM signal_chain_packs c \
+                 WHERE c.underlying = p.underlying AND c.expiry = p.expiry AND c.day_ms = p.day_ms) AS chain \
+                 FROM signal_moneyness_packs p",
             ))
             .await
             .unwrap();
@@ -98,8 +100,12 @@ mod tests {
             let p: Vec<u8> = r.try_get("", "pack").unwrap();
             let day: i64 = r.try_get("", "day_ms").unwrap();
             let refs: Vec<String> = r.try_get("", "refs").unwrap();
-            let refs: Vec<OptionDay> = refs.iter().map(|k| days[&(k.clone(), day)].clone()).collect();
-            let m = unpack_moneyness(&s, &p, &refs).unwrap();
+            let chain: Option<Vec<u8>> = r.try_get("", "chain").unwrap();
+            let referred = Referred {
+                options: refs.iter().map(|k| days[&(k.clone(), day)].clone()).collect(),
+                chain: chain.map(|c| ChainDay::unpack(&c).unwrap()).unwrap_or_default(),
+            };
+            let m = unpack_moneyness(&s, &p, &referred).unwrap();
             let n = m.len();
             *tot.entry("(as packed, all columns)").or_default() += p.len();
             n_all += n;

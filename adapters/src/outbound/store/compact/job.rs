@@ -8,6 +8,8 @@ use sea_orm::{
     Value,
 };
 
+use super::CHAIN_PACKS;
+use super::levels::Referred;
 use super::packs::{Spec, candles_spec, greeks_spec, moneyness_spec};
 use super::partitions::{self, Month};
 use super::references::{self, Candidates};
@@ -126,6 +128,11 @@ where
         partitions::ensure(db, known, spec.packs, Month::of_ms(day))
             .await
             .map_err(db_error)?;
+        if spec.refers {
+            partitions::ensure(db, known, CHAIN_PACKS, Month::of_ms(day))
+                .await
+                .map_err(db_error)?;
+        }
         let tx = db.begin().await.map_err(db_error)?;
         match fold_one(&tx, spec, &series, day, candidates).await {
             Ok(Some(rows)) => {
@@ -232,16 +239,16 @@ where
         Some(e) if spec.refers => e.try_get("", "refs").map_err(db_error)?,
         _ => Vec::new(),
     };
-    let (offered, existing_days) = if spec.refers {
+    let (offered, existing_referred) = if spec.refers {
         candidates.load(tx, series, day, &existing_refs).await?
     } else {
-        (Vec::new(), Vec::new())
+        (Referred::default(), Referred::default())
     };
     let mut merged: BTreeMap<i64, M> = BTreeMap::new();
     let mut old_pack: Option<Vec<u8>> = None;
     if let Some(e) = existing {
         let bytes: Vec<u8> = e.try_get("", "pack").map_err(db_error)?;
-        for m in (spec.unpack)(series, &bytes, &existing_days)
+        for m in (spec.unpack)(series, &bytes, &existing_referred)
             .map_err(|e| PortError::Other(format!("{}: {e}", spec.packs)))?
         {
             merged.insert((spec.minute)(&m), m);

@@ -16,10 +16,15 @@
 //! the same lock, a rewritten Greeks pack re-packs the level packs that point at it, and
 //! retention keeps a month of Greeks packs while moneyness packs of that month remain.
 //!
-//! Layout (after the header): minutes (`i64`), count, count with IV (`i32`), reference
-//! (`i32`); then, over the minutes without a reference only, mean IV and the nine Greeks;
-//! then over every minute total volume, total OI, ATM IV and the chain's forward, its
-//! source, time to expiry and spot. Version-1 packs (no references) are read as they were.
+//! The ATM IV, the same for every level of an expiry at a minute, is likewise taken from the
+//! expiry's [`ChainDay`] (`signal_chain_packs`), written once when the first level of the
+//! expiry-day is sealed and never rewritten; a level's ATM IV that differs from it is kept.
+//!
+//! Layout (after the header): minutes (`i64`), count, count with IV, reference, and whether
+//! the ATM IV is the chain's (`i32`); the ATM IVs not the chain's; over the minutes without a
+//! reference only, mean IV and the nine Greeks; then over every minute total volume, total OI
+//! and the chain's forward, its source, time to expiry and spot. Version-1 packs (no
+//! references; the ATM IV after the OI) are read as they were.
 
 use super::codec::{CodecError, PackReader, PackWriter};
 use crate::outbound::store::entities::{greeks, moneyness};
@@ -47,6 +52,53 @@ impl OptionDay {
             .ok()
             .map(|i| &self.rows[i])
     }
+}
+
+/// The ATM IV of an expiry's chain at each minute of a day, as first sealed (minute order):
+/// the same for every level of the expiry, so stored once (`signal_chain_packs`) and never
+/// rewritten, which lets level packs refer to it without ever being re-packed for it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ChainDay {
+    pub(crate) atm_iv: Vec<(i64, Option<f64>)>,
+}
+
+impl ChainDay {
+    fn at(&self, minute_ms: i64) -> Option<Option<f64>> {
+        self.atm_iv
+            .binary_search_by_key(&minute_ms, |(m, _)| *m)
+            .ok()
+            .map(|i| self.atm_iv[i].1)
+    }
+
+    /// The pack of the chain day.
+    pub(crate) fn pack(&self) -> Vec<u8> {
+        let mut w = PackWriter::new(self.atm_iv.len());
+        w.i64s(self.atm_iv.iter().map(|(m, _)| *m));
+        w.opt_f64s(&self.atm_iv.iter().map(|(_, v)| *v).collect::<Vec<_>>());
+        w.finish()
+    }
+
+    /// The chain day of [`ChainDay::pack`]'s bytes.
+    ///
+    /// # Errors
+    /// [`CodecError`] on a corrupt pack.
+    pub(crate) fn unpack(pack: &[u8]) -> Result<Self, CodecError> {
+        let mut r = PackReader::new(pack)?;
+        let minutes = r.i64s()?;
+        let atm_iv = r.opt_f64s()?;
+        r.end()?;
+        Ok(Self {
+            atm_iv: minutes.into_iter().zip(atm_iv).collect(),
+        })
+    }
+}
+
+/// What a level pack may refer to: options' sealed Greeks (in the order of its `refs`, or the
+/// candidates when packing) and its chain's ATM IV.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Referred {
+    pub(crate) options: Vec<OptionDay>,
+    pub(crate) chain: ChainDay,
 }
 
 /// A pack and the options it refers to, in the order its references count them.
@@ -114,8 +166,10 @@ fn reference(row: &moneyness::Model, candidates: &[OptionDay], last: Option<usiz
         .or_else(|| (0..candidates.len()).find(|&i| Some(i) != last && fits(i)))
 }
 
-/// Packs one level series' rows (minute order); minutes that `candidates` reproduce refer to them.
-pub(crate) fn pack_moneyness(rows: &[moneyness::Model], candidates: &[OptionDay]) -> Packed {
+/// Packs one level series' rows (minute order); minutes that `referred`'s options reproduce
+/// refer to them, and ATM IVs equal to the chain's at the minute to it.
+pub(crate) fn pack_moneyness(rows: &[moneyness::Model], referred: &Referred) -> Packed {
+    let candidates = &referred.options;
     let mut found: Vec<Option<usize>> = Vec::with_capacity(rows.len());
     let mut last = None;
     for r in rows {
@@ -133,6 +187,19 @@ pub(crate) fn pack_moneyness(rows: &[moneyness::Model], candidates: &[OptionDay]
     w.i32s(rows.iter().map(|r| r.count));
     w.i32s(rows.iter().map(|r| r.count_with_iv));
     w.i32s(found.iter().map(|f| f.map_or(-1, index)));
+    let from_chain: Vec<bool> = rows
+        .iter()
+        .map(|r| referred.chain.at(r.minute_ms).map(|v| v.map(f64::to_bits)) == Some(r.atm_iv.map(f64::to_bits)))
+        .collect();
+    w.i32s(from_chain.iter().map(|&c| i32::from(c)));
+    let own_atm: Vec<Option<f64>> = rows
+        .iter()
+        .zip(&from_chain)
+        .filter(|(_, c)| !**c)
+        .map(|(r, _)| r.atm_iv)
+        .collect();
+    w.set_rows(own_atm.len());
+    w.opt_f64s(&own_atm);
     let raw: Vec<&moneyness::Model> = rows
         .iter()
         .zip(&found)
@@ -155,7 +222,6 @@ pub(crate) fn pack_moneyness(rows: &[moneyness::Model], candidates: &[OptionDay]
 fn write_chain_columns(w: &mut PackWriter, rows: &[moneyness::Model]) {
     w.f64s(rows.iter().map(|r| r.total_volume));
     w.f64s(rows.iter().map(|r| r.total_oi));
-    w.opt_f64s(&rows.iter().map(|r| r.atm_iv).collect::<Vec<_>>());
     w.opt_f64s(&rows.iter().map(|r| r.chain_forward).collect::<Vec<_>>());
     w.opt_strs(
         &rows
@@ -179,11 +245,18 @@ struct Tail {
 }
 
 impl Tail {
-    fn read(r: &mut PackReader<'_>) -> Result<Self, CodecError> {
+    /// The tail; version 1 holds the ATM IVs in it, version 2 gives them (`atm_iv`).
+    fn read(r: &mut PackReader<'_>, atm_iv: Option<Vec<Option<f64>>>) -> Result<Self, CodecError> {
+        let volume = r.f64s()?;
+        let oi = r.f64s()?;
+        let atm_iv = match atm_iv {
+            Some(v) => v,
+            None => r.opt_f64s()?,
+        };
         let tail = Self {
-            volume: r.f64s()?,
-            oi: r.f64s()?,
-            atm_iv: r.opt_f64s()?,
+            volume,
+            oi,
+            atm_iv,
             forward: r.opt_f64s()?,
             source: r.opt_strs()?.into_iter(),
             t_years: r.opt_f64s()?,
@@ -202,23 +275,46 @@ impl Tail {
 pub(crate) fn unpack_moneyness(
     series: &LevelSeries,
     pack: &[u8],
-    refs: &[OptionDay],
+    referred: &Referred,
 ) -> Result<Vec<moneyness::Model>, CodecError> {
+    let refs = &referred.options;
     let mut r = PackReader::new(pack)?;
     let rows = r.rows();
     let minute = r.i64s()?;
     let count = r.i32s()?;
     let count_with_iv = r.i32s()?;
-    // Version 1: every value, then the tail; version 2: references, the values of the minutes
-    // without one, then the tail.
-    let reference = if r.version() == 1 { vec![-1; rows] } else { r.i32s()? };
+    // Version 1: every value, then the tail; version 2: references to options, to the chain's
+    // ATM IV, the ATM IVs and values of the minutes without one, then the tail.
+    let (reference, atm_iv) = if r.version() == 1 {
+        (vec![-1; rows], None)
+    } else {
+        let reference = r.i32s()?;
+        let from_chain = r.i32s()?;
+        r.set_rows(from_chain.iter().filter(|&&c| c == 0).count());
+        let mut own = r.opt_f64s()?.into_iter();
+        let atm_iv = minute
+            .iter()
+            .zip(&from_chain)
+            .map(|(&m, &c)| {
+                if c == 0 {
+                    Ok(own.next().flatten())
+                } else {
+                    referred
+                        .chain
+                        .at(m)
+                        .ok_or_else(|| CodecError::new(format!("the chain has no ATM IV at minute {m}")))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        (reference, Some(atm_iv))
+    };
     r.set_rows(reference.iter().filter(|&&i| i < 0).count());
     let mut values: Vec<std::vec::IntoIter<Option<f64>>> = Vec::with_capacity(10);
     for _ in 0..10 {
         values.push(r.opt_f64s()?.into_iter());
     }
     r.set_rows(rows);
-    let mut tail = Tail::read(&mut r)?;
+    let mut tail = Tail::read(&mut r, atm_iv)?;
     let mut out = Vec::with_capacity(rows);
     for i in 0..rows {
         let v = if reference[i] < 0 {

@@ -31,6 +31,9 @@ mod references;
 pub(crate) use job::compact;
 pub(crate) use packs::{Spec, candles_spec, greeks_spec, moneyness_spec};
 
+/// The chain days' packs (`levels.rs`: each expiry-day's ATM IV, which level packs refer to).
+pub(crate) const CHAIN_PACKS: &str = "signal_chain_packs";
+
 /// One day in epoch milliseconds.
 pub(crate) const DAY_MS: i64 = 86_400_000;
 

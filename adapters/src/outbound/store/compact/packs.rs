@@ -4,7 +4,7 @@
 //! layout of the bytes is `codec.rs`'s.
 
 use super::codec::{CodecError, PackReader, PackWriter};
-use super::levels::{LevelSeries, OptionDay, Packed, pack_moneyness, unpack_moneyness};
+use super::levels::{LevelSeries, Packed, Referred, pack_moneyness, unpack_moneyness};
 use crate::outbound::store::entities::{candle, greeks, moneyness};
 
 /// Greeks rows of one option.
@@ -144,7 +144,7 @@ pub(crate) fn unpack_candles(instrument_key: &str, pack: &[u8]) -> Result<Vec<ca
 }
 
 /// Rows of a series (its key columns' values) from a pack and the options it refers to.
-pub(crate) type Unpack<M> = fn(&[String], &[u8], &[OptionDay]) -> Result<Vec<M>, CodecError>;
+pub(crate) type Unpack<M> = fn(&[String], &[u8], &Referred) -> Result<Vec<M>, CodecError>;
 
 /// How one table is packed: its row and pack tables, series key and time columns, and
 /// whether its packs refer to options' Greeks packs (`levels.rs`: a `refs` column).
@@ -153,7 +153,7 @@ pub(crate) struct Spec<M> {
     pub(crate) packs: &'static str,
     pub(crate) keys: &'static [&'static str],
     pub(crate) time: &'static str,
-    pub(crate) pack: fn(&[M], &[OptionDay]) -> Packed,
+    pub(crate) pack: fn(&[M], &Referred) -> Packed,
     pub(crate) unpack: Unpack<M>,
     pub(crate) minute: fn(&M) -> i64,
     pub(crate) refers: bool,

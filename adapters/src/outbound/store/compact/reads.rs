@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, Value};
 
 use super::codec::CodecError;
-use super::levels::OptionDay;
+use super::levels::{ChainDay, OptionDay, Referred};
 use super::packs::{Spec, unpack_greeks};
 use super::{DAY_MS, day_of};
 use crate::outbound::store::db_error;
@@ -20,21 +20,30 @@ const PAGE: usize = 16;
 
 fn unpacked<M>(spec: &Spec<M>, series: &[String], row: &QueryResult) -> Result<Vec<M>, PortError> {
     let bytes: Vec<u8> = row.try_get("", "pack").map_err(db_error)?;
-    let refs = if spec.refers {
+    let referred = if spec.refers {
         let refs: Vec<String> = row.try_get("", "refs").map_err(db_error)?;
         let keys: Vec<String> = row.try_get("", "ref_keys").map_err(db_error)?;
         let packs: Vec<Vec<u8>> = row.try_get("", "ref_packs").map_err(db_error)?;
-        option_days(&refs, &keys, &packs).map_err(|e| PortError::Other(format!("signal_greeks_packs: {e}")))?
+        let chain: Option<Vec<u8>> = row.try_get("", "chain_pack").map_err(db_error)?;
+        Referred {
+            options: option_days(&refs, &keys, &packs)
+                .map_err(|e| PortError::Other(format!("signal_greeks_packs: {e}")))?,
+            chain: chain
+                .map(|c| ChainDay::unpack(&c))
+                .transpose()
+                .map_err(|e| PortError::Other(format!("signal_chain_packs: {e}")))?
+                .unwrap_or_default(),
+        }
     } else {
-        Vec::new()
+        Referred::default()
     };
-    (spec.unpack)(series, &bytes, &refs).map_err(|e| PortError::Other(format!("{}: {e}", spec.packs)))
+    (spec.unpack)(series, &bytes, &referred).map_err(|e| PortError::Other(format!("{}: {e}", spec.packs)))
 }
 
 /// For a table whose packs refer to options' Greeks (`spec.refers`), the columns that bring
 /// them in the same statement (one snapshot: a Greeks pack rewritten meanwhile cannot be paired
-/// with a level pack packed against the old one): the pack row's `refs`, and the referred
-/// packs with their keys, both in key order. `lo` and `hi` bound their days (the read's range,
+/// with a level pack packed against the old one): the pack row's `refs`, the referred packs
+/// with their keys, both in key order, and the chain day's pack. `lo` and `hi` bound their days (the read's range,
 /// so that the plan looks into its months only). The pack table is aliased `p`.
 fn refs_columns<M>(spec: &Spec<M>, lo: &str, hi: &str) -> String {
     if !spec.refers {
@@ -47,7 +56,9 @@ fn refs_columns<M>(spec: &Spec<M>, lo: &str, hi: &str) -> String {
         )
     };
     format!(
-        ", p.refs, {} AS ref_keys, {} AS ref_packs",
+        ", p.refs, {} AS ref_keys, {} AS ref_packs, (SELECT c.pack FROM signal_chain_packs c \
+         WHERE c.underlying = p.underlying AND c.expiry = p.expiry AND c.day_ms = p.day_ms \
+         AND c.day_ms >= {lo} AND c.day_ms < {hi}) AS chain_pack",
         of("instrument_key"),
         of("pack")
     )

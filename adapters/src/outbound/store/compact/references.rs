@@ -21,7 +21,7 @@ use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
 
 use super::DAY_MS;
-use super::levels::{LevelSeries, OptionDay, pack_moneyness, unpack_moneyness};
+use super::levels::{ChainDay, LevelSeries, OptionDay, Referred, pack_moneyness, unpack_moneyness};
 use super::packs::unpack_greeks;
 use crate::outbound::store::db_error;
 use domain::ports::PortError;
@@ -103,7 +103,8 @@ pub(super) struct Candidates {
 
 impl Candidates {
     /// Under [`lock`]: the candidates of `series` (underlying, expiry, right, level) on `day`,
-    /// and the options `existing` (the level's pack's `refs`) in that order.
+    /// and the options `existing` (the level's pack's `refs`) in that order, each with the
+    /// expiry's chain day.
     ///
     /// # Errors
     /// The database's failure or a corrupt Greeks pack.
@@ -113,7 +114,7 @@ impl Candidates {
         series: &[String],
         day: i64,
         existing: &[String],
-    ) -> Result<(Vec<OptionDay>, Vec<OptionDay>), PortError> {
+    ) -> Result<(Referred, Referred), PortError> {
         let scope = (series[0].clone(), series[1].clone(), series[2].clone(), day);
         if self.scope.as_ref() != Some(&scope) {
             self.days.clear();
@@ -157,8 +158,17 @@ impl Candidates {
             self.days.insert(k, (v, d));
         }
         let days: BTreeMap<String, OptionDay> = self.days.iter().map(|(k, (_, d))| (k.clone(), d.clone())).collect();
-        let all: Vec<OptionDay> = days.values().cloned().collect();
-        Ok((all, in_order(existing, &days)))
+        let chain = chain_day(tx, &series[0], &series[1], day).await?;
+        Ok((
+            Referred {
+                options: days.values().cloned().collect(),
+                chain: chain.clone(),
+            },
+            Referred {
+                options: in_order(existing, &days),
+                chain,
+            },
+        ))
     }
 }
 
@@ -211,11 +221,21 @@ pub(super) async fn repack_dependents(
     }
     let mut days = option_days(tx, day, &others.into_iter().collect::<Vec<_>>()).await?;
     for (series, refs, pack) in &parsed {
+        let chain = chain_day(tx, &series.underlying, &series.expiry, day).await?;
         days.insert(key.to_owned(), old.clone());
-        let rows = unpack_moneyness(series, pack, &in_order(refs, &days))
-            .map_err(|e| codec_error("signal_moneyness_packs", e))?;
+        let before = Referred {
+            options: in_order(refs, &days),
+            chain,
+        };
+        let rows = unpack_moneyness(series, pack, &before).map_err(|e| codec_error("signal_moneyness_packs", e))?;
         days.insert(key.to_owned(), new.clone());
-        let packed = pack_moneyness(&rows, &in_order(refs, &days));
+        let packed = pack_moneyness(
+            &rows,
+            &Referred {
+                options: in_order(refs, &days),
+                chain: before.chain,
+            },
+        );
         tx.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE signal_moneyness_packs SET pack = $1, refs = $2 WHERE underlying = $3 AND expiry = $4 \
@@ -252,4 +272,66 @@ pub(super) async fn underlying_of(tx: &DatabaseTransaction, key: &str) -> Result
     .map(|r| r.try_get::<String>("", "underlying"))
     .transpose()
     .map_err(db_error)
+}
+
+/// Under [`lock`]: the chain day of `underlying`'s `expiry` on `day`; made from the level rows
+/// of that expiry-day when there is none yet (each minute's ATM IV from its first row by
+/// right and level), then kept as it is (a level whose ATM IV differs keeps its own).
+///
+/// # Errors
+/// The database's failure or a corrupt chain pack.
+pub(super) async fn chain_day(
+    tx: &DatabaseTransaction,
+    underlying: &str,
+    expiry: &str,
+    day: i64,
+) -> Result<ChainDay, PortError> {
+    let found = tx
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pack FROM signal_chain_packs WHERE underlying = $1 AND expiry = $2 AND day_ms = $3",
+            [underlying.into(), expiry.into(), day.into()],
+        ))
+        .await
+        .map_err(db_error)?;
+    if let Some(r) = found {
+        let pack: Vec<u8> = r.try_get("", "pack").map_err(db_error)?;
+        return ChainDay::unpack(&pack).map_err(|e| codec_error("signal_chain_packs", e));
+    }
+    let rows = tx
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT DISTINCT ON (minute_ms) minute_ms, atm_iv FROM signal_moneyness_greeks WHERE underlying = $1 \
+             AND expiry = $2 AND minute_ms >= $3 AND minute_ms < $4 ORDER BY minute_ms, option_right, level",
+            [underlying.into(), expiry.into(), day.into(), (day + DAY_MS).into()],
+        ))
+        .await
+        .map_err(db_error)?;
+    let mut chain = ChainDay::default();
+    for r in &rows {
+        chain.atm_iv.push((
+            r.try_get("", "minute_ms").map_err(db_error)?,
+            r.try_get("", "atm_iv").map_err(db_error)?,
+        ));
+    }
+    let (Some(first), Some(last)) = (chain.atm_iv.first(), chain.atm_iv.last()) else {
+        return Ok(chain);
+    };
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO signal_chain_packs (underlying, expiry, day_ms, first_ms, last_ms, minutes, pack) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [
+            underlying.into(),
+            expiry.into(),
+            day.into(),
+            first.0.into(),
+            last.0.into(),
+            i32::try_from(chain.atm_iv.len()).unwrap_or(i32::MAX).into(),
+            chain.pack().into(),
+        ],
+    ))
+    .await
+    .map_err(db_error)?;
+    Ok(chain)
 }

@@ -94,6 +94,13 @@ fn debug(rows: &[moneyness::Model]) -> String {
     format!("{rows:?}")
 }
 
+fn options(options: Vec<OptionDay>) -> Referred {
+    Referred {
+        options,
+        chain: ChainDay::default(),
+    }
+}
+
 /// Two options; the level is one, then the other (the ATM strike moved), with OI growing and
 /// at zero for a while; one minute's values differ in the last bit from any option's.
 fn day() -> (Vec<OptionDay>, Vec<moneyness::Model>) {
@@ -124,23 +131,23 @@ fn day() -> (Vec<OptionDay>, Vec<moneyness::Model>) {
 
 #[test]
 fn a_level_of_one_option_is_taken_from_its_greeks_to_the_bit() {
-    let (options, levels) = day();
+    let (day_options, levels) = day();
     // Candidates in any number and order: a third option that never fits is left out.
     let c = OptionDay {
         key: "C".to_owned(),
         rows: (0..60).map(|m| option("C", m * 60_000, 9.0)).collect(),
     };
-    let candidates = vec![c, options[1].clone(), options[0].clone()];
-    let packed = pack_moneyness(&levels, &candidates);
+    let candidates = vec![c, day_options[1].clone(), day_options[0].clone()];
+    let packed = pack_moneyness(&levels, &options(candidates));
     assert_eq!(packed.refs, ["B", "A"], "the options used, in candidate order");
-    let refs = vec![options[1].clone(), options[0].clone()];
+    let refs = options(vec![day_options[1].clone(), day_options[0].clone()]);
     let back = unpack_moneyness(&series(), &packed.bytes, &refs).unwrap();
     assert_eq!(debug(&back), debug(&levels));
     // Nearly all of it is references: far smaller than every value kept.
-    let kept = pack_moneyness(&levels, &[]);
+    let kept = pack_moneyness(&levels, &Referred::default());
     assert!(kept.refs.is_empty());
     assert_eq!(
-        debug(&unpack_moneyness(&series(), &kept.bytes, &[]).unwrap()),
+        debug(&unpack_moneyness(&series(), &kept.bytes, &Referred::default()).unwrap()),
         debug(&levels)
     );
     assert!(
@@ -153,33 +160,34 @@ fn a_level_of_one_option_is_taken_from_its_greeks_to_the_bit() {
 
 #[test]
 fn a_pack_read_against_other_greeks_is_an_error_not_a_wrong_value() {
-    let (options, levels) = day();
-    let packed = pack_moneyness(&levels, &options);
+    let (day_options, levels) = day();
+    let packed = pack_moneyness(&levels, &options(day_options.clone()));
     assert_eq!(packed.refs, ["A", "B"]);
-    let e = unpack_moneyness(&series(), &packed.bytes, &options[..1]).unwrap_err();
+    let e = unpack_moneyness(&series(), &packed.bytes, &options(day_options[..1].to_vec())).unwrap_err();
     assert_eq!(e.to_string(), "corrupt pack: reference 1 of 1 options");
-    let mut short = options.clone();
+    let mut short = day_options.clone();
     short[1].rows.truncate(40);
-    let e = unpack_moneyness(&series(), &packed.bytes, &short).unwrap_err();
+    let e = unpack_moneyness(&series(), &packed.bytes, &options(short)).unwrap_err();
     assert_eq!(e.to_string(), "corrupt pack: B has no Greeks at minute 2400000");
 }
 
 #[test]
 fn special_values_and_missing_greeks_round_trip() {
-    let (options, mut levels) = day();
+    let (day_options, mut levels) = day();
     levels[3].mean_iv = None;
     levels[4].delta = -0.0;
     levels[5].gamma = f64::NAN;
     levels[6].speed = 5e-324;
     levels[7].count = 2;
-    let mut options = options;
-    options[0].rows[8].delta = None; // a level of an option without Greeks holds zeros
+    let mut day_options = day_options;
+    day_options[0].rows[8].delta = None; // a level of an option without Greeks holds zeros
     levels[8] = moneyness::Model {
         delta: 0.0,
         ..levels[8].clone()
     };
-    let packed = pack_moneyness(&levels, &options);
-    let back = unpack_moneyness(&series(), &packed.bytes, &options).unwrap();
+    let referred = options(day_options);
+    let packed = pack_moneyness(&levels, &referred);
+    let back = unpack_moneyness(&series(), &packed.bytes, &referred).unwrap();
     assert_eq!(debug(&back), debug(&levels));
     assert_eq!(back[5].gamma.to_bits(), levels[5].gamma.to_bits());
 }
@@ -220,7 +228,39 @@ fn version_1_packs_are_read_as_they_were() {
     let mut bytes = w.finish();
     bytes[0] = 1;
     assert_eq!(
-        debug(&unpack_moneyness(&series(), &bytes, &[]).unwrap()),
+        debug(&unpack_moneyness(&series(), &bytes, &Referred::default()).unwrap()),
         debug(&levels)
     );
+}
+
+#[test]
+fn the_atm_iv_is_taken_from_the_chain_day_where_it_is_the_same() {
+    let (day_options, mut levels) = day();
+    for (i, l) in levels.iter_mut().enumerate() {
+        l.atm_iv = Some(0.12 + (i as f64).sqrt() / 3e3);
+    }
+    // The chain knows minutes 0..50; minute 7's level has another ATM IV, minute 9's none.
+    let chain = ChainDay {
+        atm_iv: levels[..50].iter().map(|l| (l.minute_ms, l.atm_iv)).collect(),
+    };
+    levels[7].atm_iv = Some(0.5);
+    levels[9].atm_iv = None;
+    let referred = Referred {
+        options: day_options.clone(),
+        chain: chain.clone(),
+    };
+    let packed = pack_moneyness(&levels, &referred);
+    let back = unpack_moneyness(&series(), &packed.bytes, &referred).unwrap();
+    assert_eq!(debug(&back), debug(&levels));
+    let alone = pack_moneyness(&levels, &options(day_options.clone()));
+    assert!(
+        packed.bytes.len() < alone.bytes.len(),
+        "{} against {}",
+        packed.bytes.len(),
+        alone.bytes.len()
+    );
+    // Read without its chain day: an error, never a wrong value.
+    let e = unpack_moneyness(&series(), &packed.bytes, &options(day_options)).unwrap_err();
+    assert_eq!(e.to_string(), "corrupt pack: the chain has no ATM IV at minute 0");
+    assert_eq!(ChainDay::unpack(&chain.pack()).unwrap(), chain);
 }
