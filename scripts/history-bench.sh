@@ -16,7 +16,8 @@
 #    empty migrated one (PostgreSQL's catalogue, a fixed ~7.5 MB) is printed beside it.
 # 4. `signal-service serve` on that database; oha asks for one option's day of 1-minute Greeks
 #    (375 rows) on one connection, one request after another, for SECS seconds (default 20),
-#    first for a day in row form (before sealing, on a copy), then sealed; p50/p99 from oha.
+#    then for the ATM call level's day of moneyness (its minutes refer to the options' sealed
+#    Greeks), first in row form (before sealing, on a copy), then sealed; p50/p99 from oha.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 days=${1:-5}
@@ -79,17 +80,26 @@ breakdown "$db" "$option_minutes"
 awk -v w="$whole" -v e="$empty" -v n="$option_minutes" 'BEGIN { printf "whole database %d bytes, less an empty migrated one (%d): %.1f bytes per option-minute\n", w, e, (w - e) / n }'
 
 key=NSE:NIFTY-$(sed -n 2p "$work/chain.csv" | cut -d, -f3 | tr -d -)-25000-CE
+expiry=$(sed -n 2p "$work/chain.csv" | cut -d, -f3)
 day=$(sed -n 2p "$work/chain.csv" | cut -c1-10)
 q="from=${day}T03:45:00Z&to=${day}T10:00:00Z&limit=5000"
+greeks_path="/api/v2/historical/greeks/$key?$q"
+# The ATM call level's day: its minutes refer to whichever option was at the money.
+level_path="/api/v2/historical/moneyness/NSE:NIFTY/greeks/ATM?expiry=$expiry&$q"
+# read_p99 DATABASE LABEL: oha on one option-day of Greeks, then one level-day of moneyness.
 read_p99() {
   (cd "$work" && SIGNAL__DATABASE__URL="postgres://$pg_user@$pg_host:5432/$1" SIGNAL__SERVER__HOST=127.0.0.1 \
     SIGNAL__SERVER__PORT=$port SIGNAL__RATE_LIMIT__ENABLED=false SIGNAL__FEED__ENABLED=false SIGNAL__HISTORY__UPKEEP=false \
     SIGNAL__MODE=embedded RUST_LOG=warn exec "$bin" serve) > "$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.2; done
-  rows=$(curl -sf "http://127.0.0.1:$port/api/v2/historical/greeks/$key?$q" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rows"]))')
+  rows=$(curl -sf "http://127.0.0.1:$port$greeks_path" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rows"]))')
   echo "$2: one option-day read ($key, $day): $rows rows"
-  "$oha" --no-tui -z "${secs}s" -c 1 "http://127.0.0.1:$port/api/v2/historical/greeks/$key?$q" |
+  "$oha" --no-tui -z "${secs}s" -c 1 "http://127.0.0.1:$port$greeks_path" |
+    grep -E "Requests/sec|50.00%|99.00%|99.90%|\[200\]" | sed 's/^/  /'
+  rows=$(curl -sf "http://127.0.0.1:$port$level_path" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rows"]))')
+  echo "$2: one level-day read (NSE:NIFTY ATM, expiry $expiry, $day): $rows rows"
+  "$oha" --no-tui -z "${secs}s" -c 1 "http://127.0.0.1:$port$level_path" |
     grep -E "Requests/sec|50.00%|99.00%|99.90%|\[200\]" | sed 's/^/  /'
   kill "$server"; wait "$server" 2>/dev/null || true; server=""
 }

@@ -41,7 +41,7 @@ mod tests {
                 (k.clone(), day),
                 OptionDay {
                     key: k.clone(),
-                    rows: m.clone(),
+                    rows: std::sync::Arc::new(m.clone()),
                 },
             );
             let n = m.len();

@@ -26,6 +26,8 @@
 //! and the chain's forward, its source, time to expiry and spot. Version-1 packs (no
 //! references; the ATM IV after the OI) are read as they were.
 
+use std::sync::Arc;
+
 use super::codec::{CodecError, PackReader, PackWriter};
 use crate::outbound::store::entities::{greeks, moneyness};
 
@@ -38,11 +40,12 @@ pub(crate) struct LevelSeries {
     pub(crate) level: String,
 }
 
-/// One option's sealed Greeks of a day (its pack's rows, in minute order).
+/// One option's sealed Greeks of a day (its pack's rows, in minute order), shared: the
+/// candidates of an expiry-day serve each of its levels' folds.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct OptionDay {
     pub(crate) key: String,
-    pub(crate) rows: Vec<greeks::Model>,
+    pub(crate) rows: Arc<Vec<greeks::Model>>,
 }
 
 impl OptionDay {

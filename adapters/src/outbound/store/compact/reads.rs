@@ -5,6 +5,7 @@
 //! months outside the range and walks the primary key inside them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, Value};
 
@@ -72,7 +73,10 @@ fn option_days(refs: &[String], keys: &[String], packs: &[Vec<u8>]) -> Result<Ve
                 Some(i) => unpack_greeks(k, packs.get(i).map_or(&[][..], Vec::as_slice))?,
                 None => Vec::new(),
             };
-            Ok(OptionDay { key: k.clone(), rows })
+            Ok(OptionDay {
+                key: k.clone(),
+                rows: Arc::new(rows),
+            })
         })
         .collect()
 }

@@ -16,6 +16,7 @@
 //!   Greeks as they were, and packs it again against them as they are now.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
@@ -75,7 +76,13 @@ async fn option_days(
         let key: String = r.try_get("", "instrument_key").map_err(db_error)?;
         let pack: Vec<u8> = r.try_get("", "pack").map_err(db_error)?;
         let rows = unpack_greeks(&key, &pack).map_err(|e| codec_error("signal_greeks_packs", e))?;
-        out.insert(key.clone(), OptionDay { key, rows });
+        out.insert(
+            key.clone(),
+            OptionDay {
+                key,
+                rows: Arc::new(rows),
+            },
+        );
     }
     Ok(out)
 }
@@ -87,7 +94,7 @@ fn in_order(keys: &[String], days: &BTreeMap<String, OptionDay>) -> Vec<OptionDa
         .map(|k| {
             days.get(k).cloned().unwrap_or_else(|| OptionDay {
                 key: k.clone(),
-                rows: Vec::new(),
+                rows: Arc::default(),
             })
         })
         .collect()
@@ -199,11 +206,11 @@ pub(super) async fn repack_dependents(
     }
     let old = OptionDay {
         key: key.to_owned(),
-        rows: unpack_greeks(key, old).map_err(|e| codec_error("signal_greeks_packs", e))?,
+        rows: Arc::new(unpack_greeks(key, old).map_err(|e| codec_error("signal_greeks_packs", e))?),
     };
     let new = OptionDay {
         key: key.to_owned(),
-        rows: unpack_greeks(key, new).map_err(|e| codec_error("signal_greeks_packs", e))?,
+        rows: Arc::new(unpack_greeks(key, new).map_err(|e| codec_error("signal_greeks_packs", e))?),
     };
     let mut others: BTreeSet<String> = BTreeSet::new();
     let mut parsed = Vec::with_capacity(dependents.len());

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use super::*;
 use domain::instrument::OptionRight;
 use domain::moneyness::OptionPoint;
@@ -106,13 +108,15 @@ fn options(options: Vec<OptionDay>) -> Referred {
 fn day() -> (Vec<OptionDay>, Vec<moneyness::Model>) {
     let a = OptionDay {
         key: "A".to_owned(),
-        rows: (0..60).map(|m| option("A", m * 60_000, 1.0 + m as f64 / 7.0)).collect(),
+        rows: Arc::new((0..60).map(|m| option("A", m * 60_000, 1.0 + m as f64 / 7.0)).collect()),
     };
     let b = OptionDay {
         key: "B".to_owned(),
-        rows: (0..60)
-            .map(|m| option("B", m * 60_000, 3.0 + m as f64 / 11.0))
-            .collect(),
+        rows: Arc::new(
+            (0..60)
+                .map(|m| option("B", m * 60_000, 3.0 + m as f64 / 11.0))
+                .collect(),
+        ),
     };
     let mut levels: Vec<moneyness::Model> = (0..60)
         .map(|m| {
@@ -135,7 +139,7 @@ fn a_level_of_one_option_is_taken_from_its_greeks_to_the_bit() {
     // Candidates in any number and order: a third option that never fits is left out.
     let c = OptionDay {
         key: "C".to_owned(),
-        rows: (0..60).map(|m| option("C", m * 60_000, 9.0)).collect(),
+        rows: Arc::new((0..60).map(|m| option("C", m * 60_000, 9.0)).collect()),
     };
     let candidates = vec![c, day_options[1].clone(), day_options[0].clone()];
     let packed = pack_moneyness(&levels, &options(candidates));
@@ -166,7 +170,7 @@ fn a_pack_read_against_other_greeks_is_an_error_not_a_wrong_value() {
     let e = unpack_moneyness(&series(), &packed.bytes, &options(day_options[..1].to_vec())).unwrap_err();
     assert_eq!(e.to_string(), "corrupt pack: reference 1 of 1 options");
     let mut short = day_options.clone();
-    short[1].rows.truncate(40);
+    Arc::make_mut(&mut short[1].rows).truncate(40);
     let e = unpack_moneyness(&series(), &packed.bytes, &options(short)).unwrap_err();
     assert_eq!(e.to_string(), "corrupt pack: B has no Greeks at minute 2400000");
 }
@@ -180,7 +184,7 @@ fn special_values_and_missing_greeks_round_trip() {
     levels[6].speed = 5e-324;
     levels[7].count = 2;
     let mut day_options = day_options;
-    day_options[0].rows[8].delta = None; // a level of an option without Greeks holds zeros
+    Arc::make_mut(&mut day_options[0].rows)[8].delta = None; // a level of an option without Greeks holds zeros
     levels[8] = moneyness::Model {
         delta: 0.0,
         ..levels[8].clone()
