@@ -48,13 +48,14 @@ impl MigrationTrait for Migration {
                 .await?;
             return Ok(());
         }
-        // Level packs that refer to Greeks read only with this column: rolling back past it
-        // while some exist would lose their values, so it is refused, saying why.
+        // Level packs sealed by this release (layout version 2, the pack's first byte) read
+        // only with the column and the chain days, and not at all by the release before:
+        // rolling back past it while some exist would lose their values, so it is refused.
         let db = manager.get_connection();
         let left = db
             .query_one_raw(sea_orm_migration::sea_orm::Statement::from_string(
                 DbBackend::Postgres,
-                "SELECT count(*) AS n FROM signal_moneyness_packs WHERE cardinality(refs) > 0",
+                "SELECT count(*) AS n FROM signal_moneyness_packs WHERE get_byte(pack, 0) > 1",
             ))
             .await?
             .map(|r| r.try_get::<i64>("", "n"))
@@ -62,8 +63,8 @@ impl MigrationTrait for Migration {
             .unwrap_or(0);
         if left > 0 {
             return Err(DbErr::Migration(format!(
-                "signal_moneyness_packs holds {left} level packs whose minutes refer to options' Greeks \
-                 (sealed by this release); the release before cannot read them, so they stay: not rolled back"
+                "signal_moneyness_packs holds {left} level packs sealed by this release (they refer to options' \
+                 Greeks and chain days); the release before cannot read them, so they stay: not rolled back"
             )));
         }
         db.execute_unprepared(

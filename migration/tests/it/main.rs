@@ -141,7 +141,7 @@ async fn the_partitioning_migration_keeps_existing_rows_and_rolls_back() {
 }
 
 #[tokio::test]
-async fn level_packs_that_refer_to_greeks_refuse_the_rollback_of_their_column() {
+async fn level_packs_of_this_layout_refuse_the_rollback_of_what_they_refer_to() {
     let fresh = FreshDatabase::postgres().await;
     let db = Database::connect(&fresh.url).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
@@ -155,15 +155,14 @@ async fn level_packs_that_refer_to_greeks_refuse_the_rollback_of_their_column() 
     .await
     .unwrap();
     let e = Migrator::down(&db, Some(1)).await.unwrap_err().to_string();
-    assert!(
-        e.contains("holds 1 level packs whose minutes refer to options' Greeks"),
-        "{e}"
-    );
+    assert!(e.contains("holds 1 level packs sealed by this release"), "{e}");
     assert_eq!(count(&db, "signal_moneyness_packs").await, 1, "nothing lost");
-    db.execute_unprepared("DELETE FROM signal_moneyness_packs")
+    // Packs of the layout before (version 1) do not hold it back.
+    db.execute_unprepared("UPDATE signal_moneyness_packs SET pack = '\\x01', refs = '{}'")
         .await
         .unwrap();
     Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(count(&db, "signal_moneyness_packs").await, 1);
     Migrator::up(&db, None).await.unwrap();
     db.close().await.unwrap();
 }

@@ -165,7 +165,7 @@ impl Candidates {
             self.days.insert(k, (v, d));
         }
         let days: BTreeMap<String, OptionDay> = self.days.iter().map(|(k, (_, d))| (k.clone(), d.clone())).collect();
-        let chain = chain_day(tx, &series[0], &series[1], day).await?;
+        let chain = chain_day(tx, &series[0], &series[1], day, true).await?;
         Ok((
             Referred {
                 options: days.values().cloned().collect(),
@@ -228,7 +228,7 @@ pub(super) async fn repack_dependents(
     }
     let mut days = option_days(tx, day, &others.into_iter().collect::<Vec<_>>()).await?;
     for (series, refs, pack) in &parsed {
-        let chain = chain_day(tx, &series.underlying, &series.expiry, day).await?;
+        let chain = chain_day(tx, &series.underlying, &series.expiry, day, false).await?;
         days.insert(key.to_owned(), old.clone());
         let before = Referred {
             options: in_order(refs, &days),
@@ -281,9 +281,11 @@ pub(super) async fn underlying_of(tx: &DatabaseTransaction, key: &str) -> Result
     .map_err(db_error)
 }
 
-/// Under [`lock`]: the chain day of `underlying`'s `expiry` on `day`; made from the level rows
-/// of that expiry-day when there is none yet (each minute's ATM IV from its first row by
-/// right and level), then kept as it is (a level whose ATM IV differs keeps its own).
+/// Under [`lock`]: the chain day of `underlying`'s `expiry` on `day`; with `make`, made from
+/// the level rows of that expiry-day when there is none yet (each minute's ATM IV from its
+/// first row by right and level), then kept as it is (a level whose ATM IV differs keeps its
+/// own). Without `make` (re-packing: the packs it unpacks were packed against whatever chain
+/// day there was), an empty one when there is none.
 ///
 /// # Errors
 /// The database's failure or a corrupt chain pack.
@@ -292,6 +294,7 @@ pub(super) async fn chain_day(
     underlying: &str,
     expiry: &str,
     day: i64,
+    make: bool,
 ) -> Result<ChainDay, PortError> {
     let found = tx
         .query_one_raw(Statement::from_sql_and_values(
@@ -304,6 +307,9 @@ pub(super) async fn chain_day(
     if let Some(r) = found {
         let pack: Vec<u8> = r.try_get("", "pack").map_err(db_error)?;
         return ChainDay::unpack(&pack).map_err(|e| codec_error("signal_chain_packs", e));
+    }
+    if !make {
+        return Ok(ChainDay::default());
     }
     let rows = tx
         .query_all_raw(Statement::from_sql_and_values(
