@@ -9,6 +9,12 @@
 //! winning over the pack's minute it repeats (a late bar or a recomputation after the seal).
 //! The next run folds such rows into the pack again.
 //!
+//! Moneyness packs store less (`levels.rs`): a level holding one option refers, minute by
+//! minute, to that option's sealed Greeks, and every level's ATM IV to its expiry-day's, kept
+//! once in `signal_chain_packs`. `references.rs` is what keeps those references exact: one lock
+//! per underlying and day, levels sealed after their options' Greeks, level packs re-packed
+//! when a Greeks pack they point at is rewritten.
+//!
 //! A day is a UTC calendar day, whatever the market: every session of the markets served
 //! (Mumbai, New York) lies inside one; a session crossing midnight UTC would make two packs,
 //! still read as one series.
